@@ -1,0 +1,266 @@
+/* The Sequential container: layer order, state_dict names, and the
+ * forward/backward drivers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nn_layer.h"
+#include "gantry/ops.h"
+
+struct gantry_seq {
+    gantry_backend *be;
+    gantry_layer **layers;
+    size_t nlayers, cap;
+    /* Flattened views of every layer's state with full names ("3.weight"):
+     * parameters in `params`, everything in `state`, both in state_dict order. */
+    gantry_param *params, *state;
+    size_t nparams, nstate;
+    int forwarded;
+};
+
+gantry_status gantry_seq_create(gantry_backend *be, gantry_seq **out)
+{
+    if (!be || !out)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_create: backend or out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "seq_create: out of host memory");
+    (*out)->be = be;
+    return GANTRY_OK;
+}
+
+void gantry_seq_destroy(gantry_seq *seq)
+{
+    if (!seq)
+        return;
+    for (size_t i = 0; i < seq->nlayers; i++)
+        gantry__layer_destroy(seq->layers[i]);
+    free(seq->layers);
+    free(seq->params);
+    free(seq->state);
+    free(seq);
+}
+
+/* Rebuilds the flattened name lists after a layer was appended. */
+static gantry_status index_state(gantry_seq *seq)
+{
+    size_t np = 0, ns = 0;
+    for (size_t i = 0; i < seq->nlayers; i++) {
+        np += seq->layers[i]->nparams;
+        ns += seq->layers[i]->nstate;
+    }
+    gantry_param *params = calloc(np ? np : 1, sizeof *params);
+    gantry_param *state = calloc(ns ? ns : 1, sizeof *state);
+    if (!params || !state) {
+        free(params);
+        free(state);
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "seq: out of host memory");
+    }
+    size_t ip = 0, is = 0;
+    for (size_t i = 0; i < seq->nlayers; i++) {
+        const gantry_layer *l = seq->layers[i];
+        for (size_t j = 0; j < l->nstate; j++) {
+            gantry_param e = l->state[j];
+            snprintf(e.name, sizeof e.name, "%zu.%.40s", i, l->state[j].name);
+            state[is++] = e;
+            if (j < l->nparams)
+                params[ip++] = e;
+        }
+    }
+    free(seq->params);
+    free(seq->state);
+    seq->params = params;
+    seq->state = state;
+    seq->nparams = np;
+    seq->nstate = ns;
+    return GANTRY_OK;
+}
+
+static gantry_status append(gantry_seq *seq, gantry_status created, gantry_layer *l)
+{
+    if (created)
+        return created;
+    if (seq->nlayers == seq->cap) {
+        size_t cap = seq->cap ? seq->cap * 2 : 8;
+        gantry_layer **layers = realloc(seq->layers, cap * sizeof *layers);
+        if (!layers) {
+            gantry__layer_destroy(l);
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "seq: out of host memory");
+        }
+        seq->layers = layers;
+        seq->cap = cap;
+    }
+    seq->layers[seq->nlayers++] = l;
+    seq->forwarded = 0;
+    return index_state(seq);
+}
+
+#define CHECK_SEQ(seq)                                                                                  \
+    do {                                                                                                \
+        if (!(seq))                                                                                     \
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: Sequential is NULL", __func__);      \
+    } while (0)
+
+gantry_status gantry_seq_add_linear(gantry_seq *seq, size_t in_features, size_t out_features)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__linear_create(seq->be, in_features, out_features, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_batchnorm(gantry_seq *seq, size_t features, float eps, float momentum)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__batchnorm_create(seq->be, features, eps, momentum, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_activation(gantry_seq *seq, gantry_activation act, float param)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__activation_create(seq->be, act, param, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_flatten(gantry_seq *seq)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__reshape_create(seq->be, 0, NULL, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *shape)
+{
+    CHECK_SEQ(seq);
+    if (ndim < 1)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Unflatten: needs at least one dimension");
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__reshape_create(seq->be, ndim, shape, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_init(gantry_seq *seq, uint64_t seed, uint64_t *offset)
+{
+    CHECK_SEQ(seq);
+    if (!offset)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_init: offset is NULL");
+    for (size_t i = 0; i < seq->nlayers; i++) {
+        gantry_layer *l = seq->layers[i];
+        if (l->cls->init) {
+            gantry_status s = l->cls->init(l, seed, offset);
+            if (s)
+                return s;
+        }
+    }
+    return gantry_seq_zero_grad(seq);
+}
+
+gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int training, gantry_tensor **y)
+{
+    CHECK_SEQ(seq);
+    if (!x || !y)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_forward: input or output is NULL");
+    if (x->be != seq->be)
+        return gantry_set_error(GANTRY_BACKEND_MISMATCH, "seq_forward: input is on backend '%s', model on '%s'",
+                                x->be->name, seq->be->name);
+    if (x->ndim < 2)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "seq_forward: input needs a batch dimension");
+    const gantry_tensor *cur = x;
+    for (size_t i = 0; i < seq->nlayers; i++) {
+        gantry_layer *l = seq->layers[i];
+        l->x = cur;
+        gantry_status s = l->cls->forward(l, cur, training);
+        if (s) {
+            seq->forwarded = 0;
+            return s;
+        }
+        cur = l->y;
+    }
+    seq->forwarded = 1;
+    *y = (gantry_tensor *)cur;
+    return GANTRY_OK;
+}
+
+gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int param_grads, gantry_tensor **dx)
+{
+    CHECK_SEQ(seq);
+    if (!dy)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: gradient is NULL");
+    if (!seq->forwarded)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: no forward pass to differentiate");
+    if (dy->be != seq->be)
+        return gantry_set_error(GANTRY_BACKEND_MISMATCH, "seq_backward: gradient on another backend");
+    const gantry_tensor *cur = dy;
+    for (size_t i = seq->nlayers; i-- > 0;) {
+        gantry_layer *l = seq->layers[i];
+        int need_dx = i > 0 || dx != NULL;
+        gantry_status s = l->cls->backward(l, cur, param_grads, need_dx);
+        if (s)
+            return s;
+        if (!need_dx)
+            break;
+        cur = l->dx;
+    }
+    if (dx)
+        *dx = (gantry_tensor *)cur;
+    return GANTRY_OK;
+}
+
+gantry_status gantry_seq_zero_grad(gantry_seq *seq)
+{
+    CHECK_SEQ(seq);
+    for (size_t i = 0; i < seq->nparams; i++) {
+        gantry_status s = gantry_op_fill(seq->params[i].grad, 0.0f);
+        if (s)
+            return s;
+    }
+    return GANTRY_OK;
+}
+
+size_t gantry_seq_param_count(const gantry_seq *seq)
+{
+    return seq ? seq->nparams : 0;
+}
+
+const gantry_param *gantry_seq_param(const gantry_seq *seq, size_t i)
+{
+    return (seq && i < seq->nparams) ? &seq->params[i] : NULL;
+}
+
+size_t gantry_seq_state_count(const gantry_seq *seq)
+{
+    return seq ? seq->nstate : 0;
+}
+
+const gantry_param *gantry_seq_state(const gantry_seq *seq, size_t i)
+{
+    return (seq && i < seq->nstate) ? &seq->state[i] : NULL;
+}
+
+size_t gantry_seq_layer_count(const gantry_seq *seq)
+{
+    return seq ? seq->nlayers : 0;
+}
+
+const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf, size_t size)
+{
+    if (!seq || i >= seq->nlayers || !buf || !size)
+        return "";
+    seq->layers[i]->cls->describe(seq->layers[i], buf, size);
+    return buf;
+}
+
+gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi)
+{
+    CHECK_SEQ(seq);
+    for (size_t i = 0; i < seq->nparams; i++) {
+        gantry_status s = gantry_op_clamp(seq->params[i].value, lo, hi);
+        if (s)
+            return s;
+    }
+    return GANTRY_OK;
+}

@@ -1,0 +1,53 @@
+/* Internal: the layer interface that nn.c's Sequential drives and
+ * nn_layers.c implements. */
+#ifndef GANTRY_NN_LAYER_H
+#define GANTRY_NN_LAYER_H
+
+#include "core/tensor_impl.h"
+#include "gantry/nn.h"
+
+typedef struct gantry_layer gantry_layer;
+
+typedef struct layer_class {
+    const char *name;
+    /* Sets l->y from x (kept in l->x for the backward pass). */
+    gantry_status (*forward)(gantry_layer *l, const gantry_tensor *x, int training);
+    /* Adds parameter gradients when param_grads; sets l->dx when need_dx. */
+    gantry_status (*backward)(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx);
+    /* Optional: draws initial parameters. */
+    gantry_status (*init)(gantry_layer *l, uint64_t seed, uint64_t *offset);
+    void (*describe)(const gantry_layer *l, char *buf, size_t size);
+    void (*destroy)(gantry_layer *l);
+} layer_class;
+
+#define LAYER_MAX_STATE 5
+
+struct gantry_layer {
+    const layer_class *cls;
+    gantry_backend *be;
+    const gantry_tensor *x; /* input of the last forward pass */
+    gantry_tensor *y;       /* output: owned, or &y_view for reshapes */
+    gantry_tensor *dx;      /* input gradient: owned, or &dx_view */
+    gantry_tensor y_view, dx_view;
+    /* state_dict entries with local names ("weight"); parameters first. */
+    gantry_param state[LAYER_MAX_STATE];
+    size_t nparams, nstate;
+    void *priv; /* layer-specific data */
+};
+
+/* Constructors; each returns a layer owned by the caller (destroy with
+ * gantry__layer_destroy). */
+gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, gantry_layer **out_layer);
+gantry_status gantry__batchnorm_create(gantry_backend *be, size_t features, float eps, float momentum,
+                                       gantry_layer **out_layer);
+gantry_status gantry__activation_create(gantry_backend *be, gantry_activation act, float param,
+                                        gantry_layer **out_layer);
+/* ndim == 0: Flatten; otherwise Unflatten(1, shape). */
+gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer);
+void gantry__layer_destroy(gantry_layer *l);
+
+/* Keeps *t allocated with exactly this shape, reallocating only when the
+ * shape changes (a new batch size), so steady-state steps allocate nothing. */
+gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int ndim, const size_t *shape);
+
+#endif

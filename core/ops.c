@@ -1,0 +1,409 @@
+/* Checked dispatch: every op validates its arguments, then calls the
+ * backend through its vtable.  Backends trust what arrives here. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/tensor_impl.h"
+#include "gantry/ops.h"
+
+/* Picks the comma-separated name number `i` out of `names`. */
+static const char *arg_name(const char *names, size_t i, char *buf, size_t size)
+{
+    const char *p = names;
+    while (i-- && (p = strchr(p, ',')))
+        p++;
+    if (!p)
+        return "?";
+    size_t len = strcspn(p, ",");
+    if (len >= size)
+        len = size - 1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+static gantry_status check_tensors(const char *op, const char *names, const gantry_tensor *const *ts,
+                                   size_t count)
+{
+    char name[32], other[32];
+    for (size_t i = 0; i < count; i++) {
+        if (!ts[i])
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: tensor '%s' is NULL", op,
+                                    arg_name(names, i, name, sizeof name));
+        if (ts[i]->be != ts[0]->be)
+            return gantry_set_error(GANTRY_BACKEND_MISMATCH, "%s: '%s' is on backend '%s' but '%s' on '%s'", op,
+                                    arg_name(names, i, name, sizeof name), ts[i]->be->name,
+                                    arg_name(names, 0, other, sizeof other), ts[0]->be->name);
+    }
+    return GANTRY_OK;
+}
+
+#define CHECK_TENSORS(op, names, ...)                                                                   \
+    do {                                                                                                \
+        const gantry_tensor *const check_ts_[] = { __VA_ARGS__ };                                       \
+        gantry_status check_s_ = check_tensors(op, names, check_ts_, sizeof check_ts_ / sizeof *check_ts_); \
+        if (check_s_)                                                                                   \
+            return check_s_;                                                                            \
+    } while (0)
+
+#define TRY(expr)                                                                                       \
+    do {                                                                                                \
+        gantry_status try_s_ = (expr);                                                                  \
+        if (try_s_)                                                                                     \
+            return try_s_;                                                                              \
+    } while (0)
+
+static gantry_status same_numel(const char *op, const char *an, const gantry_tensor *a, const char *bn,
+                                const gantry_tensor *b)
+{
+    if (a->numel == b->numel)
+        return GANTRY_OK;
+    char sa[96], sb[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s and '%s' %s differ in size", op, an,
+                            gantry__shape_str(a, sa, sizeof sa), bn, gantry__shape_str(b, sb, sizeof sb));
+}
+
+static gantry_status check_finite(const char *op, const char *name, float v)
+{
+    if (isfinite(v))
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %s is %g", op, name, (double)v);
+}
+
+static gantry_status check_range(const char *op, const char *name, float v, float lo, float hi)
+{
+    if (v >= lo && v <= hi)
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %s = %g outside [%g, %g]", op, name, (double)v,
+                            (double)lo, (double)hi);
+}
+
+/* x must be [N, C, ...] with at least two dimensions. */
+static gantry_status check_channels(const char *op, const char *name, const gantry_tensor *x)
+{
+    if (x->ndim >= 2)
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s needs a batch and a channel dimension", op, name,
+                            gantry__shape_str(x, b, sizeof b));
+}
+
+static gantry_status check_per_channel(const char *op, const char *name, const gantry_tensor *v, size_t channels)
+{
+    if (v->numel == channels)
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per channel (%zu)", op,
+                            name, gantry__shape_str(v, b, sizeof b), channels);
+}
+
+#define OPS(t) ((t)->be->ops)
+#define CTX(t) ((t)->be->ctx)
+#define M(t) gantry__mem(t)
+
+gantry_status gantry_op_gemm(int trans_a, int trans_b, float alpha, const gantry_tensor *a,
+                             const gantry_tensor *b, float beta, gantry_tensor *c)
+{
+    static const char op[] = "gemm";
+    CHECK_TENSORS(op, "A,B,C", a, b, c);
+    TRY(check_finite(op, "alpha", alpha));
+    TRY(check_finite(op, "beta", beta));
+    if (a->ndim != 2 || b->ndim != 2 || c->ndim != 2)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "gemm: A, B and C must be 2-D (got %d, %d, %d dims)",
+                                a->ndim, b->ndim, c->ndim);
+    size_t m = trans_a ? a->shape[1] : a->shape[0];
+    size_t k = trans_a ? a->shape[0] : a->shape[1];
+    size_t kb = trans_b ? b->shape[1] : b->shape[0];
+    size_t n = trans_b ? b->shape[0] : b->shape[1];
+    if (k != kb || c->shape[0] != m || c->shape[1] != n) {
+        char sa[96], sb[96], sc[96];
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "gemm: op(A) of %s%s times op(B) of %s%s does not give C %s", trans_a ? "A^T, A " : "A ",
+                                gantry__shape_str(a, sa, sizeof sa), trans_b ? "B^T, B " : "B ",
+                                gantry__shape_str(b, sb, sizeof sb), gantry__shape_str(c, sc, sizeof sc));
+    }
+    return OPS(c)->gemm(CTX(c), trans_a != 0, trans_b != 0, m, n, k, alpha, M(a), a->shape[1], M(b), b->shape[1],
+                        beta, M(c), c->shape[1]);
+}
+
+gantry_status gantry_op_fill(gantry_tensor *x, float value)
+{
+    CHECK_TENSORS("fill", "x", x);
+    return OPS(x)->fill(CTX(x), M(x), x->numel, value);
+}
+
+gantry_status gantry_op_bias_add(gantry_tensor *x, const gantry_tensor *bias)
+{
+    static const char op[] = "bias_add";
+    CHECK_TENSORS(op, "x,bias", x, bias);
+    TRY(check_channels(op, "x", x));
+    TRY(check_per_channel(op, "bias", bias, x->shape[1]));
+    return OPS(x)->bias_add(CTX(x), M(x), M(bias), x->shape[0], x->shape[1], gantry__inner(x));
+}
+
+gantry_status gantry_op_bias_grad(const gantry_tensor *dy, gantry_tensor *dbias, int accumulate)
+{
+    static const char op[] = "bias_grad";
+    CHECK_TENSORS(op, "dy,dbias", dy, dbias);
+    TRY(check_channels(op, "dy", dy));
+    TRY(check_per_channel(op, "dbias", dbias, dy->shape[1]));
+    return OPS(dy)->bias_grad(CTX(dy), M(dy), M(dbias), dy->shape[0], dy->shape[1], gantry__inner(dy),
+                              accumulate ? 1.0f : 0.0f);
+}
+
+static gantry_status check_activation(const char *op, gantry_activation act, float param)
+{
+    if (act < GANTRY_ACT_IDENTITY || act > GANTRY_ACT_SIGMOID)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: unknown activation %d", op, (int)act);
+    return check_finite(op, "activation parameter", param);
+}
+
+gantry_status gantry_op_activation_forward(gantry_activation act, float param, const gantry_tensor *x,
+                                           gantry_tensor *y)
+{
+    static const char op[] = "activation_forward";
+    CHECK_TENSORS(op, "x,y", x, y);
+    TRY(check_activation(op, act, param));
+    TRY(same_numel(op, "x", x, "y", y));
+    return OPS(x)->activation_forward(CTX(x), act, param, M(x), M(y), x->numel);
+}
+
+gantry_status gantry_op_activation_backward(gantry_activation act, float param, const gantry_tensor *x,
+                                            const gantry_tensor *y, const gantry_tensor *dy, gantry_tensor *dx)
+{
+    static const char op[] = "activation_backward";
+    CHECK_TENSORS(op, "x,y,dy,dx", x, y, dy, dx);
+    TRY(check_activation(op, act, param));
+    TRY(same_numel(op, "x", x, "y", y));
+    TRY(same_numel(op, "x", x, "dy", dy));
+    TRY(same_numel(op, "x", x, "dx", dx));
+    return OPS(x)->activation_backward(CTX(x), act, param, M(x), M(y), M(dy), M(dx), x->numel);
+}
+
+static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name,
+                                    const gantry_tensor *y, float eps, int training)
+{
+    TRY(check_channels(op, "x", x));
+    TRY(same_numel(op, "x", x, y_name, y));
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
+    if (training && x->shape[0] * gantry__inner(x) < 2) {
+        char b[96];
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "%s: x %s has one value per channel; batch statistics need at least two", op,
+                                gantry__shape_str(x, b, sizeof b));
+    }
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                                const gantry_tensor *beta, gantry_tensor *running_mean,
+                                                gantry_tensor *running_var, gantry_tensor *save_mean,
+                                                gantry_tensor *save_invstd, float momentum, float eps)
+{
+    static const char op[] = "batchnorm_forward_train";
+    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta,
+                  running_mean, running_var, save_mean, save_invstd);
+    TRY(check_bn_input(op, x, "y", y, eps, 1));
+    TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
+    size_t c = x->shape[1];
+    TRY(check_per_channel(op, "gamma", gamma, c));
+    TRY(check_per_channel(op, "beta", beta, c));
+    TRY(check_per_channel(op, "running_mean", running_mean, c));
+    TRY(check_per_channel(op, "running_var", running_var, c));
+    TRY(check_per_channel(op, "save_mean", save_mean, c));
+    TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    return OPS(x)->batchnorm_forward_train(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+                                           M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x),
+                                           momentum, eps);
+}
+
+gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                               const gantry_tensor *beta, const gantry_tensor *running_mean,
+                                               const gantry_tensor *running_var, float eps)
+{
+    static const char op[] = "batchnorm_forward_eval";
+    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var", x, y, gamma, beta, running_mean, running_var);
+    TRY(check_bn_input(op, x, "y", y, eps, 0));
+    size_t c = x->shape[1];
+    TRY(check_per_channel(op, "gamma", gamma, c));
+    TRY(check_per_channel(op, "beta", beta, c));
+    TRY(check_per_channel(op, "running_mean", running_mean, c));
+    TRY(check_per_channel(op, "running_var", running_var, c));
+    return OPS(x)->batchnorm_forward_eval(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+                                          x->shape[0], c, gantry__inner(x), eps);
+}
+
+gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
+                                           const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
+                                           gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                           int accumulate)
+{
+    static const char op[] = "batchnorm_backward";
+    CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
+                  dgamma, dbeta);
+    TRY(check_bn_input(op, x, "dy", dy, 1.0f, 1));
+    TRY(same_numel(op, "x", x, "dx", dx));
+    size_t c = x->shape[1];
+    TRY(check_per_channel(op, "gamma", gamma, c));
+    TRY(check_per_channel(op, "save_mean", save_mean, c));
+    TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    TRY(check_per_channel(op, "dgamma", dgamma, c));
+    TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return OPS(x)->batchnorm_backward(CTX(x), M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+                                      M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}
+
+gantry_status gantry_op_add(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y)
+{
+    CHECK_TENSORS("add", "a,b,y", a, b, y);
+    TRY(same_numel("add", "a", a, "b", b));
+    TRY(same_numel("add", "a", a, "y", y));
+    return OPS(a)->add(CTX(a), M(a), M(b), M(y), a->numel);
+}
+
+gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y)
+{
+    CHECK_TENSORS("mul", "a,b,y", a, b, y);
+    TRY(same_numel("mul", "a", a, "b", b));
+    TRY(same_numel("mul", "a", a, "y", y));
+    return OPS(a)->mul(CTX(a), M(a), M(b), M(y), a->numel);
+}
+
+gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor *y)
+{
+    CHECK_TENSORS("scale", "x,y", x, y);
+    TRY(check_finite("scale", "alpha", alpha));
+    TRY(same_numel("scale", "x", x, "y", y));
+    return OPS(x)->scale(CTX(x), M(x), M(y), alpha, x->numel);
+}
+
+gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor *y)
+{
+    CHECK_TENSORS("axpy", "x,y", x, y);
+    TRY(check_finite("axpy", "alpha", alpha));
+    TRY(same_numel("axpy", "x", x, "y", y));
+    return OPS(x)->axpy(CTX(x), alpha, M(x), M(y), x->numel);
+}
+
+gantry_status gantry_op_sum(const gantry_tensor *x, gantry_tensor *out)
+{
+    CHECK_TENSORS("sum", "x,out", x, out);
+    return OPS(x)->sum(CTX(x), M(x), M(out), x->numel);
+}
+
+gantry_status gantry_op_mean(const gantry_tensor *x, gantry_tensor *out)
+{
+    CHECK_TENSORS("mean", "x,out", x, out);
+    return OPS(x)->mean(CTX(x), M(x), M(out), x->numel);
+}
+
+gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target, gantry_tensor *out)
+{
+    static const char op[] = "bce_logits_forward";
+    CHECK_TENSORS(op, "x,out", x, out);
+    TRY(check_range(op, "target", target, 0.0f, 1.0f));
+    return OPS(x)->bce_logits_forward(CTX(x), M(x), x->numel, target, M(out));
+}
+
+gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target, float scale, gantry_tensor *dx)
+{
+    static const char op[] = "bce_logits_backward";
+    CHECK_TENSORS(op, "x,dx", x, dx);
+    TRY(check_range(op, "target", target, 0.0f, 1.0f));
+    TRY(check_finite(op, "scale", scale));
+    TRY(same_numel(op, "x", x, "dx", dx));
+    return OPS(x)->bce_logits_backward(CTX(x), M(x), x->numel, target, scale, M(dx));
+}
+
+static gantry_status check_lr(const char *op, float lr, float weight_decay)
+{
+    if (!(lr >= 0.0f) || !isfinite(lr))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: learning rate %g must be >= 0", op, (double)lr);
+    if (!(weight_decay >= 0.0f) || !isfinite(weight_decay))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: weight decay %g must be >= 0", op,
+                                (double)weight_decay);
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *v, float lr,
+                                   float momentum, float weight_decay)
+{
+    static const char op[] = "sgd_update";
+    TRY(check_lr(op, lr, weight_decay));
+    TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
+    if (momentum != 0.0f) {
+        CHECK_TENSORS(op, "p,g,v", p, g, v);
+        TRY(same_numel(op, "p", p, "v", v));
+    } else {
+        CHECK_TENSORS(op, "p,g", p, g);
+        if (v && v->be != p->be)
+            return gantry_set_error(GANTRY_BACKEND_MISMATCH, "%s: 'v' is on another backend", op);
+    }
+    TRY(same_numel(op, "p", p, "g", g));
+    gantry_mem vm = v ? M(v) : M(p);
+    return OPS(p)->sgd_update(CTX(p), M(p), M(g), vm, p->numel, lr, momentum, weight_decay);
+}
+
+gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *m, gantry_tensor *v,
+                                    float lr, float beta1, float beta2, float eps, float weight_decay,
+                                    uint64_t step)
+{
+    static const char op[] = "adam_update";
+    CHECK_TENSORS(op, "p,g,m,v", p, g, m, v);
+    TRY(check_lr(op, lr, weight_decay));
+    TRY(same_numel(op, "p", p, "g", g));
+    TRY(same_numel(op, "p", p, "m", m));
+    TRY(same_numel(op, "p", p, "v", v));
+    if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: betas (%g, %g) must lie in [0, 1)", op,
+                                (double)beta1, (double)beta2);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
+    if (step == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: step counts from 1", op);
+    return OPS(p)->adam_update(CTX(p), M(p), M(g), M(m), M(v), p->numel, lr, beta1, beta2, eps, weight_decay,
+                               step);
+}
+
+gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *sq, float lr,
+                                       float alpha, float eps, float weight_decay)
+{
+    static const char op[] = "rmsprop_update";
+    CHECK_TENSORS(op, "p,g,sq", p, g, sq);
+    TRY(check_lr(op, lr, weight_decay));
+    TRY(same_numel(op, "p", p, "g", g));
+    TRY(same_numel(op, "p", p, "sq", sq));
+    TRY(check_range(op, "alpha", alpha, 0.0f, 1.0f));
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
+    return OPS(p)->rmsprop_update(CTX(p), M(p), M(g), M(sq), p->numel, lr, alpha, eps, weight_decay);
+}
+
+gantry_status gantry_op_clamp(gantry_tensor *x, float lo, float hi)
+{
+    CHECK_TENSORS("clamp", "x", x);
+    if (!(lo <= hi))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "clamp: bounds [%g, %g] are empty", (double)lo,
+                                (double)hi);
+    return OPS(x)->clamp(CTX(x), M(x), x->numel, lo, hi);
+}
+
+gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed, uint64_t offset, float lo, float hi)
+{
+    CHECK_TENSORS("rand_uniform", "x", x);
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_uniform: bounds [%g, %g] are not a finite range",
+                                (double)lo, (double)hi);
+    return OPS(x)->rand_uniform(CTX(x), M(x), x->numel, seed, offset, lo, hi);
+}
+
+gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t offset, float mean, float std)
+{
+    CHECK_TENSORS("rand_normal", "x", x);
+    TRY(check_finite("rand_normal", "mean", mean));
+    if (!(std >= 0.0f) || !isfinite(std))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_normal: std = %g must be >= 0", (double)std);
+    return OPS(x)->rand_normal(CTX(x), M(x), x->numel, seed, offset, mean, std);
+}

@@ -1,0 +1,125 @@
+/* Optimizers: per-parameter state on the backend, one fused update op per
+ * parameter per step. */
+#include <stdlib.h>
+
+#include "core/tensor_impl.h"
+#include "gantry/ops.h"
+#include "gantry/optim.h"
+
+struct gantry_optim {
+    gantry_seq *seq;
+    gantry_optim_config config;
+    uint64_t steps;
+    size_t count;
+    gantry_tensor **state1, **state2; /* momentum / first moment / square average; second moment */
+};
+
+gantry_optim_config gantry_optim_defaults(gantry_optim_kind kind)
+{
+    gantry_optim_config c = { .kind = kind, .lr = 1e-3f };
+    switch (kind) {
+    case GANTRY_OPTIM_ADAM:
+        c.beta1 = 0.9f;
+        c.beta2 = 0.999f;
+        c.eps = 1e-8f;
+        break;
+    case GANTRY_OPTIM_RMSPROP:
+        c.lr = 1e-2f;
+        c.alpha = 0.99f;
+        c.eps = 1e-8f;
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+void gantry_optim_destroy(gantry_optim *opt)
+{
+    if (!opt)
+        return;
+    for (size_t i = 0; i < opt->count; i++) {
+        if (opt->state1)
+            gantry_tensor_destroy(opt->state1[i]);
+        if (opt->state2)
+            gantry_tensor_destroy(opt->state2[i]);
+    }
+    free(opt->state1);
+    free(opt->state2);
+    free(opt);
+}
+
+static gantry_status zeros_like(const gantry_tensor *p, gantry_tensor **out)
+{
+    gantry_status s = gantry_tensor_create(p->be, p->ndim, p->shape, out);
+    return s ? s : gantry_op_fill(*out, 0.0f);
+}
+
+gantry_status gantry_optim_create(gantry_seq *seq, const gantry_optim_config *config, gantry_optim **out)
+{
+    if (!seq || !config || !out)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_create: NULL argument");
+    *out = NULL;
+    if (config->kind < GANTRY_OPTIM_SGD || config->kind > GANTRY_OPTIM_RMSPROP)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_create: unknown optimizer %d", (int)config->kind);
+    gantry_optim *opt = calloc(1, sizeof *opt);
+    if (!opt)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "optim_create: out of host memory");
+    opt->seq = seq;
+    opt->config = *config;
+    opt->count = gantry_seq_param_count(seq);
+    size_t n = opt->count ? opt->count : 1;
+    opt->state1 = calloc(n, sizeof *opt->state1);
+    opt->state2 = calloc(n, sizeof *opt->state2);
+    gantry_status s = (opt->state1 && opt->state2) ? GANTRY_OK
+                                                    : gantry_set_error(GANTRY_OUT_OF_MEMORY, "optim_create: out of host memory");
+    int needs1 = config->kind != GANTRY_OPTIM_SGD || config->momentum != 0.0f;
+    int needs2 = config->kind == GANTRY_OPTIM_ADAM;
+    for (size_t i = 0; !s && i < opt->count; i++) {
+        const gantry_tensor *p = gantry_seq_param(seq, i)->value;
+        if (needs1)
+            s = zeros_like(p, &opt->state1[i]);
+        if (!s && needs2)
+            s = zeros_like(p, &opt->state2[i]);
+    }
+    if (s) {
+        gantry_optim_destroy(opt);
+        return s;
+    }
+    *out = opt;
+    return GANTRY_OK;
+}
+
+gantry_status gantry_optim_step(gantry_optim *opt)
+{
+    if (!opt)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_step: optimizer is NULL");
+    const gantry_optim_config *c = &opt->config;
+    uint64_t step = opt->steps + 1; /* counted only once every parameter moved */
+    for (size_t i = 0; i < opt->count; i++) {
+        const gantry_param *p = gantry_seq_param(opt->seq, i);
+        gantry_status s;
+        switch (c->kind) {
+        case GANTRY_OPTIM_ADAM:
+            s = gantry_op_adam_update(p->value, p->grad, opt->state1[i], opt->state2[i], c->lr, c->beta1, c->beta2,
+                                      c->eps, c->weight_decay, step);
+            break;
+        case GANTRY_OPTIM_RMSPROP:
+            s = gantry_op_rmsprop_update(p->value, p->grad, opt->state1[i], c->lr, c->alpha, c->eps,
+                                         c->weight_decay);
+            break;
+        default:
+            s = gantry_op_sgd_update(p->value, p->grad, opt->state1[i], c->lr, c->momentum, c->weight_decay);
+            break;
+        }
+        if (s)
+            return s;
+    }
+    opt->steps = step;
+    return GANTRY_OK;
+}
+
+uint64_t gantry_optim_steps(const gantry_optim *opt)
+{
+    return opt ? opt->steps : 0;
+}

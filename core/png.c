@@ -1,0 +1,148 @@
+/* PNG sample grids through libpng, laid out like torchvision's make_grid. */
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <png.h>
+
+#include "core/atomic_file.h"
+#include "gantry/io.h"
+#include "gantry/status.h"
+
+/* Like torchvision: clamp to [-1, 1], map to [0, 1], then
+ * mul(255).add_(0.5).clamp_(0, 255) and truncate to uint8, all in float. */
+static uint8_t to_pixel(float v)
+{
+    if (!(v >= -1.0f)) /* also NaN */
+        v = -1.0f;
+    if (v > 1.0f)
+        v = 1.0f;
+    float t = (v + 1.0f) / 2.0f;
+    t = t * 255.0f;
+    t = t + 0.5f;
+    if (t > 255.0f)
+        t = 255.0f;
+    return (uint8_t)t;
+}
+
+typedef struct png_error_ctx {
+    char msg[200];
+} png_error_ctx;
+
+static void on_png_error(png_structp png, png_const_charp msg)
+{
+    png_error_ctx *ctx = png_get_error_ptr(png);
+    snprintf(ctx->msg, sizeof ctx->msg, "%s", msg ? msg : "unknown libpng error");
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+/* Everything that can longjmp lives here.  The only locals used after the
+ * setjmp returns a second time are `png` and `info`, which are assigned
+ * before setjmp and never modified afterwards, so they need no volatile.
+ * All buffers are owned by the caller. */
+static int encode_png(FILE *fp, png_bytep *rows, uint32_t width, uint32_t height, int color_type,
+                      png_error_ctx *ctx)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
+    if (!png) {
+        snprintf(ctx->msg, sizeof ctx->msg, "cannot create a libpng writer");
+        return -1;
+    }
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        snprintf(ctx->msg, sizeof ctx->msg, "cannot create a libpng info struct");
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, width, height, 8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+gantry_status gantry_png_write_grid(const char *path, const float *images, size_t n, size_t c, size_t h, size_t w,
+                                    size_t per_row, size_t padding)
+{
+    if (!path || !*path)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "png: empty output path");
+    if (!images || n == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: no images to write", path);
+    if (c != 1 && c != 3)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %zu channels (a PNG grid needs 1 or 3)", path, c);
+    if (h == 0 || w == 0 || per_row == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: bad grid geometry (%zux%zu images, %zu per row)", path,
+                                h, w, per_row);
+
+    /* torchvision.utils.make_grid returns a single image as is, unpadded. */
+    size_t xmaps, ymaps, pad;
+    if (n == 1) {
+        xmaps = ymaps = 1;
+        pad = 0;
+    } else {
+        xmaps = per_row < n ? per_row : n;
+        ymaps = (n + xmaps - 1) / xmaps;
+        pad = padding;
+    }
+    const size_t limit = 1u << 24; /* far beyond any sample grid, and overflow-safe */
+    if (h > limit || w > limit || pad > limit || xmaps > limit || ymaps > limit ||
+        (h + pad) * ymaps + pad > limit || (w + pad) * xmaps + pad > limit)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: grid of %zu %zux%zu images is too large", path, n, h,
+                                w);
+    size_t gh = ymaps * (h + pad) + pad;
+    size_t gw = xmaps * (w + pad) + pad;
+    size_t row_bytes = gw * c;
+    if (gh > SIZE_MAX / row_bytes)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: grid is too large", path);
+
+    uint8_t *pixels = calloc(gh, row_bytes); /* pad_value 0 */
+    png_bytep *rows = malloc(gh * sizeof *rows);
+    if (!pixels || !rows) {
+        free(pixels);
+        free(rows);
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate a %zux%zu grid", path, gw, gh);
+    }
+    for (size_t k = 0; k < n; k++) {
+        size_t y0 = (k / xmaps) * (h + pad) + pad;
+        size_t x0 = (k % xmaps) * (w + pad) + pad;
+        const float *img = images + k * c * h * w;
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++)
+                for (size_t ch = 0; ch < c; ch++)
+                    pixels[(y0 + y) * row_bytes + (x0 + x) * c + ch] = to_pixel(img[(ch * h + y) * w + x]);
+    }
+    for (size_t y = 0; y < gh; y++)
+        rows[y] = pixels + y * row_bytes;
+
+    gantry__atomic_file af;
+    gantry_status s = gantry__atomic_open(&af, path);
+    if (s == GANTRY_OK) {
+        png_error_ctx ctx;
+        ctx.msg[0] = '\0';
+        if (encode_png(af.fp, rows, (uint32_t)gw, (uint32_t)gh, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                       &ctx) != 0) {
+            gantry__atomic_abort(&af);
+            s = gantry_set_error(GANTRY_IO, "%s: PNG encoding failed: %s", path, ctx.msg);
+        } else {
+            s = gantry__atomic_commit(&af, false);
+        }
+    }
+    free(rows);
+    free(pixels);
+    return s;
+}

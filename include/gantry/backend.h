@@ -1,0 +1,206 @@
+/* gantry: the backend ABI.
+ *
+ * A backend is a shared module (gantry-backend-NAME.so) that exports exactly
+ * one symbol:
+ *
+ *     const gantry_backend_ops *gantry_backend_entry(void);
+ *
+ * The returned table is static, lives as long as the module, and is never
+ * modified by the core.  The core validates every argument before calling an
+ * op (shapes, counts, non-NULL buffers, same backend), so backends may trust
+ * their inputs: buffers are large enough for the offsets and counts given,
+ * counts are > 0 unless stated, and dimensions are consistent.
+ *
+ * Memory: a backend buffer is an opaque `void *` that only its backend
+ * understands (a host pointer, a cl_mem, ...).  Ops address data through a
+ * gantry_mem: the buffer plus an offset counted in float elements, so the
+ * core can hand out views (one batch of a larger tensor) without copies.
+ * All tensors are float32, row-major / NCHW, contiguous.
+ *
+ * Versioning: `abi_version` and `struct_size` come first.  Methods are only
+ * ever appended; a comment marks where each ABI version begins.  The loader
+ * refuses a module whose abi_version differs from GANTRY_BACKEND_ABI_VERSION
+ * or whose struct_size is smaller than the table the core was built with.
+ *
+ * Errors: an op returns GANTRY_OK or a negative gantry_status; before
+ * returning an error it should call host->set_error() with a message that
+ * names the op and the device.  Ops never abort or exit. */
+#ifndef GANTRY_BACKEND_H
+#define GANTRY_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gantry/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GANTRY_BACKEND_ABI_VERSION 1u
+#define GANTRY_BACKEND_ENTRY_SYMBOL "gantry_backend_entry"
+
+/* A view into a backend buffer: `offset` is in float elements. */
+typedef struct gantry_mem {
+    void *buf;
+    size_t offset;
+} gantry_mem;
+
+typedef enum gantry_activation {
+    GANTRY_ACT_IDENTITY = 0,
+    GANTRY_ACT_RELU = 1,
+    GANTRY_ACT_LEAKY_RELU = 2, /* slope = the op's `param` */
+    GANTRY_ACT_TANH = 3,
+    GANTRY_ACT_SIGMOID = 4,
+} gantry_activation;
+
+typedef enum gantry_log_level {
+    GANTRY_LOG_DEBUG = 0,
+    GANTRY_LOG_INFO = 1,
+    GANTRY_LOG_WARN = 2,
+} gantry_log_level;
+
+/* Services the core offers a backend; passed to probe() and create(). */
+typedef struct gantry_host {
+    uint32_t abi_version;
+    uint32_t struct_size;
+    /* Records the per-thread error message; returns `status`. */
+    gantry_status (*set_error)(gantry_status status, const char *fmt, ...);
+    /* A diagnostic line (cache misses, device choice, fallbacks). */
+    void (*log)(gantry_log_level level, const char *fmt, ...);
+} gantry_host;
+
+/* What the core passes when creating a backend instance.  Strings may be
+ * NULL.  The core gathers these from its options and environment, so
+ * backends never read the environment for them. */
+typedef struct gantry_backend_options {
+    uint32_t struct_size;
+    const gantry_host *host;
+    int num_threads;       /* 0: the backend's default (all cores) */
+    const char *device;    /* device selector, backend-specific syntax */
+    const char *cache_dir; /* where compiled artefacts may be cached */
+} gantry_backend_options;
+
+typedef struct gantry_backend_ops {
+    uint32_t abi_version; /* GANTRY_BACKEND_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(gantry_backend_ops) as the module was built */
+
+    /* ---- ABI version 1 ------------------------------------------------ */
+    const char *name;        /* matches the module file name: gantry-backend-NAME */
+    const char *description; /* one line */
+
+    /* A score for automatic selection: 0 = cannot run here; reference is 10,
+     * a CPU backend ~50, a GPU backend ~100.  May write a one-line reason
+     * into `why` (size `why_size`) when returning 0. */
+    int (*probe)(const gantry_backend_options *opts, char *why, size_t why_size);
+
+    /* Writes a human-readable multi-line description of the devices this
+     * backend sees into `buf` (optional: may be NULL). */
+    void (*describe)(const gantry_backend_options *opts, char *buf, size_t size);
+
+    gantry_status (*create)(const gantry_backend_options *opts, void **ctx);
+    void (*destroy)(void *ctx);
+
+    /* Buffers.  Sizes and offsets of read/write/copy are in bytes. */
+    gantry_status (*buffer_alloc)(void *ctx, size_t bytes, void **buf);
+    void (*buffer_free)(void *ctx, void *buf);
+    gantry_status (*buffer_write)(void *ctx, void *buf, size_t offset, const void *src, size_t bytes);
+    gantry_status (*buffer_read)(void *ctx, void *buf, size_t offset, void *dst, size_t bytes);
+    gantry_status (*buffer_copy)(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
+                                 size_t bytes);
+    gantry_status (*fill)(void *ctx, gantry_mem x, size_t n, float value);
+
+    /* C = alpha * op(A) * op(B) + beta * C, row-major; op(A) is M x K,
+     * op(B) is K x N.  lda/ldb/ldc are row strides of the stored matrices.
+     * beta == 0 means C is not read (it may hold NaN). */
+    gantry_status (*gemm)(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                          gantry_mem a, size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c,
+                          size_t ldc);
+
+    /* x is [outer, channels, inner]; x[o, c, i] += bias[c]. */
+    gantry_status (*bias_add)(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels,
+                              size_t inner);
+    /* dbias[c] = beta * dbias[c] + sum over o, i of dy[o, c, i]; beta is 0 or 1. */
+    gantry_status (*bias_grad)(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels,
+                               size_t inner, float beta);
+
+    /* y = f(x); may run in place (y == x). */
+    gantry_status (*activation_forward)(void *ctx, gantry_activation act, float param, gantry_mem x,
+                                        gantry_mem y, size_t n);
+    /* dx = f'(x) * dy, using x (ReLU, LeakyReLU) or y = f(x) (tanh,
+     * sigmoid); dx may alias dy. */
+    gantry_status (*activation_backward)(void *ctx, gantry_activation act, float param, gantry_mem x,
+                                         gantry_mem y, gantry_mem dy, gantry_mem dx, size_t n);
+
+    /* Batch normalisation of x [outer, channels, inner] per channel over
+     * outer*inner values (outer >= 1, outer*inner >= 2 in training).
+     * Training: normalises with the batch statistics, stores mean and
+     * 1/sqrt(var_biased + eps) in save_mean/save_invstd, and updates
+     * running = (1 - momentum) * running + momentum * stat, with the unbiased
+     * variance for running_var (PyTorch's convention). */
+    gantry_status (*batchnorm_forward_train)(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma,
+                                             gantry_mem beta, gantry_mem running_mean, gantry_mem running_var,
+                                             gantry_mem save_mean, gantry_mem save_invstd, size_t outer,
+                                             size_t channels, size_t inner, float momentum, float eps);
+    gantry_status (*batchnorm_forward_eval)(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma,
+                                            gantry_mem beta, gantry_mem running_mean, gantry_mem running_var,
+                                            size_t outer, size_t channels, size_t inner, float eps);
+    /* Backward of the training forward.  dx is overwritten; dgamma and
+     * dbeta become grad_beta * old + new (grad_beta is 0 or 1). */
+    gantry_status (*batchnorm_backward)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma,
+                                        gantry_mem save_mean, gantry_mem save_invstd, gantry_mem dx,
+                                        gantry_mem dgamma, gantry_mem dbeta, size_t outer, size_t channels,
+                                        size_t inner, float grad_beta);
+
+    /* Elementwise; outputs may alias inputs. */
+    gantry_status (*add)(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+    gantry_status (*mul)(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+    gantry_status (*scale)(void *ctx, gantry_mem x, gantry_mem y, float alpha, size_t n);
+    /* y += alpha * x */
+    gantry_status (*axpy)(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n);
+
+    /* out[0] = sum (or mean) of x[0..n). */
+    gantry_status (*sum)(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+    gantry_status (*mean)(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+
+    /* Binary cross-entropy on logits against a constant target t:
+     * out[0] = mean_i max(x,0) - x*t + log(1 + exp(-|x|)). */
+    gantry_status (*bce_logits_forward)(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out);
+    /* dx = scale * (sigmoid(x) - t) / n; scale carries the sign and weight
+     * of this loss term in the objective. */
+    gantry_status (*bce_logits_backward)(void *ctx, gantry_mem x, size_t n, float target, float scale,
+                                         gantry_mem dx);
+
+    /* Optimizer updates, PyTorch's formulas (torch.optim, foreach off).
+     * g += weight_decay * p is applied first when weight_decay != 0. */
+    /* v = momentum * v + g; p -= lr * v  (v unused when momentum == 0). */
+    gantry_status (*sgd_update)(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr,
+                                float momentum, float weight_decay);
+    /* m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+     * p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps).
+     * step counts from 1. */
+    gantry_status (*adam_update)(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n,
+                                 float lr, float beta1, float beta2, float eps, float weight_decay,
+                                 uint64_t step);
+    /* sq = alpha sq + (1-alpha) g^2;  p -= lr * g / (sqrt(sq) + eps). */
+    gantry_status (*rmsprop_update)(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
+                                    float alpha, float eps, float weight_decay);
+    /* x = min(max(x, lo), hi) */
+    gantry_status (*clamp)(void *ctx, gantry_mem x, size_t n, float lo, float hi);
+
+    /* Philox4x32-10 fills, exactly as gantry/philox.h lays out the stream. */
+    gantry_status (*rand_uniform)(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float lo,
+                                  float hi);
+    gantry_status (*rand_normal)(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset,
+                                 float mean, float std);
+
+    /* Waits until every queued op has finished. */
+    gantry_status (*synchronize)(void *ctx);
+} gantry_backend_ops;
+
+typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/* gantry: layers and the Sequential container.
+ *
+ * Layers have explicit forward and backward passes.  A Sequential owns its
+ * layers, their parameters, gradients and the activations of the last
+ * forward pass; outputs returned by forward/backward are owned by the
+ * Sequential and stay valid until the next call with another batch size
+ * or until it is destroyed.  Parameter names follow PyTorch's state_dict of
+ * the equivalent torch.nn.Sequential ("0.weight", "3.running_mean"). */
+#ifndef GANTRY_NN_H
+#define GANTRY_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gantry/backend.h"
+#include "gantry/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gantry_seq gantry_seq;
+
+/* One state_dict entry: a float tensor, or (for BatchNorm's
+ * num_batches_tracked) a host int64 counter with tensor == NULL. */
+typedef struct gantry_param {
+    char name[64];
+    gantry_tensor *value;
+    gantry_tensor *grad; /* NULL for buffers (running statistics, counters) */
+    int64_t *counter;    /* non-NULL only for int64 scalar buffers */
+} gantry_param;
+
+GANTRY_API gantry_status gantry_seq_create(gantry_backend *be, gantry_seq **out);
+GANTRY_API void gantry_seq_destroy(gantry_seq *seq);
+
+/* Appending layers; each becomes the next index of the Sequential. */
+GANTRY_API gantry_status gantry_seq_add_linear(gantry_seq *seq, size_t in_features, size_t out_features);
+/* BatchNorm1d over [N, C] (or BatchNorm2d over [N, C, H, W]); PyTorch's
+ * defaults are eps 1e-5, momentum 0.1. */
+GANTRY_API gantry_status gantry_seq_add_batchnorm(gantry_seq *seq, size_t features, float eps, float momentum);
+/* ReLU, LeakyReLU(param = negative slope), Tanh, Sigmoid. */
+GANTRY_API gantry_status gantry_seq_add_activation(gantry_seq *seq, gantry_activation act, float param);
+/* nn.Flatten(): [N, ...] -> [N, prod(...)] */
+GANTRY_API gantry_status gantry_seq_add_flatten(gantry_seq *seq);
+/* nn.Unflatten(1, shape): [N, prod(shape)] -> [N, shape...], ndim <= 3. */
+GANTRY_API gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *shape);
+
+/* PyTorch's default initialisation (Linear: kaiming_uniform(a=sqrt(5)) for
+ * weights, U(+-1/sqrt(fan_in)) for biases; BatchNorm: weight 1, bias 0,
+ * running mean 0, var 1), drawn on the host from Philox (seed, *offset);
+ * *offset advances past what was drawn. */
+GANTRY_API gantry_status gantry_seq_init(gantry_seq *seq, uint64_t seed, uint64_t *offset);
+
+/* Runs the layers on x ([N, ...] on the Sequential's backend).  training:
+ * batch statistics in BatchNorm (and running-statistic updates); otherwise
+ * running statistics.  *y is owned by the Sequential. */
+GANTRY_API gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int training,
+                                            gantry_tensor **y);
+
+/* Backpropagates dy (the gradient of the loss with respect to the last
+ * forward's output).  param_grads: add parameter gradients into the grad
+ * tensors (they accumulate until gantry_seq_zero_grad); 0 skips them, for
+ * a model that only passes gradients through.  dx may be NULL when the
+ * gradient with respect to the input is not needed; otherwise *dx is owned
+ * by the Sequential. */
+GANTRY_API gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int param_grads,
+                                             gantry_tensor **dx);
+GANTRY_API gantry_status gantry_seq_zero_grad(gantry_seq *seq);
+
+/* The trainable parameters (value + grad), in state_dict order. */
+GANTRY_API size_t gantry_seq_param_count(const gantry_seq *seq);
+GANTRY_API const gantry_param *gantry_seq_param(const gantry_seq *seq, size_t i);
+/* Every state_dict entry: parameters and buffers, in state_dict order. */
+GANTRY_API size_t gantry_seq_state_count(const gantry_seq *seq);
+GANTRY_API const gantry_param *gantry_seq_state(const gantry_seq *seq, size_t i);
+
+GANTRY_API size_t gantry_seq_layer_count(const gantry_seq *seq);
+/* "Linear(100, 128)", "LeakyReLU(0.2)", ... into buf. */
+GANTRY_API const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf, size_t size);
+
+/* Clamps every trainable parameter into [lo, hi] (WGAN weight clipping). */
+GANTRY_API gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/* gantry: optimizers over a Sequential's parameters (torch.optim formulas). */
+#ifndef GANTRY_OPTIM_H
+#define GANTRY_OPTIM_H
+
+#include "gantry/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gantry_optim_kind {
+    GANTRY_OPTIM_SGD = 0,
+    GANTRY_OPTIM_ADAM = 1,
+    GANTRY_OPTIM_RMSPROP = 2,
+} gantry_optim_kind;
+
+typedef struct gantry_optim_config {
+    gantry_optim_kind kind;
+    float lr;
+    float momentum;     /* SGD */
+    float beta1, beta2; /* Adam */
+    float alpha;        /* RMSProp smoothing */
+    float eps;          /* Adam, RMSProp */
+    float weight_decay;
+} gantry_optim_config;
+
+/* PyTorch's defaults for `kind` (SGD lr 1e-3 here, since torch has none). */
+GANTRY_API gantry_optim_config gantry_optim_defaults(gantry_optim_kind kind);
+
+typedef struct gantry_optim gantry_optim;
+
+/* Optimises the trainable parameters of `seq`, which must outlive the
+ * optimizer.  State (moments) starts at zero.  The caller owns *out. */
+GANTRY_API gantry_status gantry_optim_create(gantry_seq *seq, const gantry_optim_config *config,
+                                             gantry_optim **out);
+GANTRY_API void gantry_optim_destroy(gantry_optim *opt);
+/* One update from the current gradients. */
+GANTRY_API gantry_status gantry_optim_step(gantry_optim *opt);
+GANTRY_API uint64_t gantry_optim_steps(const gantry_optim *opt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

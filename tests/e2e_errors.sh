@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Bad input through the CLI: each case must exit non-zero with exactly one
+# line on stderr that names what was wrong, never crash, and leave no file.
+# usage: e2e_errors.sh GANTRY
+set -u
+gantry=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# expect RC PATTERN DESCRIPTION -- COMMAND...
+expect() {
+  local want_rc=$1 pattern=$2 what=$3
+  shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? lines
+  lines=$(wc -l <"$tmp/err")
+  if [[ $rc -eq $want_rc && $lines -eq 1 ]] && grep -q -- "$pattern" "$tmp/err"; then
+    echo "ok: $what: $(cat "$tmp/err")"
+  else
+    echo "FAIL: $what: exit $rc (want $want_rc), $lines stderr lines, want /$pattern/:"
+    cat "$tmp/err"
+    fail=1
+  fi
+}
+
+mkdir -p "$tmp/data"
+# A tiny valid data set: 4 images of 2x2 with labels (IDX, uncompressed).
+printf '\x00\x00\x08\x03\x00\x00\x00\x04\x00\x00\x00\x02\x00\x00\x00\x02' >"$tmp/data/train-images-idx3-ubyte"
+head -c 16 /dev/zero >>"$tmp/data/train-images-idx3-ubyte"
+mkdir -p "$tmp/bad"
+printf '\x00\x00\x08\x04\x00\x00\x00\x04' >"$tmp/bad/train-images-idx3-ubyte"
+mkdir -p "$tmp/short"
+printf '\x00\x00\x08\x03\x00\x00\x27\x10\x00\x00\x00\x1c\x00\x00\x00\x1c' >"$tmp/short/train-images-idx3-ubyte"
+head -c 100 /dev/zero >>"$tmp/short/train-images-idx3-ubyte"
+
+expect 2 "unknown backend 'nosuch'; available: .*reference" "unknown --backend" -- \
+  "$gantry" train --backend nosuch --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
+expect 2 "unknown backend 'nosuch'" "unknown GANTRY_BACKEND" -- \
+  env GANTRY_BACKEND=nosuch "$gantry" train --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
+expect 2 "unknown model 'nosuch'" "unknown --model" -- "$gantry" train --model nosuch
+expect 2 "\-\-steps 'ten'" "non-numeric --steps" -- "$gantry" train --steps ten
+expect 2 "\-\-batch '1'" "batch too small" -- "$gantry" train --batch 1
+expect 2 "exclude each other" "--steps with --epochs" -- "$gantry" train --steps 1 --epochs 1
+expect 2 "\-\-g-loss 'max'" "unknown --g-loss" -- "$gantry" train --g-loss max
+expect 2 "unknown option '--bogus'" "unknown option" -- "$gantry" train --bogus
+expect 2 "unknown command 'trian'" "unknown command" -- "$gantry" trian
+expect 1 "$tmp/nowhere" "missing data directory" -- "$gantry" train --data "$tmp/nowhere" --out "$tmp/r2"
+expect 1 "bad magic" "bad IDX magic" -- "$gantry" train --data "$tmp/bad" --out "$tmp/r3"
+expect 1 "train-images-idx3-ubyte" "IDX dimensions larger than the file" -- \
+  "$gantry" train --data "$tmp/short" --out "$tmp/r4"
+expect 1 "batch size 64 is larger than the data set (4 images)" "data set smaller than one batch" -- "$gantry" train --data "$tmp/data" --out "$tmp/r5"
+check_no_dir() { [[ ! -e $1 ]] || { echo "FAIL: $1 was created"; fail=1; }; }
+for r in r1 r2 r3 r4 r5; do check_no_dir "$tmp/$r"; done
+
+expect 2 "\-\-checkpoint FILE is required" "sample without checkpoint" -- "$gantry" sample --out "$tmp/x.png"
+expect 2 "must end in .png or .npy" "sample to an unknown format" -- \
+  "$gantry" sample --checkpoint "$tmp/none" --out "$tmp/x.txt"
+expect 1 "$tmp/none" "missing checkpoint" -- "$gantry" sample --checkpoint "$tmp/none" --out "$tmp/x.png"
+printf 'not a checkpoint' >"$tmp/garbage.safetensors"
+expect 1 "garbage.safetensors" "garbage checkpoint" -- \
+  "$gantry" sample --checkpoint "$tmp/garbage.safetensors" --out "$tmp/x.png"
+# A valid safetensors file that is not a gantry checkpoint.
+hdr='{"__metadata__":{"format":"other"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+while (( ${#hdr} % 8 )); do hdr+=' '; done
+{ printf "$(printf '\\x%02x' $(( ${#hdr} )) 0 0 0 0 0 0 0)"; printf '%s' "$hdr"; head -c 4 /dev/zero; } >"$tmp/other.safetensors"
+expect 1 "not a gantry checkpoint" "foreign safetensors file" -- \
+  "$gantry" sample --checkpoint "$tmp/other.safetensors" --out "$tmp/x.png"
+[[ ! -e $tmp/x.png ]] || { echo "FAIL: a sample file was written despite the error"; fail=1; }
+exit $fail

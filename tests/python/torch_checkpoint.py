@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Loads a gantry GAN checkpoint into the equivalent torch.nn.Sequential and
+checks that PyTorch's generator computes what `gantry sample` computed.
+
+usage: torch_checkpoint.py CHECKPOINT SAMPLES.npy SEED
+
+The noise is re-drawn here from the same Philox4x32-10 stream gantry uses
+(include/gantry/philox.h), so any mismatch in names, shapes or weight layouts
+shows up as a numeric difference.  Exits 77 (skipped) without torch.
+"""
+import json
+import struct
+import sys
+
+import numpy as np
+
+try:
+    import torch
+    from torch import nn
+except ImportError:
+    print("torch is not installed: skipped")
+    sys.exit(77)
+
+
+def load_safetensors(path):
+    """A dependency-free safetensors reader: {name: tensor}, metadata."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = blob[8 + n:]
+    dtypes = {"F32": torch.float32, "I64": torch.int64}
+    tensors = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        t = torch.frombuffer(bytearray(data[begin:end]), dtype=dtypes[e["dtype"]])
+        tensors[name] = t.reshape(e["shape"])
+    return tensors, meta
+
+
+def generator(z_dim, c, h, w):
+    def block(i, o, bn=True):
+        return [nn.Linear(i, o)] + ([nn.BatchNorm1d(o)] if bn else []) + [nn.LeakyReLU(0.2)]
+    return nn.Sequential(*block(z_dim, 128, bn=False), *block(128, 256), *block(256, 512),
+                         *block(512, 1024), nn.Linear(1024, c * h * w), nn.Tanh(),
+                         nn.Unflatten(1, (c, h, w)))
+
+
+def discriminator(c, h, w):
+    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, 512), nn.LeakyReLU(0.2),
+                         nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+
+
+M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
+MASK = 0xFFFFFFFF
+
+
+def philox(seed, blocks):
+    """Philox4x32-10 on counters `blocks` (uint64 array) -> 4 uint32 words each."""
+    blocks = blocks.astype(np.uint64)
+    c0 = blocks & MASK
+    c1 = blocks >> np.uint64(32)
+    c2 = np.zeros_like(c0)
+    c3 = np.zeros_like(c0)
+    k0, k1 = seed & MASK, (seed >> 32) & MASK
+    for _ in range(10):
+        p0 = np.uint64(M0) * c0
+        p1 = np.uint64(M1) * c2
+        n0 = (p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0)
+        n2 = (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1)
+        c1, c3, c0, c2 = p1 & MASK, p0 & MASK, n0, n2
+        k0, k1 = (k0 + W0) & MASK, (k1 + W1) & MASK
+    return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
+
+
+def philox_normal(seed, offset, n):
+    i = np.arange(n, dtype=np.uint64)
+    words = philox(seed, np.uint64(offset) + i // np.uint64(2))
+    w = (i % np.uint64(2)).astype(np.int64) * 2
+    rows = np.arange(n)
+    u1 = ((words[rows, w] >> 8).astype(np.float64) + 1.0) / 16777216.0
+    u2 = (words[rows, w + 1] >> 8).astype(np.float64) / 16777216.0
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)).astype(np.float32)
+
+
+def main():
+    path, samples_path, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    tensors, meta = load_safetensors(path)
+    assert meta["model"] == "gan", meta
+    z_dim = int(meta["z_dim"])
+    c, h, w = (int(v) for v in meta["image_shape"].split(","))
+
+    G, D = generator(z_dim, c, h, w), discriminator(c, h, w)
+    G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, strict=True)
+    D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")}, strict=True)
+    G.eval()
+
+    ours = np.load(samples_path)
+    n = ours.shape[0]
+    z = torch.from_numpy(philox_normal(seed, 0, n * z_dim).reshape(n, z_dim))
+    with torch.no_grad():
+        theirs = G(z).numpy()
+    err = float(np.abs(theirs - ours).max())
+    print(f"loaded {len(tensors)} tensors; G output {theirs.shape}, max |torch - gantry| = {err:.3g}")
+    if theirs.shape != ours.shape or not err < 1e-4:
+        print("FAIL: PyTorch's generator does not reproduce gantry's samples")
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,658 @@
+/* Finite-difference checks of every layer's backward pass and of the BCE
+ * loss on the reference backend.
+ *
+ * For a Sequential f and an input x, the scalar objective is
+ * L = sum_i w_i y_i with y = f(x) and fixed random weights w, so dL/dy = w.
+ * The analytic gradients come from gantry_seq_backward(dy = w); the numeric
+ * ones from central differences of L (computed in double on the host from
+ * the float32 output) over every element of x and of every parameter.  The
+ * error of a gradient tensor is max_i |a_i - n_i| / max(max_i |n_i|, 1e-2),
+ * i.e. relative to the tensor's largest component, so a wrong factor or
+ * sign in a small gradient is caught as well as in a large one. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gantry/nn.h"
+#include "gantry/ops.h"
+#include "gantry/philox.h"
+#include "gantry/tensor.h"
+#include "tests/test.h"
+
+static gantry_backend *be;
+static double worst_overall;
+
+#define TOL 1e-2
+/* Gradients smaller than this are at the noise level of float32 central
+ * differences; tensors whose true gradient is ~0 (BatchNorm's dx for two
+ * values per channel, a bias in front of BatchNorm) are compared against
+ * it rather than against their own rounding noise. */
+#define GRAD_FLOOR 1e-2
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void host_uniform(float *v, size_t n, uint64_t seed, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = gantry_philox_uniform(seed, 0, i, lo, hi);
+}
+
+static gantry_tensor *tensor_shaped(int ndim, const size_t *shape)
+{
+    gantry_tensor *t = NULL;
+    REQUIRE(gantry_tensor_create(be, ndim, shape, &t) == GANTRY_OK);
+    return t;
+}
+
+/* A random tensor; values closer than `gap` to 0 are pushed away from it
+ * (ReLU and LeakyReLU have a kink there). */
+static gantry_tensor *random_tensor(int ndim, const size_t *shape, uint64_t seed, float lo, float hi, float gap)
+{
+    gantry_tensor *t = tensor_shaped(ndim, shape);
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    host_uniform(v, n, seed, lo, hi);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(v[i]) < gap)
+            v[i] += v[i] < 0.0f ? -2.0f * gap : 2.0f * gap;
+    REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+    free(v);
+    return t;
+}
+
+static float *read_all(const gantry_tensor *t)
+{
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    REQUIRE(gantry_tensor_read(t, v, n) == GANTRY_OK);
+    return v;
+}
+
+static void write_uniform(gantry_tensor *t, uint64_t seed, float lo, float hi)
+{
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    host_uniform(v, n, seed, lo, hi);
+    REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+    free(v);
+}
+
+static int same_shape(const gantry_tensor *a, const gantry_tensor *b)
+{
+    if (gantry_tensor_ndim(a) != gantry_tensor_ndim(b))
+        return 0;
+    for (int i = 0; i < gantry_tensor_ndim(a); i++)
+        if (gantry_tensor_dim(a, i) != gantry_tensor_dim(b, i))
+            return 0;
+    return 1;
+}
+
+/* L = sum w_i y_i for y = seq(x) in training mode. */
+static double objective(gantry_seq *seq, const gantry_tensor *x, const double *w, size_t ny)
+{
+    gantry_tensor *y = NULL;
+    REQUIRE(gantry_seq_forward(seq, x, 1, &y) == GANTRY_OK);
+    REQUIRE(gantry_tensor_numel(y) == ny);
+    float *v = read_all(y);
+    double l = 0.0;
+    for (size_t i = 0; i < ny; i++)
+        l += w[i] * (double)v[i];
+    free(v);
+    return l;
+}
+
+/* dL/dt by central differences for every element of t (an input or a
+ * parameter's value); t is restored afterwards.  The step actually taken
+ * in float is used as the denominator. */
+static void numeric_grad(gantry_seq *seq, const gantry_tensor *x, gantry_tensor *t, const double *w, size_t ny,
+                         double eps, double *out)
+{
+    size_t n = gantry_tensor_numel(t);
+    float *v = read_all(t);
+    for (size_t i = 0; i < n; i++) {
+        float orig = v[i];
+        float vp = (float)(orig + eps), vm = (float)(orig - eps);
+        v[i] = vp;
+        REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+        double lp = objective(seq, x, w, ny);
+        v[i] = vm;
+        REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+        double lm = objective(seq, x, w, ny);
+        v[i] = orig;
+        out[i] = (lp - lm) / ((double)vp - (double)vm);
+    }
+    REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+    free(v);
+}
+
+/* Compares and reports; returns the error. */
+static double compare_at(int line, const char *what, const float *analytic, const double *numeric, size_t n,
+                         double tol)
+{
+    double max_diff = 0.0, max_num = 0.0;
+    size_t worst = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)analytic[i] - numeric[i]);
+        finite &= isfinite(analytic[i]) && isfinite(numeric[i]);
+        if (d > max_diff) {
+            max_diff = d;
+            worst = i;
+        }
+        if (fabs(numeric[i]) > max_num)
+            max_num = fabs(numeric[i]);
+    }
+    double err = max_diff / (max_num > GRAD_FLOOR ? max_num : GRAD_FLOOR);
+    printf("  %-34s n=%-3zu max|grad| %-9.3g error %.2e\n", what, n, max_num, err);
+    if (err > worst_overall)
+        worst_overall = err;
+    test_checks++;
+    if (!finite || !(err <= tol)) {
+        test_failures++;
+        fprintf(stderr, "%s:%d: %s: error %.3g > %g (element %zu: analytic %.7g, numeric %.7g)\n", __FILE__, line,
+                what, err, tol, worst, (double)analytic[worst], numeric[worst]);
+    }
+    return err;
+}
+
+#define COMPARE(what, a, n_, count, tol) compare_at(__LINE__, what, a, n_, count, tol)
+
+/* Checks dx and every parameter gradient of `seq` at x. */
+static void grad_check(const char *name, gantry_seq *seq, gantry_tensor *x, uint64_t seed, double eps, double tol)
+{
+    printf("%s\n", name);
+    gantry_tensor *y = NULL;
+    REQUIRE(gantry_seq_forward(seq, x, 1, &y) == GANTRY_OK);
+    size_t ny = gantry_tensor_numel(y);
+    int ndim = gantry_tensor_ndim(y);
+    size_t yshape[GANTRY_MAX_DIMS];
+    for (int i = 0; i < ndim; i++)
+        yshape[i] = gantry_tensor_dim(y, i);
+    gantry_tensor *dy = tensor_shaped(ndim, yshape);
+    float *wf = malloc(ny * sizeof *wf);
+    double *w = malloc(ny * sizeof *w);
+    REQUIRE(wf && w);
+    host_uniform(wf, ny, seed ^ 0x5eedu, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny; i++)
+        w[i] = wf[i];
+    REQUIRE(gantry_tensor_write(dy, wf, ny) == GANTRY_OK);
+
+    /* Analytic gradients. */
+    CHECK_OK(gantry_seq_zero_grad(seq));
+    gantry_tensor *dx = NULL;
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, &dx));
+    REQUIRE(dx);
+    CHECK(same_shape(dx, x));
+    float *a_dx = read_all(dx);
+    size_t np = gantry_seq_param_count(seq);
+    float **a_p = calloc(np ? np : 1, sizeof *a_p);
+    REQUIRE(a_p);
+    for (size_t i = 0; i < np; i++) {
+        const gantry_param *p = gantry_seq_param(seq, i);
+        REQUIRE(p && p->grad && same_shape(p->grad, p->value));
+        a_p[i] = read_all(p->grad);
+    }
+
+    /* Numeric gradients. */
+    char what[128];
+    size_t nx = gantry_tensor_numel(x);
+    double *num = malloc(nx * sizeof *num);
+    REQUIRE(num);
+    numeric_grad(seq, x, x, w, ny, eps, num);
+    snprintf(what, sizeof what, "%s dx", name);
+    COMPARE(what, a_dx, num, nx, tol);
+    free(num);
+    for (size_t i = 0; i < np; i++) {
+        const gantry_param *p = gantry_seq_param(seq, i);
+        size_t n = gantry_tensor_numel(p->value);
+        num = malloc(n * sizeof *num);
+        REQUIRE(num);
+        numeric_grad(seq, x, p->value, w, ny, eps, num);
+        snprintf(what, sizeof what, "%s d%s", name, p->name);
+        COMPARE(what, a_p[i], num, n, tol);
+        free(num);
+        free(a_p[i]);
+    }
+    free(a_p);
+    free(a_dx);
+    free(w);
+    free(wf);
+    gantry_tensor_destroy(dy);
+}
+
+static gantry_seq *new_seq(void)
+{
+    gantry_seq *seq = NULL;
+    REQUIRE(gantry_seq_create(be, &seq) == GANTRY_OK);
+    return seq;
+}
+
+static void init_seq(gantry_seq *seq, uint64_t seed)
+{
+    uint64_t offset = 0;
+    REQUIRE(gantry_seq_init(seq, seed, &offset) == GANTRY_OK);
+}
+
+/* BatchNorm's weight and bias start at 1 and 0; random values make their
+ * gradients (and the dx terms they scale) less special. */
+static void randomize_batchnorm(gantry_seq *seq, uint64_t seed)
+{
+    for (size_t i = 0; i < gantry_seq_param_count(seq); i++) {
+        const gantry_param *p = gantry_seq_param(seq, i);
+        /* "k.weight" belongs to a BatchNorm when "k.running_mean" exists. */
+        char running[80];
+        snprintf(running, sizeof running, "%.*s.running_mean", (int)strcspn(p->name, "."), p->name);
+        int is_bn = 0;
+        for (size_t j = 0; j < gantry_seq_state_count(seq); j++)
+            is_bn |= strcmp(gantry_seq_state(seq, j)->name, running) == 0;
+        if (!is_bn)
+            continue;
+        if (strstr(p->name, ".weight"))
+            write_uniform(p->value, seed + i, 0.5f, 1.5f);
+        else
+            write_uniform(p->value, seed + i, -0.5f, 0.5f);
+    }
+}
+
+/* ---- layers ------------------------------------------------------------- */
+
+static void test_linear(void)
+{
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_linear(seq, 5, 4));
+    init_seq(seq, 11);
+    size_t shape[2] = { 6, 5 };
+    gantry_tensor *x = random_tensor(2, shape, 12, -1.0f, 1.0f, 0.0f);
+    grad_check("Linear(5, 4)", seq, x, 13, 1e-2, TOL);
+
+    /* A 4-D input is flattened by Linear; dx comes back in the input's shape. */
+    gantry_seq *seq4 = new_seq();
+    CHECK_OK(gantry_seq_add_linear(seq4, 6, 3));
+    init_seq(seq4, 14);
+    size_t shape4[4] = { 2, 3, 2, 1 };
+    gantry_tensor *x4 = random_tensor(4, shape4, 15, -1.0f, 1.0f, 0.0f);
+    grad_check("Linear(6, 3) on [2, 3, 2, 1]", seq4, x4, 16, 1e-2, TOL);
+
+    gantry_tensor_destroy(x);
+    gantry_tensor_destroy(x4);
+    gantry_seq_destroy(seq);
+    gantry_seq_destroy(seq4);
+}
+
+static void test_batchnorm(void)
+{
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_batchnorm(seq, 4, 1e-5f, 0.1f));
+    init_seq(seq, 21);
+    randomize_batchnorm(seq, 22);
+    size_t shape[2] = { 6, 4 };
+    gantry_tensor *x = random_tensor(2, shape, 23, -2.0f, 2.0f, 0.0f);
+    grad_check("BatchNorm1d(4) [6, 4]", seq, x, 24, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+
+    /* The smallest batch that has statistics: two values per channel, which
+     * normalise to -1 and +1 whatever they are, so dx is ~0. */
+    size_t shape2[2] = { 2, 4 };
+    x = random_tensor(2, shape2, 25, -2.0f, 2.0f, 0.0f);
+    grad_check("BatchNorm1d(4) [2, 4]", seq, x, 26, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+
+    seq = new_seq();
+    CHECK_OK(gantry_seq_add_batchnorm(seq, 3, 1e-5f, 0.1f));
+    init_seq(seq, 27);
+    randomize_batchnorm(seq, 28);
+    size_t shape4[4] = { 3, 3, 2, 2 };
+    x = random_tensor(4, shape4, 29, -2.0f, 2.0f, 0.0f);
+    grad_check("BatchNorm2d(3) [3, 3, 2, 2]", seq, x, 30, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+
+    /* A batch of one image: the statistics run over H*W only. */
+    size_t shape1[4] = { 1, 3, 2, 3 };
+    x = random_tensor(4, shape1, 31, -2.0f, 2.0f, 0.0f);
+    grad_check("BatchNorm2d(3) [1, 3, 2, 3]", seq, x, 32, 1e-3, TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
+static void test_activations(void)
+{
+    static const struct {
+        gantry_activation act;
+        float param;
+        const char *name;
+    } acts[] = {
+        { GANTRY_ACT_IDENTITY, 0.0f, "Identity" },
+        { GANTRY_ACT_RELU, 0.0f, "ReLU" },
+        { GANTRY_ACT_LEAKY_RELU, 0.2f, "LeakyReLU(0.2)" },
+        { GANTRY_ACT_TANH, 0.0f, "Tanh" },
+        { GANTRY_ACT_SIGMOID, 0.0f, "Sigmoid" },
+    };
+    size_t shape[2] = { 4, 5 }, shape4[4] = { 2, 2, 2, 2 };
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
+        gantry_seq *seq = new_seq();
+        CHECK_OK(gantry_seq_add_activation(seq, acts[i].act, acts[i].param));
+        /* Points at least 5e-2 from the kink, steps of 1e-2. */
+        gantry_tensor *x = random_tensor(2, shape, 40 + i, -3.0f, 3.0f, 5e-2f);
+        grad_check(acts[i].name, seq, x, 50 + i, 1e-2, TOL);
+        gantry_tensor_destroy(x);
+        x = random_tensor(4, shape4, 60 + i, -3.0f, 3.0f, 5e-2f);
+        char name[64];
+        snprintf(name, sizeof name, "%s [2, 2, 2, 2]", acts[i].name);
+        grad_check(name, seq, x, 70 + i, 1e-2, TOL);
+        gantry_tensor_destroy(x);
+        gantry_seq_destroy(seq);
+    }
+}
+
+static void test_reshapes(void)
+{
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_flatten(seq));
+    size_t s4[4] = { 2, 3, 2, 2 };
+    gantry_tensor *x = random_tensor(4, s4, 80, -1.0f, 1.0f, 0.0f);
+    gantry_tensor *y = NULL;
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    CHECK(y && gantry_tensor_ndim(y) == 2 && gantry_tensor_dim(y, 0) == 2 && gantry_tensor_dim(y, 1) == 12);
+    grad_check("Flatten [2, 3, 2, 2]", seq, x, 81, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+
+    seq = new_seq();
+    size_t u[3] = { 3, 2, 2 };
+    CHECK_OK(gantry_seq_add_unflatten(seq, 3, u));
+    size_t s2[2] = { 2, 12 };
+    x = random_tensor(2, s2, 82, -1.0f, 1.0f, 0.0f);
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    CHECK(y && gantry_tensor_ndim(y) == 4 && gantry_tensor_dim(y, 1) == 3 && gantry_tensor_dim(y, 3) == 2);
+    grad_check("Unflatten(1, (3, 2, 2))", seq, x, 83, 1e-2, TOL);
+    gantry_seq_destroy(seq);
+
+    /* Unflatten -> BatchNorm2d -> LeakyReLU -> Flatten -> Linear: the
+     * reshapes route gradients through a 4-D section. */
+    seq = new_seq();
+    CHECK_OK(gantry_seq_add_unflatten(seq, 3, u));
+    CHECK_OK(gantry_seq_add_batchnorm(seq, 3, 1e-5f, 0.1f));
+    CHECK_OK(gantry_seq_add_flatten(seq));
+    CHECK_OK(gantry_seq_add_linear(seq, 12, 5));
+    init_seq(seq, 84);
+    randomize_batchnorm(seq, 85);
+    grad_check("Unflatten-BN2d-Flatten-Linear", seq, x, 86, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
+static gantry_seq *small_model(void)
+{
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_linear(seq, 4, 6));
+    CHECK_OK(gantry_seq_add_batchnorm(seq, 6, 1e-5f, 0.1f));
+    CHECK_OK(gantry_seq_add_activation(seq, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    CHECK_OK(gantry_seq_add_linear(seq, 6, 3));
+    CHECK_OK(gantry_seq_add_activation(seq, GANTRY_ACT_TANH, 0.0f));
+    init_seq(seq, 90);
+    randomize_batchnorm(seq, 91);
+    return seq;
+}
+
+static void test_sequential(void)
+{
+    gantry_seq *seq = small_model();
+    CHECK(gantry_seq_param_count(seq) == 6);
+    size_t shape[2] = { 5, 4 };
+    gantry_tensor *x = random_tensor(2, shape, 92, -1.5f, 1.5f, 0.0f);
+    /* The bias of the first Linear has a zero gradient: BatchNorm removes
+     * any shift of its input. */
+    grad_check("Linear-BN-LReLU-Linear-Tanh", seq, x, 93, 1e-2, TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
+/* ---- gradient bookkeeping ------------------------------------------------ */
+
+static void fill_param_grads(gantry_seq *seq, float value)
+{
+    for (size_t i = 0; i < gantry_seq_param_count(seq); i++)
+        REQUIRE(gantry_op_fill(gantry_seq_param(seq, i)->grad, value) == GANTRY_OK);
+}
+
+/* Every gradient equals `factor` times the saved copy (within 1e-6). */
+static int grads_are(gantry_seq *seq, float *const *saved, float factor)
+{
+    int ok = 1;
+    for (size_t i = 0; i < gantry_seq_param_count(seq); i++) {
+        const gantry_param *p = gantry_seq_param(seq, i);
+        float *g = read_all(p->grad);
+        for (size_t j = 0; j < gantry_tensor_numel(p->grad); j++) {
+            double want = (double)factor * saved[i][j];
+            if (!(fabs(g[j] - want) <= 1e-6 * (1.0 + fabs(want)))) {
+                fprintf(stderr, "  %s[%zu] = %.9g, expected %.9g\n", p->name, j, (double)g[j], want);
+                ok = 0;
+                break;
+            }
+        }
+        free(g);
+    }
+    return ok;
+}
+
+static int grads_all(gantry_seq *seq, float value)
+{
+    int ok = 1;
+    for (size_t i = 0; i < gantry_seq_param_count(seq); i++) {
+        const gantry_param *p = gantry_seq_param(seq, i);
+        float *g = read_all(p->grad);
+        for (size_t j = 0; j < gantry_tensor_numel(p->grad); j++)
+            ok &= g[j] == value;
+        free(g);
+    }
+    return ok;
+}
+
+static void test_bookkeeping(void)
+{
+    gantry_seq *seq = small_model();
+    size_t np = gantry_seq_param_count(seq);
+    size_t shape[2] = { 5, 4 }, yshape[2] = { 5, 3 };
+    gantry_tensor *x = random_tensor(2, shape, 100, -1.0f, 1.0f, 0.0f);
+    gantry_tensor *dy = random_tensor(2, yshape, 101, -1.0f, 1.0f, 0.0f);
+    gantry_tensor *y = NULL, *dx = NULL;
+
+    /* Reference: zero, one backward. */
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    CHECK_OK(gantry_seq_zero_grad(seq));
+    CHECK(grads_all(seq, 0.0f));
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, &dx));
+    float *dx1 = read_all(dx);
+    float **g1 = calloc(np, sizeof *g1);
+    REQUIRE(g1);
+    for (size_t i = 0; i < np; i++)
+        g1[i] = read_all(gantry_seq_param(seq, i)->grad);
+
+    /* Gradients accumulate over backward calls until zero_grad. */
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, &dx));
+    CHECK(grads_are(seq, g1, 2.0f));
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, NULL)); /* no dx wanted: parameter gradients still come */
+    CHECK(grads_are(seq, g1, 3.0f));
+    CHECK_OK(gantry_seq_zero_grad(seq));
+    CHECK(grads_all(seq, 0.0f));
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, NULL));
+    CHECK(grads_are(seq, g1, 1.0f));
+
+    /* param_grads = 0 leaves the gradient tensors untouched and still gives
+     * the same dx. */
+    fill_param_grads(seq, 7.5f);
+    dx = NULL;
+    CHECK_OK(gantry_seq_backward(seq, dy, 0, &dx));
+    CHECK(grads_all(seq, 7.5f));
+    REQUIRE(dx);
+    float *dx0 = read_all(dx);
+    CHECK(memcmp(dx0, dx1, gantry_tensor_numel(x) * sizeof *dx0) == 0);
+    CHECK_OK(gantry_seq_backward(seq, dy, 0, NULL)); /* nothing wanted at all */
+    CHECK(grads_all(seq, 7.5f));
+    free(dx0);
+
+    /* gantry_seq_init also zeroes the gradients. */
+    init_seq(seq, 90);
+    CHECK(grads_all(seq, 0.0f));
+
+    for (size_t i = 0; i < np; i++)
+        free(g1[i]);
+    free(g1);
+    free(dx1);
+
+    /* A gradient of the wrong size is refused. */
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    gantry_tensor *bad = random_tensor(2, (size_t[]){ 5, 4 }, 102, -1.0f, 1.0f, 0.0f);
+    gantry_clear_error();
+    CHECK(gantry_seq_backward(seq, bad, 1, &dx) == GANTRY_SHAPE_MISMATCH);
+    CHECK(gantry_last_error()[0] != '\0');
+    CHECK_STATUS(gantry_seq_backward(seq, NULL, 1, &dx), GANTRY_INVALID_ARGUMENT);
+    gantry_tensor_destroy(bad);
+
+    /* BatchNorm cannot differentiate an evaluation-mode forward. */
+    CHECK_OK(gantry_seq_forward(seq, x, 0, &y));
+    CHECK_STATUS(gantry_seq_backward(seq, dy, 1, &dx), GANTRY_UNSUPPORTED);
+    CHECK_ERROR_MENTIONS("BatchNorm");
+
+    /* After a failed forward there is nothing to differentiate. */
+    gantry_tensor *wrong = random_tensor(2, (size_t[]){ 5, 7 }, 103, -1.0f, 1.0f, 0.0f);
+    CHECK_STATUS(gantry_seq_forward(seq, wrong, 1, &y), GANTRY_SHAPE_MISMATCH);
+    CHECK_ERROR_MENTIONS("Linear(4, 6)");
+    CHECK(gantry_seq_backward(seq, dy, 1, &dx) != GANTRY_OK);
+    gantry_tensor_destroy(wrong);
+
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+
+    /* Backward before any forward is an error, and so is backward after a
+     * layer was appended (the old forward no longer describes the model). */
+    seq = new_seq();
+    CHECK_OK(gantry_seq_add_linear(seq, 4, 3));
+    dx = NULL;
+    CHECK_STATUS(gantry_seq_backward(seq, dy, 1, &dx), GANTRY_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("forward");
+    CHECK(dx == NULL);
+    x = random_tensor(2, (size_t[]){ 5, 4 }, 104, -1.0f, 1.0f, 0.0f);
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    CHECK_OK(gantry_seq_add_activation(seq, GANTRY_ACT_TANH, 0.0f));
+    CHECK_STATUS(gantry_seq_backward(seq, dy, 1, &dx), GANTRY_INVALID_ARGUMENT);
+    CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+    CHECK_OK(gantry_seq_backward(seq, dy, 1, &dx));
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+
+    gantry_tensor_destroy(dy);
+}
+
+/* ---- the loss ------------------------------------------------------------ */
+
+static double host_bce(const float *x, size_t n, double t)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        acc += (v > 0.0 ? v : 0.0) - v * t + log1p(exp(-fabs(v)));
+    }
+    return acc / (double)n;
+}
+
+static void test_bce(void)
+{
+    enum { N = 12 };
+    gantry_tensor *x = NULL, *dx = NULL, *dxs = NULL, *out = NULL;
+    REQUIRE(gantry_tensor_new(be, &x, N, 0, 0, 0) == GANTRY_OK);
+    REQUIRE(gantry_tensor_new(be, &dx, N, 0, 0, 0) == GANTRY_OK);
+    REQUIRE(gantry_tensor_new(be, &dxs, N, 0, 0, 0) == GANTRY_OK);
+    REQUIRE(gantry_tensor_new(be, &out, 1, 0, 0, 0) == GANTRY_OK);
+    float xv[N];
+    host_uniform(xv, N, 110, -4.0f, 4.0f);
+    xv[0] = 9.0f; /* far into both tails */
+    xv[1] = -9.0f;
+    REQUIRE(gantry_tensor_write(x, xv, N) == GANTRY_OK);
+
+    static const float targets[] = { 0.0f, 1.0f, 0.9f };
+    for (size_t k = 0; k < sizeof targets / sizeof *targets; k++) {
+        float t = targets[k];
+        printf("BCE-with-logits, target %g\n", (double)t);
+        float l = 0.0f;
+        CHECK_OK(gantry_op_bce_logits_forward(x, t, out));
+        CHECK_OK(gantry_tensor_item(out, &l));
+        double hl = host_bce(xv, N, t);
+        CHECK_NEAR(l, hl, 1e-6 * (1.0 + fabs(hl)));
+
+        CHECK_OK(gantry_op_bce_logits_backward(x, t, 1.0f, dx));
+        float a[N];
+        CHECK_OK(gantry_tensor_read(dx, a, N));
+        /* The analytic form (sigmoid(x) - t) / n, in double. */
+        double exact[N];
+        for (int i = 0; i < N; i++)
+            exact[i] = (1.0 / (1.0 + exp(-(double)xv[i])) - t) / N;
+        char what[64];
+        snprintf(what, sizeof what, "bce(t=%g) dx vs formula", (double)t);
+        COMPARE(what, a, exact, N, 1e-6);
+
+        /* Central differences of the loss as the op computes it. */
+        double num[N];
+        float pert[N];
+        memcpy(pert, xv, sizeof pert);
+        for (int i = 0; i < N; i++) {
+            const double eps = 1e-2;
+            float vp = (float)(xv[i] + eps), vm = (float)(xv[i] - eps), lp, lm;
+            pert[i] = vp;
+            REQUIRE(gantry_tensor_write(x, pert, N) == GANTRY_OK);
+            REQUIRE(gantry_op_bce_logits_forward(x, t, out) == GANTRY_OK);
+            REQUIRE(gantry_tensor_item(out, &lp) == GANTRY_OK);
+            pert[i] = vm;
+            REQUIRE(gantry_tensor_write(x, pert, N) == GANTRY_OK);
+            REQUIRE(gantry_op_bce_logits_forward(x, t, out) == GANTRY_OK);
+            REQUIRE(gantry_tensor_item(out, &lm) == GANTRY_OK);
+            pert[i] = xv[i];
+            num[i] = ((double)lp - (double)lm) / ((double)vp - (double)vm);
+        }
+        REQUIRE(gantry_tensor_write(x, xv, N) == GANTRY_OK);
+        snprintf(what, sizeof what, "bce(t=%g) dx vs differences", (double)t);
+        COMPARE(what, a, num, N, TOL);
+
+        /* scale carries sign and weight: -1 negates exactly, 2.5 scales. */
+        float s[N];
+        CHECK_OK(gantry_op_bce_logits_backward(x, t, -1.0f, dxs));
+        CHECK_OK(gantry_tensor_read(dxs, s, N));
+        int negated = 1;
+        for (int i = 0; i < N; i++)
+            negated &= s[i] == -a[i];
+        CHECK(negated);
+        CHECK_OK(gantry_op_bce_logits_backward(x, t, 2.5f, dxs));
+        CHECK_OK(gantry_tensor_read(dxs, s, N));
+        for (int i = 0; i < N; i++)
+            CHECK_NEAR(s[i], 2.5 * a[i], 1e-6 * fabs(2.5 * a[i]) + 1e-12);
+        CHECK_OK(gantry_op_bce_logits_backward(x, t, 0.0f, dxs));
+        CHECK_OK(gantry_tensor_read(dxs, s, N));
+        for (int i = 0; i < N; i++)
+            CHECK(s[i] == 0.0f);
+    }
+    gantry_tensor_destroy(x);
+    gantry_tensor_destroy(dx);
+    gantry_tensor_destroy(dxs);
+    gantry_tensor_destroy(out);
+}
+
+int main(void)
+{
+    REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
+    test_linear();
+    test_batchnorm();
+    test_activations();
+    test_reshapes();
+    test_sequential();
+    test_bookkeeping();
+    test_bce();
+    printf("worst gradient error: %.3g (tolerance %g)\n", worst_overall, TOL);
+    gantry_backend_close(be);
+    return test_finish("test_grad");
+}

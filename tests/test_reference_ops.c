@@ -1,0 +1,877 @@
+/* The reference backend against hand-computed results.
+ *
+ * Every expected number below was worked out by hand (or by the plain
+ * arithmetic shown next to it) and is written as a literal, so this test
+ * checks the oracle itself rather than comparing it with another backend.
+ * Everything goes through the public core API (gantry_backend_open,
+ * gantry_tensor_*, gantry_op_*), except for a few checks of the module's
+ * ABI table (probe, describe, zero-byte and failing allocations) that open
+ * the module directly. */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gantry/backend.h"
+#include "gantry/ops.h"
+#include "gantry/philox.h"
+#include "gantry/tensor.h"
+#include "tests/test.h"
+
+static gantry_backend *be;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A tensor of shape (d0, d1, d2, d3) holding `data` (NULL: left as is). */
+static gantry_tensor *tnew(const float *data, size_t d0, size_t d1, size_t d2, size_t d3)
+{
+    gantry_tensor *t = NULL;
+    REQUIRE(gantry_tensor_new(be, &t, d0, d1, d2, d3) == GANTRY_OK);
+    if (data)
+        REQUIRE(gantry_tensor_write(t, data, gantry_tensor_numel(t)) == GANTRY_OK);
+    return t;
+}
+
+static void tget(const gantry_tensor *t, float *out)
+{
+    REQUIRE(gantry_tensor_read(t, out, gantry_tensor_numel(t)) == GANTRY_OK);
+}
+
+/* Compares got[0..n) with want[0..n): |got - want| <= tol * (1 + |want|);
+ * NaN is expected exactly where want is NaN. */
+static void check_array_at(const char *what, int line, const float *got, const float *want, size_t n, double tol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        int ok = isnan(w) ? isnan(g) : (!isnan(g) && fabs(g - w) <= tol * (1.0 + fabs(w)));
+        test_checks++;
+        if (!ok) {
+            test_failures++;
+            fprintf(stderr, "%s:%d: %s[%zu] = %.9g, expected %.9g (tol %g)\n", __FILE__, line, what, i, g, w,
+                    tol);
+        }
+    }
+}
+
+#define CHECK_ARRAY(got, want, n, tol) check_array_at(#got, __LINE__, (got), (want), (n), (tol))
+
+/* Reads tensor t and compares it with the literal list that follows. */
+#define CHECK_TENSOR(t, tol, ...)                                                                       \
+    do {                                                                                                \
+        const float want_[] = { __VA_ARGS__ };                                                          \
+        size_t n_ = sizeof want_ / sizeof *want_;                                                       \
+        float got_[64];                                                                                 \
+        REQUIRE(gantry_tensor_numel(t) == n_ && n_ <= 64);                                              \
+        tget((t), got_);                                                                                \
+        check_array_at(#t, __LINE__, got_, want_, n_, (tol));                                           \
+    } while (0)
+
+#define TOL 1e-6
+
+/* ---- the module itself -------------------------------------------------- */
+
+static void test_module(void)
+{
+    CHECK(strcmp(gantry_backend_name(be), "reference") == 0);
+    CHECK_OK(gantry_backend_synchronize(be));
+
+    gantry_backend_info *infos = NULL;
+    size_t count = 0;
+    CHECK_OK(gantry_backend_scan(&infos, &count));
+    const gantry_backend_info *ref = NULL;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(infos[i].name, "reference") == 0)
+            ref = &infos[i];
+    REQUIRE(ref != NULL);
+    CHECK(ref->usable);
+    CHECK(ref->score == 10);
+    CHECK(ref->abi_version == GANTRY_BACKEND_ABI_VERSION);
+    CHECK(ref->description[0] != '\0');
+    CHECK(strstr(ref->devices, "float64") != NULL);
+
+    /* The raw table: what the core cannot reach through tensors. */
+    void *handle = dlopen(ref->path, RTLD_NOW | RTLD_LOCAL);
+    REQUIRE(handle != NULL);
+    void *sym = dlsym(handle, GANTRY_BACKEND_ENTRY_SYMBOL);
+    REQUIRE(sym != NULL);
+    gantry_backend_entry_fn entry;
+    memcpy(&entry, &sym, sizeof entry);
+    const gantry_backend_ops *ops = entry();
+    REQUIRE(ops != NULL);
+    CHECK(ops->abi_version == GANTRY_BACKEND_ABI_VERSION);
+    CHECK(ops->struct_size == sizeof(gantry_backend_ops));
+    CHECK(strcmp(ops->name, "reference") == 0);
+    CHECK(dlsym(handle, "ref_ops") == NULL); /* everything but the entry is hidden */
+    CHECK(dlsym(handle, "ref_gemm") == NULL);
+
+    /* Every op is present. */
+    const void *const fns[] = {
+        (const void *)ops->probe, (const void *)ops->describe, (const void *)ops->create,
+        (const void *)ops->destroy, (const void *)ops->buffer_alloc, (const void *)ops->buffer_free,
+        (const void *)ops->buffer_write, (const void *)ops->buffer_read, (const void *)ops->buffer_copy,
+        (const void *)ops->fill, (const void *)ops->gemm, (const void *)ops->bias_add,
+        (const void *)ops->bias_grad, (const void *)ops->activation_forward,
+        (const void *)ops->activation_backward, (const void *)ops->batchnorm_forward_train,
+        (const void *)ops->batchnorm_forward_eval, (const void *)ops->batchnorm_backward, (const void *)ops->add,
+        (const void *)ops->mul, (const void *)ops->scale, (const void *)ops->axpy, (const void *)ops->sum,
+        (const void *)ops->mean, (const void *)ops->bce_logits_forward, (const void *)ops->bce_logits_backward,
+        (const void *)ops->sgd_update, (const void *)ops->adam_update, (const void *)ops->rmsprop_update,
+        (const void *)ops->clamp, (const void *)ops->rand_uniform, (const void *)ops->rand_normal,
+        (const void *)ops->synchronize,
+    };
+    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
+        CHECK(fns[i] != NULL);
+
+    gantry_host host = { GANTRY_BACKEND_ABI_VERSION, sizeof host, gantry_set_error, NULL };
+    gantry_backend_options opts = { sizeof opts, &host, 0, NULL, NULL };
+    char why[64] = "x";
+    CHECK(ops->probe(&opts, why, sizeof why) == 10);
+    char desc[256] = "";
+    ops->describe(&opts, desc, sizeof desc);
+    CHECK(strstr(desc, "single thread") != NULL);
+
+    void *ctx = NULL;
+    CHECK_OK(ops->create(&opts, &ctx));
+    REQUIRE(ctx != NULL);
+    void *buf = NULL;
+    CHECK_OK(ops->buffer_alloc(ctx, 0, &buf)); /* zero bytes: still a valid buffer */
+    CHECK(buf != NULL);
+    ops->buffer_free(ctx, buf);
+
+    /* Byte offsets in write/read/copy; float offsets in gantry_mem. */
+    CHECK_OK(ops->buffer_alloc(ctx, 8 * sizeof(float), &buf));
+    const float src[4] = { 1, 2, 3, 4 };
+    float dst[8];
+    CHECK_OK(ops->fill(ctx, (gantry_mem){ buf, 0 }, 8, -1.0f));
+    CHECK_OK(ops->buffer_write(ctx, buf, 2 * sizeof(float), src, sizeof src));
+    CHECK_OK(ops->buffer_copy(ctx, buf, 5 * sizeof(float), buf, 2 * sizeof(float), 3 * sizeof(float)));
+    CHECK_OK(ops->buffer_read(ctx, buf, 0, dst, sizeof dst));
+    const float want_copy[8] = { -1, -1, 1, 2, 3, 1, 2, 3 }; /* overlapping copy */
+    CHECK_ARRAY(dst, want_copy, 8, 0.0);
+    CHECK_OK(ops->fill(ctx, (gantry_mem){ buf, 6 }, 2, 7.0f));
+    CHECK_OK(ops->buffer_read(ctx, buf, 4 * sizeof(float), dst, 4 * sizeof(float)));
+    const float want_fill[4] = { 3, 1, 7, 7 };
+    CHECK_ARRAY(dst, want_fill, 4, 0.0);
+    CHECK_OK(ops->synchronize(ctx));
+    ops->buffer_free(ctx, buf);
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REF_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REF_TEST_ASAN 1
+#endif
+#endif
+#ifndef REF_TEST_ASAN
+    /* An impossible allocation fails cleanly with a message (AddressSanitizer
+     * would report it as an error instead, so this part is skipped there). */
+    gantry_clear_error();
+    buf = NULL;
+    CHECK_STATUS(ops->buffer_alloc(ctx, SIZE_MAX - 4096, &buf), GANTRY_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("reference");
+    CHECK_ERROR_MENTIONS("buffer_alloc");
+#endif
+
+    ops->destroy(ctx);
+    dlclose(handle);
+    free(infos);
+}
+
+/* ---- GEMM --------------------------------------------------------------- */
+
+static void test_gemm(void)
+{
+    /* A = [1 2 3; 4 5 6], B = [7 8; 9 10; 11 12]
+     * A B = [1*7+2*9+3*11  1*8+2*10+3*12; 4*7+5*9+6*11  4*8+5*10+6*12]
+     *     = [58 64; 139 154] */
+    const float a[6] = { 1, 2, 3, 4, 5, 6 };
+    const float at[6] = { 1, 4, 2, 5, 3, 6 }; /* A stored transposed, 3 x 2 */
+    const float b[6] = { 7, 8, 9, 10, 11, 12 };
+    const float bt[6] = { 7, 9, 11, 8, 10, 12 }; /* B stored transposed, 2 x 3 */
+    const float c0[4] = { 1, 2, 3, 4 };
+    const float nan4[4] = { NAN, NAN, NAN, NAN };
+
+    gantry_tensor *ta = tnew(a, 2, 3, 0, 0), *tat = tnew(at, 3, 2, 0, 0);
+    gantry_tensor *tb = tnew(b, 3, 2, 0, 0), *tbt = tnew(bt, 2, 3, 0, 0);
+    gantry_tensor *tc = tnew(NULL, 2, 2, 0, 0);
+
+    for (int trans_a = 0; trans_a <= 1; trans_a++) {
+        for (int trans_b = 0; trans_b <= 1; trans_b++) {
+            const gantry_tensor *pa = trans_a ? tat : ta;
+            const gantry_tensor *pb = trans_b ? tbt : tb;
+            /* beta = 0 over NaN: C must not be read. */
+            REQUIRE(gantry_tensor_write(tc, nan4, 4) == GANTRY_OK);
+            CHECK_OK(gantry_op_gemm(trans_a, trans_b, 1.0f, pa, pb, 0.0f, tc));
+            CHECK_TENSOR(tc, 0.0, 58, 64, 139, 154);
+            /* alpha = 2, beta = 1: 2 * AB + C */
+            REQUIRE(gantry_tensor_write(tc, c0, 4) == GANTRY_OK);
+            CHECK_OK(gantry_op_gemm(trans_a, trans_b, 2.0f, pa, pb, 1.0f, tc));
+            CHECK_TENSOR(tc, 0.0, 117, 130, 281, 312);
+            /* alpha = -1, beta = 0.5: -AB + C/2 */
+            REQUIRE(gantry_tensor_write(tc, c0, 4) == GANTRY_OK);
+            CHECK_OK(gantry_op_gemm(trans_a, trans_b, -1.0f, pa, pb, 0.5f, tc));
+            CHECK_TENSOR(tc, 0.0, -57.5, -63, -137.5, -152);
+        }
+    }
+
+    /* op(A) 3 x 2 times op(B) 2 x 3 (A^T B^T with A 2x3, B 3x2 stored):
+     * A^T = [1 4; 2 5; 3 6], B^T = [7 9 11; 8 10 12]
+     * row 0: [1*7+4*8, 1*9+4*10, 1*11+4*12] = [39 49 59]
+     * row 1: [2*7+5*8, 2*9+5*10, 2*11+5*12] = [54 68 82]
+     * row 2: [3*7+6*8, 3*9+6*10, 3*11+6*12] = [69 87 105] */
+    gantry_tensor *c33 = tnew(NULL, 3, 3, 0, 0);
+    CHECK_OK(gantry_op_fill(c33, NAN));
+    CHECK_OK(gantry_op_gemm(1, 1, 1.0f, ta, tb, 0.0f, c33));
+    CHECK_TENSOR(c33, 0.0, 39, 49, 59, 54, 68, 82, 69, 87, 105);
+
+    /* Views: the operands start at element offsets inside larger buffers. */
+    const float big[10] = { 99, 99, 1, 2, 3, 4, 5, 6, 99, 99 };
+    gantry_tensor *tbig = tnew(big, 10, 0, 0, 0);
+    gantry_tensor *va = NULL, *vc = NULL;
+    size_t sa[2] = { 2, 3 };
+    CHECK_OK(gantry_tensor_view(tbig, 2, 2, sa, &va));
+    gantry_tensor *cbig = tnew(NULL, 7, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(cbig, -5.0f));
+    size_t sc[2] = { 2, 2 };
+    CHECK_OK(gantry_tensor_view(cbig, 3, 2, sc, &vc));
+    CHECK_OK(gantry_op_gemm(0, 0, 1.0f, va, tb, 0.0f, vc));
+    CHECK_TENSOR(cbig, 0.0, -5, -5, -5, 58, 64, 139, 154);
+
+    /* Dot products accumulate in double: 2^24 + 1 + 1 + 1 + 1 = 16777220
+     * exactly, where float accumulation would stay at 2^24. */
+    const float row[5] = { 16777216.0f, 1, 1, 1, 1 };
+    const float ones[5] = { 1, 1, 1, 1, 1 };
+    gantry_tensor *tr = tnew(row, 1, 5, 0, 0), *to = tnew(ones, 5, 1, 0, 0), *t11 = tnew(NULL, 1, 1, 0, 0);
+    CHECK_OK(gantry_op_gemm(0, 0, 1.0f, tr, to, 0.0f, t11));
+    CHECK_TENSOR(t11, 0.0, 16777220.0f);
+
+    gantry_tensor_destroy(va);
+    gantry_tensor_destroy(vc);
+    gantry_tensor *all[] = { ta, tat, tb, tbt, tc, c33, tbig, cbig, tr, to, t11 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- bias --------------------------------------------------------------- */
+
+static void test_bias(void)
+{
+    /* x [2, 3, 1, 2] = 0..11: channel of element e is (e / 2) % 3. */
+    float seq[12];
+    for (int i = 0; i < 12; i++)
+        seq[i] = (float)i;
+    const float bias[3] = { 10, 20, 30 };
+    gantry_tensor *x = tnew(seq, 2, 3, 1, 2), *tb = tnew(bias, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_bias_add(x, tb));
+    CHECK_TENSOR(x, 0.0, 10, 11, 22, 23, 34, 35, 16, 17, 28, 29, 40, 41);
+
+    /* dbias[c] over dy = 0..11: c0 = 0+1+6+7, c1 = 2+3+8+9, c2 = 4+5+10+11 */
+    gantry_tensor *dy = tnew(seq, 2, 3, 1, 2), *db = tnew(NULL, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(db, NAN)); /* not accumulating: old dbias is not read */
+    CHECK_OK(gantry_op_bias_grad(dy, db, 0));
+    CHECK_TENSOR(db, 0.0, 14, 22, 30);
+    const float one3[3] = { 1, 1, 1 };
+    REQUIRE(gantry_tensor_write(db, one3, 3) == GANTRY_OK);
+    CHECK_OK(gantry_op_bias_grad(dy, db, 1));
+    CHECK_TENSOR(db, 0.0, 15, 23, 31);
+
+    /* [N, C] = [2, 3]: inner = 1. */
+    const float x2[6] = { 1, 2, 3, 4, 5, 6 };
+    gantry_tensor *t2 = tnew(x2, 2, 3, 0, 0);
+    CHECK_OK(gantry_op_bias_grad(t2, db, 0));
+    CHECK_TENSOR(db, 0.0, 5, 7, 9);
+    CHECK_OK(gantry_op_bias_add(t2, tb));
+    CHECK_TENSOR(t2, 0.0, 11, 22, 33, 14, 25, 36);
+
+    /* Double accumulation: 2^24 + 4 * 1 = 16777220 in channel 0. */
+    const float acc[10] = { 16777216.0f, 0, 1, 0, 1, 0, 1, 0, 1, 0 };
+    gantry_tensor *ta = tnew(acc, 5, 2, 0, 0), *db2 = tnew(NULL, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_bias_grad(ta, db2, 0));
+    CHECK_TENSOR(db2, 0.0, 16777220.0f, 0);
+
+    gantry_tensor *all[] = { x, tb, dy, db, t2, ta, db2 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+static void test_activations(void)
+{
+    const float xs[5] = { -2, -0.5f, 0, 0.5f, 2 };
+    const float dys[5] = { 1, 2, 3, 4, 5 };
+    gantry_tensor *x = tnew(xs, 5, 0, 0, 0), *y = tnew(NULL, 5, 0, 0, 0);
+    gantry_tensor *dy = tnew(dys, 5, 0, 0, 0), *dx = tnew(NULL, 5, 0, 0, 0);
+
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_IDENTITY, 0, x, y));
+    CHECK_TENSOR(y, 0.0, -2, -0.5f, 0, 0.5f, 2);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_IDENTITY, 0, x, y, dy, dx));
+    CHECK_TENSOR(dx, 0.0, 1, 2, 3, 4, 5);
+
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_RELU, 0, x, y));
+    CHECK_TENSOR(y, 0.0, 0, 0, 0, 0.5f, 2);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_RELU, 0, x, y, dy, dx));
+    CHECK_TENSOR(dx, 0.0, 0, 0, 0, 4, 5); /* f'(0) = 0 */
+
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_LEAKY_RELU, 0.2f, x, y));
+    CHECK_TENSOR(y, TOL, -0.4f, -0.1f, 0, 0.5f, 2);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_LEAKY_RELU, 0.2f, x, y, dy, dx));
+    CHECK_TENSOR(dx, TOL, 0.2f, 0.4f, 0.6f, 4, 5); /* f'(0) = slope */
+
+    /* tanh(0.5) = 0.462117157, tanh(2) = 0.96402758; dx = dy (1 - y^2) */
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_TANH, 0, x, y));
+    CHECK_TENSOR(y, TOL, -0.96402758f, -0.462117157f, 0, 0.462117157f, 0.96402758f);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_TANH, 0, x, y, dy, dx));
+    CHECK_TENSOR(dx, TOL, 0.0706508249f, 1.57289547f, 3, 3.14579093f, 0.353254124f);
+
+    /* sigmoid(2) = 1 / (1 + e^-2) = 0.880797078; dx = dy y (1 - y) */
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0, x, y));
+    CHECK_TENSOR(y, TOL, 0.119202922f, 0.377540669f, 0.5f, 0.622459331f, 0.880797078f);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_SIGMOID, 0, x, y, dy, dx));
+    CHECK_TENSOR(dx, TOL, 0.104993585f, 0.470007424f, 0.75f, 0.940014849f, 0.524967927f);
+
+    /* Saturation stays finite: sigmoid(-100) = e^-100 / (1 + e^-100), sigmoid(100) = 1; tanh(+-100) = +-1. */
+    const float big[2] = { -100, 100 };
+    gantry_tensor *tbig = tnew(big, 2, 0, 0, 0), *ybig = tnew(NULL, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0, tbig, ybig));
+    CHECK_TENSOR(ybig, TOL, 3.7835058e-44f, 1); /* e^-100 is a float denormal */
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_TANH, 0, tbig, ybig));
+    CHECK_TENSOR(ybig, 0.0, -1, 1);
+
+    /* In place: y == x forward, dx == dy backward. */
+    gantry_tensor *xy = tnew(xs, 5, 0, 0, 0);
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_LEAKY_RELU, 0.1f, xy, xy));
+    CHECK_TENSOR(xy, TOL, -0.2f, -0.05f, 0, 0.5f, 2);
+    gantry_tensor *g = tnew(dys, 5, 0, 0, 0);
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_RELU, 0, x, x, g, g));
+    CHECK_TENSOR(g, 0.0, 0, 0, 0, 4, 5);
+    REQUIRE(gantry_tensor_write(g, dys, 5) == GANTRY_OK);
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0, x, y));
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_SIGMOID, 0, x, y, g, g));
+    CHECK_TENSOR(g, TOL, 0.104993585f, 0.470007424f, 0.75f, 0.940014849f, 0.524967927f);
+    /* Backward writing over y itself (dx == y) for tanh. */
+    CHECK_OK(gantry_op_activation_forward(GANTRY_ACT_TANH, 0, x, y));
+    CHECK_OK(gantry_op_activation_backward(GANTRY_ACT_TANH, 0, x, y, dy, y));
+    CHECK_TENSOR(y, TOL, 0.0706508249f, 1.57289547f, 3, 3.14579093f, 0.353254124f);
+
+    gantry_tensor *all[] = { x, y, dy, dx, tbig, ybig, xy, g };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- batch normalisation ------------------------------------------------ */
+
+static void test_batchnorm(void)
+{
+    /* x [2, 2, 1, 2] (outer 2, channels 2, inner 2), element order
+     * o0c0 o0c0 o0c1 o0c1 o1c0 o1c0 o1c1 o1c1.
+     * channel 0 = {1, 2, 3, 4}: mean 2.5, biased var 1.25, unbiased 5/3
+     * channel 1 = {2, 6, 2, 6}: mean 4,   biased var 4,    unbiased 16/3
+     * eps = 1e-5: invstd0 = 1/sqrt(1.25001) = 0.8944236133,
+     *             invstd1 = 1/sqrt(4.00001) = 0.499999375
+     * gamma = {2, 0.5}, beta = {1, -1}: y = gamma (x - mean) invstd + beta */
+    const float xv[8] = { 1, 2, 2, 6, 3, 4, 2, 6 };
+    const float gv[2] = { 2, 0.5f }, bv[2] = { 1, -1 };
+    const float rm0[2] = { 0, 0 }, rv0[2] = { 1, 1 };
+    gantry_tensor *x = tnew(xv, 2, 2, 1, 2), *y = tnew(NULL, 2, 2, 1, 2);
+    gantry_tensor *gamma = tnew(gv, 2, 0, 0, 0), *beta = tnew(bv, 2, 0, 0, 0);
+    gantry_tensor *rm = tnew(rm0, 2, 0, 0, 0), *rv = tnew(rv0, 2, 0, 0, 0);
+    gantry_tensor *sm = tnew(NULL, 2, 0, 0, 0), *si = tnew(NULL, 2, 0, 0, 0);
+
+    CHECK_OK(gantry_op_batchnorm_forward_train(x, y, gamma, beta, rm, rv, sm, si, 0.1f, 1e-5f));
+    CHECK_TENSOR(y, TOL, -1.68327084f, 0.105576387f, -1.49999938f, -0.500000625f, 1.89442361f, 3.68327084f,
+                 -1.49999938f, -0.500000625f);
+    CHECK_TENSOR(sm, TOL, 2.5f, 4);
+    CHECK_TENSOR(si, TOL, 0.8944236133f, 0.499999375f);
+    /* running_mean = 0.9 * 0 + 0.1 * mean; running_var = 0.9 * 1 + 0.1 * unbiased */
+    CHECK_TENSOR(rm, TOL, 0.25f, 0.4f);
+    CHECK_TENSOR(rv, TOL, 1.066666667f, 1.433333333f);
+
+    /* Backward with dy = 1 at one element of each channel:
+     * channel 0: dy = {0, 0, 0, 1}: sum dy = 1, sum dy xhat = 1.5 invstd0 = 1.34163542
+     *   dx = gamma invstd / 4 (4 dy - 1 - xhat 1.34163542)
+     * channel 1: dy = {1, 0, 0, 0}, xhat = {-1, 1, -1, 1} invstd1*2:
+     *   sum dy = 1, sum dy xhat = -0.99999875 */
+    const float dyv[8] = { 0, 0, 1, 0, 0, 1, 0, 0 };
+    gantry_tensor *dy = tnew(dyv, 2, 2, 1, 2), *dx = tnew(NULL, 2, 2, 1, 2);
+    gantry_tensor *dg = tnew(NULL, 2, 0, 0, 0), *db = tnew(NULL, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(dg, NAN)); /* not accumulating: not read */
+    CHECK_OK(gantry_op_fill(db, NAN));
+    CHECK_OK(gantry_op_fill(dx, NAN));
+    CHECK_OK(gantry_op_batchnorm_backward(x, dy, gamma, sm, si, dx, dg, db, 0));
+    CHECK_TENSOR(dx, TOL, 0.357763006f, -0.178886869f, 0.125f, -1.56249414e-07f, -0.715536744f, 0.536660608f,
+                 -0.124999688f, -1.56249414e-07f);
+    CHECK_TENSOR(dg, TOL, 1.34163542f, -0.99999875f);
+    CHECK_TENSOR(db, TOL, 1, 1);
+    const float old_g[2] = { 10, 20 }, old_b[2] = { 1, 2 };
+    REQUIRE(gantry_tensor_write(dg, old_g, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(db, old_b, 2) == GANTRY_OK);
+    CHECK_OK(gantry_op_batchnorm_backward(x, dy, gamma, sm, si, dx, dg, db, 1));
+    CHECK_TENSOR(dg, TOL, 11.34163542f, 19.00000125f);
+    CHECK_TENSOR(db, TOL, 2, 3);
+
+    /* dy = a (x - mean) + b per channel is (up to eps) in the null space of the
+     * input gradient: channel 0 dy = x = {1, 2, 3, 4}, channel 1 dy = {5, 5, 5, 5}.
+     * With eps what remains is dx = gamma xhat eps / (var + eps):
+     * channel 0: 2 * {-1.5, -0.5, 0.5, 1.5} invstd0 * 1e-5 / 1.25001 */
+    const float dy_null[8] = { 1, 2, 5, 5, 3, 4, 5, 5 };
+    REQUIRE(gantry_tensor_write(dy, dy_null, 8) == GANTRY_OK);
+    CHECK_OK(gantry_op_batchnorm_backward(x, dy, gamma, sm, si, dx, dg, db, 0));
+    CHECK_TENSOR(dx, TOL, -2.1465995e-05f, -7.1553317e-06f, 0, 0, 7.1553317e-06f, 2.1465995e-05f, 0, 0);
+    /* dgamma0 = invstd0 (1 (-1.5) + 2 (-0.5) + 3 (0.5) + 4 (1.5)) = 5 invstd0 */
+    CHECK_TENSOR(dg, TOL, 4.4721180665f, 0);
+    CHECK_TENSOR(db, TOL, 10, 20);
+
+    /* dx may alias dy (written per channel after its sums). */
+    REQUIRE(gantry_tensor_write(dy, dyv, 8) == GANTRY_OK);
+    CHECK_OK(gantry_op_batchnorm_backward(x, dy, gamma, sm, si, dy, dg, db, 0));
+    CHECK_TENSOR(dy, TOL, 0.357763006f, -0.178886869f, 0.125f, -1.56249414e-07f, -0.715536744f, 0.536660608f,
+                 -0.124999688f, -1.56249414e-07f);
+
+    /* Eval with running_mean {1, -1}, running_var {4, 0.25}, gamma {3, 0.5},
+     * beta {0, 2}: channel 0: 3 (x - 1) / sqrt(4.00001), channel 1:
+     * 0.5 (x + 1) / sqrt(0.25001) + 2 */
+    const float erm[2] = { 1, -1 }, erv[2] = { 4, 0.25f }, eg[2] = { 3, 0.5f }, eb[2] = { 0, 2 };
+    REQUIRE(gantry_tensor_write(rm, erm, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(rv, erv, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(gamma, eg, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(beta, eb, 2) == GANTRY_OK);
+    CHECK_OK(gantry_op_batchnorm_forward_eval(x, y, gamma, beta, rm, rv, 1e-5f));
+    CHECK_TENSOR(y, TOL, 0, 1.49999813f, 4.99994f, 8.99986f, 2.99999625f, 4.49999438f, 4.99994f, 8.99986f);
+    CHECK_TENSOR(rm, 0.0, 1, -1); /* eval leaves the running statistics alone */
+    CHECK_TENSOR(rv, 0.0, 4, 0.25f);
+
+    /* In place training forward (y == x) on [N, C] = [2, 1]: x = {1, 3},
+     * mean 2, var 1, unbiased var 2; momentum 1 replaces the running stats. */
+    const float x2v[2] = { 1, 3 }, one = 1, zero = 0;
+    gantry_tensor *x2 = tnew(x2v, 2, 1, 0, 0);
+    gantry_tensor *g1 = tnew(&one, 1, 0, 0, 0), *b1 = tnew(&zero, 1, 0, 0, 0);
+    gantry_tensor *rm1 = tnew(&zero, 1, 0, 0, 0), *rv1 = tnew(&one, 1, 0, 0, 0);
+    gantry_tensor *sm1 = tnew(NULL, 1, 0, 0, 0), *si1 = tnew(NULL, 1, 0, 0, 0);
+    CHECK_OK(gantry_op_batchnorm_forward_train(x2, x2, g1, b1, rm1, rv1, sm1, si1, 1.0f, 1e-5f));
+    CHECK_TENSOR(x2, TOL, -0.999995f, 0.999995f); /* +-1 / sqrt(1.00001) */
+    CHECK_TENSOR(rm1, TOL, 2);
+    CHECK_TENSOR(rv1, TOL, 2);
+    CHECK_TENSOR(sm1, TOL, 2);
+    CHECK_TENSOR(si1, TOL, 0.999995f);
+
+    gantry_tensor *all[] = { x, y, gamma, beta, rm, rv, sm, si, dy, dx, dg, db, x2, g1, b1, rm1, rv1, sm1, si1 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- elementwise and reductions ----------------------------------------- */
+
+static void test_elementwise(void)
+{
+    const float av[4] = { 1, 2, 3, -4 }, bv[4] = { 10, 20, 30, 0.5f };
+    gantry_tensor *a = tnew(av, 4, 0, 0, 0), *b = tnew(bv, 4, 0, 0, 0), *y = tnew(NULL, 4, 0, 0, 0);
+
+    CHECK_OK(gantry_op_add(a, b, y));
+    CHECK_TENSOR(y, 0.0, 11, 22, 33, -3.5f);
+    CHECK_OK(gantry_op_mul(a, b, y));
+    CHECK_TENSOR(y, 0.0, 10, 40, 90, -2);
+    CHECK_OK(gantry_op_scale(a, -0.5f, y));
+    CHECK_TENSOR(y, 0.0, -0.5f, -1, -1.5f, 2);
+    const float ones[4] = { 1, 1, 1, 1 };
+    REQUIRE(gantry_tensor_write(y, ones, 4) == GANTRY_OK);
+    CHECK_OK(gantry_op_axpy(2.0f, a, y)); /* y = 1 + 2 a */
+    CHECK_TENSOR(y, 0.0, 3, 5, 7, -7);
+
+    /* In place: every output may alias every input. */
+    gantry_tensor *c = tnew(av, 4, 0, 0, 0);
+    CHECK_OK(gantry_op_add(c, c, c));
+    CHECK_TENSOR(c, 0.0, 2, 4, 6, -8);
+    CHECK_OK(gantry_op_mul(c, c, c));
+    CHECK_TENSOR(c, 0.0, 4, 16, 36, 64);
+    CHECK_OK(gantry_op_scale(c, 0.25f, c));
+    CHECK_TENSOR(c, 0.0, 1, 4, 9, 16);
+    CHECK_OK(gantry_op_axpy(-1.0f, c, c)); /* y = y - y */
+    CHECK_TENSOR(c, 0.0, 0, 0, 0, 0);
+    CHECK_OK(gantry_op_add(a, b, b)); /* y == b */
+    CHECK_TENSOR(b, 0.0, 11, 22, 33, -3.5f);
+
+    gantry_tensor *out = tnew(NULL, 1, 0, 0, 0);
+    CHECK_OK(gantry_op_sum(a, out));
+    CHECK_TENSOR(out, 0.0, 2); /* 1 + 2 + 3 - 4 */
+    CHECK_OK(gantry_op_mean(a, out));
+    CHECK_TENSOR(out, 0.0, 0.5f);
+    /* Sums accumulate in double: 2^24 + 1 + 1 + 1 + 1 = 16777220. */
+    const float accv[5] = { 16777216.0f, 1, 1, 1, 1 };
+    gantry_tensor *acc = tnew(accv, 5, 0, 0, 0);
+    CHECK_OK(gantry_op_sum(acc, out));
+    CHECK_TENSOR(out, 0.0, 16777220.0f);
+    CHECK_OK(gantry_op_mean(acc, out));
+    CHECK_TENSOR(out, 0.0, 3355444.0f); /* 16777220 / 5 */
+    /* out may be a larger tensor: only element 0 is written. */
+    const float sentinel[3] = { -7, -7, -7 };
+    gantry_tensor *out3 = tnew(sentinel, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_sum(a, out3));
+    CHECK_TENSOR(out3, 0.0, 2, -7, -7);
+
+    /* fill and clamp; clamp passes NaN through. */
+    gantry_tensor *f = tnew(NULL, 6, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(f, 3.5f));
+    CHECK_TENSOR(f, 0.0, 3.5f, 3.5f, 3.5f, 3.5f, 3.5f, 3.5f);
+    const float cv[6] = { -2, -0.5f, 0, 0.5f, 2, NAN };
+    REQUIRE(gantry_tensor_write(f, cv, 6) == GANTRY_OK);
+    CHECK_OK(gantry_op_clamp(f, -1, 1));
+    CHECK_TENSOR(f, 0.0, -1, -0.5f, 0, 0.5f, 1, NAN);
+    CHECK_OK(gantry_op_clamp(f, 0.25f, 0.25f));
+    CHECK_TENSOR(f, 0.0, 0.25f, 0.25f, 0.25f, 0.25f, 0.25f, NAN);
+
+    /* tensor_copy goes through buffer_copy. */
+    gantry_tensor *cp = tnew(NULL, 4, 0, 0, 0);
+    CHECK_OK(gantry_tensor_copy(cp, a));
+    CHECK_TENSOR(cp, 0.0, 1, 2, 3, -4);
+    float item = 0;
+    CHECK_OK(gantry_tensor_item(cp, &item));
+    CHECK(item == 1.0f);
+
+    gantry_tensor *all[] = { a, b, y, c, out, acc, out3, f, cp };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- losses ------------------------------------------------------------- */
+
+static void test_bce(void)
+{
+    gantry_tensor *out = tnew(NULL, 1, 0, 0, 0);
+    const float zeros[2] = { 0, 0 };
+    gantry_tensor *x0 = tnew(zeros, 2, 0, 0, 0), *dx = tnew(NULL, 2, 0, 0, 0);
+
+    /* At x = 0 the loss is log 2 for any target; the gradient is (0.5 - t) / n. */
+    CHECK_OK(gantry_op_bce_logits_forward(x0, 1.0f, out));
+    CHECK_TENSOR(out, TOL, 0.6931471806f);
+    CHECK_OK(gantry_op_bce_logits_forward(x0, 0.0f, out));
+    CHECK_TENSOR(out, TOL, 0.6931471806f);
+    CHECK_OK(gantry_op_bce_logits_backward(x0, 1.0f, 1.0f, dx));
+    CHECK_TENSOR(dx, 0.0, -0.25f, -0.25f);
+    CHECK_OK(gantry_op_bce_logits_backward(x0, 0.0f, -2.0f, dx)); /* -2 (0.5 - 0) / 2 */
+    CHECK_TENSOR(dx, 0.0, -0.5f, -0.5f);
+
+    /* x = {2, -3}, t = 1:
+     * loss(2)  = 2 - 2 + log1p(e^-2) = 0.126928011
+     * loss(-3) = 0 + 3 + log1p(e^-3) = 3.048587352; mean 1.587757681
+     * dx = (sigmoid(x) - 1) / 2 = {-0.059601461, -0.4762870634} */
+    const float xv[2] = { 2, -3 };
+    gantry_tensor *x = tnew(xv, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_bce_logits_forward(x, 1.0f, out));
+    CHECK_TENSOR(out, TOL, 1.587757681f);
+    CHECK_OK(gantry_op_bce_logits_backward(x, 1.0f, 1.0f, dx));
+    CHECK_TENSOR(dx, TOL, -0.05960146101f, -0.4762870634f);
+    /* t = 0.5: loss = max(x,0) - x/2 + log1p(e^-|x|): {1 + 0.126928011, 1.5 + 0.048587352} */
+    CHECK_OK(gantry_op_bce_logits_forward(x, 0.5f, out));
+    CHECK_TENSOR(out, TOL, 1.3377576815f);
+
+    /* Large logits stay finite: x = -100, t = 1 costs 100; x = 100 costs 0. */
+    const float big[2] = { -100, 100 };
+    gantry_tensor *xb = tnew(big, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_bce_logits_forward(xb, 1.0f, out));
+    CHECK_TENSOR(out, TOL, 50);
+    CHECK_OK(gantry_op_bce_logits_backward(xb, 1.0f, 1.0f, dx));
+    CHECK_TENSOR(dx, TOL, -0.5f, 0);
+
+    /* dx may alias x. */
+    CHECK_OK(gantry_op_bce_logits_backward(x, 0.0f, 4.0f, x)); /* 4 sigmoid(x) / 2 */
+    CHECK_TENSOR(x, TOL, 1.761594156f, 0.0948517463f);
+
+    gantry_tensor *all[] = { out, x0, dx, x, xb };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- optimizers --------------------------------------------------------- */
+
+static void test_sgd(void)
+{
+    /* Momentum 0.9, lr 0.1, g = 0.5 twice:
+     * step 1: v = 0.5,              p = 1 - 0.05 = 0.95
+     * step 2: v = 0.45 + 0.5 = 0.95, p = 0.95 - 0.095 = 0.855 */
+    const float p0[2] = { 1, -1 }, g0[2] = { 0.5f, -2 }, z[2] = { 0, 0 };
+    gantry_tensor *p = tnew(p0, 2, 0, 0, 0), *g = tnew(g0, 2, 0, 0, 0), *v = tnew(z, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_sgd_update(p, g, v, 0.1f, 0.9f, 0));
+    CHECK_TENSOR(v, TOL, 0.5f, -2);
+    CHECK_TENSOR(p, TOL, 0.95f, -0.8f);
+    CHECK_OK(gantry_op_sgd_update(p, g, v, 0.1f, 0.9f, 0));
+    CHECK_TENSOR(v, TOL, 0.95f, -3.8f); /* -1.8 - 2 */
+    CHECK_TENSOR(p, TOL, 0.855f, -0.42f);
+    CHECK_TENSOR(g, 0.0, 0.5f, -2);
+
+    /* No momentum, weight decay 0.1: g' = g + 0.1 p; p = 2 - 0.5 (1 + 0.2) = 1.4.
+     * The gradient tensor itself is not modified. */
+    const float p1[2] = { 2, -2 }, g1[2] = { 1, 0 };
+    REQUIRE(gantry_tensor_write(p, p1, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(g, g1, 2) == GANTRY_OK);
+    CHECK_OK(gantry_op_sgd_update(p, g, NULL, 0.5f, 0, 0.1f));
+    CHECK_TENSOR(p, TOL, 1.4f, -1.9f); /* -2 - 0.5 (0 - 0.2) */
+    CHECK_TENSOR(g, 0.0, 1, 0);
+
+    gantry_tensor_destroy(p);
+    gantry_tensor_destroy(g);
+    gantry_tensor_destroy(v);
+}
+
+static void test_adam(void)
+{
+    /* lr 0.1, betas (0.9, 0.999), eps 1e-8, step 1:
+     * m = 0.1 g, v = 0.001 g^2; bc1 = 0.1, bc2 = 0.001;
+     * p -= 0.1/0.1 * 0.1 g / (|g| + 1e-8) = 0.1 g / (|g| + 1e-8), about 0.1 sign(g);
+     * g = 0 leaves p alone (0 / eps). */
+    const float p0[3] = { 1, 1, 1 }, g0[3] = { 0.5f, -2, 0 }, z[3] = { 0, 0, 0 };
+    gantry_tensor *p = tnew(p0, 3, 0, 0, 0), *g = tnew(g0, 3, 0, 0, 0);
+    gantry_tensor *m = tnew(z, 3, 0, 0, 0), *v = tnew(z, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_adam_update(p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0, 1));
+    CHECK_TENSOR(m, TOL, 0.05f, -0.2f, 0);
+    CHECK_TENSOR(v, TOL, 0.00025f, 0.004f, 0);
+    /* 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.900000002; 1 + 0.1 * 2 / (2 + 1e-8) = 1.0999999995 */
+    CHECK_TENSOR(p, 1e-7, 0.900000002f, 1.0999999995f, 1);
+    /* step 2, same g: m = 0.045 + 0.05 = 0.095, v = 0.999 * 0.00025 + 0.001 * 0.25 = 0.00049975;
+     * bc1 = 0.19, bc2 = 0.001999; v / bc2 = 0.25 exactly, so
+     * p -= 0.1 / 0.19 * 0.095 / (0.5 + 1e-8) = 0.1 (element 0), likewise 0.1 sign(g) for element 1 */
+    CHECK_OK(gantry_op_adam_update(p, g, m, v, 0.1f, 0.9f, 0.999f, 1e-8f, 0, 2));
+    CHECK_TENSOR(m, TOL, 0.095f, -0.38f, 0);
+    CHECK_TENSOR(v, TOL, 0.00049975f, 0.007996f, 0);
+    CHECK_TENSOR(p, 1e-5, 0.8f, 1.2f, 1);
+    CHECK_TENSOR(g, 0.0, 0.5f, -2, 0);
+
+    /* Weight decay enters g before the moments: p = 1, g = 0, wd = 0.5:
+     * g' = 0.5, first step moves p by 0.1 sign(g') -> 0.9; g stays 0. */
+    const float one = 1, zero = 0;
+    gantry_tensor *p1 = tnew(&one, 1, 0, 0, 0), *g1 = tnew(&zero, 1, 0, 0, 0);
+    gantry_tensor *m1 = tnew(&zero, 1, 0, 0, 0), *v1 = tnew(&zero, 1, 0, 0, 0);
+    CHECK_OK(gantry_op_adam_update(p1, g1, m1, v1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.5f, 1));
+    CHECK_TENSOR(m1, TOL, 0.05f);
+    CHECK_TENSOR(v1, TOL, 0.00025f);
+    CHECK_TENSOR(p1, 1e-7, 0.900000002f);
+    CHECK_TENSOR(g1, 0.0, 0);
+
+    /* Large eps shows it is added after the bias-corrected sqrt(v):
+     * step 1, g = 0.5, eps = 0.5: p -= 0.1 * 0.5 / (0.5 + 0.5) = 0.05 */
+    REQUIRE(gantry_tensor_write(p1, &one, 1) == GANTRY_OK);
+    const float half = 0.5f;
+    REQUIRE(gantry_tensor_write(g1, &half, 1) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(m1, &zero, 1) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(v1, &zero, 1) == GANTRY_OK);
+    CHECK_OK(gantry_op_adam_update(p1, g1, m1, v1, 0.1f, 0.9f, 0.999f, 0.5f, 0, 1));
+    CHECK_TENSOR(p1, 1e-6, 0.95f);
+
+    gantry_tensor *all[] = { p, g, m, v, p1, g1, m1, v1 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+static void test_rmsprop(void)
+{
+    /* lr 0.01, alpha 0.99, eps 1e-8: sq = 0.01 g^2 = {0.0025, 0.04},
+     * sqrt(sq) = {0.05, 0.2}; p -= 0.01 g / (sqrt(sq) + 1e-8) = {0.1, -0.1} */
+    const float p0[2] = { 1, -1 }, g0[2] = { 0.5f, -2 }, z[2] = { 0, 0 };
+    gantry_tensor *p = tnew(p0, 2, 0, 0, 0), *g = tnew(g0, 2, 0, 0, 0), *sq = tnew(z, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_rmsprop_update(p, g, sq, 0.01f, 0.99f, 1e-8f, 0));
+    CHECK_TENSOR(sq, TOL, 0.0025f, 0.04f);
+    CHECK_TENSOR(p, 1e-6, 0.9f, -0.9f);
+    CHECK_TENSOR(g, 0.0, 0.5f, -2);
+
+    /* Weight decay 1: g' = g + p = {0.5 + 0.9, -2 - 0.9} = {1.4, -2.9};
+     * sq = 0.99 sq + 0.01 g'^2 = {0.002475 + 0.0196, 0.0396 + 0.0841} = {0.022075, 0.1237} */
+    CHECK_OK(gantry_op_rmsprop_update(p, g, sq, 0.01f, 0.99f, 1e-8f, 1.0f));
+    CHECK_TENSOR(sq, TOL, 0.022075f, 0.1237f);
+    /* p = 0.9 - 0.014 / sqrt(0.022075) = 0.9 - 0.0942275023;
+     * -0.9 + 0.029 / sqrt(0.1237) = -0.9 + 0.0824542694 */
+    CHECK_TENSOR(p, 1e-6, 0.805772498f, -0.817545731f);
+    CHECK_TENSOR(g, 0.0, 0.5f, -2);
+
+    /* Large eps shows it is added outside the sqrt: g = 0.5, sq = 0, eps = 0.05:
+     * sq = 0.0025, sqrt(sq) + eps = 0.1, p -= 0.01 * 0.5 / 0.1 = 0.05 */
+    REQUIRE(gantry_tensor_write(p, p0, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(sq, z, 2) == GANTRY_OK);
+    CHECK_OK(gantry_op_rmsprop_update(p, g, sq, 0.01f, 0.99f, 0.05f, 0));
+    CHECK_TENSOR(p, 1e-6, 0.95f, -0.92f); /* -1 + 0.01 * 2 / (0.2 + 0.05) */
+
+    gantry_tensor_destroy(p);
+    gantry_tensor_destroy(g);
+    gantry_tensor_destroy(sq);
+}
+
+/* ---- random fills ------------------------------------------------------- */
+
+/* Philox4x32-10 with the full 128-bit counter, written from the paper
+ * independently of gantry/philox.h, for the Random123 known answers. */
+static void philox_full(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t x0 = ctr[0], x1 = ctr[1], x2 = ctr[2], x3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        uint64_t prod0 = (uint64_t)0xD2511F53u * x0;
+        uint64_t prod1 = (uint64_t)0xCD9E8D57u * x2;
+        uint32_t hi0 = (uint32_t)(prod0 >> 32), lo0 = (uint32_t)prod0;
+        uint32_t hi1 = (uint32_t)(prod1 >> 32), lo1 = (uint32_t)prod1;
+        uint32_t y0 = hi1 ^ x1 ^ k0, y1 = lo1, y2 = hi0 ^ x3 ^ k1, y3 = lo0;
+        x0 = y0;
+        x1 = y1;
+        x2 = y2;
+        x3 = y3;
+    }
+    out[0] = x0;
+    out[1] = x1;
+    out[2] = x2;
+    out[3] = x3;
+}
+
+static void test_philox(void)
+{
+    /* Random123 kat_vectors, philox4x32 10. */
+    static const struct {
+        uint32_t ctr[4], key[2], want[4];
+    } kat[3] = {
+        { { 0, 0, 0, 0 }, { 0, 0 }, { 0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u } },
+        { { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu },
+          { 0xffffffffu, 0xffffffffu },
+          { 0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu } },
+        { { 0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u },
+          { 0xa4093822u, 0x299f31d0u },
+          { 0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u } },
+    };
+    for (int t = 0; t < 3; t++) {
+        uint32_t got[4];
+        philox_full(kat[t].ctr, kat[t].key, got);
+        for (int w = 0; w < 4; w++)
+            CHECK(got[w] == kat[t].want[w]);
+    }
+    /* The header's block function: counter {block, 0, 0} only. */
+    gantry_philox_block b0 = gantry_philox4x32_10(0, 0);
+    for (int w = 0; w < 4; w++)
+        CHECK(b0.v[w] == kat[0].want[w]);
+    /* ... and it agrees with the full-counter version for other seeds and blocks. */
+    const uint64_t seeds[3] = { 1, 0x123456789abcdefull, UINT64_MAX };
+    const uint64_t blocks[3] = { 1, 0xfedcba9876543210ull, UINT64_MAX };
+    for (int s = 0; s < 3; s++) {
+        for (int k = 0; k < 3; k++) {
+            uint32_t ctr[4] = { (uint32_t)blocks[k], (uint32_t)(blocks[k] >> 32), 0, 0 };
+            uint32_t key[2] = { (uint32_t)seeds[s], (uint32_t)(seeds[s] >> 32) };
+            uint32_t want[4];
+            philox_full(ctr, key, want);
+            gantry_philox_block got = gantry_philox4x32_10(seeds[s], blocks[k]);
+            for (int w = 0; w < 4; w++)
+                CHECK(got.v[w] == want[w]);
+        }
+    }
+
+    /* Uniform, seed 0, offset 0: the words of block 0 >> 8, times 2^-24:
+     * 0x6627e8 / 2^24 = 0.3990464211, 0xe169c5 / 2^24 = 0.880520165,
+     * 0xbc57ac / 2^24 = 0.7357127666, 0x9b00db / 2^24 = 0.6054818034 */
+    gantry_tensor *u = tnew(NULL, 4, 0, 0, 0);
+    CHECK_OK(gantry_op_rand_uniform(u, 0, 0, 0.0f, 1.0f));
+    CHECK_TENSOR(u, 1e-9, 0.3990464211f, 0.880520165f, 0.7357127666f, 0.6054818034f);
+    /* [lo, hi) = [-1, 3): -1 + 4 u */
+    CHECK_OK(gantry_op_rand_uniform(u, 0, 0, -1.0f, 3.0f));
+    CHECK_TENSOR(u, 1e-7, 0.5961856842f, 2.52208066f, 1.942851066f, 1.421927214f);
+
+    /* The stream layout: element i at offset o is word i % 4 of block o + i / 4,
+     * so a fill at offset 1 continues a fill at offset 0 four elements on. */
+    enum { N = 11 };
+    gantry_tensor *u0 = tnew(NULL, N, 0, 0, 0), *u1 = tnew(NULL, N - 4, 0, 0, 0);
+    const uint64_t seed = 0x5eedull << 40 | 42;
+    CHECK_OK(gantry_op_rand_uniform(u0, seed, 7, -2.0f, 2.0f));
+    CHECK_OK(gantry_op_rand_uniform(u1, seed, 8, -2.0f, 2.0f));
+    float a0[N], a1[N - 4], want[N];
+    tget(u0, a0);
+    tget(u1, a1);
+    CHECK_ARRAY(a1, a0 + 4, N - 4, 0.0);
+    for (size_t i = 0; i < N; i++) {
+        uint32_t ctr[4] = { (uint32_t)(7 + i / 4), 0, 0, 0 };
+        uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
+        uint32_t words[4];
+        philox_full(ctr, key, words);
+        volatile float unit = (float)(words[i % 4] >> 8) * (1.0f / 16777216.0f);
+        volatile float scaled = 4.0f * unit;
+        want[i] = -2.0f + scaled;
+        CHECK(a0[i] >= -2.0f && a0[i] < 2.0f);
+    }
+    CHECK_ARRAY(a0, want, N, 0.0); /* bit for bit */
+
+    /* Normal element 0, seed 0, offset 0: u1 = (0x6627e8 + 1) / 2^24,
+     * u2 = 0xe169c5 / 2^24, z = sqrt(-2 ln u1) cos(2 pi u2) = 0.9911374751 */
+    gantry_tensor *n1 = tnew(NULL, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_rand_normal(n1, 0, 0, 0.0f, 1.0f));
+    float nv[3];
+    tget(n1, nv);
+    CHECK_NEAR(nv[0], 0.9911374751, 1e-6);
+    /* element 1 uses words 2, 3 of block 0; element 2 words 0, 1 of block 1 */
+    for (size_t i = 0; i < 3; i++) {
+        gantry_philox_block blk = gantry_philox4x32_10(0, i / 2);
+        double w1 = ((blk.v[2 * (i % 2)] >> 8) + 1) / 16777216.0, w2 = (blk.v[2 * (i % 2) + 1] >> 8) / 16777216.0;
+        CHECK_NEAR(nv[i], sqrt(-2.0 * log(w1)) * cos(2.0 * 3.14159265358979323846 * w2), 1e-6);
+    }
+    CHECK_OK(gantry_op_rand_normal(n1, 0, 0, 2.0f, 3.0f));
+    tget(n1, nv);
+    CHECK_NEAR(nv[0], 2.0 + 3.0 * 0.9911374751, 4e-6);
+
+    /* 100k normals: mean within 0.01, std within 0.01 of N(0, 1); with
+     * mean 5, std 2 the same statistics scale accordingly. */
+    enum { BIG = 100000 };
+    gantry_tensor *nb = tnew(NULL, BIG, 0, 0, 0);
+    float *buf = malloc(BIG * sizeof *buf);
+    REQUIRE(buf != NULL);
+    const float params[2][2] = { { 0.0f, 1.0f }, { 5.0f, 2.0f } };
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(gantry_op_rand_normal(nb, 1234 + (uint64_t)k, 99, params[k][0], params[k][1]));
+        tget(nb, buf);
+        double s = 0, s2 = 0;
+        int finite = 1;
+        for (size_t i = 0; i < BIG; i++) {
+            finite &= isfinite(buf[i]) != 0;
+            s += buf[i];
+        }
+        double mean = s / BIG;
+        for (size_t i = 0; i < BIG; i++)
+            s2 += (buf[i] - mean) * (buf[i] - mean);
+        double sd = sqrt(s2 / (BIG - 1));
+        CHECK(finite);
+        CHECK_NEAR(mean, params[k][0], 0.01 * params[k][1]);
+        CHECK_NEAR(sd, params[k][1], 0.01 * params[k][1]);
+    }
+    /* 100k uniforms on [0, 1): mean 1/2, variance 1/12, all inside. */
+    CHECK_OK(gantry_op_rand_uniform(nb, 777, 0, 0.0f, 1.0f));
+    tget(nb, buf);
+    double s = 0, s2 = 0;
+    int inside = 1;
+    for (size_t i = 0; i < BIG; i++) {
+        inside &= buf[i] >= 0.0f && buf[i] < 1.0f;
+        s += buf[i];
+        s2 += (double)buf[i] * buf[i];
+    }
+    CHECK(inside);
+    CHECK_NEAR(s / BIG, 0.5, 0.01);
+    CHECK_NEAR(s2 / BIG - (s / BIG) * (s / BIG), 1.0 / 12.0, 0.005);
+    free(buf);
+
+    gantry_tensor *all[] = { u, u0, u1, n1, nb };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+int main(void)
+{
+    REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
+    test_module();
+    test_gemm();
+    test_bias();
+    test_activations();
+    test_batchnorm();
+    test_elementwise();
+    test_bce();
+    test_sgd();
+    test_adam();
+    test_rmsprop();
+    test_philox();
+    gantry_backend_close(be);
+    return test_finish("test_reference_ops");
+}

@@ -1,0 +1,782 @@
+/* Argument validation of every checked op (gantry/ops.h) and of the tensor
+ * functions (gantry/tensor.h).
+ *
+ * Each op is called with a NULL tensor in every position, mismatched shapes,
+ * bad scalars where it takes any, and a tensor from a second instance of the
+ * reference backend.  Every rejection must carry the right status and a
+ * message naming the op; and because the core promises to validate before
+ * the backend sees anything, every tensor the op would have written is
+ * filled with a sentinel first and must still hold it afterwards.  Each op
+ * is also called once with valid arguments, so a rejection cannot come from
+ * a broken setup. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gantry/ops.h"
+#include "gantry/tensor.h"
+#include "tests/test.h"
+
+static gantry_backend *be, *be2;
+
+#define SENTINEL 12345.5f
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A tensor (d0, d1, d2, d3) on `b` holding 0.25, 0.5, 0.75, ... */
+static gantry_tensor *tnew_on(gantry_backend *b, size_t d0, size_t d1, size_t d2, size_t d3)
+{
+    gantry_tensor *t = NULL;
+    REQUIRE(gantry_tensor_new(b, &t, d0, d1, d2, d3) == GANTRY_OK);
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = 0.25f * (float)(i % 7 + 1);
+    REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+    free(v);
+    return t;
+}
+
+static gantry_tensor *tnew(size_t d0, size_t d1, size_t d2, size_t d3)
+{
+    return tnew_on(be, d0, d1, d2, d3);
+}
+
+static void set_sentinel(gantry_tensor *t)
+{
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = SENTINEL;
+    REQUIRE(gantry_tensor_write(t, v, n) == GANTRY_OK);
+    free(v);
+}
+
+static int holds_sentinel(const gantry_tensor *t)
+{
+    size_t n = gantry_tensor_numel(t);
+    float *v = malloc(n * sizeof *v);
+    REQUIRE(v);
+    REQUIRE(gantry_tensor_read(t, v, n) == GANTRY_OK);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++)
+        ok &= v[i] == SENTINEL;
+    free(v);
+    return ok;
+}
+
+#define MAX_GUARDS 8
+
+/* Fills the guarded tensors (NULLs skipped) with the sentinel, runs `call`,
+ * expects `status` and a message containing `needle`, then checks that
+ * every guarded tensor still holds the sentinel. */
+#define REJECT(call, status, needle, ...)                                                               \
+    do {                                                                                                \
+        const gantry_tensor *guards_[] = { __VA_ARGS__ };                                               \
+        size_t nguards_ = sizeof guards_ / sizeof *guards_;                                             \
+        for (size_t g_ = 0; g_ < nguards_; g_++)                                                        \
+            if (guards_[g_])                                                                            \
+                set_sentinel((gantry_tensor *)guards_[g_]);                                             \
+        gantry_clear_error();                                                                           \
+        CHECK_STATUS(call, status);                                                                     \
+        CHECK_ERROR_MENTIONS(needle);                                                                   \
+        for (size_t g_ = 0; g_ < nguards_; g_++)                                                        \
+            if (guards_[g_] && !holds_sentinel(guards_[g_])) {                                          \
+                test_failures++;                                                                        \
+                fprintf(stderr, "%s:%d: %s wrote into guarded tensor %zu before rejecting\n", __FILE__, \
+                        __LINE__, #call, g_);                                                           \
+            }                                                                                           \
+    } while (0)
+
+#define INVALID GANTRY_INVALID_ARGUMENT
+#define SHAPE GANTRY_SHAPE_MISMATCH
+#define OTHER_BE GANTRY_BACKEND_MISMATCH
+
+static const float fnan = NAN;
+static const float finf = INFINITY;
+
+/* ---- tensors ------------------------------------------------------------ */
+
+static void test_tensor_create(void)
+{
+    gantry_tensor *dummy = (gantry_tensor *)&dummy; /* any non-NULL value */
+    gantry_tensor *t = dummy;
+    size_t shape5[5] = { 2, 2, 2, 2, 2 };
+
+    CHECK_STATUS(gantry_tensor_create(be, 0, shape5, &t), INVALID);
+    CHECK_ERROR_MENTIONS("tensor_create");
+    CHECK_ERROR_MENTIONS("0 dimensions");
+    CHECK(t == NULL);
+
+    t = dummy;
+    CHECK_STATUS(gantry_tensor_create(be, 5, shape5, &t), INVALID);
+    CHECK_ERROR_MENTIONS("5 dimensions");
+    CHECK(t == NULL);
+
+    CHECK_STATUS(gantry_tensor_create(be, -1, shape5, &t), INVALID);
+    CHECK_STATUS(gantry_tensor_create(be, 2, NULL, &t), INVALID);
+    CHECK_ERROR_MENTIONS("shape is NULL");
+    CHECK_STATUS(gantry_tensor_create(NULL, 2, shape5, &t), INVALID);
+    CHECK_ERROR_MENTIONS("tensor_create");
+    CHECK_STATUS(gantry_tensor_create(be, 2, shape5, NULL), INVALID);
+
+    size_t zero_dim[3] = { 4, 0, 3 };
+    t = dummy;
+    CHECK_STATUS(gantry_tensor_create(be, 3, zero_dim, &t), INVALID);
+    CHECK_ERROR_MENTIONS("dimension 1 is 0");
+    CHECK(t == NULL);
+
+    /* gantry_tensor_new: d0 is required; a zero after a nonzero entry is a
+     * zero dimension, not a shorter shape. */
+    CHECK_STATUS(gantry_tensor_new(be, &t, 0, 0, 0, 0), INVALID);
+    CHECK_STATUS(gantry_tensor_new(be, &t, 0, 3, 0, 0), INVALID);
+    CHECK_STATUS(gantry_tensor_new(be, &t, 2, 0, 3, 0), INVALID);
+
+    /* Element counts whose byte size would overflow size_t. */
+    size_t huge[2] = { SIZE_MAX / 2, 4 };
+    CHECK_STATUS(gantry_tensor_create(be, 2, huge, &t), INVALID);
+    CHECK_ERROR_MENTIONS("too large");
+    size_t huge4[4] = { 1u << 16, 1u << 16, 1u << 16, 1u << 16 };
+    CHECK_STATUS(gantry_tensor_create(be, 4, huge4, &t), INVALID);
+
+    /* Valid shapes of every rank, with their accessors. */
+    for (int nd = 1; nd <= 4; nd++) {
+        size_t shape[4] = { 2, 3, 4, 5 };
+        t = NULL;
+        CHECK_OK(gantry_tensor_create(be, nd, shape, &t));
+        REQUIRE(t);
+        CHECK(gantry_tensor_ndim(t) == nd);
+        size_t n = 1;
+        for (int i = 0; i < nd; i++) {
+            CHECK(gantry_tensor_dim(t, i) == shape[i]);
+            n *= shape[i];
+        }
+        CHECK(gantry_tensor_dim(t, nd) == 0);
+        CHECK(gantry_tensor_dim(t, -1) == 0);
+        CHECK(gantry_tensor_numel(t) == n);
+        CHECK(gantry_tensor_backend(t) == be);
+        gantry_tensor_destroy(t);
+    }
+    CHECK_OK(gantry_tensor_new(be, &t, 3, 1, 0, 0));
+    CHECK(gantry_tensor_ndim(t) == 2);
+    gantry_tensor_destroy(t);
+
+    /* Accessors and destroy accept NULL. */
+    CHECK(gantry_tensor_ndim(NULL) == 0);
+    CHECK(gantry_tensor_dim(NULL, 0) == 0);
+    CHECK(gantry_tensor_numel(NULL) == 0);
+    CHECK(gantry_tensor_backend(NULL) == NULL);
+    gantry_tensor_destroy(NULL);
+}
+
+static void test_tensor_view_reshape(void)
+{
+    gantry_tensor *base = tnew(4, 6, 0, 0); /* 24 elements */
+    gantry_tensor *dummy = (gantry_tensor *)&dummy;
+    gantry_tensor *v = dummy;
+    size_t s6[1] = { 6 }, s25[1] = { 25 }, s1[1] = { 1 }, s23[2] = { 2, 3 };
+
+    CHECK_STATUS(gantry_tensor_view(base, 20, 1, s6, &v), SHAPE);
+    CHECK_ERROR_MENTIONS("tensor_view");
+    CHECK(v == NULL);
+    CHECK_STATUS(gantry_tensor_view(base, 0, 1, s25, &v), SHAPE);
+    CHECK_STATUS(gantry_tensor_view(base, 24, 1, s1, &v), SHAPE);
+    CHECK_STATUS(gantry_tensor_view(base, 25, 1, s1, &v), SHAPE);
+    CHECK_STATUS(gantry_tensor_view(base, SIZE_MAX, 1, s1, &v), SHAPE);
+    CHECK_STATUS(gantry_tensor_view(base, SIZE_MAX - 2, 1, s6, &v), SHAPE);
+    CHECK_STATUS(gantry_tensor_view(base, 0, 0, s6, &v), INVALID);
+    CHECK_STATUS(gantry_tensor_view(base, 0, 5, s6, &v), INVALID);
+    CHECK_STATUS(gantry_tensor_view(base, 0, 1, NULL, &v), INVALID);
+    size_t s0[1] = { 0 };
+    CHECK_STATUS(gantry_tensor_view(base, 0, 1, s0, &v), INVALID);
+    CHECK_STATUS(gantry_tensor_view(NULL, 0, 1, s6, &v), INVALID);
+    CHECK_STATUS(gantry_tensor_view(base, 0, 1, s6, NULL), INVALID);
+
+    /* A view that ends exactly at the end is fine and addresses the right
+     * elements; a view of a view adds the offsets. */
+    float all[24], got[6];
+    for (int i = 0; i < 24; i++)
+        all[i] = (float)i;
+    REQUIRE(gantry_tensor_write(base, all, 24) == GANTRY_OK);
+    CHECK_OK(gantry_tensor_view(base, 18, 1, s6, &v));
+    REQUIRE(v);
+    CHECK_OK(gantry_tensor_read(v, got, 6));
+    CHECK(got[0] == 18.0f && got[5] == 23.0f);
+    gantry_tensor *vv = NULL;
+    CHECK_OK(gantry_tensor_view(v, 2, 2, (size_t[]){ 2, 2 }, &vv));
+    REQUIRE(vv);
+    CHECK_OK(gantry_tensor_read(vv, got, 4));
+    CHECK(got[0] == 20.0f && got[3] == 23.0f);
+    gantry_tensor_destroy(vv);
+    CHECK_STATUS(gantry_tensor_view(v, 2, 1, s6, &vv), SHAPE); /* bounded by the view, not the base */
+    CHECK(vv == NULL);
+    gantry_tensor_destroy(v);
+
+    /* Reshape: the element count must stay; a rejected reshape keeps the
+     * old shape. */
+    CHECK_STATUS(gantry_tensor_reshape(base, 1, s25), SHAPE);
+    CHECK_ERROR_MENTIONS("tensor_reshape");
+    CHECK_STATUS(gantry_tensor_reshape(base, 2, s23), SHAPE);
+    CHECK_STATUS(gantry_tensor_reshape(base, 0, s23), INVALID);
+    CHECK_STATUS(gantry_tensor_reshape(base, 5, (size_t[]){ 1, 2, 3, 4, 1 }), INVALID);
+    CHECK_STATUS(gantry_tensor_reshape(base, 2, (size_t[]){ 24, 0 }), INVALID);
+    CHECK_STATUS(gantry_tensor_reshape(NULL, 1, s6), INVALID);
+    CHECK(gantry_tensor_ndim(base) == 2 && gantry_tensor_dim(base, 0) == 4 && gantry_tensor_dim(base, 1) == 6);
+    CHECK_OK(gantry_tensor_reshape(base, 3, (size_t[]){ 2, 3, 4 }));
+    CHECK(gantry_tensor_ndim(base) == 3 && gantry_tensor_dim(base, 2) == 4 && gantry_tensor_numel(base) == 24);
+    gantry_tensor_destroy(base);
+}
+
+static void test_tensor_transfers(void)
+{
+    gantry_tensor *t = tnew(2, 3, 0, 0);
+    float host[8];
+    for (int i = 0; i < 8; i++)
+        host[i] = -1.0f;
+
+    /* A write of the wrong count changes nothing. */
+    set_sentinel(t);
+    CHECK_STATUS(gantry_tensor_write(t, host, 5), SHAPE);
+    CHECK_ERROR_MENTIONS("tensor_write");
+    CHECK_STATUS(gantry_tensor_write(t, host, 7), SHAPE);
+    CHECK_STATUS(gantry_tensor_write(t, host, 0), SHAPE);
+    CHECK_STATUS(gantry_tensor_write(t, NULL, 6), INVALID);
+    CHECK_STATUS(gantry_tensor_write(NULL, host, 6), INVALID);
+    CHECK(holds_sentinel(t));
+
+    /* A read of the wrong count writes nothing to the host. */
+    CHECK_STATUS(gantry_tensor_read(t, host, 5), SHAPE);
+    CHECK_ERROR_MENTIONS("tensor_read");
+    CHECK_STATUS(gantry_tensor_read(t, host, 8), SHAPE);
+    CHECK_STATUS(gantry_tensor_read(t, NULL, 6), INVALID);
+    CHECK_STATUS(gantry_tensor_read(NULL, host, 6), INVALID);
+    int untouched = 1;
+    for (int i = 0; i < 8; i++)
+        untouched &= host[i] == -1.0f;
+    CHECK(untouched);
+
+    /* Copy: same backend, same element count. */
+    gantry_tensor *same = tnew(3, 2, 0, 0), *smaller = tnew(5, 0, 0, 0), *other = tnew_on(be2, 2, 3, 0, 0);
+    REJECT(gantry_tensor_copy(t, smaller), SHAPE, "tensor_copy", t);
+    REJECT(gantry_tensor_copy(smaller, t), SHAPE, "tensor_copy", smaller);
+    REJECT(gantry_tensor_copy(t, other), OTHER_BE, "tensor_copy", t);
+    REJECT(gantry_tensor_copy(other, t), OTHER_BE, "tensor_copy", other);
+    REJECT(gantry_tensor_copy(t, NULL), INVALID, "tensor_copy", t);
+    CHECK_STATUS(gantry_tensor_copy(NULL, t), INVALID);
+    CHECK_OK(gantry_tensor_copy(t, same)); /* shapes may differ, counts may not */
+
+    float value = -2.0f;
+    CHECK_STATUS(gantry_tensor_item(NULL, &value), INVALID);
+    CHECK_STATUS(gantry_tensor_item(t, NULL), INVALID);
+    CHECK(value == -2.0f);
+    CHECK_OK(gantry_tensor_item(t, &value));
+    CHECK(value == 0.25f);
+
+    CHECK_STATUS(gantry_backend_synchronize(NULL), INVALID);
+    CHECK_OK(gantry_backend_synchronize(be));
+
+    gantry_tensor_destroy(same);
+    gantry_tensor_destroy(smaller);
+    gantry_tensor_destroy(other);
+    gantry_tensor_destroy(t);
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+
+static void test_gemm(void)
+{
+    gantry_tensor *a = tnew(2, 3, 0, 0), *b = tnew(3, 4, 0, 0), *c = tnew(2, 4, 0, 0);
+    gantry_tensor *bt = tnew(4, 3, 0, 0), *c42 = tnew(4, 2, 0, 0), *a1 = tnew(6, 0, 0, 0);
+    gantry_tensor *a3 = tnew(2, 3, 1, 0), *b_other = tnew_on(be2, 3, 4, 0, 0), *c_other = tnew_on(be2, 2, 4, 0, 0);
+
+    REJECT(gantry_op_gemm(0, 0, 1.0f, NULL, b, 0.0f, c), INVALID, "gemm", c);
+    CHECK_ERROR_MENTIONS("'A'");
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, NULL, 0.0f, c), INVALID, "gemm", c);
+    CHECK_ERROR_MENTIONS("'B'");
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, 0.0f, NULL), INVALID, "gemm", NULL);
+    CHECK_ERROR_MENTIONS("'C'");
+
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, bt, 0.0f, c), SHAPE, "gemm", c);   /* inner dims 3 vs 4 */
+    REJECT(gantry_op_gemm(0, 1, 1.0f, a, b, 0.0f, c), SHAPE, "gemm", c);    /* B^T is 4 x 3 */
+    REJECT(gantry_op_gemm(1, 0, 1.0f, a, b, 0.0f, c), SHAPE, "gemm", c);    /* A^T is 3 x 2 */
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, 0.0f, c42), SHAPE, "gemm", c42); /* C is 4 x 2, not 2 x 4 */
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a1, b, 0.0f, c), SHAPE, "gemm", c);   /* 1-D A */
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a3, b, 0.0f, c), SHAPE, "gemm", c);   /* 3-D A */
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, 0.0f, a1), SHAPE, "gemm", a1);
+
+    REJECT(gantry_op_gemm(0, 0, fnan, a, b, 0.0f, c), INVALID, "gemm", c);
+    CHECK_ERROR_MENTIONS("alpha");
+    REJECT(gantry_op_gemm(0, 0, finf, a, b, 0.0f, c), INVALID, "gemm", c);
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, fnan, c), INVALID, "gemm", c);
+    CHECK_ERROR_MENTIONS("beta");
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, -finf, c), INVALID, "gemm", c);
+
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b_other, 0.0f, c), OTHER_BE, "gemm", c);
+    REJECT(gantry_op_gemm(0, 0, 1.0f, a, b, 0.0f, c_other), OTHER_BE, "gemm", c_other);
+
+    CHECK_OK(gantry_op_gemm(0, 0, 1.0f, a, b, 0.0f, c));
+    CHECK_OK(gantry_op_gemm(0, 1, 1.0f, a, bt, 0.0f, c));
+    CHECK_OK(gantry_op_gemm(1, 0, 1.0f, a, c, 0.0f, b));   /* (2x3)^T (2x4) = 3x4 */
+    CHECK_OK(gantry_op_gemm(1, 1, 1.0f, a, c42, 1.0f, b)); /* (2x3)^T (4x2)^T = 3x4 */
+    gantry_tensor *t[] = { a, b, c, bt, c42, a1, a3, b_other, c_other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+static void test_fill_clamp_rand(void)
+{
+    gantry_tensor *x = tnew(3, 2, 0, 0);
+
+    REJECT(gantry_op_fill(NULL, 1.0f), INVALID, "fill", x);
+    CHECK_OK(gantry_op_fill(x, 2.0f));
+
+    REJECT(gantry_op_clamp(NULL, 0.0f, 1.0f), INVALID, "clamp", x);
+    REJECT(gantry_op_clamp(x, 1.0f, 0.0f), INVALID, "clamp", x);
+    REJECT(gantry_op_clamp(x, fnan, 1.0f), INVALID, "clamp", x);
+    REJECT(gantry_op_clamp(x, 0.0f, fnan), INVALID, "clamp", x);
+    CHECK_OK(gantry_op_clamp(x, 0.5f, 0.5f));
+    CHECK_OK(gantry_op_clamp(x, -finf, finf));
+
+    REJECT(gantry_op_rand_uniform(NULL, 1, 0, 0.0f, 1.0f), INVALID, "rand_uniform", x);
+    REJECT(gantry_op_rand_uniform(x, 1, 0, 1.0f, 0.0f), INVALID, "rand_uniform", x);
+    REJECT(gantry_op_rand_uniform(x, 1, 0, fnan, 1.0f), INVALID, "rand_uniform", x);
+    REJECT(gantry_op_rand_uniform(x, 1, 0, 0.0f, finf), INVALID, "rand_uniform", x);
+    CHECK_OK(gantry_op_rand_uniform(x, 1, 0, -1.0f, 1.0f));
+
+    REJECT(gantry_op_rand_normal(NULL, 1, 0, 0.0f, 1.0f), INVALID, "rand_normal", x);
+    REJECT(gantry_op_rand_normal(x, 1, 0, 0.0f, -1.0f), INVALID, "rand_normal", x);
+    REJECT(gantry_op_rand_normal(x, 1, 0, 0.0f, fnan), INVALID, "rand_normal", x);
+    REJECT(gantry_op_rand_normal(x, 1, 0, fnan, 1.0f), INVALID, "rand_normal", x);
+    REJECT(gantry_op_rand_normal(x, 1, 0, finf, 1.0f), INVALID, "rand_normal", x);
+    CHECK_OK(gantry_op_rand_normal(x, 1, 0, 0.0f, 1.0f));
+    gantry_tensor_destroy(x);
+}
+
+static void test_bias(void)
+{
+    gantry_tensor *x = tnew(2, 3, 0, 0), *x4 = tnew(2, 3, 2, 2), *bias = tnew(3, 0, 0, 0);
+    gantry_tensor *bias4 = tnew(4, 0, 0, 0), *x1 = tnew(3, 0, 0, 0), *bias_other = tnew_on(be2, 3, 0, 0, 0);
+
+    REJECT(gantry_op_bias_add(NULL, bias), INVALID, "bias_add", bias);
+    REJECT(gantry_op_bias_add(x, NULL), INVALID, "bias_add", x);
+    CHECK_ERROR_MENTIONS("'bias'");
+    REJECT(gantry_op_bias_add(x, bias4), SHAPE, "bias_add", x);
+    REJECT(gantry_op_bias_add(x4, bias4), SHAPE, "bias_add", x4);
+    REJECT(gantry_op_bias_add(x1, bias), SHAPE, "bias_add", x1);
+    REJECT(gantry_op_bias_add(x, bias_other), OTHER_BE, "bias_add", x);
+    CHECK_OK(gantry_op_bias_add(x, bias));
+    CHECK_OK(gantry_op_bias_add(x4, bias));
+
+    for (int acc = 0; acc <= 1; acc++) {
+        REJECT(gantry_op_bias_grad(NULL, bias, acc), INVALID, "bias_grad", bias);
+        REJECT(gantry_op_bias_grad(x, NULL, acc), INVALID, "bias_grad", NULL);
+        REJECT(gantry_op_bias_grad(x, bias4, acc), SHAPE, "bias_grad", bias4);
+        REJECT(gantry_op_bias_grad(x4, bias4, acc), SHAPE, "bias_grad", bias4);
+        REJECT(gantry_op_bias_grad(x1, bias, acc), SHAPE, "bias_grad", bias);
+        REJECT(gantry_op_bias_grad(x, bias_other, acc), OTHER_BE, "bias_grad", bias_other);
+        CHECK_OK(gantry_op_bias_grad(x4, bias, acc));
+    }
+    gantry_tensor *t[] = { x, x4, bias, bias4, x1, bias_other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+static void test_activation(void)
+{
+    gantry_tensor *x = tnew(2, 3, 0, 0), *y = tnew(3, 2, 0, 0), *dy = tnew(6, 0, 0, 0), *dx = tnew(2, 3, 0, 0);
+    gantry_tensor *small = tnew(5, 0, 0, 0), *y_other = tnew_on(be2, 2, 3, 0, 0);
+    const gantry_activation act = GANTRY_ACT_LEAKY_RELU;
+
+    REJECT(gantry_op_activation_forward(act, 0.2f, NULL, y), INVALID, "activation_forward", y);
+    REJECT(gantry_op_activation_forward(act, 0.2f, x, NULL), INVALID, "activation_forward", NULL);
+    REJECT(gantry_op_activation_forward(act, 0.2f, x, small), SHAPE, "activation_forward", small);
+    REJECT(gantry_op_activation_forward(act, 0.2f, small, y), SHAPE, "activation_forward", y);
+    REJECT(gantry_op_activation_forward((gantry_activation)99, 0.2f, x, y), INVALID, "activation_forward", y);
+    CHECK_ERROR_MENTIONS("unknown activation");
+    REJECT(gantry_op_activation_forward((gantry_activation)-1, 0.2f, x, y), INVALID, "activation", y);
+    REJECT(gantry_op_activation_forward((gantry_activation)5, 0.2f, x, y), INVALID, "activation", y);
+    REJECT(gantry_op_activation_forward(act, fnan, x, y), INVALID, "activation_forward", y);
+    REJECT(gantry_op_activation_forward(act, finf, x, y), INVALID, "activation_forward", y);
+    REJECT(gantry_op_activation_forward(act, 0.2f, x, y_other), OTHER_BE, "activation_forward", y_other);
+    for (int a = GANTRY_ACT_IDENTITY; a <= GANTRY_ACT_SIGMOID; a++)
+        CHECK_OK(gantry_op_activation_forward((gantry_activation)a, 0.2f, x, y));
+
+    static const char op[] = "activation_backward";
+    REJECT(gantry_op_activation_backward(act, 0.2f, NULL, y, dy, dx), INVALID, op, dx);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, NULL, dy, dx), INVALID, op, dx);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y, NULL, dx), INVALID, op, dx);
+    CHECK_ERROR_MENTIONS("'dy'");
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y, dy, NULL), INVALID, op, NULL);
+    CHECK_ERROR_MENTIONS("'dx'");
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, small, dy, dx), SHAPE, op, dx);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y, small, dx), SHAPE, op, dx);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y, dy, small), SHAPE, op, small);
+    REJECT(gantry_op_activation_backward(act, 0.2f, small, y, dy, dx), SHAPE, op, dx);
+    REJECT(gantry_op_activation_backward((gantry_activation)17, 0.2f, x, y, dy, dx), INVALID, op, dx);
+    CHECK_ERROR_MENTIONS("unknown activation");
+    REJECT(gantry_op_activation_backward(act, fnan, x, y, dy, dx), INVALID, op, dx);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y, dy, y_other), OTHER_BE, op, y_other);
+    REJECT(gantry_op_activation_backward(act, 0.2f, x, y_other, dy, dx), OTHER_BE, op, dx);
+    for (int a = GANTRY_ACT_IDENTITY; a <= GANTRY_ACT_SIGMOID; a++)
+        CHECK_OK(gantry_op_activation_backward((gantry_activation)a, 0.2f, x, y, dy, dx));
+
+    gantry_tensor *t[] = { x, y, dy, dx, small, y_other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+static void test_batchnorm(void)
+{
+    enum { C = 3 };
+    gantry_tensor *x = tnew(4, C, 0, 0), *y = tnew(4, C, 0, 0), *x4 = tnew(2, C, 2, 1), *y4 = tnew(2, C, 2, 1);
+    gantry_tensor *one = tnew(1, C, 0, 0), *one4 = tnew(1, C, 1, 1), *y_one = tnew(1, C, 0, 0);
+    gantry_tensor *x1 = tnew(C, 0, 0, 0), *y_small = tnew(11, 0, 0, 0), *wrong = tnew(C - 1, 0, 0, 0);
+    gantry_tensor *pc[6]; /* gamma, beta, running_mean, running_var, save_mean, save_invstd */
+    for (int i = 0; i < 6; i++)
+        pc[i] = tnew(C, 0, 0, 0);
+    gantry_tensor *other = tnew_on(be2, C, 0, 0, 0);
+    gantry_tensor *g = pc[0], *bt = pc[1], *rm = pc[2], *rv = pc[3], *sm = pc[4], *si = pc[5];
+
+    /* ---- training forward ---- */
+    static const char ft[] = "batchnorm_forward_train";
+#define FT(X, Y, G, B, RM, RV, SM, SI, MOM, EPS) gantry_op_batchnorm_forward_train(X, Y, G, B, RM, RV, SM, SI, MOM, EPS)
+#define FT_OUT y, rm, rv, sm, si
+    REJECT(FT(NULL, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID, ft, FT_OUT);
+    REJECT(FT(x, NULL, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID, ft, rm, rv, sm, si);
+    REJECT(FT(x, y, NULL, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID, ft, FT_OUT);
+    CHECK_ERROR_MENTIONS("'gamma'");
+    REJECT(FT(x, y, g, NULL, rm, rv, sm, si, 0.1f, 1e-5f), INVALID, ft, FT_OUT);
+    REJECT(FT(x, y, g, bt, NULL, rv, sm, si, 0.1f, 1e-5f), INVALID, ft, y, rv, sm, si);
+    CHECK_ERROR_MENTIONS("'running_mean'");
+    REJECT(FT(x, y, g, bt, rm, NULL, sm, si, 0.1f, 1e-5f), INVALID, ft, y, rm, sm, si);
+    REJECT(FT(x, y, g, bt, rm, rv, NULL, si, 0.1f, 1e-5f), INVALID, ft, y, rm, rv, si);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, NULL, 0.1f, 1e-5f), INVALID, ft, y, rm, rv, sm);
+    CHECK_ERROR_MENTIONS("'save_invstd'");
+    /* shapes */
+    REJECT(FT(x, y_small, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), SHAPE, ft, y_small, rm, rv, sm, si);
+    REJECT(FT(x1, x1, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), SHAPE, ft, x1, rm, rv, sm, si);
+    for (int k = 0; k < 6; k++) {
+        gantry_tensor *a[6] = { g, bt, rm, rv, sm, si };
+        a[k] = wrong;
+        REJECT(FT(x, y, a[0], a[1], a[2], a[3], a[4], a[5], 0.1f, 1e-5f), SHAPE, ft, y, a[2], a[3], a[4], a[5]);
+        CHECK_ERROR_MENTIONS("one value per channel");
+    }
+    /* one value per channel: no batch statistics */
+    REJECT(FT(one, y_one, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), SHAPE, ft, y_one, rm, rv, sm, si);
+    CHECK_ERROR_MENTIONS("at least two");
+    REJECT(FT(one4, one4, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), SHAPE, ft, one4, rm, rv, sm, si);
+    /* scalars */
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, 0.0f), INVALID, ft, FT_OUT);
+    CHECK_ERROR_MENTIONS("eps");
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, -1e-5f), INVALID, ft, FT_OUT);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, fnan), INVALID, ft, FT_OUT);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, finf), INVALID, ft, FT_OUT);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, 1.5f, 1e-5f), INVALID, ft, FT_OUT);
+    CHECK_ERROR_MENTIONS("momentum");
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, -0.1f, 1e-5f), INVALID, ft, FT_OUT);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, si, fnan, 1e-5f), INVALID, ft, FT_OUT);
+    /* backends */
+    REJECT(FT(x, y, g, bt, other, rv, sm, si, 0.1f, 1e-5f), OTHER_BE, ft, y, other, rv, sm, si);
+    REJECT(FT(x, y, g, bt, rm, rv, sm, other, 0.1f, 1e-5f), OTHER_BE, ft, y, rm, rv, sm, other);
+    CHECK_OK(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f));
+    CHECK_OK(FT(x4, y4, g, bt, rm, rv, sm, si, 0.1f, 1e-5f));
+    CHECK_OK(FT(x4, y4, g, bt, rm, rv, sm, si, 0.0f, 1e-5f));
+    CHECK_OK(FT(x4, y4, g, bt, rm, rv, sm, si, 1.0f, 1e-5f));
+
+    /* ---- evaluation forward: one value per channel is fine ---- */
+    static const char fe[] = "batchnorm_forward_eval";
+    REJECT(gantry_op_batchnorm_forward_eval(NULL, y, g, bt, rm, rv, 1e-5f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, NULL, g, bt, rm, rv, 1e-5f), INVALID, fe, NULL);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, NULL, bt, rm, rv, 1e-5f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, NULL, rm, rv, 1e-5f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, NULL, rv, 1e-5f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, NULL, 1e-5f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y_small, g, bt, rm, rv, 1e-5f), SHAPE, fe, y_small);
+    REJECT(gantry_op_batchnorm_forward_eval(x1, x1, g, bt, rm, rv, 1e-5f), SHAPE, fe, x1);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, wrong, bt, rm, rv, 1e-5f), SHAPE, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, wrong, rm, rv, 1e-5f), SHAPE, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, wrong, rv, 1e-5f), SHAPE, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, wrong, 1e-5f), SHAPE, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, rv, 0.0f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, rv, -1.0f), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, rv, fnan), INVALID, fe, y);
+    REJECT(gantry_op_batchnorm_forward_eval(x, y, g, other, rm, rv, 1e-5f), OTHER_BE, fe, y);
+    CHECK_OK(gantry_op_batchnorm_forward_eval(x, y, g, bt, rm, rv, 1e-5f));
+    CHECK_OK(gantry_op_batchnorm_forward_eval(one, y_one, g, bt, rm, rv, 1e-5f));
+    CHECK_OK(gantry_op_batchnorm_forward_eval(x4, y4, g, bt, rm, rv, 1e-5f));
+
+    /* ---- backward (of the training forward) ---- */
+    static const char bw[] = "batchnorm_backward";
+    gantry_tensor *dy = tnew(4, C, 0, 0), *dx = tnew(4, C, 0, 0), *dg = tnew(C, 0, 0, 0), *db = tnew(C, 0, 0, 0);
+    REQUIRE(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f) == GANTRY_OK);
+#define BW(X, DY, G, SM, SI, DX, DG, DB) gantry_op_batchnorm_backward(X, DY, G, SM, SI, DX, DG, DB, 1)
+    REJECT(BW(NULL, dy, g, sm, si, dx, dg, db), INVALID, bw, dx, dg, db);
+    REJECT(BW(x, NULL, g, sm, si, dx, dg, db), INVALID, bw, dx, dg, db);
+    REJECT(BW(x, dy, NULL, sm, si, dx, dg, db), INVALID, bw, dx, dg, db);
+    REJECT(BW(x, dy, g, NULL, si, dx, dg, db), INVALID, bw, dx, dg, db);
+    REJECT(BW(x, dy, g, sm, NULL, dx, dg, db), INVALID, bw, dx, dg, db);
+    REJECT(BW(x, dy, g, sm, si, NULL, dg, db), INVALID, bw, dg, db);
+    REJECT(BW(x, dy, g, sm, si, dx, NULL, db), INVALID, bw, dx, db);
+    CHECK_ERROR_MENTIONS("'dgamma'");
+    REJECT(BW(x, dy, g, sm, si, dx, dg, NULL), INVALID, bw, dx, dg);
+    REJECT(BW(x, y_small, g, sm, si, dx, dg, db), SHAPE, bw, dx, dg, db);
+    REJECT(BW(x, dy, g, sm, si, y_small, dg, db), SHAPE, bw, y_small, dg, db);
+    REJECT(BW(x1, x1, g, sm, si, dx, dg, db), SHAPE, bw, dx, dg, db);
+    REJECT(BW(one, y_one, g, sm, si, y_one, dg, db), SHAPE, bw, y_one, dg, db);
+    CHECK_ERROR_MENTIONS("at least two");
+    for (int k = 0; k < 5; k++) {
+        gantry_tensor *a[5] = { g, sm, si, dg, db };
+        a[k] = wrong;
+        REJECT(BW(x, dy, a[0], a[1], a[2], dx, a[3], a[4]), SHAPE, bw, dx, a[3], a[4]);
+        CHECK_ERROR_MENTIONS("one value per channel");
+    }
+    REJECT(BW(x, dy, g, sm, si, dx, other, db), OTHER_BE, bw, dx, other, db);
+    REJECT(gantry_op_batchnorm_backward(x, dy, g, sm, si, dx, dg, other, 0), OTHER_BE, bw, dx, dg, other);
+    CHECK_OK(BW(x, dy, g, sm, si, dx, dg, db));
+    CHECK_OK(gantry_op_batchnorm_backward(x, dy, g, sm, si, dx, dg, db, 0));
+#undef FT
+#undef FT_OUT
+#undef BW
+
+    gantry_tensor *t[] = { x, y, x4, y4, one, one4, y_one, x1, y_small, wrong, other, dy, dx, dg, db };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+    for (int i = 0; i < 6; i++)
+        gantry_tensor_destroy(pc[i]);
+}
+
+static void test_elementwise(void)
+{
+    gantry_tensor *a = tnew(2, 3, 0, 0), *b = tnew(6, 0, 0, 0), *y = tnew(3, 2, 0, 0), *small = tnew(5, 0, 0, 0);
+    gantry_tensor *other = tnew_on(be2, 2, 3, 0, 0), *out = tnew(1, 0, 0, 0);
+
+    REJECT(gantry_op_add(NULL, b, y), INVALID, "add", y);
+    REJECT(gantry_op_add(a, NULL, y), INVALID, "add", y);
+    REJECT(gantry_op_add(a, b, NULL), INVALID, "add", NULL);
+    REJECT(gantry_op_add(a, small, y), SHAPE, "add", y);
+    REJECT(gantry_op_add(a, b, small), SHAPE, "add", small);
+    REJECT(gantry_op_add(small, b, y), SHAPE, "add", y);
+    REJECT(gantry_op_add(a, other, y), OTHER_BE, "add", y);
+    REJECT(gantry_op_add(a, b, other), OTHER_BE, "add", other);
+    CHECK_OK(gantry_op_add(a, b, y));
+
+    REJECT(gantry_op_mul(NULL, b, y), INVALID, "mul", y);
+    REJECT(gantry_op_mul(a, NULL, y), INVALID, "mul", y);
+    REJECT(gantry_op_mul(a, b, NULL), INVALID, "mul", NULL);
+    REJECT(gantry_op_mul(a, small, y), SHAPE, "mul", y);
+    REJECT(gantry_op_mul(a, b, small), SHAPE, "mul", small);
+    REJECT(gantry_op_mul(a, other, y), OTHER_BE, "mul", y);
+    CHECK_OK(gantry_op_mul(a, b, y));
+
+    REJECT(gantry_op_scale(NULL, 2.0f, y), INVALID, "scale", y);
+    REJECT(gantry_op_scale(a, 2.0f, NULL), INVALID, "scale", NULL);
+    REJECT(gantry_op_scale(a, 2.0f, small), SHAPE, "scale", small);
+    REJECT(gantry_op_scale(a, fnan, y), INVALID, "scale", y);
+    CHECK_ERROR_MENTIONS("alpha");
+    REJECT(gantry_op_scale(a, -finf, y), INVALID, "scale", y);
+    REJECT(gantry_op_scale(a, 2.0f, other), OTHER_BE, "scale", other);
+    CHECK_OK(gantry_op_scale(a, 2.0f, y));
+
+    REJECT(gantry_op_axpy(2.0f, NULL, y), INVALID, "axpy", y);
+    REJECT(gantry_op_axpy(2.0f, a, NULL), INVALID, "axpy", NULL);
+    REJECT(gantry_op_axpy(2.0f, a, small), SHAPE, "axpy", small);
+    REJECT(gantry_op_axpy(2.0f, small, y), SHAPE, "axpy", y);
+    REJECT(gantry_op_axpy(fnan, a, y), INVALID, "axpy", y);
+    REJECT(gantry_op_axpy(finf, a, y), INVALID, "axpy", y);
+    REJECT(gantry_op_axpy(2.0f, other, y), OTHER_BE, "axpy", y);
+    CHECK_OK(gantry_op_axpy(2.0f, a, y));
+
+    /* Reductions: any out with at least one element. */
+    REJECT(gantry_op_sum(NULL, out), INVALID, "sum", out);
+    REJECT(gantry_op_sum(a, NULL), INVALID, "sum", NULL);
+    REJECT(gantry_op_sum(a, other), OTHER_BE, "sum", other);
+    CHECK_OK(gantry_op_sum(a, out));
+    CHECK_OK(gantry_op_sum(a, small));
+    REJECT(gantry_op_mean(NULL, out), INVALID, "mean", out);
+    REJECT(gantry_op_mean(a, NULL), INVALID, "mean", NULL);
+    REJECT(gantry_op_mean(other, out), OTHER_BE, "mean", out);
+    CHECK_OK(gantry_op_mean(a, out));
+
+    gantry_tensor *t[] = { a, b, y, small, other, out };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+static void test_bce(void)
+{
+    gantry_tensor *x = tnew(8, 1, 0, 0), *dx = tnew(8, 0, 0, 0), *out = tnew(1, 0, 0, 0), *small = tnew(7, 0, 0, 0);
+    gantry_tensor *other = tnew_on(be2, 1, 0, 0, 0);
+
+    static const char fw[] = "bce_logits_forward";
+    REJECT(gantry_op_bce_logits_forward(NULL, 1.0f, out), INVALID, fw, out);
+    REJECT(gantry_op_bce_logits_forward(x, 1.0f, NULL), INVALID, fw, NULL);
+    REJECT(gantry_op_bce_logits_forward(x, -0.1f, out), INVALID, fw, out);
+    CHECK_ERROR_MENTIONS("target");
+    REJECT(gantry_op_bce_logits_forward(x, 1.1f, out), INVALID, fw, out);
+    REJECT(gantry_op_bce_logits_forward(x, fnan, out), INVALID, fw, out);
+    REJECT(gantry_op_bce_logits_forward(x, 1.0f, other), OTHER_BE, fw, other);
+    CHECK_OK(gantry_op_bce_logits_forward(x, 0.0f, out));
+    CHECK_OK(gantry_op_bce_logits_forward(x, 1.0f, out));
+    CHECK_OK(gantry_op_bce_logits_forward(x, 0.9f, out));
+
+    static const char bw[] = "bce_logits_backward";
+    REJECT(gantry_op_bce_logits_backward(NULL, 1.0f, 1.0f, dx), INVALID, bw, dx);
+    REJECT(gantry_op_bce_logits_backward(x, 1.0f, 1.0f, NULL), INVALID, bw, NULL);
+    REJECT(gantry_op_bce_logits_backward(x, 1.0f, 1.0f, small), SHAPE, bw, small);
+    REJECT(gantry_op_bce_logits_backward(x, -0.5f, 1.0f, dx), INVALID, bw, dx);
+    REJECT(gantry_op_bce_logits_backward(x, 2.0f, 1.0f, dx), INVALID, bw, dx);
+    REJECT(gantry_op_bce_logits_backward(x, fnan, 1.0f, dx), INVALID, bw, dx);
+    REJECT(gantry_op_bce_logits_backward(x, 1.0f, fnan, dx), INVALID, bw, dx);
+    CHECK_ERROR_MENTIONS("scale");
+    REJECT(gantry_op_bce_logits_backward(x, 1.0f, finf, dx), INVALID, bw, dx);
+    REJECT(gantry_op_bce_logits_backward(other, 1.0f, 1.0f, dx), OTHER_BE, bw, dx);
+    CHECK_OK(gantry_op_bce_logits_backward(x, 1.0f, -1.0f, dx));
+
+    gantry_tensor *t[] = { x, dx, out, small, other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+static void test_optimizer_ops(void)
+{
+    gantry_tensor *p = tnew(2, 3, 0, 0), *g = tnew(6, 0, 0, 0), *m = tnew(2, 3, 0, 0), *v = tnew(2, 3, 0, 0);
+    gantry_tensor *small = tnew(5, 0, 0, 0), *other = tnew_on(be2, 2, 3, 0, 0);
+
+    /* ---- SGD ---- */
+    static const char sgd[] = "sgd_update";
+    REJECT(gantry_op_sgd_update(NULL, g, v, 0.1f, 0.9f, 0.0f), INVALID, sgd, v);
+    REJECT(gantry_op_sgd_update(p, NULL, v, 0.1f, 0.9f, 0.0f), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, NULL, 0.1f, 0.9f, 0.0f), INVALID, sgd, p); /* momentum needs v */
+    CHECK_ERROR_MENTIONS("'v'");
+    REJECT(gantry_op_sgd_update(NULL, g, NULL, 0.1f, 0.0f, 0.0f), INVALID, sgd, g);
+    REJECT(gantry_op_sgd_update(p, NULL, NULL, 0.1f, 0.0f, 0.0f), INVALID, sgd, p);
+    REJECT(gantry_op_sgd_update(p, small, v, 0.1f, 0.9f, 0.0f), SHAPE, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, small, NULL, 0.1f, 0.0f, 0.0f), SHAPE, sgd, p);
+    REJECT(gantry_op_sgd_update(p, g, small, 0.1f, 0.9f, 0.0f), SHAPE, sgd, p, small);
+    REJECT(gantry_op_sgd_update(p, g, v, -0.1f, 0.9f, 0.0f), INVALID, sgd, p, v);
+    CHECK_ERROR_MENTIONS("learning rate");
+    REJECT(gantry_op_sgd_update(p, g, v, fnan, 0.9f, 0.0f), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, v, finf, 0.9f, 0.0f), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, v, 0.1f, 1.5f, 0.0f), INVALID, sgd, p, v);
+    CHECK_ERROR_MENTIONS("momentum");
+    REJECT(gantry_op_sgd_update(p, g, v, 0.1f, -0.5f, 0.0f), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, v, 0.1f, fnan, 0.0f), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, v, 0.1f, 0.9f, -1e-4f), INVALID, sgd, p, v);
+    CHECK_ERROR_MENTIONS("weight decay");
+    REJECT(gantry_op_sgd_update(p, g, v, 0.1f, 0.9f, fnan), INVALID, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, other, v, 0.1f, 0.9f, 0.0f), OTHER_BE, sgd, p, v);
+    REJECT(gantry_op_sgd_update(p, g, other, 0.1f, 0.9f, 0.0f), OTHER_BE, sgd, p, other);
+    REJECT(gantry_op_sgd_update(p, g, other, 0.1f, 0.0f, 0.0f), OTHER_BE, sgd, p, other); /* unused v still checked */
+    REJECT(gantry_op_sgd_update(p, other, NULL, 0.1f, 0.0f, 0.0f), OTHER_BE, sgd, p);
+    CHECK_OK(gantry_op_sgd_update(p, g, NULL, 0.1f, 0.0f, 0.0f));
+    CHECK_OK(gantry_op_sgd_update(p, g, v, 0.1f, 0.9f, 1e-4f));
+    CHECK_OK(gantry_op_sgd_update(p, g, v, 0.0f, 0.0f, 0.0f));
+
+    /* ---- Adam ---- */
+    static const char adam[] = "adam_update";
+#define ADAM(P, G, M, V, LR, B1, B2, EPS, WD, STEP) gantry_op_adam_update(P, G, M, V, LR, B1, B2, EPS, WD, STEP)
+    REJECT(ADAM(NULL, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, m, v);
+    REJECT(ADAM(p, NULL, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, NULL, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, v);
+    REJECT(ADAM(p, g, m, NULL, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m);
+    REJECT(ADAM(p, small, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), SHAPE, adam, p, m, v);
+    REJECT(ADAM(p, g, small, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), SHAPE, adam, p, small, v);
+    REJECT(ADAM(p, g, m, small, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), SHAPE, adam, p, m, small);
+    REJECT(ADAM(p, g, m, v, -1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    CHECK_ERROR_MENTIONS("learning rate");
+    REJECT(ADAM(p, g, m, v, fnan, 0.9f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 1.0f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    CHECK_ERROR_MENTIONS("betas");
+    REJECT(ADAM(p, g, m, v, 1e-3f, -0.1f, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 1.0f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, -0.5f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, fnan, 0.999f, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, fnan, 1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, 0.0f, 0.0f, 1), INVALID, adam, p, m, v);
+    CHECK_ERROR_MENTIONS("eps");
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, -1e-8f, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, fnan, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, finf, 0.0f, 1), INVALID, adam, p, m, v);
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, -0.01f, 1), INVALID, adam, p, m, v);
+    CHECK_ERROR_MENTIONS("weight decay");
+    REJECT(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 0), INVALID, adam, p, m, v);
+    CHECK_ERROR_MENTIONS("step");
+    REJECT(ADAM(p, g, m, other, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), OTHER_BE, adam, p, m, other);
+    REJECT(ADAM(p, other, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), OTHER_BE, adam, p, m, v);
+    CHECK_OK(ADAM(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
+    CHECK_OK(ADAM(p, g, m, v, 1e-3f, 0.0f, 0.0f, 1e-8f, 0.01f, 2));
+#undef ADAM
+
+    /* ---- RMSProp ---- */
+    static const char rms[] = "rmsprop_update";
+    REJECT(gantry_op_rmsprop_update(NULL, g, v, 1e-2f, 0.99f, 1e-8f, 0.0f), INVALID, rms, v);
+    REJECT(gantry_op_rmsprop_update(p, NULL, v, 1e-2f, 0.99f, 1e-8f, 0.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, NULL, 1e-2f, 0.99f, 1e-8f, 0.0f), INVALID, rms, p);
+    CHECK_ERROR_MENTIONS("'sq'");
+    REJECT(gantry_op_rmsprop_update(p, small, v, 1e-2f, 0.99f, 1e-8f, 0.0f), SHAPE, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, small, 1e-2f, 0.99f, 1e-8f, 0.0f), SHAPE, rms, p, small);
+    REJECT(gantry_op_rmsprop_update(p, g, v, -1e-2f, 0.99f, 1e-8f, 0.0f), INVALID, rms, p, v);
+    CHECK_ERROR_MENTIONS("learning rate");
+    REJECT(gantry_op_rmsprop_update(p, g, v, finf, 0.99f, 1e-8f, 0.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, 1.5f, 1e-8f, 0.0f), INVALID, rms, p, v);
+    CHECK_ERROR_MENTIONS("alpha");
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, -0.1f, 1e-8f, 0.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, fnan, 1e-8f, 0.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, 0.99f, 0.0f, 0.0f), INVALID, rms, p, v);
+    CHECK_ERROR_MENTIONS("eps");
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, 0.99f, fnan, 0.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, v, 1e-2f, 0.99f, 1e-8f, -1.0f), INVALID, rms, p, v);
+    REJECT(gantry_op_rmsprop_update(p, g, other, 1e-2f, 0.99f, 1e-8f, 0.0f), OTHER_BE, rms, p, other);
+    CHECK_OK(gantry_op_rmsprop_update(p, g, v, 1e-2f, 0.99f, 1e-8f, 0.0f));
+
+    gantry_tensor *t[] = { p, g, m, v, small, other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+/* Views are tensors too: a view of the right size passes, and a view on
+ * another backend is still caught. */
+static void test_views_in_ops(void)
+{
+    gantry_tensor *base = tnew(4, 6, 0, 0), *base2 = tnew_on(be2, 24, 0, 0, 0), *v1 = NULL, *v2 = NULL, *vo = NULL;
+    size_t s23[2] = { 2, 3 };
+    REQUIRE(gantry_tensor_view(base, 0, 2, s23, &v1) == GANTRY_OK);
+    REQUIRE(gantry_tensor_view(base, 12, 2, s23, &v2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_view(base2, 6, 2, s23, &vo) == GANTRY_OK);
+    CHECK_OK(gantry_op_add(v1, v1, v2));
+    REJECT(gantry_op_add(v1, vo, v2), OTHER_BE, "add", v2);
+    REJECT(gantry_op_add(v1, v1, base), SHAPE, "add", base);
+    gantry_tensor_destroy(v1);
+    gantry_tensor_destroy(v2);
+    gantry_tensor_destroy(vo);
+    gantry_tensor_destroy(base);
+    gantry_tensor_destroy(base2);
+}
+
+int main(void)
+{
+    REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
+    REQUIRE(gantry_backend_open("reference", NULL, &be2) == GANTRY_OK);
+    REQUIRE(be != be2);
+
+    test_tensor_create();
+    test_tensor_view_reshape();
+    test_tensor_transfers();
+    test_gemm();
+    test_fill_clamp_rand();
+    test_bias();
+    test_activation();
+    test_batchnorm();
+    test_elementwise();
+    test_bce();
+    test_optimizer_ops();
+    test_views_in_ops();
+
+    gantry_backend_close(be2);
+    gantry_backend_close(be);
+    return test_finish("test_validation");
+}

@@ -1,0 +1,104 @@
+/* `gantry sample`: images from a checkpoint. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gantry/gan.h"
+#include "gantry/io.h"
+#include "tools/cli.h"
+
+static void help(void)
+{
+    printf("usage: gantry sample --checkpoint FILE --out FILE.png|FILE.npy [options]\n\n"
+           "Generates images with the generator of a checkpoint written by `gantry train`\n"
+           "(batch norm in evaluation mode).  A .png gets a grid of 8 images per row; a .npy\n"
+           "gets the raw float32 samples, shape [N, C, H, W], values in [-1, 1].\n\n"
+           "options:\n"
+           "  --checkpoint FILE   a checkpoint.safetensors from gantry train (required)\n"
+           "  --out FILE          output path ending in .png or .npy (required)\n"
+           "  --n N               number of images (default 64)\n"
+           "  --seed S            noise seed (default 0)\n"
+           "  --backend NAME      backend (default: GANTRY_BACKEND, else auto)\n");
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    enum { O_CHECKPOINT = 256, O_OUT, O_N, O_SEED, O_BACKEND };
+    static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },    { "checkpoint", required_argument, NULL, O_CHECKPOINT },
+        { "out", required_argument, NULL, O_OUT }, { "n", required_argument, NULL, O_N },
+        { "seed", required_argument, NULL, O_SEED }, { "backend", required_argument, NULL, O_BACKEND },
+        { 0, 0, 0, 0 },
+    };
+    static const char cmd[] = "sample";
+    const char *checkpoint = NULL, *out = NULL, *backend = NULL;
+    uint64_t n = 64, seed = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case O_CHECKPOINT: checkpoint = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_BACKEND: backend = optarg; break;
+        case O_N:
+            if (cli_parse_u64(cmd, "--n", optarg, 1, 1u << 20, &n))
+                return CLI_USAGE;
+            break;
+        case O_SEED:
+            if (cli_parse_u64(cmd, "--seed", optarg, 0, UINT64_MAX, &seed))
+                return CLI_USAGE;
+            break;
+        case '?':
+            if (optopt)
+                return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!checkpoint)
+        return cli_usage_error(cmd, "--checkpoint FILE is required");
+    if (!out)
+        return cli_usage_error(cmd, "--out FILE.png or FILE.npy is required");
+    int png = has_suffix(out, ".png");
+    if (!png && !has_suffix(out, ".npy"))
+        return cli_usage_error(cmd, "--out '%s' must end in .png or .npy", out);
+
+    gantry_backend *be = NULL;
+    gantry_gan *gan = NULL;
+    float *images = NULL;
+    gantry_status s = cli_open_backend(backend, &be);
+    if (!s)
+        s = gantry_gan_load(be, checkpoint, &gan);
+    const gantry_gan_config *cfg = gantry_gan_config_of(gan);
+    if (!s) {
+        images = malloc((size_t)n * cfg->channels * cfg->height * cfg->width * sizeof *images);
+        if (!images)
+            s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory for %llu images", (unsigned long long)n);
+    }
+    if (!s)
+        s = gantry_gan_sample(gan, (size_t)n, seed, images);
+    if (!s && png)
+        s = gantry_png_write_grid(out, images, (size_t)n, cfg->channels, cfg->height, cfg->width, 8, 2);
+    if (!s && !png) {
+        size_t shape[4] = { (size_t)n, cfg->channels, cfg->height, cfg->width };
+        s = gantry_npy_write(out, images, 4, shape);
+    }
+    int rc = s ? cli_fail(s) : CLI_OK;
+    if (!s)
+        printf("wrote %llu samples of %s (step %llu) to %s\n", (unsigned long long)n, cfg->model,
+               (unsigned long long)gantry_gan_steps(gan), out);
+    free(images);
+    gantry_gan_destroy(gan);
+    gantry_backend_close(be);
+    return rc;
+}

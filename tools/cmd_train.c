@@ -1,0 +1,345 @@
+/* `gantry train`: data -> backend -> model -> samples, log and checkpoint. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gantry/data.h"
+#include "gantry/gan.h"
+#include "gantry/io.h"
+#include "tools/cli.h"
+
+#define GRID_IMAGES 64
+#define GRID_PER_ROW 8
+#define GRID_PADDING 2
+/* The sample grids use their own Philox key so they never share numbers
+ * with the initial weights or the training noise. */
+#define GRID_SEED_MIX 0x9E3779B97F4A7C15ull
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void help(void)
+{
+    printf("usage: gantry train [options]\n\n"
+           "Trains a GAN and writes into the output directory:\n"
+           "  samples.png              the latest 8x8 grid of samples (fixed noise)\n"
+           "  samples-STEP.png         the grid at each sampling step\n"
+           "  log.csv                  step,d_loss,g_loss,d_real,d_fake,seconds\n"
+           "  checkpoint.safetensors   G and D with PyTorch state_dict names\n\n"
+           "models:\n"
+           "  gan    Goodfellow et al., Generative Adversarial Nets (2014): MLP G and D,\n"
+           "         Algorithm 1 with --d-steps K; Adam 2e-4, betas (0.5, 0.999)\n\n"
+           "options:\n"
+           "  --model NAME        model to train (default gan)\n"
+           "  --data SRC          fashion-mnist (default; GANTRY_DATA_DIR or\n"
+           "                      /usr/share/datasets/fashion-mnist) or a directory of IDX files\n"
+           "  --limit N           use only the first N training images\n"
+           "  --steps N           generator updates to run\n"
+           "  --epochs N          passes over the data (default 1; exclusive with --steps)\n"
+           "  --batch N           minibatch size (default 64)\n"
+           "  --d-steps K         discriminator updates per generator update (default 1)\n"
+           "  --g-loss L          nonsat: minimise -log D(G(z)) (default)\n"
+           "                      minimax: minimise log(1 - D(G(z))), the paper's objective\n"
+           "  --lr X              Adam learning rate (default 2e-4)\n"
+           "  --seed S            weights, noise and data order (default 0)\n"
+           "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
+           "  --out DIR           output directory (default runs/MODEL-YYYYmmdd-HHMMSS)\n"
+           "  --backend NAME      backend (default: GANTRY_BACKEND, else auto)\n"
+           "  --quiet             no progress output\n\n"
+           "Ctrl-C stops after the current step and still writes samples and the checkpoint.\n");
+}
+
+typedef struct train_options {
+    const char *model, *data, *out, *backend;
+    uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
+    float lr;
+    int g_loss_set, quiet;
+    gantry_g_loss g_loss;
+} train_options;
+
+static int parse(int argc, char **argv, train_options *o)
+{
+    enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
+           O_OUT, O_BACKEND, O_QUIET };
+    static const struct option options[] = {
+        { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
+        { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
+        { "steps", required_argument, NULL, O_STEPS }, { "epochs", required_argument, NULL, O_EPOCHS },
+        { "batch", required_argument, NULL, O_BATCH }, { "d-steps", required_argument, NULL, O_DSTEPS },
+        { "g-loss", required_argument, NULL, O_GLOSS }, { "lr", required_argument, NULL, O_LR },
+        { "seed", required_argument, NULL, O_SEED },   { "sample-every", required_argument, NULL, O_EVERY },
+        { "out", required_argument, NULL, O_OUT },     { "backend", required_argument, NULL, O_BACKEND },
+        { "quiet", no_argument, NULL, O_QUIET },       { 0, 0, 0, 0 },
+    };
+    static const char cmd[] = "train";
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'h': help(); return 1;
+        case O_MODEL: o->model = optarg; break;
+        case O_DATA: o->data = optarg; break;
+        case O_LIMIT: bad = cli_parse_u64(cmd, "--limit", optarg, 1, 1u << 30, &o->limit); break;
+        case O_STEPS: bad = cli_parse_u64(cmd, "--steps", optarg, 1, 1ull << 40, &o->steps); break;
+        case O_EPOCHS: bad = cli_parse_u64(cmd, "--epochs", optarg, 1, 100000, &o->epochs); break;
+        case O_BATCH: bad = cli_parse_u64(cmd, "--batch", optarg, 2, 65536, &o->batch); break;
+        case O_DSTEPS: bad = cli_parse_u64(cmd, "--d-steps", optarg, 1, 100, &o->d_steps); break;
+        case O_LR: bad = cli_parse_float(cmd, "--lr", optarg, 1e-12f, 10.0f, &o->lr); break;
+        case O_SEED: bad = cli_parse_u64(cmd, "--seed", optarg, 0, UINT64_MAX, &o->seed); break;
+        case O_EVERY: bad = cli_parse_u64(cmd, "--sample-every", optarg, 1, 1ull << 40, &o->sample_every); break;
+        case O_OUT: o->out = optarg; break;
+        case O_BACKEND: o->backend = optarg; break;
+        case O_QUIET: o->quiet = 1; break;
+        case O_GLOSS:
+            o->g_loss_set = 1;
+            if (!strcmp(optarg, "nonsat"))
+                o->g_loss = GANTRY_G_LOSS_NONSAT;
+            else if (!strcmp(optarg, "minimax"))
+                o->g_loss = GANTRY_G_LOSS_MINIMAX;
+            else
+                return -cli_usage_error(cmd, "--g-loss '%s': expected minimax or nonsat", optarg);
+            break;
+        case '?':
+            if (optopt)
+                return -cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+            return -cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        default: return -cli_usage_error(cmd, "unknown option");
+        }
+        if (bad)
+            return -CLI_USAGE;
+    }
+    if (optind < argc)
+        return -cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (o->steps && o->epochs)
+        return -cli_usage_error(cmd, "--steps and --epochs exclude each other");
+    return 0;
+}
+
+/* mkdir -p */
+static gantry_status make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return gantry_set_error(GANTRY_IO, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return gantry_set_error(GANTRY_IO, "%s is not a directory", path);
+    return GANTRY_OK;
+}
+
+typedef struct run_state {
+    gantry_gan *gan;
+    const char *out;
+    uint64_t grid_seed;
+    float *grid;
+    size_t image_size;
+} run_state;
+
+/* samples-STEP.png, samples.png and the checkpoint, each written atomically. */
+static gantry_status write_outputs(run_state *r)
+{
+    const gantry_gan_config *c = gantry_gan_config_of(r->gan);
+    char path[4200];
+    gantry_status s = gantry_gan_sample(r->gan, GRID_IMAGES, r->grid_seed, r->grid);
+    if (s)
+        return s;
+    snprintf(path, sizeof path, "%s/samples-%06llu.png", r->out, (unsigned long long)gantry_gan_steps(r->gan));
+    if ((s = gantry_png_write_grid(path, r->grid, GRID_IMAGES, c->channels, c->height, c->width, GRID_PER_ROW,
+                                   GRID_PADDING)))
+        return s;
+    snprintf(path, sizeof path, "%s/samples.png", r->out);
+    if ((s = gantry_png_write_grid(path, r->grid, GRID_IMAGES, c->channels, c->height, c->width, GRID_PER_ROW,
+                                   GRID_PADDING)))
+        return s;
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
+    return gantry_gan_save(r->gan, path, NULL, 0);
+}
+
+static void format_duration(double seconds, char *buf, size_t size)
+{
+    if (!isfinite(seconds) || seconds < 0)
+        seconds = 0;
+    unsigned long s = (unsigned long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(buf, size, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, size, "%lu:%02lu", s / 60, s % 60);
+}
+
+static void progress(int tty, uint64_t step, uint64_t total, double elapsed, size_t images,
+                     const gantry_gan_stats *st)
+{
+    char eta[32], spent[32];
+    double rate = elapsed > 0 ? (double)images / elapsed : 0;
+    format_duration(step ? elapsed / (double)step * (double)(total - step) : 0, eta, sizeof eta);
+    format_duration(elapsed, spent, sizeof spent);
+    fprintf(stderr, "%sstep %llu/%llu  %.0f img/s  %s elapsed  ETA %s  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f%s",
+            tty ? "\r\033[K" : "", (unsigned long long)step, (unsigned long long)total, rate, spent, eta, st->d_loss,
+            st->g_loss, st->d_real, st->d_fake, tty ? "" : "\n");
+    fflush(stderr);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_options o = { .model = "gan", .data = "fashion-mnist", .sample_every = 200 };
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc > 0 ? CLI_OK : -rc;
+
+    gantry_gan_config config;
+    gantry_status s = gantry_gan_defaults(o.model, &config);
+    if (s) {
+        fprintf(stderr, "gantry train: %s (see gantry train --help)\n", gantry_last_error());
+        return CLI_USAGE;
+    }
+    if (o.batch)
+        config.batch = o.batch;
+    if (o.d_steps)
+        config.d_steps = (unsigned)o.d_steps;
+    if (o.g_loss_set)
+        config.g_loss = o.g_loss;
+    if (o.lr > 0)
+        config.lr = o.lr;
+    config.seed = o.seed;
+
+    gantry_dataset *ds = NULL;
+    gantry_backend *be = NULL;
+    gantry_gan *gan = NULL;
+    gantry_loader *loader = NULL;
+    float *real = NULL, *grid = NULL;
+    FILE *log = NULL;
+    char out[4096], path[4200];
+
+    if ((s = gantry_dataset_load(o.data, "train", (size_t)o.limit, &ds)))
+        goto fail;
+    config.channels = ds->channels;
+    config.height = ds->height;
+    config.width = ds->width;
+    if ((s = cli_open_backend(o.backend, &be)))
+        goto fail;
+    if ((s = gantry_loader_create(ds, config.batch, config.seed, &loader)))
+        goto fail;
+    size_t batches = gantry_loader_batches_per_epoch(loader);
+    if (batches < config.d_steps) {
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT, "%zu images give %zu batches of %zu, fewer than --d-steps %u",
+                             ds->count, batches, config.batch, config.d_steps);
+        goto fail;
+    }
+    uint64_t total = o.steps ? o.steps : (o.epochs ? o.epochs : 1) * (batches / config.d_steps);
+    if ((s = gantry_gan_create(be, &config, &gan)))
+        goto fail;
+
+    if (o.out) {
+        snprintf(out, sizeof out, "%s", o.out);
+    } else {
+        char stamp[32];
+        time_t now = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+        snprintf(out, sizeof out, "runs/%s-%s", config.model, stamp);
+    }
+    if ((s = make_dirs(out)))
+        goto fail;
+    snprintf(path, sizeof path, "%s/log.csv", out);
+    log = fopen(path, "w");
+    if (!log) {
+        s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    fprintf(log, "step,d_loss,g_loss,d_real,d_fake,seconds\n");
+
+    size_t image_size = ds->channels * ds->height * ds->width;
+    real = malloc(config.d_steps * config.batch * image_size * sizeof *real);
+    grid = malloc(GRID_IMAGES * image_size * sizeof *grid);
+    if (!real || !grid) {
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+        goto fail;
+    }
+    run_state run = { gan, out, config.seed ^ GRID_SEED_MIX, grid, image_size };
+    int tty = isatty(STDERR_FILENO);
+    if (!o.quiet)
+        fprintf(stderr, "gantry: training %s on %s (%zu images, batch %zu) with backend %s for %llu steps into %s/\n",
+                config.model, o.data, ds->count, config.batch, gantry_backend_name(be), (unsigned long long)total, out);
+
+    signal(SIGINT, on_sigint);
+    double start = cli_now(), last_print = 0;
+    uint64_t plain_every = total / 20 ? total / 20 : 1;
+    gantry_gan_stats st = { 0 };
+    uint64_t step;
+    for (step = 0; step < total && !interrupted; step++) {
+        for (unsigned k = 0; k < config.d_steps && !s; k++)
+            s = gantry_loader_next(loader, real + (size_t)k * config.batch * image_size, NULL, NULL);
+        if (!s)
+            s = gantry_gan_train_step(gan, real, &st);
+        double elapsed = cli_now() - start;
+        fprintf(log, "%llu,%.6f,%.6f,%.6f,%.6f,%.3f\n", (unsigned long long)(step + 1), st.d_loss, st.g_loss,
+                st.d_real, st.d_fake, elapsed);
+        if (s)
+            break;
+        uint64_t done = step + 1;
+        if (!o.quiet && ((tty && (elapsed - last_print > 0.25 || done == total)) || (!tty && (done % plain_every == 0 || done == total)))) {
+            progress(tty, done, total, elapsed, (size_t)done * config.batch * config.d_steps, &st);
+            last_print = elapsed;
+        }
+        if (done % o.sample_every == 0 && done != total) {
+            fflush(log);
+            if ((s = write_outputs(&run)))
+                break;
+        }
+    }
+    if (!o.quiet && tty)
+        fputc('\n', stderr);
+    signal(SIGINT, SIG_DFL);
+    if (fclose(log) != 0 && !s)
+        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv", out);
+    log = NULL;
+    if (s && s != GANTRY_NUMERIC)
+        goto fail;
+    /* Even after a divergence the last state is written, for inspection. */
+    gantry_status w = write_outputs(&run);
+    if (!s)
+        s = w;
+    if (s)
+        goto fail;
+    double secs = cli_now() - start;
+    if (!o.quiet)
+        fprintf(stderr, "gantry: %s %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, log.csv, checkpoint.safetensors\n",
+                interrupted ? "interrupted after" : "finished", (unsigned long long)step, secs,
+                secs > 0 ? (double)step * (double)(config.batch * config.d_steps) / secs : 0.0, out);
+    rc = interrupted ? CLI_INTERRUPTED : CLI_OK;
+    goto done;
+fail:
+    rc = cli_fail(s);
+done:
+    if (log)
+        fclose(log);
+    free(real);
+    free(grid);
+    gantry_loader_destroy(loader);
+    gantry_gan_destroy(gan);
+    gantry_backend_close(be);
+    gantry_dataset_destroy(ds);
+    return rc;
+}
