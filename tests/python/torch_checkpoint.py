@@ -12,13 +12,12 @@ import json
 import struct
 import sys
 
-import numpy as np
-
 try:
+    import numpy as np
     import torch
     from torch import nn
-except ImportError:
-    print("torch is not installed: skipped")
+except ImportError as e:
+    print(f"{e.name} is not installed: skipped")
     sys.exit(77)
 
 
