@@ -17,6 +17,7 @@ static const struct {
     { "backends", cmd_backends, "list backend modules, their devices and which one auto picks" },
     { "train", cmd_train, "train a GAN and write samples, a log and a checkpoint" },
     { "sample", cmd_sample, "generate images from a checkpoint (PNG grid or .npy)" },
+    { "bench", cmd_bench, "time training steps (or single ops with --ops) on a backend" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,238 @@
+/* gantry cpu backend: the module entry, the ops table, instances and
+ * buffers.
+ *
+ * Buffers are 64-byte aligned host blocks; a gantry_mem addresses
+ * `(float *)buf + offset`.  An instance owns its thread count and the GEMM
+ * packing buffers (allocated here, once, so that no op allocates). */
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_impl.h"
+
+#define CPU_ALIGN 64
+
+gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
+{
+    if (!c || !c->host || !c->host->set_error)
+        return status;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return c->host->set_error(status, "%s", msg);
+}
+
+static const gantry_host *host_of(const gantry_backend_options *opts)
+{
+    if (!opts || opts->struct_size < offsetof(gantry_backend_options, host) + sizeof(opts->host))
+        return NULL;
+    return opts->host;
+}
+
+static int threads_of(const gantry_backend_options *opts)
+{
+    if (opts && opts->struct_size >= offsetof(gantry_backend_options, num_threads) + sizeof(opts->num_threads) &&
+        opts->num_threads > 0)
+        return opts->num_threads;
+    int n = omp_get_num_procs();
+    return n > 0 ? n : 1;
+}
+
+static int cpu_has_avx2(void)
+{
+#if CPU_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* "AMD EPYC 7551 32-Core Processor" from /proc/cpuinfo, or "". */
+static void cpu_model(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0)
+            continue;
+        const char *v = strchr(line, ':');
+        if (!v)
+            break;
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        snprintf(buf, size, "%.*s", (int)strcspn(v, "\n"), v);
+        break;
+    }
+    fclose(f);
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static int cpu_probe(const gantry_backend_options *opts, char *why, size_t why_size)
+{
+    (void)opts;
+    if (why && why_size > 0)
+        why[0] = '\0';
+    return 50;
+}
+
+static void cpu_describe(const gantry_backend_options *opts, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return;
+    int threads = threads_of(opts);
+    char model[256], gemm[128];
+    cpu_model(model, sizeof model);
+    cpu_gemm_describe(cpu_has_avx2(), gemm, sizeof gemm);
+    snprintf(buf, size, "host memory, %d thread%s, GEMM: %s%s%s", threads, threads == 1 ? "" : "s", gemm,
+             model[0] ? "; CPU: " : "", model);
+}
+
+static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
+{
+    const gantry_host *host = host_of(opts);
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        cpu_ctx tmp = { .host = host };
+        return cpu_error(&tmp, GANTRY_OUT_OF_MEMORY, CPU_NAME ": create: out of memory (%zu bytes)", sizeof *c);
+    }
+    c->host = host;
+    c->threads = threads_of(opts);
+    c->avx2 = cpu_has_avx2();
+    c->pack_stride = (size_t)CPU_MC * CPU_KC + (size_t)CPU_KC * CPU_NC;
+    size_t bytes = (size_t)c->threads * c->pack_stride * sizeof(float);
+    void *pack = NULL;
+    if (posix_memalign(&pack, CPU_ALIGN, bytes) != 0) {
+        gantry_status s = cpu_error(c, GANTRY_OUT_OF_MEMORY,
+                                    CPU_NAME ": create: no memory for %d threads' GEMM buffers (%zu bytes)",
+                                    c->threads, bytes);
+        free(c);
+        return s;
+    }
+    c->pack = pack;
+    cpu_gemm_init(c);
+    *ctx = c;
+    return GANTRY_OK;
+}
+
+static void cpu_destroy(void *ctx)
+{
+    cpu_ctx *c = ctx;
+    if (!c)
+        return;
+    free(c->pack);
+    free(c);
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static gantry_status cpu_buffer_alloc(void *ctx, size_t bytes, void **buf)
+{
+    cpu_ctx *c = ctx;
+    /* Round up so a zero-byte buffer is still a valid, distinct block. */
+    size_t rounded = bytes ? (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN : CPU_ALIGN;
+    if (rounded < bytes)
+        return cpu_error(c, GANTRY_OUT_OF_MEMORY, CPU_NAME ": buffer_alloc of %zu bytes: size overflows", bytes);
+    void *p = NULL;
+    if (posix_memalign(&p, CPU_ALIGN, rounded) != 0)
+        return cpu_error(c, GANTRY_OUT_OF_MEMORY, CPU_NAME ": buffer_alloc of %zu bytes failed", bytes);
+    *buf = p;
+    return GANTRY_OK;
+}
+
+static void cpu_buffer_free(void *ctx, void *buf)
+{
+    (void)ctx;
+    free(buf);
+}
+
+static gantry_status cpu_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes)
+{
+    (void)ctx;
+    if (bytes)
+        memmove((char *)buf + offset, src, bytes);
+    return GANTRY_OK;
+}
+
+static gantry_status cpu_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes)
+{
+    (void)ctx;
+    if (bytes)
+        memmove(dst, (const char *)buf + offset, bytes);
+    return GANTRY_OK;
+}
+
+static gantry_status cpu_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
+                                     size_t bytes)
+{
+    (void)ctx;
+    /* memmove: source and destination may be the same buffer. */
+    if (bytes)
+        memmove((char *)dst + dst_offset, (const char *)src + src_offset, bytes);
+    return GANTRY_OK;
+}
+
+static gantry_status cpu_synchronize(void *ctx)
+{
+    (void)ctx; /* every op has finished when it returns */
+    return GANTRY_OK;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static const gantry_backend_ops cpu_ops = {
+    .abi_version = GANTRY_BACKEND_ABI_VERSION,
+    .struct_size = sizeof(gantry_backend_ops),
+    .name = CPU_NAME,
+    .description = "host memory, OpenMP threads, packed AVX2/FMA GEMM; the fast host backend",
+    .probe = cpu_probe,
+    .describe = cpu_describe,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .buffer_write = cpu_buffer_write,
+    .buffer_read = cpu_buffer_read,
+    .buffer_copy = cpu_buffer_copy,
+    .fill = cpu_fill,
+    .gemm = cpu_gemm,
+    .bias_add = cpu_bias_add,
+    .bias_grad = cpu_bias_grad,
+    .activation_forward = cpu_activation_forward,
+    .activation_backward = cpu_activation_backward,
+    .batchnorm_forward_train = cpu_batchnorm_forward_train,
+    .batchnorm_forward_eval = cpu_batchnorm_forward_eval,
+    .batchnorm_backward = cpu_batchnorm_backward,
+    .add = cpu_add,
+    .mul = cpu_mul,
+    .scale = cpu_scale,
+    .axpy = cpu_axpy,
+    .sum = cpu_sum,
+    .mean = cpu_mean,
+    .bce_logits_forward = cpu_bce_logits_forward,
+    .bce_logits_backward = cpu_bce_logits_backward,
+    .sgd_update = cpu_sgd_update,
+    .adam_update = cpu_adam_update,
+    .rmsprop_update = cpu_rmsprop_update,
+    .clamp = cpu_clamp,
+    .rand_uniform = cpu_rand_uniform,
+    .rand_normal = cpu_rand_normal,
+    .synchronize = cpu_synchronize,
+};
+
+/* The module's only exported symbol. */
+__attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void);
+
+__attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void)
+{
+    return &cpu_ops;
+}

@@ -1,0 +1,161 @@
+/* gantry cpu backend: what its files share.
+ *
+ * The backend keeps tensors in host memory (64-byte aligned blocks of
+ * floats) and runs every op with OpenMP on opts->num_threads threads (all
+ * cores when 0).  Each op file holds one family: cpu.c (the table, create,
+ * buffers), gemm.c + gemm_kernels.c (matrix products), elementwise.c,
+ * nn_ops.c (bias, activations, batch norm, losses), optim.c, random.c.
+ *
+ * Numerics: the reference backend (backends/reference) is the oracle.  Ops
+ * whose reference arithmetic is double are computed in double here too, in
+ * the same order per output element wherever the parallel split allows, so
+ * most ops give the reference's bits; GEMM accumulates in float (FMA) and
+ * the whole-tensor reductions (sum, mean, BCE) add per-thread double
+ * partial sums.  Nothing is compiled with -ffast-math, and -std=c11 keeps
+ * GCC from contracting a*b+c into FMAs behind our back. */
+#ifndef GANTRY_CPU_IMPL_H
+#define GANTRY_CPU_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gantry/backend.h"
+
+#define CPU_NAME "cpu"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_X86 1
+#else
+#define CPU_X86 0
+#endif
+
+/* GEMM blocking (floats).  The micro-kernel computes a CPU_MR x CPU_NR tile
+ * of C from a packed CPU_MR-row panel of A and a packed CPU_NR-column panel
+ * of B; a thread packs at most CPU_MC x CPU_KC of A and CPU_KC x CPU_NC of B
+ * at a time, into buffers allocated once at create(). */
+#define CPU_MR 6
+#define CPU_NR 16
+#define CPU_MC 120
+#define CPU_KC 256
+#define CPU_NC 1024
+
+typedef enum cpu_gemm_path {
+    CPU_GEMM_OWN = 0,      /* our packed kernels (AVX2/FMA or portable) */
+    CPU_GEMM_OPENBLAS = 1, /* cblas_sgemm, one OpenBLAS thread per OpenMP thread */
+} cpu_gemm_path;
+
+typedef struct cpu_ctx {
+    const gantry_host *host; /* may be NULL when created without options */
+    int threads;             /* >= 1 */
+    int avx2;                /* the CPU has AVX2 and FMA */
+    cpu_gemm_path gemm_path;
+    float *pack;             /* threads * pack_stride floats, 64-byte aligned */
+    size_t pack_stride;      /* per thread: CPU_MC*CPU_KC of A, then CPU_KC*CPU_NC of B */
+} cpu_ctx;
+
+/* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
+ * alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C, not reading C when
+ * beta == 0. */
+typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                               float beta);
+
+static inline float *cpu_f(gantry_mem m)
+{
+    return (float *)m.buf + m.offset;
+}
+
+static inline const float *cpu_cf(gantry_mem m)
+{
+    return (const float *)m.buf + m.offset;
+}
+
+/* Threads for a loop of `work` cheap element-steps: one below `grain` per
+ * thread, so tiny ops do not pay for waking the team. */
+static inline int cpu_threads_for(const cpu_ctx *c, size_t work, size_t grain)
+{
+    size_t t = work / grain;
+    if (t < 1)
+        t = 1;
+    return t < (size_t)c->threads ? (int)t : c->threads;
+}
+
+/* Element-wise loops below this many elements run on one thread. */
+#define CPU_GRAIN 16384
+/* Reductions use at most this many threads (partial sums on the stack). */
+#define CPU_MAX_REDUCE_THREADS 64
+
+/* Reports through the host when there is one; always returns `status`. */
+gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- gemm.c / gemm_kernels.c ---- */
+gantry_status cpu_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,
+                       size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c, size_t ldc);
+/* The two implementations behind cpu_gemm(), for benchmarks. */
+void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+                  size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
+int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                      const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
+/* Sets up the GEMM path for a new context (OpenBLAS threads). */
+void cpu_gemm_init(cpu_ctx *c);
+/* "own AVX2/FMA kernels" or "OpenBLAS 0.3.21 (Haswell)" into buf. */
+void cpu_gemm_describe(int avx2, char *buf, size_t size);
+
+cpu_ukernel_fn cpu_ukernel_select(int avx2);
+/* Packing into CPU_MR-row / CPU_NR-column panels, zero-padded at the edge.
+ * pack_a: rows [0, mc) and columns [0, kc) of op(A), where a points at
+ * op(A)[0][0]; pack_b likewise for op(B) rows [0, kc), columns [0, nc). */
+void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
+void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
+
+/* ---- elementwise.c ---- */
+gantry_status cpu_fill(void *ctx, gantry_mem x, size_t n, float value);
+gantry_status cpu_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+gantry_status cpu_mul(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+gantry_status cpu_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size_t n);
+gantry_status cpu_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n);
+gantry_status cpu_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+gantry_status cpu_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+gantry_status cpu_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi);
+/* The double sum of x[0..n) on up to c->threads threads. */
+double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n);
+
+/* ---- nn_ops.c ---- */
+gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels, size_t inner);
+gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels,
+                            size_t inner, float beta);
+gantry_status cpu_activation_forward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
+                                     size_t n);
+gantry_status cpu_activation_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
+                                      gantry_mem dy, gantry_mem dx, size_t n);
+gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
+                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
+                                          float momentum, float eps);
+gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                         gantry_mem running_mean, gantry_mem running_var, size_t outer,
+                                         size_t channels, size_t inner, float eps);
+gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                     size_t outer, size_t channels, size_t inner, float grad_beta);
+gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out);
+gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale, gantry_mem dx);
+
+/* ---- optim.c ---- */
+gantry_status cpu_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr,
+                             float momentum, float weight_decay);
+gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n,
+                              float lr, float beta1, float beta2, float eps, float weight_decay, uint64_t step);
+gantry_status cpu_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
+                                 float alpha, float eps, float weight_decay);
+
+/* ---- random.c ---- */
+gantry_status cpu_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float lo,
+                               float hi);
+gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
+                              float std);
+
+#endif

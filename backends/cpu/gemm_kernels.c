@@ -1,0 +1,323 @@
+/* gantry cpu backend: the GEMM micro-kernels and the packing routines.
+ *
+ * One tile shape everywhere: CPU_MR x CPU_NR = 6 x 16 floats of C, held in
+ * twelve 8-float accumulators.  A is packed in 6-row panels (for each p the
+ * 6 values op(A)[i0..i0+6)[p]), B in 16-column panels (for each p the 16
+ * values op(B)[p][j0..j0+16)), zero-padded at the edges, so the kernel never
+ * sees a ragged tile.
+ *
+ * Two versions of each routine: AVX2/FMA intrinsics, compiled for that
+ * target with a function attribute and chosen at run time
+ * (__builtin_cpu_supports in cpu.c), and portable GCC vector-extension C
+ * that any target compiles.  The AVX2 kernel accumulates with fused
+ * multiply-adds; the portable one with separate multiplies and adds (ISO C
+ * mode never contracts them).  Both store C as alpha*acc + beta*C with a
+ * separate multiply and add, and read no C when beta == 0. */
+#include <string.h>
+
+#include "cpu_impl.h"
+
+#if CPU_X86
+#include <immintrin.h>
+#endif
+
+/* ---- portable versions ---------------------------------------------------- */
+
+typedef float cpu_v8 __attribute__((vector_size(32)));
+
+static inline cpu_v8 v8_load(const float *p)
+{
+    cpu_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v8_store(float *p, cpu_v8 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline cpu_v8 v8_splat(float x)
+{
+    cpu_v8 v = { x, x, x, x, x, x, x, x };
+    return v;
+}
+
+/* One 8-column half of the tile at a time keeps the 6 x 8 accumulators in
+ * twelve SSE registers on a plain x86-64 target (no spills). */
+static void ukernel_generic(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+{
+    for (size_t half = 0; half < CPU_NR; half += 8) {
+        cpu_v8 c0 = v8_splat(0.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        const float *ap = a, *bp = b + half;
+        for (size_t p = 0; p < k; p++) {
+            cpu_v8 bv = v8_load(bp);
+            c0 += ap[0] * bv;
+            c1 += ap[1] * bv;
+            c2 += ap[2] * bv;
+            c3 += ap[3] * bv;
+            c4 += ap[4] * bv;
+            c5 += ap[5] * bv;
+            ap += CPU_MR;
+            bp += CPU_NR;
+        }
+        cpu_v8 acc[CPU_MR] = { c0, c1, c2, c3, c4, c5 };
+        for (int i = 0; i < CPU_MR; i++) {
+            float *cr = c + (size_t)i * ldc + half;
+            cpu_v8 r = alpha * acc[i];
+            if (beta != 0.0f)
+                r = r + beta * v8_load(cr);
+            v8_store(cr, r);
+        }
+    }
+}
+
+static void pack_a_generic(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+{
+    for (size_t i0 = 0; i0 < mc; i0 += CPU_MR) {
+        size_t mr = mc - i0 < CPU_MR ? mc - i0 : CPU_MR;
+        if (trans) {
+            /* op(A)[i][p] = a[p*lda + i]: each p is a contiguous run. */
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = a + p * lda + i0;
+                size_t r = 0;
+                for (; r < mr; r++)
+                    dst[r] = src[r];
+                for (; r < CPU_MR; r++)
+                    dst[r] = 0.0f;
+                dst += CPU_MR;
+            }
+        } else {
+            const float *rows[CPU_MR];
+            for (size_t r = 0; r < CPU_MR; r++)
+                rows[r] = r < mr ? a + (i0 + r) * lda : NULL;
+            for (size_t p = 0; p < kc; p++) {
+                for (size_t r = 0; r < CPU_MR; r++)
+                    dst[r] = rows[r] ? rows[r][p] : 0.0f;
+                dst += CPU_MR;
+            }
+        }
+    }
+}
+
+static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+{
+    for (size_t j0 = 0; j0 < nc; j0 += CPU_NR) {
+        size_t nr = nc - j0 < CPU_NR ? nc - j0 : CPU_NR;
+        if (!trans) {
+            /* op(B)[p][j] = b[p*ldb + j]: each p is a contiguous run. */
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = b + p * ldb + j0;
+                size_t j = 0;
+                for (; j < nr; j++)
+                    dst[j] = src[j];
+                for (; j < CPU_NR; j++)
+                    dst[j] = 0.0f;
+                dst += CPU_NR;
+            }
+        } else {
+            /* op(B)[p][j] = b[j*ldb + p]: a transpose. */
+            for (size_t p = 0; p < kc; p++) {
+                size_t j = 0;
+                for (; j < nr; j++)
+                    dst[j] = b[(j0 + j) * ldb + p];
+                for (; j < CPU_NR; j++)
+                    dst[j] = 0.0f;
+                dst += CPU_NR;
+            }
+        }
+    }
+}
+
+/* ---- AVX2 / FMA versions -------------------------------------------------- */
+
+#if CPU_X86
+
+#define CPU_AVX2 __attribute__((target("avx2,fma")))
+
+CPU_AVX2 static void ukernel_avx2(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                                  float beta)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (size_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), ai;
+        ai = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(ai, b0, c00);
+        c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(ai, b0, c10);
+        c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(ai, b0, c20);
+        c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(ai, b0, c30);
+        c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(ai, b0, c40);
+        c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(ai, b0, c50);
+        c51 = _mm256_fmadd_ps(ai, b1, c51);
+        a += CPU_MR;
+        b += CPU_NR;
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256 acc[CPU_MR][2] = { { c00, c01 }, { c10, c11 }, { c20, c21 },
+                              { c30, c31 }, { c40, c41 }, { c50, c51 } };
+    for (int i = 0; i < CPU_MR; i++) {
+        float *cr = c + (size_t)i * ldc;
+        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_add_ps(r0, _mm256_mul_ps(vb, _mm256_loadu_ps(cr)));
+            r1 = _mm256_add_ps(r1, _mm256_mul_ps(vb, _mm256_loadu_ps(cr + 8)));
+        }
+        _mm256_storeu_ps(cr, r0);
+        _mm256_storeu_ps(cr + 8, r1);
+    }
+}
+
+/* Eight rows of 8 floats, transposed: out[q] = { r0[q], ..., r7[q] }. */
+CPU_AVX2 static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* The transposed B (op(B)[p][j] = b[j*ldb + p], the forward pass's x W^T):
+ * full 16-column panels go through 8x8 register transposes. */
+CPU_AVX2 static void pack_b_trans_avx2(const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+{
+    size_t j0 = 0;
+    for (; j0 + CPU_NR <= nc; j0 += CPU_NR) {
+        size_t p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            for (size_t half = 0; half < CPU_NR; half += 8) {
+                __m256 r[8];
+                for (int q = 0; q < 8; q++)
+                    r[q] = _mm256_loadu_ps(b + (j0 + half + (size_t)q) * ldb + p);
+                transpose8(r);
+                for (int q = 0; q < 8; q++)
+                    _mm256_store_ps(dst + (p + (size_t)q) * CPU_NR + half, r[q]);
+            }
+        }
+        for (; p < kc; p++)
+            for (size_t j = 0; j < CPU_NR; j++)
+                dst[p * CPU_NR + j] = b[(j0 + j) * ldb + p];
+        dst += kc * CPU_NR;
+    }
+    if (j0 < nc)
+        pack_b_generic(1, b + j0 * ldb, ldb, kc, nc - j0, dst);
+}
+
+CPU_AVX2 static void pack_b_avx2(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+{
+    if (trans) {
+        pack_b_trans_avx2(b, ldb, kc, nc, dst);
+        return;
+    }
+    size_t j0 = 0;
+    for (; j0 + CPU_NR <= nc; j0 += CPU_NR) {
+        for (size_t p = 0; p < kc; p++) {
+            const float *src = b + p * ldb + j0;
+            _mm256_store_ps(dst, _mm256_loadu_ps(src));
+            _mm256_store_ps(dst + 8, _mm256_loadu_ps(src + 8));
+            dst += CPU_NR;
+        }
+    }
+    if (j0 < nc)
+        pack_b_generic(0, b + j0, ldb, kc, nc - j0, dst);
+}
+
+/* A not transposed (op(A)[i][p] = a[i*lda + p], the dx = dy W case): 8
+ * p-values of six rows at a time, transposed in registers (two rows of
+ * padding are dropped on the store). */
+CPU_AVX2 static void pack_a_avx2(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+{
+    if (trans) {
+        pack_a_generic(1, a, lda, mc, kc, dst);
+        return;
+    }
+    size_t i0 = 0;
+    for (; i0 + CPU_MR <= mc; i0 += CPU_MR) {
+        size_t p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            __m256 r[8];
+            for (int q = 0; q < CPU_MR; q++)
+                r[q] = _mm256_loadu_ps(a + (i0 + (size_t)q) * lda + p);
+            r[6] = r[7] = _mm256_setzero_ps();
+            transpose8(r);
+            /* r[q] = the 6 rows' values at p+q (lanes 6, 7 are padding):
+             * stored as 4 + 2 floats so nothing past the panel is written. */
+            for (int q = 0; q < 8; q++) {
+                float *d = dst + (p + (size_t)q) * CPU_MR;
+                __m128 lo = _mm256_castps256_ps128(r[q]), hi = _mm256_extractf128_ps(r[q], 1);
+                _mm_storeu_ps(d, lo);
+                _mm_storel_pi((__m64 *)(void *)(d + 4), hi);
+            }
+        }
+        for (; p < kc; p++)
+            for (size_t q = 0; q < CPU_MR; q++)
+                dst[p * CPU_MR + q] = a[(i0 + q) * lda + p];
+        dst += kc * CPU_MR;
+    }
+    if (i0 < mc)
+        pack_a_generic(0, a + i0 * lda, lda, mc - i0, kc, dst);
+}
+
+#endif /* CPU_X86 */
+
+/* ---- selection ------------------------------------------------------------ */
+
+cpu_ukernel_fn cpu_ukernel_select(int avx2)
+{
+#if CPU_X86
+    if (avx2)
+        return ukernel_avx2;
+#endif
+    (void)avx2;
+    return ukernel_generic;
+}
+
+void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+{
+#if CPU_X86
+    if (avx2) {
+        pack_a_avx2(trans, a, lda, mc, kc, dst);
+        return;
+    }
+#endif
+    (void)avx2;
+    pack_a_generic(trans, a, lda, mc, kc, dst);
+}
+
+void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+{
+#if CPU_X86
+    if (avx2) {
+        pack_b_avx2(trans, b, ldb, kc, nc, dst);
+        return;
+    }
+#endif
+    (void)avx2;
+    pack_b_generic(trans, b, ldb, kc, nc, dst);
+}

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""The GAN that `gantry bench` times, in PyTorch, timed the same way.
+
+usage: pytorch_reference.py [--threads N] [--batch N] [--steps N] [--warmup N] [--json]
+
+The model, hyperparameters and training step are those of gantry's `gan`
+(include/gantry/gan.h, core/gan.c), so the numbers compare directly with
+`gantry bench --batch N --steps N --warmup N`:
+
+  G = Linear(100,128) LReLU(.2) Linear(128,256) BN LReLU Linear(256,512) BN LReLU
+      Linear(512,1024) BN LReLU Linear(1024,784) Tanh Unflatten(1, (1,28,28))
+  D = Flatten Linear(784,512) LReLU(.2) Linear(512,256) LReLU Linear(256,1)
+  PyTorch's default initialisation; Adam(lr 2e-4, betas (0.5, 0.999)) for both;
+  BCEWithLogitsLoss; z ~ N(0, I).
+
+One step is Algorithm 1 of Goodfellow et al. (2014) exactly as core/gan.c runs
+it: d_steps (1) discriminator updates, each: zero D's gradients, D(real) with
+target 1 backward, fresh z, fake = G(z) in training mode, D(fake.detach()) with
+target 0 backward, Adam step; then one generator update on fresh z with the
+non-saturating loss -log D(G(z)), backpropagated through D without
+accumulating D's parameter gradients (gantry_seq_backward(D, .., 0, ..)), and
+an Adam step.  Like gantry, every step also reads back the losses and the
+mean probabilities D(x) and D(G(z)).
+
+The real images are synthetic, uniform in [-1, 1] (two batches the steps
+cycle through, as `gantry bench` does).  Each step is timed on its own after
+--warmup untimed steps; the report is the median ms per step and
+images/s = batch * d_steps / median step time.
+
+PyTorch is only a point of comparison: it is never a dependency of gantry.
+Debian's python3-torch is enough (/usr/bin/python3).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+try:
+    import torch
+    from torch import nn
+except ImportError:
+    sys.exit("pytorch_reference.py: PyTorch is not installed (Debian: apt-get install python3-torch; "
+             "run it with /usr/bin/python3)")
+
+Z_DIM, C, H, W = 100, 1, 28, 28
+D_STEPS = 1
+DATA_POOL = 2
+
+
+def generator():
+    def block(i, o, bn=True):
+        return [nn.Linear(i, o)] + ([nn.BatchNorm1d(o)] if bn else []) + [nn.LeakyReLU(0.2)]
+    return nn.Sequential(*block(Z_DIM, 128, bn=False), *block(128, 256), *block(256, 512),
+                         *block(512, 1024), nn.Linear(1024, C * H * W), nn.Tanh(),
+                         nn.Unflatten(1, (C, H, W)))
+
+
+def discriminator():
+    return nn.Sequential(nn.Flatten(), nn.Linear(C * H * W, 512), nn.LeakyReLU(0.2),
+                         nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+
+
+class GAN:
+    def __init__(self, batch, seed=0):
+        torch.manual_seed(seed)
+        self.batch = batch
+        self.G, self.D = generator(), discriminator()
+        self.G.train()
+        self.D.train()
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.bce = nn.BCEWithLogitsLoss()
+        self.ones = torch.ones(batch, 1)
+        self.zeros = torch.zeros(batch, 1)
+
+    def discriminator_step(self, real):
+        self.opt_d.zero_grad()
+        logits_real = self.D(real)
+        loss_real = self.bce(logits_real, self.ones)
+        loss_real.backward()
+        z = torch.randn(self.batch, Z_DIM)
+        fake = self.G(z)
+        logits_fake = self.D(fake.detach())
+        loss_fake = self.bce(logits_fake, self.zeros)
+        loss_fake.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            d_real = torch.sigmoid(logits_real).mean().item()
+            d_fake = torch.sigmoid(logits_fake).mean().item()
+        return loss_real.item() + loss_fake.item(), d_real, d_fake
+
+    def generator_step(self):
+        self.opt_g.zero_grad()
+        z = torch.randn(self.batch, Z_DIM)
+        fake = self.G(z)
+        # gradients flow through D to G, but D's own are not accumulated
+        self.D.requires_grad_(False)
+        loss = self.bce(self.D(fake), self.ones)  # non-saturating: -log D(G(z))
+        loss.backward()
+        self.D.requires_grad_(True)
+        self.opt_g.step()
+        return loss.item()
+
+    def train_step(self, real):
+        """real: [D_STEPS, batch, C, H, W]; returns d_loss, g_loss, d_real, d_fake."""
+        d_loss = d_real = d_fake = 0.0
+        for k in range(D_STEPS):
+            loss, p_real, p_fake = self.discriminator_step(real[k])
+            d_loss, d_real, d_fake = d_loss + loss, d_real + p_real, d_fake + p_fake
+        g_loss = self.generator_step()
+        return d_loss / D_STEPS, g_loss, d_real / D_STEPS, d_fake / D_STEPS
+
+
+def cpu_description():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu"
+
+
+def online_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 1 up")
+    return value
+
+
+def non_negative(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0 up")
+    return value
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Times gantry's GAN training step in PyTorch (CPU).")
+    ap.add_argument("--threads", type=positive, default=None,
+                    help="torch.set_num_threads (default: every online CPU)")
+    ap.add_argument("--batch", type=positive, default=64, help="minibatch size (default 64)")
+    ap.add_argument("--steps", type=positive, default=50, help="timed steps (default 50)")
+    ap.add_argument("--warmup", type=non_negative, default=5, help="untimed steps first (default 5)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    args = ap.parse_args()
+    if args.batch < 2:
+        ap.error("--batch must be at least 2 (batch norm)")
+
+    threads = args.threads if args.threads else online_cpus()
+    torch.set_num_threads(threads)
+    gan = GAN(args.batch)
+    data_gen = torch.Generator().manual_seed(0xB3AC4DA7A5EED)
+    pool = torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1
+
+    if not args.json:
+        print(f"pytorch_reference: {args.warmup} warm-up and {args.steps} timed steps...", file=sys.stderr)
+    times = []
+    stats = None
+    for step in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        stats = gan.train_step(pool[step % DATA_POOL])
+        t = (time.perf_counter() - t0) * 1e3
+        if step >= args.warmup:
+            times.append(t)
+    med = statistics.median(times)
+    result = {
+        "ms_per_step": med,
+        "images_per_s": args.batch * D_STEPS / (med * 1e-3),
+        "ms_min": min(times),
+        "ms_max": max(times),
+        "ms_mean": statistics.fmean(times) if hasattr(statistics, "fmean") else statistics.mean(times),
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "d_steps": D_STEPS,
+        "backend": "pytorch",
+        "backend_description": f"PyTorch {torch.__version__} on the CPU",
+        "device": cpu_description(),
+        "model": "gan",
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "threads_source": "--threads" if args.threads else "online CPUs",
+        "last_losses": {"d_loss": stats[0], "g_loss": stats[1], "d_real": stats[2], "d_fake": stats[3]},
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"backend:  pytorch ({result['backend_description']})")
+    print(f"device:   {result['device']}")
+    print(f"threads:  {result['threads']} ({result['threads_source']})")
+    print(f"model:    gan, batch {args.batch}, d_steps {D_STEPS}")
+    print(f"steps:    {args.steps} timed after {args.warmup} warm-up")
+    print(f"median:   {med:.3f} ms/step  (min {result['ms_min']:.3f}, max {result['ms_max']:.3f}, "
+          f"mean {result['ms_mean']:.3f})")
+    print(f"images/s: {result['images_per_s']:.1f}  (batch * d_steps / median step time)")
+
+
+if __name__ == "__main__":
+    main()
