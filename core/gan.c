@@ -9,13 +9,6 @@
 #include "gantry/ops.h"
 #include "gantry/philox.h"
 
-#define TRY(expr)                                                                                       \
-    do {                                                                                                \
-        gantry_status try_s_ = (expr);                                                                  \
-        if (try_s_)                                                                                     \
-            return try_s_;                                                                              \
-    } while (0)
-
 gantry_status gantry_gan_defaults(const char *model, gantry_gan_config *config)
 {
     if (!config)
@@ -45,25 +38,25 @@ static gantry_status build_generator(gantry_seq *g, const gantry_gan_config *c)
     static const size_t widths[] = { 128, 256, 512, 1024 };
     size_t in = c->z_dim;
     for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
-        TRY(gantry_seq_add_linear(g, in, widths[i]));
+        GANTRY_TRY(gantry_seq_add_linear(g, in, widths[i]));
         if (i > 0)
-            TRY(gantry_seq_add_batchnorm(g, widths[i], 1e-5f, 0.1f));
-        TRY(gantry_seq_add_activation(g, GANTRY_ACT_LEAKY_RELU, 0.2f));
+            GANTRY_TRY(gantry_seq_add_batchnorm(g, widths[i], 1e-5f, 0.1f));
+        GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_LEAKY_RELU, 0.2f));
         in = widths[i];
     }
-    TRY(gantry_seq_add_linear(g, in, c->channels * c->height * c->width));
-    TRY(gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f));
+    GANTRY_TRY(gantry_seq_add_linear(g, in, c->channels * c->height * c->width));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f));
     size_t image[3] = { c->channels, c->height, c->width };
     return gantry_seq_add_unflatten(g, 3, image);
 }
 
 static gantry_status build_discriminator(gantry_seq *d, const gantry_gan_config *c)
 {
-    TRY(gantry_seq_add_flatten(d));
-    TRY(gantry_seq_add_linear(d, c->channels * c->height * c->width, 512));
-    TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
-    TRY(gantry_seq_add_linear(d, 512, 256));
-    TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_flatten(d));
+    GANTRY_TRY(gantry_seq_add_linear(d, c->channels * c->height * c->width, 512));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_linear(d, 512, 256));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
     return gantry_seq_add_linear(d, 256, 1);
 }
 
@@ -89,7 +82,7 @@ gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *con
     if (!be || !config || !out)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_create: NULL argument");
     *out = NULL;
-    TRY(check_config(config));
+    GANTRY_TRY(check_config(config));
     gantry_gan *gan = calloc(1, sizeof *gan);
     if (!gan)
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
@@ -175,7 +168,7 @@ uint64_t gantry_gan_steps(const gantry_gan *gan)
 /* Fresh training noise in gan->z, then G(z) in training mode. */
 static gantry_status generate(gantry_gan *gan, gantry_tensor **fake)
 {
-    TRY(gantry_op_rand_normal(gan->z, gan->config.seed, gan->noise_offset, 0.0f, 1.0f));
+    GANTRY_TRY(gantry_op_rand_normal(gan->z, gan->config.seed, gan->noise_offset, 0.0f, 1.0f));
     gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(gan->z));
     return gantry_seq_forward(gan->g, gan->z, 1, fake);
 }
@@ -187,15 +180,15 @@ static gantry_status discriminator_term(gantry_gan *gan, const gantry_tensor *in
 {
     gantry_tensor *logits;
     float v;
-    TRY(gantry_seq_forward(gan->d, input, 1, &logits));
-    TRY(gantry_op_bce_logits_forward(logits, target, gan->scalar));
-    TRY(gantry_tensor_item(gan->scalar, &v));
+    GANTRY_TRY(gantry_seq_forward(gan->d, input, 1, &logits));
+    GANTRY_TRY(gantry_op_bce_logits_forward(logits, target, gan->scalar));
+    GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
     *loss = v;
-    TRY(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0.0f, logits, gan->probs));
-    TRY(gantry_op_mean(gan->probs, gan->scalar));
-    TRY(gantry_tensor_item(gan->scalar, &v));
+    GANTRY_TRY(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0.0f, logits, gan->probs));
+    GANTRY_TRY(gantry_op_mean(gan->probs, gan->scalar));
+    GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
     *mean_prob = v;
-    TRY(gantry_op_bce_logits_backward(logits, target, 1.0f, gan->dlogits));
+    GANTRY_TRY(gantry_op_bce_logits_backward(logits, target, 1.0f, gan->dlogits));
     return gantry_seq_backward(gan->d, gan->dlogits, 1, NULL);
 }
 
@@ -203,12 +196,12 @@ static gantry_status discriminator_step(gantry_gan *gan, const float *real, gant
 {
     double loss_real, loss_fake, p_real, p_fake;
     gantry_tensor *fake;
-    TRY(gantry_tensor_write(gan->real, real, gantry_tensor_numel(gan->real)));
-    TRY(gantry_seq_zero_grad(gan->d));
-    TRY(discriminator_term(gan, gan->real, 1.0f, &loss_real, &p_real));
-    TRY(generate(gan, &fake));
-    TRY(discriminator_term(gan, fake, 0.0f, &loss_fake, &p_fake));
-    TRY(gantry_optim_step(gan->opt_d));
+    GANTRY_TRY(gantry_tensor_write(gan->real, real, gantry_tensor_numel(gan->real)));
+    GANTRY_TRY(gantry_seq_zero_grad(gan->d));
+    GANTRY_TRY(discriminator_term(gan, gan->real, 1.0f, &loss_real, &p_real));
+    GANTRY_TRY(generate(gan, &fake));
+    GANTRY_TRY(discriminator_term(gan, fake, 0.0f, &loss_fake, &p_fake));
+    GANTRY_TRY(gantry_optim_step(gan->opt_d));
     acc->d_loss += loss_real + loss_fake;
     acc->d_real += p_real;
     acc->d_fake += p_fake;
@@ -219,23 +212,23 @@ static gantry_status generator_step(gantry_gan *gan, double *g_loss)
 {
     gantry_tensor *fake, *logits, *dfake;
     float v;
-    TRY(gantry_seq_zero_grad(gan->g));
-    TRY(generate(gan, &fake));
-    TRY(gantry_seq_forward(gan->d, fake, 1, &logits));
+    GANTRY_TRY(gantry_seq_zero_grad(gan->g));
+    GANTRY_TRY(generate(gan, &fake));
+    GANTRY_TRY(gantry_seq_forward(gan->d, fake, 1, &logits));
     if (gan->config.g_loss == GANTRY_G_LOSS_MINIMAX) {
         /* log(1 - D(G(z))) = -BCE(logits, 0) */
-        TRY(gantry_op_bce_logits_forward(logits, 0.0f, gan->scalar));
-        TRY(gantry_tensor_item(gan->scalar, &v));
+        GANTRY_TRY(gantry_op_bce_logits_forward(logits, 0.0f, gan->scalar));
+        GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
         *g_loss = -(double)v;
-        TRY(gantry_op_bce_logits_backward(logits, 0.0f, -1.0f, gan->dlogits));
+        GANTRY_TRY(gantry_op_bce_logits_backward(logits, 0.0f, -1.0f, gan->dlogits));
     } else {
-        TRY(gantry_op_bce_logits_forward(logits, 1.0f, gan->scalar));
-        TRY(gantry_tensor_item(gan->scalar, &v));
+        GANTRY_TRY(gantry_op_bce_logits_forward(logits, 1.0f, gan->scalar));
+        GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
         *g_loss = v;
-        TRY(gantry_op_bce_logits_backward(logits, 1.0f, 1.0f, gan->dlogits));
+        GANTRY_TRY(gantry_op_bce_logits_backward(logits, 1.0f, 1.0f, gan->dlogits));
     }
-    TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dfake));
-    TRY(gantry_seq_backward(gan->g, dfake, 1, NULL));
+    GANTRY_TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dfake));
+    GANTRY_TRY(gantry_seq_backward(gan->g, dfake, 1, NULL));
     return gantry_optim_step(gan->opt_g);
 }
 
@@ -246,8 +239,8 @@ gantry_status gantry_gan_train_step(gantry_gan *gan, const float *real, gantry_g
     gantry_gan_stats acc = { 0 };
     size_t per_batch = gantry_tensor_numel(gan->real);
     for (unsigned k = 0; k < gan->config.d_steps; k++)
-        TRY(discriminator_step(gan, real + (size_t)k * per_batch, &acc));
-    TRY(generator_step(gan, &acc.g_loss));
+        GANTRY_TRY(discriminator_step(gan, real + (size_t)k * per_batch, &acc));
+    GANTRY_TRY(generator_step(gan, &acc.g_loss));
     double n = gan->config.d_steps;
     acc.d_loss /= n;
     acc.d_real /= n;

@@ -8,13 +8,6 @@
 #include "gantry/ops.h"
 #include "gantry/philox.h"
 
-#define TRY(expr)                                                                                       \
-    do {                                                                                                \
-        gantry_status try_s_ = (expr);                                                                  \
-        if (try_s_)                                                                                     \
-            return try_s_;                                                                              \
-    } while (0)
-
 gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int ndim, const size_t *shape)
 {
     if (*t && (*t)->ndim == ndim && memcmp((*t)->shape, shape, (size_t)ndim * sizeof *shape) == 0)
@@ -49,10 +42,10 @@ static gantry_status add_state(gantry_layer *l, const char *name, size_t n, int 
     snprintf(p->name, sizeof p->name, "%s", name);
     if (with_grad)
         l->nparams++;
-    TRY(gantry_tensor_new(l->be, &p->value, n, 0, 0, 0));
+    GANTRY_TRY(gantry_tensor_new(l->be, &p->value, n, 0, 0, 0));
     if (with_grad) {
-        TRY(gantry_tensor_new(l->be, &p->grad, n, 0, 0, 0));
-        TRY(gantry_op_fill(p->grad, 0.0f));
+        GANTRY_TRY(gantry_tensor_new(l->be, &p->grad, n, 0, 0, 0));
+        GANTRY_TRY(gantry_op_fill(p->grad, 0.0f));
     }
     return GANTRY_OK;
 }
@@ -115,9 +108,9 @@ static gantry_status linear_forward(gantry_layer *l, const gantry_tensor *x, int
                                 p->in, p->out, gantry__shape_str(x, b, sizeof b), p->in);
     }
     size_t shape[2] = { x->shape[0], p->out };
-    TRY(gantry__ensure_tensor(l->be, &l->y, 2, shape));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 2, shape));
     gantry_tensor x2 = as_matrix(x, p->in);
-    TRY(gantry_op_gemm(0, 1, 1.0f, &x2, l->state[0].value, 0.0f, l->y));
+    GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, &x2, l->state[0].value, 0.0f, l->y));
     return gantry_op_bias_add(l->y, l->state[1].value);
 }
 
@@ -130,13 +123,13 @@ static gantry_status linear_backward(gantry_layer *l, const gantry_tensor *dy, i
     gantry_tensor dy2 = as_matrix(dy, p->out);
     gantry_tensor x2 = as_matrix(l->x, p->in);
     if (param_grads) {
-        TRY(gantry_op_gemm(1, 0, 1.0f, &dy2, &x2, 1.0f, l->state[0].grad));
-        TRY(gantry_op_bias_grad(&dy2, l->state[1].grad, 1));
+        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &dy2, &x2, 1.0f, l->state[0].grad));
+        GANTRY_TRY(gantry_op_bias_grad(&dy2, l->state[1].grad, 1));
     }
     if (need_dx) {
-        TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
         gantry_tensor dx2 = as_matrix(l->dx, p->in);
-        TRY(gantry_op_gemm(0, 0, 1.0f, &dy2, l->state[0].value, 0.0f, &dx2));
+        GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &dy2, l->state[0].value, 0.0f, &dx2));
     }
     return GANTRY_OK;
 }
@@ -146,7 +139,7 @@ static gantry_status linear_init(gantry_layer *l, uint64_t seed, uint64_t *offse
     const linear_priv *p = l->priv;
     /* kaiming_uniform_(a = sqrt(5)) gives bound = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in). */
     float bound = (float)(1.0 / sqrt((double)p->in));
-    TRY(fill_uniform_host(l->state[0].value, seed, offset, bound));
+    GANTRY_TRY(fill_uniform_host(l->state[0].value, seed, offset, bound));
     return fill_uniform_host(l->state[1].value, seed, offset, bound);
 }
 
@@ -168,7 +161,7 @@ gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, g
 {
     if (in == 0 || out == 0)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Linear(%zu, %zu): features must be positive", in, out);
-    TRY(new_layer(be, &linear_class, sizeof(linear_priv), out_layer));
+    GANTRY_TRY(new_layer(be, &linear_class, sizeof(linear_priv), out_layer));
     gantry_layer *l = *out_layer;
     linear_priv *p = l->priv;
     p->in = in;
@@ -210,13 +203,13 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "BatchNorm(%zu): input %s does not have %zu channels",
                                 p->features, gantry__shape_str(x, b, sizeof b), p->features);
     }
-    TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
     gantry_param *st = l->state;
     p->trained_last = training;
     if (!training)
         return gantry_op_batchnorm_forward_eval(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                                 st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->eps);
-    TRY(gantry_op_batchnorm_forward_train(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
+    GANTRY_TRY(gantry_op_batchnorm_forward_train(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                           st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->save_mean,
                                           p->save_invstd, p->momentum, p->eps));
     p->batches_tracked++;
@@ -235,7 +228,7 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
      * go to scratch so the real ones stay untouched. */
     if (!param_grads && !need_dx)
         return GANTRY_OK;
-    TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
     gantry_param *st = l->state;
     return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, p->save_mean, p->save_invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
@@ -246,9 +239,9 @@ static gantry_status batchnorm_init(gantry_layer *l, uint64_t seed, uint64_t *of
 {
     batchnorm_priv *p = l->priv;
     p->batches_tracked = 0;
-    TRY(gantry_op_fill(l->state[BN_WEIGHT].value, 1.0f));
-    TRY(gantry_op_fill(l->state[BN_BIAS].value, 0.0f));
-    TRY(gantry_op_fill(l->state[BN_RUNNING_MEAN].value, 0.0f));
+    GANTRY_TRY(gantry_op_fill(l->state[BN_WEIGHT].value, 1.0f));
+    GANTRY_TRY(gantry_op_fill(l->state[BN_BIAS].value, 0.0f));
+    GANTRY_TRY(gantry_op_fill(l->state[BN_RUNNING_MEAN].value, 0.0f));
     return gantry_op_fill(l->state[BN_RUNNING_VAR].value, 1.0f);
 }
 
@@ -282,7 +275,7 @@ gantry_status gantry__batchnorm_create(gantry_backend *be, size_t features, floa
     if (features == 0 || !(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "BatchNorm(%zu, eps=%g, momentum=%g): invalid arguments",
                                 features, (double)eps, (double)momentum);
-    TRY(new_layer(be, &batchnorm_class, sizeof(batchnorm_priv), out_layer));
+    GANTRY_TRY(new_layer(be, &batchnorm_class, sizeof(batchnorm_priv), out_layer));
     gantry_layer *l = *out_layer;
     batchnorm_priv *p = l->priv;
     p->features = features;
@@ -328,7 +321,7 @@ typedef struct activation_priv {
 static gantry_status activation_forward(gantry_layer *l, const gantry_tensor *x, int training)
 {
     const activation_priv *p = l->priv;
-    TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
     return gantry_op_activation_forward(p->act, p->param, x, l->y);
 }
 
@@ -337,7 +330,7 @@ static gantry_status activation_backward(gantry_layer *l, const gantry_tensor *d
     const activation_priv *p = l->priv;
     if (!need_dx)
         return GANTRY_OK;
-    TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
     return gantry_op_activation_backward(p->act, p->param, l->x, l->y, dy, l->dx);
 }
 
@@ -366,7 +359,7 @@ gantry_status gantry__activation_create(gantry_backend *be, gantry_activation ac
     if (act < GANTRY_ACT_IDENTITY || act > GANTRY_ACT_SIGMOID || !isfinite(param))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "activation %d(%g): unknown activation or bad parameter",
                                 (int)act, (double)param);
-    TRY(new_layer(be, &activation_class, sizeof(activation_priv), out_layer));
+    GANTRY_TRY(new_layer(be, &activation_class, sizeof(activation_priv), out_layer));
     activation_priv *p = (*out_layer)->priv;
     p->act = act;
     p->param = param;
@@ -450,7 +443,7 @@ gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t 
     for (int i = 0; i < ndim; i++)
         if (shape[i] == 0)
             return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Unflatten: dimension %d is 0", i);
-    TRY(new_layer(be, &reshape_class, sizeof(reshape_priv), out_layer));
+    GANTRY_TRY(new_layer(be, &reshape_class, sizeof(reshape_priv), out_layer));
     reshape_priv *p = (*out_layer)->priv;
     p->ndim = ndim;
     if (ndim)

@@ -47,13 +47,6 @@ static gantry_status check_tensors(const char *op, const char *names, const gant
             return check_s_;                                                                            \
     } while (0)
 
-#define TRY(expr)                                                                                       \
-    do {                                                                                                \
-        gantry_status try_s_ = (expr);                                                                  \
-        if (try_s_)                                                                                     \
-            return try_s_;                                                                              \
-    } while (0)
-
 static gantry_status same_numel(const char *op, const char *an, const gantry_tensor *a, const char *bn,
                                 const gantry_tensor *b)
 {
@@ -107,8 +100,8 @@ gantry_status gantry_op_gemm(int trans_a, int trans_b, float alpha, const gantry
 {
     static const char op[] = "gemm";
     CHECK_TENSORS(op, "A,B,C", a, b, c);
-    TRY(check_finite(op, "alpha", alpha));
-    TRY(check_finite(op, "beta", beta));
+    GANTRY_TRY(check_finite(op, "alpha", alpha));
+    GANTRY_TRY(check_finite(op, "beta", beta));
     if (a->ndim != 2 || b->ndim != 2 || c->ndim != 2)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "gemm: A, B and C must be 2-D (got %d, %d, %d dims)",
                                 a->ndim, b->ndim, c->ndim);
@@ -137,8 +130,8 @@ gantry_status gantry_op_bias_add(gantry_tensor *x, const gantry_tensor *bias)
 {
     static const char op[] = "bias_add";
     CHECK_TENSORS(op, "x,bias", x, bias);
-    TRY(check_channels(op, "x", x));
-    TRY(check_per_channel(op, "bias", bias, x->shape[1]));
+    GANTRY_TRY(check_channels(op, "x", x));
+    GANTRY_TRY(check_per_channel(op, "bias", bias, x->shape[1]));
     return OPS(x)->bias_add(CTX(x), M(x), M(bias), x->shape[0], x->shape[1], gantry__inner(x));
 }
 
@@ -146,8 +139,8 @@ gantry_status gantry_op_bias_grad(const gantry_tensor *dy, gantry_tensor *dbias,
 {
     static const char op[] = "bias_grad";
     CHECK_TENSORS(op, "dy,dbias", dy, dbias);
-    TRY(check_channels(op, "dy", dy));
-    TRY(check_per_channel(op, "dbias", dbias, dy->shape[1]));
+    GANTRY_TRY(check_channels(op, "dy", dy));
+    GANTRY_TRY(check_per_channel(op, "dbias", dbias, dy->shape[1]));
     return OPS(dy)->bias_grad(CTX(dy), M(dy), M(dbias), dy->shape[0], dy->shape[1], gantry__inner(dy),
                               accumulate ? 1.0f : 0.0f);
 }
@@ -164,8 +157,8 @@ gantry_status gantry_op_activation_forward(gantry_activation act, float param, c
 {
     static const char op[] = "activation_forward";
     CHECK_TENSORS(op, "x,y", x, y);
-    TRY(check_activation(op, act, param));
-    TRY(same_numel(op, "x", x, "y", y));
+    GANTRY_TRY(check_activation(op, act, param));
+    GANTRY_TRY(same_numel(op, "x", x, "y", y));
     return OPS(x)->activation_forward(CTX(x), act, param, M(x), M(y), x->numel);
 }
 
@@ -174,18 +167,18 @@ gantry_status gantry_op_activation_backward(gantry_activation act, float param, 
 {
     static const char op[] = "activation_backward";
     CHECK_TENSORS(op, "x,y,dy,dx", x, y, dy, dx);
-    TRY(check_activation(op, act, param));
-    TRY(same_numel(op, "x", x, "y", y));
-    TRY(same_numel(op, "x", x, "dy", dy));
-    TRY(same_numel(op, "x", x, "dx", dx));
+    GANTRY_TRY(check_activation(op, act, param));
+    GANTRY_TRY(same_numel(op, "x", x, "y", y));
+    GANTRY_TRY(same_numel(op, "x", x, "dy", dy));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
     return OPS(x)->activation_backward(CTX(x), act, param, M(x), M(y), M(dy), M(dx), x->numel);
 }
 
 static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name,
                                     const gantry_tensor *y, float eps, int training)
 {
-    TRY(check_channels(op, "x", x));
-    TRY(same_numel(op, "x", x, y_name, y));
+    GANTRY_TRY(check_channels(op, "x", x));
+    GANTRY_TRY(same_numel(op, "x", x, y_name, y));
     if (!(eps > 0.0f) || !isfinite(eps))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
     if (training && x->shape[0] * gantry__inner(x) < 2) {
@@ -205,15 +198,15 @@ gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_t
     static const char op[] = "batchnorm_forward_train";
     CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta,
                   running_mean, running_var, save_mean, save_invstd);
-    TRY(check_bn_input(op, x, "y", y, eps, 1));
-    TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 1));
+    GANTRY_TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
     size_t c = x->shape[1];
-    TRY(check_per_channel(op, "gamma", gamma, c));
-    TRY(check_per_channel(op, "beta", beta, c));
-    TRY(check_per_channel(op, "running_mean", running_mean, c));
-    TRY(check_per_channel(op, "running_var", running_var, c));
-    TRY(check_per_channel(op, "save_mean", save_mean, c));
-    TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
+    GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
+    GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
+    GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
     return OPS(x)->batchnorm_forward_train(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
                                            M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x),
                                            momentum, eps);
@@ -225,12 +218,12 @@ gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_te
 {
     static const char op[] = "batchnorm_forward_eval";
     CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var", x, y, gamma, beta, running_mean, running_var);
-    TRY(check_bn_input(op, x, "y", y, eps, 0));
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 0));
     size_t c = x->shape[1];
-    TRY(check_per_channel(op, "gamma", gamma, c));
-    TRY(check_per_channel(op, "beta", beta, c));
-    TRY(check_per_channel(op, "running_mean", running_mean, c));
-    TRY(check_per_channel(op, "running_var", running_var, c));
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
+    GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
     return OPS(x)->batchnorm_forward_eval(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
                                           x->shape[0], c, gantry__inner(x), eps);
 }
@@ -243,14 +236,14 @@ gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_
     static const char op[] = "batchnorm_backward";
     CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
                   dgamma, dbeta);
-    TRY(check_bn_input(op, x, "dy", dy, 1.0f, 1));
-    TRY(same_numel(op, "x", x, "dx", dx));
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 1));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
     size_t c = x->shape[1];
-    TRY(check_per_channel(op, "gamma", gamma, c));
-    TRY(check_per_channel(op, "save_mean", save_mean, c));
-    TRY(check_per_channel(op, "save_invstd", save_invstd, c));
-    TRY(check_per_channel(op, "dgamma", dgamma, c));
-    TRY(check_per_channel(op, "dbeta", dbeta, c));
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
+    GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
     return OPS(x)->batchnorm_backward(CTX(x), M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
                                       M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
@@ -258,32 +251,32 @@ gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_
 gantry_status gantry_op_add(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y)
 {
     CHECK_TENSORS("add", "a,b,y", a, b, y);
-    TRY(same_numel("add", "a", a, "b", b));
-    TRY(same_numel("add", "a", a, "y", y));
+    GANTRY_TRY(same_numel("add", "a", a, "b", b));
+    GANTRY_TRY(same_numel("add", "a", a, "y", y));
     return OPS(a)->add(CTX(a), M(a), M(b), M(y), a->numel);
 }
 
 gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y)
 {
     CHECK_TENSORS("mul", "a,b,y", a, b, y);
-    TRY(same_numel("mul", "a", a, "b", b));
-    TRY(same_numel("mul", "a", a, "y", y));
+    GANTRY_TRY(same_numel("mul", "a", a, "b", b));
+    GANTRY_TRY(same_numel("mul", "a", a, "y", y));
     return OPS(a)->mul(CTX(a), M(a), M(b), M(y), a->numel);
 }
 
 gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor *y)
 {
     CHECK_TENSORS("scale", "x,y", x, y);
-    TRY(check_finite("scale", "alpha", alpha));
-    TRY(same_numel("scale", "x", x, "y", y));
+    GANTRY_TRY(check_finite("scale", "alpha", alpha));
+    GANTRY_TRY(same_numel("scale", "x", x, "y", y));
     return OPS(x)->scale(CTX(x), M(x), M(y), alpha, x->numel);
 }
 
 gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor *y)
 {
     CHECK_TENSORS("axpy", "x,y", x, y);
-    TRY(check_finite("axpy", "alpha", alpha));
-    TRY(same_numel("axpy", "x", x, "y", y));
+    GANTRY_TRY(check_finite("axpy", "alpha", alpha));
+    GANTRY_TRY(same_numel("axpy", "x", x, "y", y));
     return OPS(x)->axpy(CTX(x), alpha, M(x), M(y), x->numel);
 }
 
@@ -303,7 +296,7 @@ gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target,
 {
     static const char op[] = "bce_logits_forward";
     CHECK_TENSORS(op, "x,out", x, out);
-    TRY(check_range(op, "target", target, 0.0f, 1.0f));
+    GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
     return OPS(x)->bce_logits_forward(CTX(x), M(x), x->numel, target, M(out));
 }
 
@@ -311,9 +304,9 @@ gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target
 {
     static const char op[] = "bce_logits_backward";
     CHECK_TENSORS(op, "x,dx", x, dx);
-    TRY(check_range(op, "target", target, 0.0f, 1.0f));
-    TRY(check_finite(op, "scale", scale));
-    TRY(same_numel(op, "x", x, "dx", dx));
+    GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
+    GANTRY_TRY(check_finite(op, "scale", scale));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
     return OPS(x)->bce_logits_backward(CTX(x), M(x), x->numel, target, scale, M(dx));
 }
 
@@ -331,17 +324,17 @@ gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gan
                                    float momentum, float weight_decay)
 {
     static const char op[] = "sgd_update";
-    TRY(check_lr(op, lr, weight_decay));
-    TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
+    GANTRY_TRY(check_lr(op, lr, weight_decay));
+    GANTRY_TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
     if (momentum != 0.0f) {
         CHECK_TENSORS(op, "p,g,v", p, g, v);
-        TRY(same_numel(op, "p", p, "v", v));
+        GANTRY_TRY(same_numel(op, "p", p, "v", v));
     } else {
         CHECK_TENSORS(op, "p,g", p, g);
         if (v && v->be != p->be)
             return gantry_set_error(GANTRY_BACKEND_MISMATCH, "%s: 'v' is on another backend", op);
     }
-    TRY(same_numel(op, "p", p, "g", g));
+    GANTRY_TRY(same_numel(op, "p", p, "g", g));
     gantry_mem vm = v ? M(v) : M(p);
     return OPS(p)->sgd_update(CTX(p), M(p), M(g), vm, p->numel, lr, momentum, weight_decay);
 }
@@ -352,10 +345,10 @@ gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, ga
 {
     static const char op[] = "adam_update";
     CHECK_TENSORS(op, "p,g,m,v", p, g, m, v);
-    TRY(check_lr(op, lr, weight_decay));
-    TRY(same_numel(op, "p", p, "g", g));
-    TRY(same_numel(op, "p", p, "m", m));
-    TRY(same_numel(op, "p", p, "v", v));
+    GANTRY_TRY(check_lr(op, lr, weight_decay));
+    GANTRY_TRY(same_numel(op, "p", p, "g", g));
+    GANTRY_TRY(same_numel(op, "p", p, "m", m));
+    GANTRY_TRY(same_numel(op, "p", p, "v", v));
     if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: betas (%g, %g) must lie in [0, 1)", op,
                                 (double)beta1, (double)beta2);
@@ -372,10 +365,10 @@ gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g,
 {
     static const char op[] = "rmsprop_update";
     CHECK_TENSORS(op, "p,g,sq", p, g, sq);
-    TRY(check_lr(op, lr, weight_decay));
-    TRY(same_numel(op, "p", p, "g", g));
-    TRY(same_numel(op, "p", p, "sq", sq));
-    TRY(check_range(op, "alpha", alpha, 0.0f, 1.0f));
+    GANTRY_TRY(check_lr(op, lr, weight_decay));
+    GANTRY_TRY(same_numel(op, "p", p, "g", g));
+    GANTRY_TRY(same_numel(op, "p", p, "sq", sq));
+    GANTRY_TRY(check_range(op, "alpha", alpha, 0.0f, 1.0f));
     if (!(eps > 0.0f) || !isfinite(eps))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
     return OPS(p)->rmsprop_update(CTX(p), M(p), M(g), M(sq), p->numel, lr, alpha, eps, weight_decay);
@@ -402,7 +395,7 @@ gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed, uint64_t o
 gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t offset, float mean, float std)
 {
     CHECK_TENSORS("rand_normal", "x", x);
-    TRY(check_finite("rand_normal", "mean", mean));
+    GANTRY_TRY(check_finite("rand_normal", "mean", mean));
     if (!(std >= 0.0f) || !isfinite(std))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_normal: std = %g must be >= 0", (double)std);
     return OPS(x)->rand_normal(CTX(x), M(x), x->numel, seed, offset, mean, std);

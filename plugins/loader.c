@@ -186,6 +186,18 @@ static gantry_status find_candidates(candidate_list *list)
 
 /* ---- opening and checking one module ----------------------------------- */
 
+/* getenv("GANTRY_<NAME>_<suffix>"), e.g. GANTRY_OPENCL_DEVICE. */
+static const char *backend_env(const char *name, const char *suffix)
+{
+    char var[128];
+    size_t n = (size_t)snprintf(var, sizeof var, "GANTRY_");
+    for (const char *p = name; *p && n + 1 < sizeof var; p++)
+        var[n++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    snprintf(var + n, sizeof var - n, "_%s", suffix);
+    const char *v = getenv(var);
+    return (v && *v) ? v : NULL;
+}
+
 static void options_for(const char *name, const gantry_backend_config *config, gantry_backend_options *opts,
                         char *device_env, size_t device_env_size, char *cache, size_t cache_size)
 {
@@ -200,13 +212,7 @@ static void options_for(const char *name, const gantry_backend_config *config, g
     if (opts->num_threads < 0)
         opts->num_threads = 0;
 
-    /* GANTRY_<NAME>_DEVICE, e.g. GANTRY_OPENCL_DEVICE */
-    char var[96];
-    size_t n = (size_t)snprintf(var, sizeof var, "GANTRY_");
-    for (const char *p = name; *p && n + 1 < sizeof var; p++)
-        var[n++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-    snprintf(var + n, sizeof var - n, "_DEVICE");
-    const char *dev = getenv(var);
+    const char *dev = backend_env(name, "DEVICE");
     snprintf(device_env, device_env_size, "%s", dev ? dev : "");
     opts->device = (config && config->device) ? config->device : (device_env[0] ? device_env : NULL);
 
@@ -222,6 +228,10 @@ static void options_for(const char *name, const gantry_backend_config *config, g
     else
         cache[0] = '\0';
     opts->cache_dir = cache[0] ? cache : NULL;
+
+    const char *kernel_dir = getenv("GANTRY_CL_DIR");
+    opts->kernel_dir = (kernel_dir && *kernel_dir) ? kernel_dir : NULL;
+    opts->kernel_binary = backend_env(name, "BINARY");
 }
 
 /* The first required method the table leaves NULL, or NULL when complete;
@@ -429,9 +439,13 @@ gantry_status gantry_backend_open(const char *name, const gantry_backend_config 
         return s;
     }
     if (automatic) {
+        /* A module that loaded but cannot run here (no OpenCL platform, no
+         * device) gets a one-line note; broken modules show in `gantry backends`. */
         for (size_t i = 0; i < count; i++)
-            if (!infos[i].usable && infos[i].reason[0] && !strstr(infos[i].reason, "shadowed"))
-                gantry__log(GANTRY_LOG_INFO, "auto: skipped backend '%s': %s", infos[i].name, infos[i].reason);
+            if (!infos[i].usable && infos[i].abi_version == GANTRY_BACKEND_ABI_VERSION &&
+                strncmp(infos[i].reason, "cannot run here", 15) == 0)
+                gantry__log(GANTRY_LOG_WARN, "auto: backend '%s' %s; using '%s'", infos[i].name, infos[i].reason,
+                            info->name);
     }
 
     gantry_backend *be = calloc(1, sizeof *be);

@@ -76,9 +76,15 @@ typedef struct gantry_host {
 typedef struct gantry_backend_options {
     uint32_t struct_size;
     const gantry_host *host;
-    int num_threads;       /* 0: the backend's default (all cores) */
-    const char *device;    /* device selector, backend-specific syntax */
-    const char *cache_dir; /* where compiled artefacts may be cached */
+    int num_threads;       /* 0: the backend's default (all cores); GANTRY_NUM_THREADS */
+    const char *device;    /* device selector, backend-specific syntax; GANTRY_<NAME>_DEVICE */
+    const char *cache_dir; /* where compiled artefacts may be cached; GANTRY_CACHE_DIR */
+    /* Kernel sources to read instead of the embedded ones (development);
+     * GANTRY_CL_DIR. */
+    const char *kernel_dir;
+    /* A prebuilt program binary to load instead of compiling (offline-
+     * compiled FPGA bitstreams and the like); GANTRY_<NAME>_BINARY. */
+    const char *kernel_binary;
 } gantry_backend_options;
 
 typedef struct gantry_backend_ops {

@@ -59,6 +59,15 @@ GANTRY_API gantry_status gantry_set_error(gantry_status status, const char *fmt,
 #endif
     ;
 
+/* Returns from the calling function with the status of `expr` when it
+ * failed; the message is already set by whatever failed. */
+#define GANTRY_TRY(expr)                                                                                \
+    do {                                                                                                \
+        gantry_status gantry_try_status_ = (expr);                                                      \
+        if (gantry_try_status_ != GANTRY_OK)                                                            \
+            return gantry_try_status_;                                                                  \
+    } while (0)
+
 /* Clears the last-error message of this thread. */
 GANTRY_API void gantry_clear_error(void);
 
