@@ -125,7 +125,7 @@ static void test_module(void)
         CHECK(fns[i] != NULL);
 
     gantry_host host = { GANTRY_BACKEND_ABI_VERSION, sizeof host, gantry_set_error, NULL };
-    gantry_backend_options opts = { sizeof opts, &host, 0, NULL, NULL };
+    gantry_backend_options opts = { .struct_size = sizeof opts, .host = &host };
     char why[64] = "x";
     CHECK(ops->probe(&opts, why, sizeof why) == 10);
     char desc[256] = "";

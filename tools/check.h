@@ -13,6 +13,8 @@
 
 /* ---- the suite and its report rows --------------------------------------- */
 
+struct check_traj_cache;
+
 typedef struct check_suite {
     gantry_backend *ref;      /* the oracle */
     gantry_backend *test;     /* the backend under test */
@@ -22,6 +24,7 @@ typedef struct check_suite {
     int tty;                  /* progress lines on stderr */
     size_t passed, failed;    /* rows so far */
     double last_progress;
+    struct check_traj_cache *traj_cache; /* the reference's losses, shared by the backends (may be NULL) */
 } check_suite;
 
 /* One line of the report: an op (or a trajectory step, or a gradient check)
@@ -33,7 +36,9 @@ typedef struct check_row {
     double worst;       /* worst error over the cases */
     char worst_case[128];
     size_t cases, failed;
-    char first_failure[384];
+    char failed_case[128];   /* the first case that failed */
+    char first_failure[384]; /* ... and why */
+    int keep_case;           /* show worst_case as set by the caller, even when exact */
 } check_row;
 
 void check_row_begin(check_suite *s, check_row *r, const char *name, const char *metric, double limit);
@@ -149,11 +154,25 @@ typedef struct check_traj {
 #define CHECK_TRAJ_STEPS_QUICK 5
 #define CHECK_TRAJ_SEED 20140610u
 
+/* The reference's losses of one seed: training the reference is most of the
+ * time `gantry check` takes, and it is the same for every backend. */
+typedef struct check_traj_cache {
+    uint64_t seed;
+    unsigned steps; /* valid entries */
+    double d_loss[64], g_loss[64];
+} check_traj_cache;
+
+/* Called after each training step (1-based) when not NULL. */
+typedef void (*check_traj_progress_fn)(void *user, unsigned step);
+
 /* Builds the GAN of gantry_gan_defaults("gan") with batch 64 on both
  * backends, compares the initial state bit for bit, then trains `steps`
- * (<= 64) steps on synthetic Philox data in [-1, 1]. */
+ * (<= 64) steps on synthetic Philox data in [-1, 1].  With a `cache` that
+ * holds the steps of this seed the reference is not trained again; without
+ * one (NULL, or too few steps) it is, and the cache receives its losses. */
 gantry_status check_trajectory(gantry_backend *ref, gantry_backend *test, unsigned steps, uint64_t seed,
-                               check_traj *out);
+                               check_traj_cache *cache, check_traj *out, check_traj_progress_fn progress,
+                               void *user);
 /* Relative loss difference allowed at step k (1-based). */
 double check_trajectory_limit(unsigned step);
 /* |a - b| / |b| (|a - b| when b is 0; infinite when either is not finite). */

@@ -166,7 +166,7 @@ gantry_status check_grad_seq(gantry_seq *seq, const gantry_tensor *x, uint64_t s
 {
     gantry_backend *be = gantry_tensor_backend(x);
     gantry_tensor *y = NULL, *dy = NULL, *dx = NULL;
-    float *wf = NULL, *a_dx = NULL, *a_p = NULL;
+    float *wf = NULL, *a_dx = NULL;
     double *w = NULL, *num = NULL;
     TRY(gantry_seq_forward(seq, x, 1, &y));
     size_t ny = gantry_tensor_numel(y), nx = gantry_tensor_numel(x);
@@ -234,7 +234,6 @@ gantry_status check_grad_seq(gantry_seq *seq, const gantry_tensor *x, uint64_t s
     free(grads);
     free(num);
     free(a_dx);
-    free(a_p);
     free(w);
     free(wf);
     gantry_tensor_destroy(dy);

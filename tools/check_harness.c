@@ -1,16 +1,24 @@
 /* `gantry check`: report rows, NMSE with non-finite agreement, and the case
  * harness that runs one op on two backends inside guarded buffers. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gantry/philox.h"
 #include "tools/check.h"
-#include "tools/cli.h"
 
 /* ---- rows ----------------------------------------------------------------- */
+
+/* Seconds on a monotonic clock (this file links into tests too, without
+ * the CLI's helpers). */
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void clear_progress(check_suite *s)
 {
@@ -24,7 +32,7 @@ void check_progress(check_suite *s, const char *what, size_t done)
 {
     if (!s->tty)
         return;
-    double now = cli_now();
+    double now = now_seconds();
     if (now - s->last_progress < 0.1)
         return;
     s->last_progress = now;
@@ -51,6 +59,7 @@ void check_row_case(check_suite *s, check_row *r, const char *desc, double err, 
     }
     if (bad) {
         if (!r->failed) {
+            snprintf(r->failed_case, sizeof r->failed_case, "%s", desc);
             if (problem && problem[0])
                 snprintf(r->first_failure, sizeof r->first_failure, "%s: %s", desc, problem);
             else
@@ -76,9 +85,16 @@ void check_row_end(check_suite *s, check_row *r)
     format_error(r->worst, worst, sizeof worst);
     format_error(r->limit, limit, sizeof limit);
     int ok = r->failed == 0 && r->cases > 0;
+    /* The case column: the first failure, else the worst case, unless
+     * every case agreed exactly. */
+    const char *shown = r->worst_case;
+    if (!ok)
+        shown = r->failed_case;
+    else if (r->worst == 0.0 && !r->keep_case)
+        shown = "all exact";
     clear_progress(s);
     printf("%-32s %-10s %-9s %-9s %-7s %6zu  %s  %s\n", r->name, s->backend_name, worst, limit, r->metric,
-           r->cases, ok ? "PASS" : "FAIL", r->worst_case);
+           r->cases, ok ? "PASS" : "FAIL", shown);
     if (!ok) {
         if (r->cases == 0)
             printf("    FAIL %s: no cases ran\n", r->name);

@@ -16,6 +16,7 @@ int cmd_backends(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Prints "gantry: <message>" for the last error and returns the exit code
  * that fits the status. */

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gantry/gan.h"
@@ -61,7 +62,8 @@ static void help(void)
            "  --min-time-ms X     --ops: time each op for at least X ms (default 50)\n"
            "  --json              print one JSON object on stdout instead of a summary\n\n"
            "JSON keys (training steps): ms_per_step (the median), images_per_s, ms_min, ms_max,\n"
-           "ms_mean, steps, warmup, backend, backend_description, device, model, batch, d_steps,\n"
+           "ms_mean, cpu_ms_per_step (median CPU time of the process per step, all threads), steps,\n"
+           "warmup, backend, backend_description, device, model, batch, d_steps,\n"
            "threads, threads_source.  With --ops: backend, backend_description, device, model,\n"
            "batch, threads, threads_source, min_time_ms and ops, an array of rows with op, layer,\n"
            "pass, m, n, k, trans_a, trans_b, ms (median), ms_min, calls, gflop_per_s (GEMMs) or\n"
@@ -171,6 +173,15 @@ typedef struct bench_env {
     const char *threads_source;
 } bench_env;
 
+/* CPU seconds of the whole process (every thread): compared with the wall
+ * time it shows how many cores a step really kept busy. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -181,25 +192,25 @@ static int online_cpus(void)
 static gantry_status open_env(const bench_options *o, bench_env *env)
 {
     memset(env, 0, sizeof *env);
-    const char *threads = getenv("GANTRY_NUM_THREADS");
-    gantry_status s;
     if (o->threads) {
-        gantry_backend_config config = { .num_threads = (int)o->threads };
-        env->threads = (int)o->threads;
+        /* Through the environment, so that the loader hands the same count
+         * to the backend and to its describe() during the scan below. */
+        char value[32];
+        snprintf(value, sizeof value, "%llu", (unsigned long long)o->threads);
+        if (setenv("GANTRY_NUM_THREADS", value, 1) != 0)
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "bench: cannot set GANTRY_NUM_THREADS");
         env->threads_source = "--threads";
-        s = gantry_backend_open(o->backend, &config, &env->be);
     } else {
-        if (threads && atoi(threads) > 0) {
-            env->threads = atoi(threads);
-            env->threads_source = "GANTRY_NUM_THREADS";
-        } else {
-            env->threads = online_cpus();
-            env->threads_source = "online CPUs";
-        }
-        s = cli_open_backend(o->backend, &env->be);
+        env->threads_source = "GANTRY_NUM_THREADS";
     }
-    if (s)
-        return s;
+    const char *threads = getenv("GANTRY_NUM_THREADS");
+    if (threads && atoi(threads) > 0) {
+        env->threads = atoi(threads);
+    } else {
+        env->threads = online_cpus();
+        env->threads_source = "online CPUs";
+    }
+    TRY(cli_open_backend(o->backend, &env->be));
 
     gantry_backend_info *infos;
     size_t count;
@@ -258,9 +269,9 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     size_t per_step = c->d_steps * c->batch * c->channels * c->height * c->width;
     size_t total = (size_t)(o->warmup + o->steps);
     float *data = malloc(DATA_POOL * per_step * sizeof *data);
-    double *ms = malloc((size_t)o->steps * sizeof *ms);
+    double *ms = malloc((size_t)o->steps * sizeof *ms), *cpu_ms = malloc((size_t)o->steps * sizeof *cpu_ms);
     gantry_status s = GANTRY_OK;
-    if (!data || !ms) {
+    if (!data || !ms || !cpu_ms) {
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "bench: out of host memory");
         goto done;
     }
@@ -273,7 +284,7 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     double sum = 0;
     for (size_t step = 0; step < total; step++) {
         gantry_gan_stats st;
-        double t0 = cli_now();
+        double t0 = cli_now(), c0 = cpu_now();
         if ((s = gantry_gan_train_step(gan, data + (step % DATA_POOL) * per_step, &st)))
             goto done;
         if ((s = gantry_backend_synchronize(env->be)))
@@ -281,11 +292,13 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
         double t = (cli_now() - t0) * 1e3;
         if (step >= o->warmup) {
             ms[step - o->warmup] = t;
+            cpu_ms[step - o->warmup] = (cpu_now() - c0) * 1e3;
             sum += t;
         }
     }
     size_t n = (size_t)o->steps;
     double med = median(ms, n), lo = ms[0], hi = ms[n - 1], mean = sum / (double)n;
+    double cpu_med = median(cpu_ms, n);
     double images = (double)(c->batch * c->d_steps) / (med * 1e-3);
     if (o->json) {
         printf("{\"ms_per_step\": ");
@@ -298,6 +311,8 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
         json_number(hi);
         printf(", \"ms_mean\": ");
         json_number(mean);
+        printf(", \"cpu_ms_per_step\": ");
+        json_number(cpu_med);
         printf(", \"steps\": %llu, \"warmup\": %llu, \"d_steps\": %u, ", (unsigned long long)o->steps,
                (unsigned long long)o->warmup, c->d_steps);
         json_env_fields(env, c);
@@ -308,10 +323,12 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
                (unsigned long long)o->warmup);
         printf("median:   %.3f ms/step  (min %.3f, max %.3f, mean %.3f)\n", med, lo, hi, mean);
         printf("images/s: %.1f  (batch * d_steps / median step time)\n", images);
+        printf("cpu time: %.3f ms/step (median, all threads of the process)\n", cpu_med);
     }
 done:
     free(data);
     free(ms);
+    free(cpu_ms);
     return s;
 }
 

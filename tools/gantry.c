@@ -18,6 +18,7 @@ static const struct {
     { "train", cmd_train, "train a GAN and write samples, a log and a checkpoint" },
     { "sample", cmd_sample, "generate images from a checkpoint (PNG grid or .npy)" },
     { "bench", cmd_bench, "time training steps (or single ops with --ops) on a backend" },
+    { "check", cmd_check, "compare every op, gradients and GAN training of a backend with the reference" },
 };
 
 static void usage(FILE *out)

@@ -37,12 +37,7 @@ import statistics
 import sys
 import time
 
-try:
-    import torch
-    from torch import nn
-except ImportError:
-    sys.exit("pytorch_reference.py: PyTorch is not installed (Debian: apt-get install python3-torch; "
-             "run it with /usr/bin/python3)")
+torch = nn = None  # imported by main() once the thread counts are in the environment
 
 Z_DIM, C, H, W = 100, 1, 28, 28
 D_STEPS = 1
@@ -145,6 +140,26 @@ def non_negative(text):
     return value
 
 
+def import_torch(threads):
+    """Imports torch with every thread pool it may use sized to `threads`:
+    torch.set_num_threads covers its OpenMP pool, but the BLAS it calls
+    (Debian's: OpenBLAS) sizes its own pool from the environment at load
+    time.  Variables the caller set are left alone."""
+    global torch, nn
+    pools = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    for var in pools:
+        os.environ.setdefault(var, str(threads))
+    try:
+        import torch as torch_module
+        from torch import nn as nn_module
+    except ImportError:
+        sys.exit("pytorch_reference.py: PyTorch is not installed (Debian: apt-get install python3-torch; "
+                 "run it with /usr/bin/python3)")
+    torch, nn = torch_module, nn_module
+    torch.set_num_threads(threads)
+    return {var: os.environ[var] for var in pools}
+
+
 def main():
     ap = argparse.ArgumentParser(description="Times gantry's GAN training step in PyTorch (CPU).")
     ap.add_argument("--threads", type=positive, default=None,
@@ -158,21 +173,22 @@ def main():
         ap.error("--batch must be at least 2 (batch norm)")
 
     threads = args.threads if args.threads else online_cpus()
-    torch.set_num_threads(threads)
+    pools = import_torch(threads)
     gan = GAN(args.batch)
     data_gen = torch.Generator().manual_seed(0xB3AC4DA7A5EED)
     pool = torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1
 
     if not args.json:
         print(f"pytorch_reference: {args.warmup} warm-up and {args.steps} timed steps...", file=sys.stderr)
-    times = []
+    times, cpu_times = [], []
     stats = None
     for step in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = gan.train_step(pool[step % DATA_POOL])
-        t = (time.perf_counter() - t0) * 1e3
+        t, c = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
         if step >= args.warmup:
             times.append(t)
+            cpu_times.append(c)
     med = statistics.median(times)
     result = {
         "ms_per_step": med,
@@ -180,6 +196,7 @@ def main():
         "ms_min": min(times),
         "ms_max": max(times),
         "ms_mean": statistics.fmean(times) if hasattr(statistics, "fmean") else statistics.mean(times),
+        "cpu_ms_per_step": statistics.median(cpu_times),
         "steps": args.steps,
         "warmup": args.warmup,
         "d_steps": D_STEPS,
@@ -190,6 +207,7 @@ def main():
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "threads_source": "--threads" if args.threads else "online CPUs",
+        "thread_pools": pools,
         "last_losses": {"d_loss": stats[0], "g_loss": stats[1], "d_real": stats[2], "d_fake": stats[3]},
     }
     if args.json:
@@ -197,12 +215,14 @@ def main():
         return
     print(f"backend:  pytorch ({result['backend_description']})")
     print(f"device:   {result['device']}")
-    print(f"threads:  {result['threads']} ({result['threads_source']})")
+    print(f"threads:  {result['threads']} ({result['threads_source']}; "
+          + ", ".join(f"{k}={v}" for k, v in pools.items()) + ")")
     print(f"model:    gan, batch {args.batch}, d_steps {D_STEPS}")
     print(f"steps:    {args.steps} timed after {args.warmup} warm-up")
     print(f"median:   {med:.3f} ms/step  (min {result['ms_min']:.3f}, max {result['ms_max']:.3f}, "
           f"mean {result['ms_mean']:.3f})")
     print(f"images/s: {result['images_per_s']:.1f}  (batch * d_steps / median step time)")
+    print(f"cpu time: {result['cpu_ms_per_step']:.3f} ms/step (median, all threads of the process)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu_impl.h"
 
@@ -75,6 +76,44 @@ static void cpu_model(char *buf, size_t size)
     fclose(f);
 }
 
+/* ---- threads ------------------------------------------------------------ */
+
+/* A thread that spent this long off the CPU during one region means
+ * contention: waking a sleeping worker takes well under a millisecond. */
+#define CPU_STALL_NS 2000000
+/* How long to stay on one thread before trying the team again. */
+#define CPU_SOLO_NS 200000000
+
+int64_t cpu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cpu_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cpu_solo(const cpu_ctx *c)
+{
+    int64_t until = __atomic_load_n(&c->solo_until_ns, __ATOMIC_RELAXED);
+    return until != 0 && cpu_now_ns() < until;
+}
+
+void cpu_note_stall(cpu_ctx *c, int64_t stall_ns)
+{
+    if (stall_ns < CPU_STALL_NS)
+        return;
+    __atomic_store_n(&c->solo_until_ns, cpu_now_ns() + CPU_SOLO_NS, __ATOMIC_RELAXED);
+    if (c->host && c->host->log)
+        c->host->log(GANTRY_LOG_DEBUG, CPU_NAME ": a thread stalled %.1f ms (cores busy elsewhere?): one thread for %d ms",
+                     (double)stall_ns * 1e-6, CPU_SOLO_NS / 1000000);
+}
+
 /* ---- module ------------------------------------------------------------- */
 
 static int cpu_probe(const gantry_backend_options *opts, char *why, size_t why_size)
@@ -119,6 +158,12 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
         return s;
     }
     c->pack = pack;
+    if (pthread_mutex_init(&c->gemm_lock, NULL) != 0) {
+        gantry_status s = cpu_error(c, GANTRY_INTERNAL, CPU_NAME ": create: cannot initialise a mutex");
+        free(c->pack);
+        free(c);
+        return s;
+    }
     cpu_gemm_init(c);
     *ctx = c;
     return GANTRY_OK;
@@ -129,6 +174,7 @@ static void cpu_destroy(void *ctx)
     cpu_ctx *c = ctx;
     if (!c)
         return;
+    pthread_mutex_destroy(&c->gemm_lock);
     free(c->pack);
     free(c);
 }

@@ -10,12 +10,14 @@
  * whose reference arithmetic is double are computed in double here too, in
  * the same order per output element wherever the parallel split allows, so
  * most ops give the reference's bits; GEMM accumulates in float (FMA) and
- * the whole-tensor reductions (sum, mean, BCE) add per-thread double
- * partial sums.  Nothing is compiled with -ffast-math, and -std=c11 keeps
- * GCC from contracting a*b+c into FMAs behind our back. */
+ * the whole-tensor reductions (sum, mean, BCE) add double partial sums of
+ * fixed chunks.  Every result is independent of the thread count.  Nothing
+ * is compiled with -ffast-math, and -std=c11 keeps GCC from contracting
+ * a*b+c into FMAs behind our back. */
 #ifndef GANTRY_CPU_IMPL_H
 #define GANTRY_CPU_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +53,14 @@ typedef struct cpu_ctx {
     cpu_gemm_path gemm_path;
     float *pack;             /* threads * pack_stride floats, 64-byte aligned */
     size_t pack_stride;      /* per thread: CPU_MC*CPU_KC of A, then CPU_KC*CPU_NC of B */
+    /* Held by a product while it uses `pack`: two host threads sharing an
+     * instance take turns instead of packing into the same buffers.  (The
+     * other ops keep no state in the instance.) */
+    pthread_mutex_t gemm_lock;
+    /* Contention back-off (see cpu_note_stall): until this CLOCK_MONOTONIC
+     * time in ns every op runs on one thread; 0 when not backing off.
+     * Read and written with relaxed __atomic builtins. */
+    int64_t solo_until_ns;
 } cpu_ctx;
 
 /* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
@@ -69,6 +79,22 @@ static inline const float *cpu_cf(gantry_mem m)
     return (const float *)m.buf + m.offset;
 }
 
+/* ---- cpu.c: threads ---- */
+
+/* Nonzero while the instance backs off to one thread after its threads
+ * were seen stalled (another process busy on our cores). */
+int cpu_solo(const cpu_ctx *c);
+/* CLOCK_MONOTONIC and this thread's CPU time, in ns. */
+int64_t cpu_now_ns(void);
+int64_t cpu_thread_cpu_ns(void);
+/* Called after a parallel region with the largest time any of its threads
+ * spent not running (waiting to be woken or scheduled, or preempted): above
+ * a few ms, the cores are oversubscribed and a fork-join region pays for it
+ * at every barrier, so the instance runs ops on one thread for a while and
+ * then tries again.  Results never depend on the thread count, so this
+ * changes speed only. */
+void cpu_note_stall(cpu_ctx *c, int64_t stall_ns);
+
 /* Threads for a loop of `work` cheap element-steps: one below `grain` per
  * thread, so tiny ops do not pay for waking the team. */
 static inline int cpu_threads_for(const cpu_ctx *c, size_t work, size_t grain)
@@ -76,13 +102,17 @@ static inline int cpu_threads_for(const cpu_ctx *c, size_t work, size_t grain)
     size_t t = work / grain;
     if (t < 1)
         t = 1;
-    return t < (size_t)c->threads ? (int)t : c->threads;
+    if (t > (size_t)c->threads)
+        t = (size_t)c->threads;
+    if (t > 1 && cpu_solo(c))
+        t = 1;
+    return (int)t;
 }
 
 /* Element-wise loops below this many elements run on one thread. */
 #define CPU_GRAIN 16384
-/* Reductions use at most this many threads (partial sums on the stack). */
-#define CPU_MAX_REDUCE_THREADS 64
+/* Reductions split into at most this many chunks (partial sums on the stack). */
+#define CPU_MAX_REDUCE_CHUNKS 64
 
 /* Reports through the host when there is one; always returns `status`. */
 gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
@@ -99,12 +129,16 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
 int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
-/* Sets up the GEMM path for a new context (OpenBLAS threads). */
+/* The GEMM path for this CPU; cpu_gemm_init() sets it up in a new context
+ * (and OpenBLAS's thread count when it is OpenBLAS). */
+cpu_gemm_path cpu_gemm_default_path(int avx2);
 void cpu_gemm_init(cpu_ctx *c);
 /* "own AVX2/FMA kernels" or "OpenBLAS 0.3.21 (Haswell)" into buf. */
 void cpu_gemm_describe(int avx2, char *buf, size_t size);
 
-cpu_ukernel_fn cpu_ukernel_select(int avx2);
+/* The full-tile kernel, or with `narrow` one that computes (and writes)
+ * only the first 8 columns of the tile, for a last panel of <= 8 columns. */
+cpu_ukernel_fn cpu_ukernel_select(int avx2, int narrow);
 /* Packing into CPU_MR-row / CPU_NR-column panels, zero-padded at the edge.
  * pack_a: rows [0, mc) and columns [0, kc) of op(A), where a points at
  * op(A)[0][0]; pack_b likewise for op(B) rows [0, kc), columns [0, nc). */
@@ -120,8 +154,10 @@ gantry_status cpu_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_
 gantry_status cpu_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n);
 gantry_status cpu_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n);
 gantry_status cpu_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi);
-/* The double sum of x[0..n) on up to c->threads threads. */
+/* The double sum of x[0..n) on up to c->threads threads, the same on any
+ * number of them; cpu_reduce_chunks() gives the chunking behind it. */
 double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n);
+size_t cpu_reduce_chunks(size_t n, size_t grain);
 
 /* ---- nn_ops.c ---- */
 gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels, size_t inner);

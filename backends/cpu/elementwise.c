@@ -6,11 +6,10 @@
  * writing its output, so the in-place forms the ABI allows (y == a, ...)
  * stay correct when vectorised.  The float ops (add, mul, scale) and axpy
  * (double, as the reference) give the reference's bits; clamp keeps its
- * comparisons so NaN passes through; sums add per-thread double partial
- * sums (eight interleaved double accumulators within a thread), which
- * rounds to the reference's float result except in the rarest ties. */
-#include <omp.h>
-
+ * comparisons so NaN passes through; sums add double partial sums over
+ * fixed chunks (eight interleaved double accumulators within a chunk), which
+ * rounds to the reference's float result except in the rarest ties, and to
+ * the same result on any number of threads. */
 #include "cpu_impl.h"
 
 gantry_status cpu_fill(void *ctx, gantry_mem x, size_t n, float value)
@@ -18,7 +17,7 @@ gantry_status cpu_fill(void *ctx, gantry_mem x, size_t n, float value)
     const cpu_ctx *c = ctx;
     float *xp = cpu_f(x);
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         xp[i] = value;
     return GANTRY_OK;
@@ -30,7 +29,7 @@ gantry_status cpu_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_
     const float *ap = cpu_cf(a), *bp = cpu_cf(b);
     float *yp = cpu_f(y);
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         yp[i] = ap[i] + bp[i];
     return GANTRY_OK;
@@ -42,7 +41,7 @@ gantry_status cpu_mul(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_
     const float *ap = cpu_cf(a), *bp = cpu_cf(b);
     float *yp = cpu_f(y);
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         yp[i] = ap[i] * bp[i];
     return GANTRY_OK;
@@ -54,7 +53,7 @@ gantry_status cpu_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size
     const float *xp = cpu_cf(x);
     float *yp = cpu_f(y);
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         yp[i] = alpha * xp[i];
     return GANTRY_OK;
@@ -67,7 +66,7 @@ gantry_status cpu_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_
     float *yp = cpu_f(y);
     const double a = alpha;
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         yp[i] = (float)((double)yp[i] + a * (double)xp[i]);
     return GANTRY_OK;
@@ -78,7 +77,7 @@ gantry_status cpu_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi)
     const cpu_ctx *c = ctx;
     float *xp = cpu_f(x);
     int t = cpu_threads_for(c, n, CPU_GRAIN);
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = xp[i];
         /* Comparisons, as the reference: NaN passes through unchanged. */
@@ -104,26 +103,32 @@ static double sum_serial(const float *x, size_t n)
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s;
 }
 
+/* Up to CPU_MAX_REDUCE_CHUNKS chunks of at least `grain` elements each,
+ * their bounds a function of n alone: partial sums combined in chunk order
+ * give the same bits on any number of threads. */
+size_t cpu_reduce_chunks(size_t n, size_t grain)
+{
+    size_t chunks = n / grain;
+    if (chunks < 1)
+        chunks = 1;
+    return chunks < CPU_MAX_REDUCE_CHUNKS ? chunks : CPU_MAX_REDUCE_CHUNKS;
+}
+
 double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n)
 {
-    int t = cpu_threads_for(c, n, CPU_GRAIN);
-    if (t > CPU_MAX_REDUCE_THREADS)
-        t = CPU_MAX_REDUCE_THREADS;
-    if (t == 1)
+    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
+    if (chunks == 1)
         return sum_serial(x, n);
-    double part[CPU_MAX_REDUCE_THREADS];
-    int used = 1;
-#pragma omp parallel num_threads(t)
-    {
-        size_t id = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
-        size_t lo = n / nth * id, hi = id + 1 == nth ? n : n / nth * (id + 1);
-        part[id] = sum_serial(x + lo, hi - lo);
-        if (id == 0)
-            used = (int)nth;
+    double part[CPU_MAX_REDUCE_CHUNKS];
+    int t = cpu_threads_for(c, chunks, 1);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
+        part[ch] = sum_serial(x + lo, hi - lo);
     }
     double s = 0.0;
-    for (int i = 0; i < used; i++)
-        s += part[i];
+    for (size_t ch = 0; ch < chunks; ch++)
+        s += part[ch];
     return s;
 }
 

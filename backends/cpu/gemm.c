@@ -1,6 +1,34 @@
 /* gantry cpu backend: C = alpha op(A) op(B) + beta C.
  *
- * MEASURED (placeholder, filled in below after benchmarking).
+ * Measured on the development machine: AMD EPYC (Zen 1, AVX2/FMA, 2 cores,
+ * 64 KiB L1d / 1 MiB L2 / 8 MiB L3), 2 threads, GFLOP/s, the best of 3
+ * rounds of 40 timed trials, on the products of the GAN's linear layers at
+ * batch 64.  "OpenBLAS" is 0.3.21 (Debian, its Zen kernels) at its best of
+ * two ways: one single-threaded cblas_sgemm per block of our thread grid,
+ * or one call with OpenBLAS's own 2 threads.
+ *
+ *   layer         fwd y = x W^T (NT)    dW = dy^T x (TN)     dx = dy W (NN)
+ *   in -> out     own   OpenBLAS        own   OpenBLAS       own   OpenBLAS
+ *   100 -> 128    63.0  55.1  114%      56.4  63.2   89%     55.2  38.6  143%
+ *   128 -> 256    66.4  29.8  223%      63.5  70.8   90%     66.3  47.2  140%
+ *   256 -> 512    70.6  38.4  184%      69.1  74.1   93%     69.2  45.9  151%
+ *   512 -> 1024   70.3  47.6  148%      70.6  74.9   94%     68.2  68.3  100%
+ *   1024 -> 784   66.0  66.3  100%      69.7  72.8   96%     66.7  67.6   99%
+ *   784 -> 512    70.1  67.8  103%      71.2  74.9   95%     68.5  69.8   98%
+ *   512 -> 256    69.0  68.3  101%      69.1  70.2   98%     69.8  61.4  114%
+ *   256 -> 1      11.2   4.2  267%       9.2   5.7  161%      7.5   3.3  227%
+ *
+ * Flop-weighted over all 24 products: own 68.6, OpenBLAS 64.4 (107%); the
+ * worst shape, dW 100 -> 128, reaches 89%.  On one thread: own 30-36,
+ * OpenBLAS 10-38, own >= 90% of OpenBLAS except dW 100 -> 128 (83%: ragged
+ * 128 x 100 tiles).  OpenBLAS is ahead by 3-10% when K = 64 (dW), behind on
+ * the small forward products, which it runs on one thread.
+ *
+ * Decision (cpu_gemm_default_path): our kernels wherever the CPU has AVX2
+ * and FMA but not AVX-512; OpenBLAS, when built in (-Dopenblas, default
+ * auto), where the CPU has AVX-512 (vectors twice as wide as our kernels')
+ * or only our portable kernel would run.  The choice depends on the CPU
+ * only, never on timings, so a machine always rounds the same way.
  *
  * The driver splits C into a grid of thread blocks (rows in multiples of
  * CPU_MR, columns in multiples of CPU_NR), chosen to balance micro-tiles per
@@ -8,9 +36,11 @@
  * Goto/BLIS-style blocked product on its block: NC columns of op(B) at a
  * time, KC deep, packed once into its own buffer, times MC rows of op(A)
  * packed likewise, through the 6 x 16 micro-kernel of gemm_kernels.c.
- * Ragged edge tiles are computed into a local tile and merged.  The packing
- * buffers are allocated once per backend instance (cpu.c): no allocation
- * here. */
+ * Ragged edge tiles are computed into a local tile and merged; a C of one
+ * row or one column goes through matrix-vector loops instead.  Each element
+ * of C sees the same operations in the same order whatever the grid, so
+ * results do not depend on the thread count.  The packing buffers are
+ * allocated once per backend instance (cpu.c): no allocation here. */
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +50,6 @@
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
-
-/* The path every product takes (see the measurements above). */
-#define CPU_GEMM_DEFAULT CPU_GEMM_OWN
 
 /* Below this many multiply-adds a product runs on one thread. */
 #define CPU_GEMM_GRAIN ((size_t)1 << 17)
@@ -51,7 +78,7 @@ static void merge_edge(const float *tile, size_t mr, size_t nr, float beta, floa
 static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                         const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
-    cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2);
+    cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2, 0), narrow = cpu_ukernel_select(c->avx2, 1);
     float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
     _Alignas(64) float tile[CPU_MR * CPU_NR];
     for (size_t jc = 0; jc < n; jc += CPU_NC) {
@@ -73,7 +100,7 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
                         if (mr == CPU_MR && nr == CPU_NR) {
                             kernel(kc, ap, bp, ct, ldc, alpha, beta_k);
                         } else {
-                            kernel(kc, ap, bp, tile, CPU_NR, alpha, 0.0f);
+                            (nr <= 8 ? narrow : kernel)(kc, ap, bp, tile, CPU_NR, alpha, 0.0f);
                             merge_edge(tile, mr, nr, beta_k, ct, ldc);
                         }
                     }
@@ -83,12 +110,13 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
     }
 }
 
-/* C = beta C (k == 0: the product is empty). */
-static void scale_c(size_t m, size_t n, float beta, float *cm, size_t ldc)
+/* k == 0, an empty product: C = alpha * 0 + beta C, zero signs included. */
+static void scale_c(size_t m, size_t n, float alpha, float beta, float *cm, size_t ldc)
 {
+    const float zero = alpha * 0.0f;
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n; j++)
-            cm[i * ldc + j] = beta != 0.0f ? beta * cm[i * ldc + j] : 0.0f;
+            cm[i * ldc + j] = beta != 0.0f ? zero + beta * cm[i * ldc + j] : zero;
 }
 
 /* The thread grid: tm row blocks x tn column blocks, tm * tn <= threads,
@@ -122,17 +150,108 @@ static gemm_grid choose_grid(size_t m, size_t n, size_t k, size_t threads)
 
 static size_t gemm_threads(const cpu_ctx *c, size_t m, size_t n, size_t k)
 {
-    size_t work = m * n * k / CPU_GEMM_GRAIN;
-    if (work < 1)
-        work = 1;
-    return work < (size_t)c->threads ? work : (size_t)c->threads;
+    return (size_t)cpu_threads_for(c, m * n * k, CPU_GEMM_GRAIN);
+}
+
+/* ---- matrix-vector products (m == 1 or n == 1) ---------------------------- */
+
+/* A one-row or one-column C would waste 15/16 or 5/6 of every micro-tile,
+ * so these go through plain vectorisable loops instead: a dot product per
+ * output where the matrix rows run along p, row updates (axpy) where they
+ * run along the outputs.  Float accumulation, as the packed kernels. */
+
+/* out = alpha * sum + beta * out, not reading out when beta == 0. */
+static void store_out(float *out, float sum, float alpha, float beta)
+{
+    float r = alpha * sum;
+    if (beta != 0.0f)
+        r = r + beta * *out;
+    *out = r;
+}
+
+/* sum_p x[p*incx] * y[p*incy], eight interleaved partial sums when both
+ * are contiguous. */
+static float dot(const float *x, size_t incx, const float *y, size_t incy, size_t k)
+{
+    float acc[8] = { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+    size_t p = 0;
+    if (incx == 1 && incy == 1)
+        for (; p + 8 <= k; p += 8)
+            for (size_t j = 0; j < 8; j++)
+                acc[j] += x[p + j] * y[p + j];
+    float s = 0.0f;
+    for (; p < k; p++)
+        s += x[p * incx] * y[p * incy];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s;
+}
+
+#define GEMV_CHUNK 256
+
+/* out[o*inc] = alpha * sum_p v[p*incv] * mat[p*ld + o] + beta * out[o*inc]
+ * for o in [0, count): rows of `mat` run along the outputs. */
+static void gemv_rows(const cpu_ctx *c, size_t count, size_t k, float alpha, const float *v, size_t incv,
+                      const float *mat, size_t ld, float beta, float *out, size_t inc)
+{
+    size_t chunks = (count + GEMV_CHUNK - 1) / GEMV_CHUNK;
+    int t = cpu_threads_for(c, count * k, CPU_GRAIN * 4);
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t o0 = ch * GEMV_CHUNK, len = count - o0 < GEMV_CHUNK ? count - o0 : GEMV_CHUNK;
+        float acc[GEMV_CHUNK];
+        for (size_t o = 0; o < len; o++)
+            acc[o] = 0.0f;
+        for (size_t p = 0; p < k; p++) {
+            const float vp = v[p * incv], *row = mat + p * ld + o0;
+            for (size_t o = 0; o < len; o++)
+                acc[o] += vp * row[o];
+        }
+        for (size_t o = 0; o < len; o++)
+            store_out(out + (o0 + o) * inc, acc[o], alpha, beta);
+    }
+}
+
+/* out[o*inc] = alpha * dot(mat + o*ld, v) + beta * out[o*inc]: rows of
+ * `mat` run along p. */
+static void gemv_dots(const cpu_ctx *c, size_t count, size_t k, float alpha, const float *mat, size_t ld,
+                      const float *v, size_t incv, float beta, float *out, size_t inc)
+{
+    int t = cpu_threads_for(c, count * k, CPU_GRAIN * 4);
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (size_t o = 0; o < count; o++)
+        store_out(out + o * inc, dot(mat + o * ld, 1, v, incv, k), alpha, beta);
+}
+
+static void gemv(const cpu_ctx *c, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                 size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
+{
+    if (n == 1) {
+        /* C[i][0] = sum_p op(A)[i][p] x[p], x = op(B)[.][0] */
+        const float *x = b;
+        size_t incx = tb ? 1 : ldb;
+        if (ta)
+            gemv_rows(c, m, k, alpha, x, incx, a, lda, beta, cm, ldc);
+        else
+            gemv_dots(c, m, k, alpha, a, lda, x, incx, beta, cm, ldc);
+    } else {
+        /* C[0][j] = sum_p y[p] op(B)[p][j], y = op(A)[0][.] */
+        const float *y = a;
+        size_t incy = ta ? lda : 1;
+        if (tb)
+            gemv_dots(c, n, k, alpha, b, ldb, y, incy, beta, cm, 1);
+        else
+            gemv_rows(c, n, k, alpha, y, incy, b, ldb, beta, cm, 1);
+    }
 }
 
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
     if (k == 0) {
-        scale_c(m, n, beta, cm, ldc);
+        scale_c(m, n, alpha, beta, cm, ldc);
+        return;
+    }
+    if (m == 1 || n == 1) {
+        gemv(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
     size_t threads = gemm_threads(c, m, n, k);
@@ -142,8 +261,10 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
     }
     gemm_grid g = choose_grid(m, n, k, threads);
     size_t blocks = g.tm * g.tn;
-#pragma omp parallel num_threads((int)blocks)
+    int64_t t0 = cpu_now_ns(), stall = 0;
+#pragma omp parallel num_threads((int)blocks) reduction(max : stall)
     {
+        int64_t cpu0 = cpu_thread_cpu_ns();
         size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
         for (size_t blk = t; blk < blocks; blk += nth) {
             size_t i0 = (blk / g.tn) * g.rows, j0 = (blk % g.tn) * g.cols;
@@ -154,7 +275,9 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
                         op_at(a, lda, trans_a, i0, 0), lda, op_at(b, ldb, trans_b, 0, j0), ldb, beta,
                         cm + i0 * ldc + j0, ldc);
         }
+        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0); /* time off the CPU */
     }
+    cpu_note_stall(c, stall);
 }
 
 /* ---- OpenBLAS ------------------------------------------------------------- */
@@ -176,7 +299,7 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
 {
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
     if (k == 0) {
-        scale_c(m, n, beta, cm, ldc);
+        scale_c(m, n, alpha, beta, cm, ldc);
         return 1;
     }
     size_t threads = gemm_threads(c, m, n, k);
@@ -186,8 +309,10 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
     }
     gemm_grid g = choose_grid(m, n, k, threads);
     size_t blocks = g.tm * g.tn;
-#pragma omp parallel num_threads((int)blocks)
+    int64_t t0 = cpu_now_ns(), stall = 0;
+#pragma omp parallel num_threads((int)blocks) reduction(max : stall)
     {
+        int64_t cpu0 = cpu_thread_cpu_ns();
         size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
         for (size_t blk = t; blk < blocks; blk += nth) {
             size_t i0 = (blk / g.tn) * g.rows, j0 = (blk % g.tn) * g.cols;
@@ -197,7 +322,9 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
             sgemm_block(trans_a, trans_b, mb, nb, k, alpha, op_at(a, lda, trans_a, i0, 0), lda,
                         op_at(b, ldb, trans_b, 0, j0), ldb, beta, cm + i0 * ldc + j0, ldc);
         }
+        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0);
     }
+    cpu_note_stall(c, stall);
     return 1;
 #else
     (void)c, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
@@ -206,20 +333,47 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
 #endif
 }
 
+/* Which path this machine's products take, from its CPU alone (never from
+ * timings: the same machine must always round the same way).  Our kernels
+ * where they are measured to match OpenBLAS (AVX2/FMA, see the top of this
+ * file); OpenBLAS, when built in, where the CPU has wider vectors than our
+ * kernels use (AVX-512) or where we only have the portable kernel. */
+cpu_gemm_path cpu_gemm_default_path(int avx2)
+{
+#ifdef GANTRY_CPU_HAVE_OPENBLAS
+#if CPU_X86
+    if (!avx2 || __builtin_cpu_supports("avx512f"))
+        return CPU_GEMM_OPENBLAS;
+#else
+    (void)avx2;
+    return CPU_GEMM_OPENBLAS;
+#endif
+#endif
+    (void)avx2;
+    return CPU_GEMM_OWN;
+}
+
 void cpu_gemm_init(cpu_ctx *c)
 {
-    c->gemm_path = CPU_GEMM_DEFAULT;
+    c->gemm_path = cpu_gemm_default_path(c->avx2);
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
     /* Our threads call OpenBLAS, so OpenBLAS itself runs one thread. */
-    openblas_set_num_threads(1);
+    if (c->gemm_path == CPU_GEMM_OPENBLAS)
+        openblas_set_num_threads(1);
 #endif
 }
 
 void cpu_gemm_describe(int avx2, char *buf, size_t size)
 {
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
-    if (CPU_GEMM_DEFAULT == CPU_GEMM_OPENBLAS) {
-        snprintf(buf, size, "OpenBLAS (%s)", openblas_get_corename());
+    if (cpu_gemm_default_path(avx2) == CPU_GEMM_OPENBLAS) {
+        /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": the first two words */
+        const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+        size_t n = cfg ? strcspn(cfg, " ") : 0;
+        if (cfg && cfg[n] == ' ')
+            n += 1 + strcspn(cfg + n + 1, " ");
+        snprintf(buf, size, "%.*s (%s kernels), one thread per OpenMP thread", (int)n, cfg ? cfg : "",
+                 core ? core : "?");
         return;
     }
 #endif
@@ -233,6 +387,8 @@ gantry_status cpu_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, 
     if (cc->gemm_path == CPU_GEMM_OPENBLAS &&
         cpu_gemm_openblas(cc, trans_a, trans_b, m, n, k, alpha, cpu_cf(a), lda, cpu_cf(b), ldb, beta, cpu_f(c), ldc))
         return GANTRY_OK;
+    pthread_mutex_lock(&cc->gemm_lock);
     cpu_gemm_own(cc, trans_a, trans_b, m, n, k, alpha, cpu_cf(a), lda, cpu_cf(b), ldb, beta, cpu_f(c), ldc);
+    pthread_mutex_unlock(&cc->gemm_lock);
     return GANTRY_OK;
 }

@@ -23,53 +23,60 @@
 
 /* ---- portable versions ---------------------------------------------------- */
 
-typedef float cpu_v8 __attribute__((vector_size(32)));
+typedef float cpu_v4 __attribute__((vector_size(16)));
 
-static inline cpu_v8 v8_load(const float *p)
+static inline cpu_v4 v4_load(const float *p)
 {
-    cpu_v8 v;
+    cpu_v4 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void v8_store(float *p, cpu_v8 v)
+static inline void v4_store(float *p, cpu_v4 v)
 {
     memcpy(p, &v, sizeof v);
 }
 
-static inline cpu_v8 v8_splat(float x)
-{
-    cpu_v8 v = { x, x, x, x, x, x, x, x };
-    return v;
-}
-
 /* One 8-column half of the tile at a time keeps the 6 x 8 accumulators in
- * twelve SSE registers on a plain x86-64 target (no spills). */
-static void ukernel_generic(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+ * twelve 4-float registers (no spills on a plain x86-64 or NEON target).
+ * `cols` is 16, or 8 for a panel with at most 8 real columns. */
+static inline void ukernel_generic_cols(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                                        float beta, size_t cols)
 {
-    for (size_t half = 0; half < CPU_NR; half += 8) {
-        cpu_v8 c0 = v8_splat(0.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t half = 0; half < cols; half += 8) {
+        cpu_v4 acc[CPU_MR][2];
+        memset(acc, 0, sizeof acc);
         const float *ap = a, *bp = b + half;
         for (size_t p = 0; p < k; p++) {
-            cpu_v8 bv = v8_load(bp);
-            c0 += ap[0] * bv;
-            c1 += ap[1] * bv;
-            c2 += ap[2] * bv;
-            c3 += ap[3] * bv;
-            c4 += ap[4] * bv;
-            c5 += ap[5] * bv;
+            cpu_v4 b0 = v4_load(bp), b1 = v4_load(bp + 4);
+            for (int i = 0; i < CPU_MR; i++) {
+                acc[i][0] += ap[i] * b0;
+                acc[i][1] += ap[i] * b1;
+            }
             ap += CPU_MR;
             bp += CPU_NR;
         }
-        cpu_v8 acc[CPU_MR] = { c0, c1, c2, c3, c4, c5 };
         for (int i = 0; i < CPU_MR; i++) {
             float *cr = c + (size_t)i * ldc + half;
-            cpu_v8 r = alpha * acc[i];
-            if (beta != 0.0f)
-                r = r + beta * v8_load(cr);
-            v8_store(cr, r);
+            for (int h = 0; h < 2; h++) {
+                cpu_v4 r = alpha * acc[i][h];
+                if (beta != 0.0f)
+                    r = r + beta * v4_load(cr + 4 * h);
+                v4_store(cr + 4 * h, r);
+            }
         }
     }
+}
+
+static void ukernel_generic(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha, float beta)
+{
+    ukernel_generic_cols(k, a, b, c, ldc, alpha, beta, CPU_NR);
+}
+
+static void ukernel_generic_8(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                              float beta)
+{
+    ukernel_generic_cols(k, a, b, c, ldc, alpha, beta, 8);
 }
 
 static void pack_a_generic(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
@@ -140,6 +147,11 @@ CPU_AVX2 static void ukernel_avx2(size_t k, const float *a, const float *b, floa
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (beta != 0.0f) /* C is read at the end: start fetching it now */
+        for (int i = 0; i < CPU_MR; i++) {
+            _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + (size_t)i * ldc + CPU_NR - 1), _MM_HINT_T0);
+        }
     for (size_t p = 0; p < k; p++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), ai;
         ai = _mm256_broadcast_ss(a + 0);
@@ -175,6 +187,34 @@ CPU_AVX2 static void ukernel_avx2(size_t k, const float *a, const float *b, floa
         }
         _mm256_storeu_ps(cr, r0);
         _mm256_storeu_ps(cr + 8, r1);
+    }
+}
+
+/* The left half of the tile only (a last panel with at most 8 real
+ * columns): half the multiply-adds of the full kernel. */
+CPU_AVX2 static void ukernel_avx2_8(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                                    float beta)
+{
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    for (size_t p = 0; p < k; p++) {
+        __m256 b0 = _mm256_load_ps(b);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+        a += CPU_MR;
+        b += CPU_NR;
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256 acc[CPU_MR] = { c0, c1, c2, c3, c4, c5 };
+    for (int i = 0; i < CPU_MR; i++) {
+        float *cr = c + (size_t)i * ldc;
+        __m256 r = _mm256_mul_ps(va, acc[i]);
+        if (beta != 0.0f)
+            r = _mm256_add_ps(r, _mm256_mul_ps(vb, _mm256_loadu_ps(cr)));
+        _mm256_storeu_ps(cr, r);
     }
 }
 
@@ -229,23 +269,29 @@ CPU_AVX2 static void pack_b_trans_avx2(const float *b, size_t ldb, size_t kc, si
         pack_b_generic(1, b + j0 * ldb, ldb, kc, nc - j0, dst);
 }
 
+/* B not transposed (op(B)[p][j] = b[p*ldb + j]): row by row, each row
+ * split across the panels, so the reads stream along memory (a panel at a
+ * time would step by ldb, defeating the prefetchers and, for ldb a multiple
+ * of 1024 floats, thrashing one cache set); each 16-float store fills one
+ * whole cache line of its panel. */
 CPU_AVX2 static void pack_b_avx2(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
 {
     if (trans) {
         pack_b_trans_avx2(b, ldb, kc, nc, dst);
         return;
     }
-    size_t j0 = 0;
-    for (; j0 + CPU_NR <= nc; j0 += CPU_NR) {
-        for (size_t p = 0; p < kc; p++) {
-            const float *src = b + p * ldb + j0;
-            _mm256_store_ps(dst, _mm256_loadu_ps(src));
-            _mm256_store_ps(dst + 8, _mm256_loadu_ps(src + 8));
-            dst += CPU_NR;
+    size_t full = nc / CPU_NR * CPU_NR;
+    for (size_t p = 0; p < kc; p++) {
+        const float *src = b + p * ldb;
+        float *d = dst + p * CPU_NR;
+        for (size_t j0 = 0; j0 < full; j0 += CPU_NR) {
+            _mm256_store_ps(d, _mm256_loadu_ps(src + j0));
+            _mm256_store_ps(d + 8, _mm256_loadu_ps(src + j0 + 8));
+            d += kc * CPU_NR;
         }
     }
-    if (j0 < nc)
-        pack_b_generic(0, b + j0, ldb, kc, nc - j0, dst);
+    if (full < nc)
+        pack_b_generic(0, b + full, ldb, kc, nc - full, dst + full * kc);
 }
 
 /* A not transposed (op(A)[i][p] = a[i*lda + p], the dx = dy W case): 8
@@ -288,14 +334,14 @@ CPU_AVX2 static void pack_a_avx2(int trans, const float *a, size_t lda, size_t m
 
 /* ---- selection ------------------------------------------------------------ */
 
-cpu_ukernel_fn cpu_ukernel_select(int avx2)
+cpu_ukernel_fn cpu_ukernel_select(int avx2, int narrow)
 {
 #if CPU_X86
     if (avx2)
-        return ukernel_avx2;
+        return narrow ? ukernel_avx2_8 : ukernel_avx2;
 #endif
     (void)avx2;
-    return ukernel_generic;
+    return narrow ? ukernel_generic_8 : ukernel_generic;
 }
 
 void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)

@@ -18,7 +18,6 @@
  * dbias[0] by 1.001, a relative error of 1e-3 that a comparison against the
  * reference backend must catch. */
 #include <math.h>
-#include <omp.h>
 
 #include "cpu_impl.h"
 
@@ -38,7 +37,7 @@ gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
     const float *bp = cpu_cf(bias);
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN);
     if (inner == 1) {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t o = 0; o < outer; o++) {
             float *row = xp + o * channels;
 #pragma omp simd
@@ -47,7 +46,7 @@ gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
         }
     } else {
         size_t planes = outer * channels;
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t oc = 0; oc < planes; oc++) {
             float *run = xp + oc * inner;
             const float b = bp[oc % channels];
@@ -77,7 +76,7 @@ gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t o
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN);
     if (inner == 1) {
         size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
             size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
             double acc[CH_BLOCK] = { 0.0 };
@@ -94,7 +93,7 @@ gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t o
             }
         }
     } else {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t ch = 0; ch < channels; ch++) {
             double acc = 0.0;
             for (size_t o = 0; o < outer; o++)
@@ -131,31 +130,37 @@ gantry_status cpu_activation_forward(void *ctx, gantry_activation act, float par
     switch (act) {
     case GANTRY_ACT_IDENTITY:
         if (xp != yp) {
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
             for (size_t i = 0; i < n; i++)
                 yp[i] = xp[i];
         }
         return GANTRY_OK;
     case GANTRY_ACT_RELU:
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
-        for (size_t i = 0; i < n; i++)
-            yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float v = xp[i];
+            yp[i] = v > 0.0f ? v : 0.0f;
+        }
         return GANTRY_OK;
     case GANTRY_ACT_LEAKY_RELU:
-        /* param * x in float is the reference's double product rounded once. */
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
-        for (size_t i = 0; i < n; i++)
-            yp[i] = xp[i] > 0.0f ? xp[i] : param * xp[i];
+        /* param * x in float is the reference's double product rounded
+         * once.  Both sides are computed and one selected: a conditional
+         * multiply would not vectorise (GCC keeps FP traps where they were). */
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float v = xp[i], neg = param * v;
+            yp[i] = v > 0.0f ? v : neg;
+        }
         return GANTRY_OK;
     case GANTRY_ACT_TANH:
         t = cpu_threads_for(c, n, CPU_GRAIN / 16);
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t i = 0; i < n; i++)
             yp[i] = (float)tanh((double)xp[i]);
         return GANTRY_OK;
     case GANTRY_ACT_SIGMOID:
         t = cpu_threads_for(c, n, CPU_GRAIN / 16);
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t i = 0; i < n; i++)
             yp[i] = (float)sigmoid((double)xp[i]);
         return GANTRY_OK;
@@ -173,31 +178,35 @@ gantry_status cpu_activation_backward(void *ctx, gantry_activation act, float pa
     switch (act) {
     case GANTRY_ACT_IDENTITY:
         if (dxp != dyp) {
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
             for (size_t i = 0; i < n; i++)
                 dxp[i] = dyp[i];
         }
         return GANTRY_OK;
     case GANTRY_ACT_RELU:
         /* 0 * dy, not 0: keeps the reference's -0 and NaN for dy < 0, Inf. */
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
-        for (size_t i = 0; i < n; i++)
-            dxp[i] = xp[i] > 0.0f ? dyp[i] : 0.0f * dyp[i];
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float g = dyp[i], zero = 0.0f * g;
+            dxp[i] = xp[i] > 0.0f ? g : zero;
+        }
         return GANTRY_OK;
     case GANTRY_ACT_LEAKY_RELU:
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
-        for (size_t i = 0; i < n; i++)
-            dxp[i] = xp[i] > 0.0f ? dyp[i] : param * dyp[i];
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float g = dyp[i], neg = param * g;
+            dxp[i] = xp[i] > 0.0f ? g : neg;
+        }
         return GANTRY_OK;
     case GANTRY_ACT_TANH:
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t i = 0; i < n; i++) {
             double yv = yp[i];
             dxp[i] = (float)((1.0 - yv * yv) * (double)dyp[i]);
         }
         return GANTRY_OK;
     case GANTRY_ACT_SIGMOID:
-#pragma omp parallel for simd num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t i = 0; i < n; i++) {
             double yv = yp[i];
             dxp[i] = (float)(yv * (1.0 - yv) * (double)dyp[i]);
@@ -222,7 +231,7 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     if (inner == 1) {
         size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
             size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
             double sum[CH_BLOCK] = { 0.0 }, sq[CH_BLOCK] = { 0.0 }, mean[CH_BLOCK], invstd[CH_BLOCK];
@@ -261,7 +270,7 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         }
         return GANTRY_OK;
     }
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
         /* Two passes, as the reference: the mean, then the biased variance. */
         double sum = 0.0, sq = 0.0;
@@ -304,7 +313,7 @@ gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, 
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     size_t planes = outer * channels;
     /* Every (row, channel) plane is independent: parallel over all of them. */
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t oc = 0; oc < planes; oc++) {
         size_t ch = oc % channels;
         const double mean = rm[ch];
@@ -330,7 +339,7 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     if (inner == 1) {
         size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
             size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
             double mean[CH_BLOCK], invstd[CH_BLOCK], k[CH_BLOCK];
@@ -370,7 +379,7 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         }
         return GANTRY_OK;
     }
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
         const double mean = sm[ch], invstd = si[ch];
         double sdy = 0.0, sdyx = 0.0;
@@ -418,25 +427,20 @@ gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float ta
     const cpu_ctx *c = ctx;
     const float *xp = cpu_cf(x);
     const double tg = target;
-    int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
-    if (t > CPU_MAX_REDUCE_THREADS)
-        t = CPU_MAX_REDUCE_THREADS;
+    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN / 16);
     double acc = 0.0;
-    if (t == 1) {
+    if (chunks == 1) {
         acc = bce_run(xp, n, tg); /* the reference's order exactly */
     } else {
-        double part[CPU_MAX_REDUCE_THREADS];
-        int used = 1;
-#pragma omp parallel num_threads(t)
-        {
-            size_t id = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
-            size_t lo = n / nth * id, hi = id + 1 == nth ? n : n / nth * (id + 1);
-            part[id] = bce_run(xp + lo, hi - lo, tg);
-            if (id == 0)
-                used = (int)nth;
+        double part[CPU_MAX_REDUCE_CHUNKS];
+        int t = cpu_threads_for(c, chunks, 1);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t ch = 0; ch < chunks; ch++) {
+            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
+            part[ch] = bce_run(xp + lo, hi - lo, tg);
         }
-        for (int i = 0; i < used; i++)
-            acc += part[i];
+        for (size_t ch = 0; ch < chunks; ch++)
+            acc += part[ch];
     }
     cpu_f(out)[0] = (float)(n ? acc / (double)n : 0.0);
     return GANTRY_OK;
@@ -449,7 +453,7 @@ gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float t
     float *dxp = cpu_f(dx);
     const double tg = target, k = (double)scale / (double)n;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         dxp[i] = (float)(k * (sigmoid(xp[i]) - tg));
     return GANTRY_OK;

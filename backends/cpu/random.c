@@ -26,7 +26,7 @@ gantry_status cpu_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed,
     float *xp = cpu_f(x);
     const size_t blocks = (n + 3) / 4;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 8);
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t blk = 0; blk < blocks; blk++) {
         gantry_philox_block b = gantry_philox4x32_10(seed, offset + blk);
         size_t i0 = blk * 4, end = n - i0 < 4 ? n - i0 : 4;
@@ -42,7 +42,7 @@ gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, 
     const cpu_ctx *c = ctx;
     float *xp = cpu_f(x);
     int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         xp[i] = gantry_philox_normal(seed, offset, i, mean, std);
     return GANTRY_OK;

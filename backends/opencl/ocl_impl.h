@@ -1,0 +1,262 @@
+/* gantry: the opencl backend, internal interfaces.
+ *
+ * Files:
+ *   opencl.c       the module table, probe/describe, device choice, create/destroy
+ *   ocl_error.c    OpenCL and CLBlast status names, their gantry status, messages
+ *   ocl_program.c  kernel sources (embedded or GANTRY_CL_DIR), build options, the
+ *                  on-disk program binary cache, offline binaries, kernel objects
+ *   ocl_ops.c      buffers and every op except GEMM (kernels in cl/<family>.cl)
+ *   ocl_gemm.c     GEMM: CLBlast, or our own kernels (cl/gemm.cl) where faster
+ *
+ * One instance owns one context, one device and one in-order queue.  Buffers
+ * are cl_mem objects; a gantry_mem offset (in floats) travels to the kernels
+ * as an argument, never as a sub-buffer.  Ops enqueue and return; only
+ * buffer_read (and the blocking buffer_write) and synchronize wait.
+ *
+ * Not thread-safe: ops of one instance share kernel objects (clSetKernelArg)
+ * and must not run concurrently, as with every gantry backend instance. */
+#ifndef GANTRY_OCL_IMPL_H
+#define GANTRY_OCL_IMPL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gantry/backend.h"
+
+#define OCL_NAME "opencl"
+
+/* Every kernel of cl/<family>.cl.  The second field says which GEMM path
+ * needs it: 0 = always, 1 = only our own GEMM.  The GEMM kernels come last
+ * (they are launched with their own work-group size; opencl.c relies on
+ * the order). */
+#define OCL_KERNEL_LIST(X)                                                                              \
+    X(gantry_config, 0)                                                                                 \
+    X(ew_add, 0)                                                                                        \
+    X(ew_mul, 0)                                                                                        \
+    X(ew_scale, 0)                                                                                      \
+    X(ew_axpy, 0)                                                                                       \
+    X(ew_clamp, 0)                                                                                      \
+    X(act_forward, 0)                                                                                   \
+    X(act_backward, 0)                                                                                  \
+    X(bias_add, 0)                                                                                      \
+    X(bias_grad, 0)                                                                                     \
+    X(bn_forward_train, 0)                                                                              \
+    X(bn_forward_eval, 0)                                                                               \
+    X(bn_backward, 0)                                                                                   \
+    X(sum_partial, 0)                                                                                   \
+    X(reduce_final, 0)                                                                                  \
+    X(bce_forward_partial, 0)                                                                           \
+    X(bce_backward, 0)                                                                                  \
+    X(sgd_update, 0)                                                                                    \
+    X(adam_update, 0)                                                                                   \
+    X(rmsprop_update, 0)                                                                                \
+    X(rand_uniform, 0)                                                                                  \
+    X(rand_normal, 0)                                                                                   \
+    X(gemm_nn, 1)                                                                                       \
+    X(gemm_tn, 1)                                                                                       \
+    X(gemm_nt, 1)                                                                                       \
+    X(gemm_el_nn, 1)                                                                                    \
+    X(gemm_el_tn, 1)                                                                                    \
+    X(gemm_el_tt, 1)                                                                                    \
+    X(transpose, 1)
+
+typedef enum ocl_kernel_id {
+#define OCL_X_ENUM(name, gemm_only) OCL_K_##name,
+    OCL_KERNEL_LIST(OCL_X_ENUM)
+#undef OCL_X_ENUM
+    OCL_K_COUNT
+} ocl_kernel_id;
+
+extern const char *const ocl_kernel_names[OCL_K_COUNT];
+
+typedef enum ocl_gemm_path {
+    OCL_GEMM_AUTO = 0, /* own kernels on CPU devices, CLBlast elsewhere */
+    OCL_GEMM_OWN = 1,
+    OCL_GEMM_CLBLAST = 2,
+} ocl_gemm_path;
+
+/* What the device selector string says: "P:D" or a name substring, plus
+ * comma-separated key=value settings (gemm=own|clblast|auto, wg=N, vw=N). */
+typedef struct ocl_selector {
+    char match[256]; /* "" = the default device */
+    ocl_gemm_path gemm;
+    int wg, vw;      /* 0 = per device type */
+    int nt;          /* B^T with our GEMM: 0 auto, 1 dot-product kernel, 2 transpose first */
+} ocl_selector;
+
+/* The device's properties that choose tunables and name it in messages. */
+typedef struct ocl_device_info {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_device_type type;
+    unsigned platform_index, device_index;
+    char platform_name[256], platform_version[256];
+    char name[256], version[256], driver[256], c_version[256], vendor[256];
+    cl_uint compute_units;
+    cl_ulong global_mem, max_alloc, local_mem;
+    size_t max_wg;
+    int correct_div_sqrt; /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT for float */
+} ocl_device_info;
+
+typedef struct ocl_ctx {
+    const gantry_host *host;
+    ocl_device_info dev;
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernels[OCL_K_COUNT];
+
+    /* tunables, passed to the kernels as -D options */
+    size_t wg;          /* 1-D work-group size, a power of two */
+    size_t vw;          /* vector width of the elementwise kernels: 1, 2, 4, 8, 16 */
+    size_t bn_lx;       /* channels per work-group of the per-channel kernels */
+    size_t max_groups;  /* grid-stride kernels launch at most this many groups */
+    size_t gemm_lx;     /* work-group width of our GEMM kernels */
+    ocl_gemm_path gemm; /* resolved: OWN or CLBLAST */
+    int nt_transpose;   /* own GEMM, B^T: transpose B, then the row kernel */
+    char build_options[512];
+
+    /* counters, for tests and debug lines */
+    unsigned builds, cache_hits;
+
+    /* device scratch: reduction partials, GEMM transposes, overlapping copies */
+    cl_mem partials;
+    size_t partials_count; /* float2 entries */
+    cl_mem scratch;
+    size_t scratch_bytes;
+    size_t allocated;      /* bytes of live buffers, checked against global memory */
+    int clblast_used;
+} ocl_ctx;
+
+/* ---- errors (ocl_error.c) ---------------------------------------------- */
+
+const char *ocl_cl_error_name(cl_int err);
+const char *ocl_clblast_error_name(int status);
+gantry_status ocl_status_of_cl(cl_int err);
+gantry_status ocl_status_of_clblast(int status);
+/* "opencl: OP on 'DEVICE': WHAT failed: CL_NAME (code)"; returns the status. */
+gantry_status ocl_fail(const ocl_ctx *c, cl_int err, const char *op, const char *what);
+gantry_status ocl_fail_clblast(const ocl_ctx *c, int status, const char *op, const char *what);
+/* A message without an OpenCL code. */
+gantry_status ocl_error(const gantry_host *host, gantry_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void ocl_log(const gantry_host *host, gantry_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- programs (ocl_program.c) ------------------------------------------ */
+
+/* One cl/<family>.cl file as the generator (tools/embed_cl.py) embeds it: its
+ * lines, each with its newline, the first a `#line 1 "NAME"` directive so
+ * that build logs name the file. */
+typedef struct ocl_source_file {
+    const char *name;
+    const char *const *lines;
+    size_t count;
+} ocl_source_file;
+
+/* The generated ocl_kernels.c: every kernel file, in program order. */
+extern const ocl_source_file ocl_embedded_sources[];
+extern const size_t ocl_embedded_source_count;
+
+/* The program binary cache file: this header (little-endian fields), then
+ * `payload_size` bytes of the clGetProgramInfo(CL_PROGRAM_BINARIES) blob.
+ * Tests read it to make an offline binary (tests/test_opencl_cache.c). */
+#define OCL_CACHE_MAGIC "GNTRYOCL"
+#define OCL_CACHE_FORMAT 1u
+#define OCL_CACHE_HEADER_SIZE 48u
+/*   0  char[8]  magic
+ *   8  u32      format version (OCL_CACHE_FORMAT)
+ *  12  u32      header size (OCL_CACHE_HEADER_SIZE)
+ *  16  u64      key: FNV-1a of platform, device, driver, options and sources
+ *  24  u64      payload size
+ *  32  u64      FNV-1a of the payload
+ *  40  u64      reserved (0) */
+
+/* Builds (or loads from the cache, or from opts->kernel_binary) the program
+ * and creates every kernel the chosen GEMM path needs. */
+gantry_status ocl_program_init(ocl_ctx *c, const gantry_backend_options *opts);
+void ocl_program_release(ocl_ctx *c);
+
+/* 64-bit FNV-1a, chained through `h` (start with OCL_FNV_BASIS). */
+#define OCL_FNV_BASIS 0xcbf29ce484222325ull
+uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* ---- kernel launches (ocl_ops.c) --------------------------------------- */
+
+typedef struct ocl_arg {
+    size_t size;
+    const void *ptr;
+} ocl_arg;
+
+#define OCL_ARG(x) ((ocl_arg){ sizeof(x), &(x) })
+
+/* Sets the arguments and enqueues kernel `k` over `dims` dimensions. */
+gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint dims, const size_t *global,
+                         const size_t *local, size_t nargs, const ocl_arg *args);
+/* A device scratch buffer of at least `bytes` (grown, never shrunk). */
+gantry_status ocl_scratch(ocl_ctx *c, const char *op, size_t bytes, cl_mem *out);
+size_t ocl_round_up(size_t x, size_t to);
+
+/* ---- GEMM (ocl_gemm.c) -------------------------------------------------- */
+
+gantry_status ocl_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,
+                       size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c, size_t ldc);
+
+/* ---- the op table's entries (ocl_ops.c) -------------------------------- */
+
+gantry_status ocl_buffer_alloc(void *ctx, size_t bytes, void **buf);
+void ocl_buffer_free(void *ctx, void *buf);
+gantry_status ocl_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes);
+gantry_status ocl_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes);
+gantry_status ocl_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset, size_t bytes);
+gantry_status ocl_fill(void *ctx, gantry_mem x, size_t n, float value);
+gantry_status ocl_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels, size_t inner);
+gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
+                            float beta);
+gantry_status ocl_activation_forward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
+                                     size_t n);
+gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
+                                      gantry_mem dy, gantry_mem dx, size_t n);
+gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
+                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
+                                          float momentum, float eps);
+gantry_status ocl_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                         gantry_mem running_mean, gantry_mem running_var, size_t outer,
+                                         size_t channels, size_t inner, float eps);
+gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                     size_t outer, size_t channels, size_t inner, float grad_beta);
+gantry_status ocl_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+gantry_status ocl_mul(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
+gantry_status ocl_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size_t n);
+gantry_status ocl_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n);
+gantry_status ocl_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+gantry_status ocl_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n);
+gantry_status ocl_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out);
+gantry_status ocl_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale,
+                                      gantry_mem dx);
+gantry_status ocl_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr,
+                             float momentum, float weight_decay);
+gantry_status ocl_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n, float lr,
+                              float beta1, float beta2, float eps, float weight_decay, uint64_t step);
+gantry_status ocl_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
+                                 float alpha, float eps, float weight_decay);
+gantry_status ocl_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi);
+gantry_status ocl_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float lo,
+                               float hi);
+gantry_status ocl_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
+                              float std);
+gantry_status ocl_synchronize(void *ctx);
+
+#endif
