@@ -125,3 +125,170 @@ bn_backward(__global const float *x, ulong xo, __global const float *dy, ulong d
         dbeta[dbo + ch] = fsum_value(sdy);
     }
 }
+
+/* ---- CPU devices: [outer, channels] tensors, VW channels per work-item ----
+ * The kernels above reduce each channel with BN_LY work-items and local
+ * memory; PoCL runs such a group as short loops between barriers, one
+ * work-item at a time, and does not vectorise the float-float arithmetic of
+ * the backward pass (3-4x slower than this).  Here each work-item owns VW
+ * adjacent channels of a BatchNorm1d input (inner == 1, channels % VW == 0)
+ * as one vector, walks all rows itself (no barriers), and the same
+ * compensated / float-float formulas run on vectors.  The host uses these
+ * on CPU devices only: a GPU needs the parallelism over rows. */
+
+typedef struct ffv {
+    floatv hi, lo;
+} ffv;
+
+ffv ffv_two_sum(floatv a, floatv b)
+{
+    ffv r;
+    r.hi = a + b;
+    floatv bp = r.hi - a;
+    r.lo = (a - (r.hi - bp)) + (b - bp);
+    return r;
+}
+
+ffv ffv_two_prod(floatv a, floatv b)
+{
+    ffv r;
+    r.hi = a * b;
+    r.lo = fma(a, b, -r.hi);
+    return r;
+}
+
+ffv ffv_norm(ffv a)
+{
+    ffv r;
+    r.hi = a.hi + a.lo;
+    r.lo = a.lo - (r.hi - a.hi);
+    return r;
+}
+
+ffv ffv_add(ffv a, ffv b)
+{
+    ffv s = ffv_two_sum(a.hi, b.hi);
+    s.lo = s.lo + (a.lo + b.lo);
+    return ffv_norm(s);
+}
+
+ffv ffv_neg(ffv a)
+{
+    a.hi = -a.hi;
+    a.lo = -a.lo;
+    return a;
+}
+
+ffv ffv_mul(ffv a, ffv b)
+{
+    ffv p = ffv_two_prod(a.hi, b.hi);
+    p.lo = p.lo + (a.hi * b.lo + a.lo * b.hi);
+    return ffv_norm(p);
+}
+
+ffv ffv_mul_f(ffv a, floatv b)
+{
+    ffv p = ffv_two_prod(a.hi, b);
+    p.lo = p.lo + a.lo * b;
+    return ffv_norm(p);
+}
+
+ffv ffv_div_f(ffv a, floatv b)
+{
+    ffv r;
+    r.hi = a.hi / b;
+    floatv rem = fma(-r.hi, b, a.hi); /* exact remainder */
+    r.lo = (rem + a.lo) / b;
+    return ffv_norm(r);
+}
+
+/* A compensated running sum (fsum_add of common.cl, per lane). */
+ffv ffv_acc(ffv acc, floatv v)
+{
+    floatv s = acc.hi + v;
+    floatv bp = s - acc.hi;
+    acc.lo = acc.lo + ((acc.hi - (s - bp)) + (v - bp));
+    acc.hi = s;
+    return acc;
+}
+
+floatv ffv_value(ffv a)
+{
+    return select(a.hi, a.hi + a.lo, isfinite(a.hi));
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+bn_forward_train_rows(__global const float *x, ulong xo, __global float *y, ulong yo, __global const float *gamma,
+                      ulong go, __global const float *beta, ulong bo, __global float *rmean, ulong rmo,
+                      __global float *rvar, ulong rvo, __global float *smean, ulong smo, __global float *sinvstd,
+                      ulong sio, ulong outer, ulong channels, float momentum, float eps)
+{
+    const size_t ch = get_global_id(0) * VW;
+    if (ch >= channels)
+        return;
+    x += xo + ch;
+    y += yo + ch;
+    const floatv count = (floatv)((float)outer);
+    const floatv zero = (floatv)(0.0f);
+
+    ffv acc = { zero, zero };
+    for (size_t r = 0; r < outer; r++)
+        acc = ffv_acc(acc, VLOAD(0, x + r * channels));
+    const floatv mean = ffv_value(acc) / count;
+    ffv sq = { zero, zero };
+    for (size_t r = 0; r < outer; r++) {
+        floatv d = VLOAD(0, x + r * channels) - mean;
+        sq = ffv_acc(sq, d * d);
+    }
+    const floatv var = ffv_value(sq) / count;
+    const floatv invstd = (floatv)(1.0f) / sqrt(var + eps);
+
+    const floatv g = VLOAD(0, gamma + go + ch), b = VLOAD(0, beta + bo + ch);
+    for (size_t r = 0; r < outer; r++)
+        VSTORE(g * ((VLOAD(0, x + r * channels) - mean) * invstd) + b, 0, y + r * channels);
+    const floatv unbiased = outer > 1 ? var * count / (count - (floatv)(1.0f)) : var;
+    VSTORE(mean, 0, smean + smo + ch);
+    VSTORE(invstd, 0, sinvstd + sio + ch);
+    VSTORE((1.0f - momentum) * VLOAD(0, rmean + rmo + ch) + momentum * mean, 0, rmean + rmo + ch);
+    VSTORE((1.0f - momentum) * VLOAD(0, rvar + rvo + ch) + momentum * unbiased, 0, rvar + rvo + ch);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+bn_backward_rows(__global const float *x, ulong xo, __global const float *dy, ulong dyo, __global const float *gamma,
+                 ulong go, __global const float *smean, ulong smo, __global const float *sinvstd, ulong sio,
+                 __global float *dx, ulong dxo, __global float *dgamma, ulong dgo, __global float *dbeta, ulong dbo,
+                 ulong outer, ulong channels, float grad_beta)
+{
+    const size_t ch = get_global_id(0) * VW;
+    if (ch >= channels)
+        return;
+    x += xo + ch;
+    dy += dyo + ch;
+    dx += dxo + ch;
+    const floatv zero = (floatv)(0.0f);
+    const floatv mean = VLOAD(0, smean + smo + ch), invstd = VLOAD(0, sinvstd + sio + ch);
+
+    ffv sdy = { zero, zero }, sdyx = { zero, zero };
+    for (size_t r = 0; r < outer; r++) {
+        const floatv g = VLOAD(0, dy + r * channels);
+        ffv gx = ffv_mul_f(ffv_mul_f(ffv_two_sum(VLOAD(0, x + r * channels), -mean), invstd), g); /* dy * xhat */
+        sdy = ffv_acc(sdy, g);
+        sdyx = ffv_acc(sdyx, gx.hi);
+        sdyx.lo = sdyx.lo + gx.lo;
+    }
+    const floatv count = (floatv)((float)outer);
+    const ffv sum_dy = ffv_norm(sdy), sum_dyx = ffv_norm(sdyx);
+    const ffv k = ffv_div_f(ffv_two_prod(VLOAD(0, gamma + go + ch), invstd), count);
+    for (size_t r = 0; r < outer; r++) {
+        ffv xhat = ffv_mul_f(ffv_two_sum(VLOAD(0, x + r * channels), -mean), invstd);
+        ffv t = ffv_add(ffv_two_prod(count, VLOAD(0, dy + r * channels)), ffv_neg(sum_dy));
+        t = ffv_add(t, ffv_neg(ffv_mul(xhat, sum_dyx)));
+        VSTORE(ffv_value(ffv_mul(k, t)), 0, dx + r * channels);
+    }
+    if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
+        sdyx = ffv_acc(sdyx, grad_beta * VLOAD(0, dgamma + dgo + ch));
+        sdy = ffv_acc(sdy, grad_beta * VLOAD(0, dbeta + dbo + ch));
+    }
+    VSTORE(ffv_value(sdyx), 0, dgamma + dgo + ch);
+    VSTORE(ffv_value(sdy), 0, dbeta + dbo + ch);
+}

@@ -142,7 +142,7 @@ static double rel_diff(const pair *p, int *nan_mismatch)
 static void test_gemm(const char *path)
 {
     static const size_t shapes[][3] = { { 64, 100, 128 }, { 7, 33, 17 }, { 1, 1, 5 }, { 130, 20, 64 },
-                                        { 64, 1, 256 },   { 65, 47, 9 } };
+                                        { 64, 1, 256 },   { 65, 47, 9 },   { 64, 512, 96 } };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
@@ -166,25 +166,40 @@ static void test_gemm(const char *path)
                 }
 }
 
-static void test_batchnorm(void)
+/* 33 channels: the per-channel work-group kernels; 64 (a multiple of every
+ * vector width): on CPU devices the vector-per-work-item kernels. */
+static void test_batchnorm(size_t outer, size_t ch)
 {
-    const size_t outer = 64, ch = 33;
     pair x = make(2, outer, ch, 0, 0, -2, 3), y = make(2, outer, ch, 0, 0, 0, 0);
     pair g = make(1, ch, 0, 0, 0, 0.5f, 1.5f), b = make(1, ch, 0, 0, 0, -0.5f, 0.5f);
     pair rm = make(1, ch, 0, 0, 0, 0, 0), rv = make(1, ch, 0, 0, 0, 1, 1);
     pair sm = make(1, ch, 0, 0, 0, 0, 0), si = make(1, ch, 0, 0, 0, 0, 0);
     pair dy = make(2, outer, ch, 0, 0, -1, 1), dx = make(2, outer, ch, 0, 0, 0, 0);
     pair dg = make(1, ch, 0, 0, 0, -1, 1), db = make(1, ch, 0, 0, 0, -1, 1);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         CHECK_OK(gantry_op_batchnorm_forward_train(x.t[i], y.t[i], g.t[i], b.t[i], rm.t[i], rv.t[i], sm.t[i],
                                                    si.t[i], 0.1f, 1e-5f));
+    CHECK_CLOSE(si, 1e-6, "batchnorm save_invstd");
+    CHECK_CLOSE(sm, 1e-6, "batchnorm save_mean");
+    /* The backward pass from the same statistics: with 2 rows dx is a
+     * difference of nearly equal terms, and one ulp of invstd shows. */
+    float *stats = malloc(2 * ch * sizeof *stats);
+    REQUIRE(stats != NULL);
+    REQUIRE(gantry_tensor_read(sm.t[0], stats, ch) == GANTRY_OK);
+    REQUIRE(gantry_tensor_read(si.t[0], stats + ch, ch) == GANTRY_OK);
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(gantry_tensor_write(sm.t[i], stats, ch) == GANTRY_OK);
+        REQUIRE(gantry_tensor_write(si.t[i], stats + ch, ch) == GANTRY_OK);
         CHECK_OK(gantry_op_batchnorm_backward(x.t[i], dy.t[i], g.t[i], sm.t[i], si.t[i], dx.t[i], dg.t[i], db.t[i],
                                               1));
     }
+    free(stats);
+    char what[64];
+    snprintf(what, sizeof what, "batchnorm [%zu, %zu]", outer, ch);
+    fprintf(stderr, "%s\n", what);
     CHECK_CLOSE(y, 1e-6, "batchnorm y");
     CHECK_CLOSE(rm, 1e-6, "batchnorm running_mean");
     CHECK_CLOSE(rv, 1e-6, "batchnorm running_var");
-    CHECK_CLOSE(si, 1e-6, "batchnorm save_invstd");
     CHECK_CLOSE(dx, 1e-6, "batchnorm dx");
     CHECK_CLOSE(dg, 1e-6, "batchnorm dgamma");
     CHECK_CLOSE(db, 1e-6, "batchnorm dbeta");
@@ -281,7 +296,9 @@ int main(void)
         REQUIRE(gantry_backend_open("opencl", &config, &ocl) == GANTRY_OK);
         test_gemm(paths[p]);
         if (p == 0) {
-            test_batchnorm();
+            test_batchnorm(64, 33);
+            test_batchnorm(64, 64);
+            test_batchnorm(2, 64);
             test_elementwise_and_optim();
             test_random_and_sums();
             test_overlapping_copy();

@@ -82,7 +82,7 @@ static void cpu_model(char *buf, size_t size)
  * contention: waking a sleeping worker takes well under a millisecond. */
 #define CPU_STALL_NS 2000000
 /* How long to stay on one thread before trying the team again. */
-#define CPU_SOLO_NS 200000000
+#define CPU_SOLO_NS 500000000
 
 int64_t cpu_now_ns(void)
 {

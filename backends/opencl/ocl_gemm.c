@@ -15,15 +15,18 @@
  * there.  B transposed (every Linear forward) runs the dot-product kernel;
  * with nt=transpose in the device string B is first transposed into
  * scratch memory and the row kernel runs (slower on PoCL for the large
- * layers, kept for devices where it is not).
+ * layers, kept for devices where it is not).  B not transposed but with a
+ * row stride of a multiple of 2 KiB (the input gradients of G's 512->1024
+ * and 1024->784 layers) is transposed first and runs the dot-product
+ * kernel: walking down such columns thrashes the L1 sets (3x slower).
  *
- * Measured (GFLOP/s, best of several runs, on the GAN's layer shapes at
- * batch 64; PoCL 3.1 on a 2-core AMD EPYC VM shared with other jobs, so
- * +-30%):
- *   CLBlast 1.5.3 defaults (database has no PoCL entry)   ~2    (all 24: 377 ms)
- *   CLBlast with the CPU parameters below                  ~4    (all 24: 211 ms)
- *   own kernels                                            30-70 (all 24: 12-25 ms)
- * See the report of the opencl work for the per-shape table. */
+ * Measured on the GAN's 24 layer products at batch 64 (forward, weight and
+ * input gradients of 8 layers; PoCL 3.1 on a 2-core AMD EPYC VM shared with
+ * other jobs, so +-30%), all 24 together:
+ *   CLBlast 1.5.3 defaults (no PoCL entry in its database)   190-377 ms   2-4 GFLOP/s
+ *   CLBlast with clblast_cpu_values below                    115-160 ms   5-7 GFLOP/s
+ *   own kernels                                              14-24 ms    33-57 GFLOP/s
+ *   (the cpu backend's AVX2 GEMM, for scale                  18-19 ms    40-43 GFLOP/s) */
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -140,31 +143,52 @@ static gantry_status gemm_rows(ocl_ctx *c, int ta, const gemm_call *g)
     return GANTRY_OK;
 }
 
+/* Transposes the stored B (rows x cols, row stride g->ldb; rows and cols
+ * multiples of 8) into the scratch buffer and points g at the copy
+ * (cols x rows, row stride rows). */
+static gantry_status transpose_b(ocl_ctx *c, gemm_call *g, size_t rows, size_t cols)
+{
+    cl_mem t = NULL;
+    GANTRY_TRY(ocl_scratch(c, "gemm", rows * cols * sizeof(float), &t));
+    cl_ulong R = rows, Cn = cols, IO = g->bo, LIN = g->ldb, OO = 0, LOUT = rows;
+    ocl_arg args[] = { OCL_ARG(R), OCL_ARG(Cn), OCL_ARG(g->b), OCL_ARG(IO), OCL_ARG(LIN),
+                       OCL_ARG(t), OCL_ARG(OO), OCL_ARG(LOUT) };
+    size_t local[2] = { c->gemm_lx, 1 };
+    size_t global[2] = { ocl_round_up(cols / 8, local[0]), rows / 8 };
+    GANTRY_TRY(ocl_launch(c, "gemm", OCL_K_transpose, 2, global, local, sizeof args / sizeof *args, args));
+    g->b = t;
+    g->bo = 0;
+    g->ldb = rows;
+    return GANTRY_OK;
+}
+
+static int big_multiple_of_8(size_t rows, size_t cols)
+{
+    return rows % 8 == 0 && cols % 8 == 0 && rows >= 16 && cols >= 16 && (double)rows * (double)cols >= 32768.0;
+}
+
 static gantry_status gemm_own(ocl_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                               gantry_mem a, size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem cm, size_t ldc)
 {
     gemm_call g = { m, n, k, alpha, beta, (cl_mem)a.buf, (cl_mem)b.buf, (cl_mem)cm.buf, a.offset, lda, b.offset, ldb,
                     cm.offset, ldc };
+    if (trans_a && trans_b)
+        return launch_gemm(c, OCL_K_gemm_el_tt, n, m, &g);
+    if (!trans_a && !trans_b && ldb % 512 == 0 && m >= 16 && big_multiple_of_8(k, n)) {
+        /* The row kernel walks down the columns of B; with a row stride of
+         * a multiple of 2 KiB every row of B falls into the same few L1
+         * sets of a CPU and it slows to a third.  Transposed, B's rows are
+         * contiguous in k and the dot-product kernel runs at full speed;
+         * the transpose costs one pass over B. */
+        GANTRY_TRY(transpose_b(c, &g, k, n));
+        return launch_gemm(c, OCL_K_gemm_nt, (n + 2) / 3, (m + 3) / 4, &g);
+    }
     if (!trans_b)
         return gemm_rows(c, trans_a, &g);
-    if (trans_a)
-        return launch_gemm(c, OCL_K_gemm_el_tt, n, m, &g);
-    /* op(B) = B^T, B stored [n, k].  Large B with n and k multiples of 8:
-     * transpose it into scratch ([k, n]) and run the row kernel, which is
-     * faster than the dot-product kernel on a CPU; the transpose costs one
-     * pass over B.  Otherwise the dot-product kernel. */
-    if (c->nt_transpose && n % 8 == 0 && k % 8 == 0 && n >= 16 && (double)n * (double)k >= 32768.0) {
-        cl_mem t = NULL;
-        GANTRY_TRY(ocl_scratch(c, "gemm", n * k * sizeof(float), &t));
-        cl_ulong R = n, Cn = k, IO = b.offset, LIN = ldb, OO = 0, LOUT = n;
-        ocl_arg targs[] = { OCL_ARG(R), OCL_ARG(Cn), OCL_ARG(g.b), OCL_ARG(IO), OCL_ARG(LIN),
-                            OCL_ARG(t), OCL_ARG(OO), OCL_ARG(LOUT) };
-        size_t local[2] = { c->gemm_lx, 1 };
-        size_t global[2] = { ocl_round_up(k / 8, local[0]), n / 8 };
-        GANTRY_TRY(ocl_launch(c, "gemm", OCL_K_transpose, 2, global, local, sizeof targs / sizeof *targs, targs));
-        g.b = t;
-        g.bo = 0;
-        g.ldb = n;
+    /* op(B) = B^T, B stored [n, k]: the dot-product kernel; with nt=transpose
+     * a transposed copy of B and the row kernel (slower on PoCL). */
+    if (c->nt_transpose && big_multiple_of_8(n, k)) {
+        GANTRY_TRY(transpose_b(c, &g, n, k));
         return gemm_rows(c, 0, &g);
     }
     return launch_gemm(c, OCL_K_gemm_nt, (n + 2) / 3, (m + 3) / 4, &g);

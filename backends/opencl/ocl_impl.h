@@ -47,6 +47,8 @@
     X(bn_forward_train, 0)                                                                              \
     X(bn_forward_eval, 0)                                                                               \
     X(bn_backward, 0)                                                                                   \
+    X(bn_forward_train_rows, 0)                                                                         \
+    X(bn_backward_rows, 0)                                                                              \
     X(sum_partial, 0)                                                                                   \
     X(reduce_final, 0)                                                                                  \
     X(bce_forward_partial, 0)                                                                           \
@@ -114,6 +116,7 @@ typedef struct ocl_ctx {
     size_t wg;          /* 1-D work-group size, a power of two */
     size_t vw;          /* vector width of the elementwise kernels: 1, 2, 4, 8, 16 */
     size_t bn_lx;       /* channels per work-group of the per-channel kernels */
+    int bn_rows;        /* batchnorm of [outer, channels] by VW channels per work-item (CPUs) */
     size_t max_groups;  /* grid-stride kernels launch at most this many groups */
     size_t gemm_lx;     /* work-group width of our GEMM kernels */
     ocl_gemm_path gemm; /* resolved: OWN or CLBLAST */

@@ -275,6 +275,13 @@ gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float pa
 
 /* ---- batch normalisation ------------------------------------------------------ */
 
+/* The vector-per-work-item kernels (CPU devices) take [outer, channels]
+ * with whole vectors of channels; everything else the per-channel groups. */
+static int use_rows_kernels(const ocl_ctx *c, size_t channels, size_t inner)
+{
+    return c->bn_rows && inner == 1 && c->vw > 1 && channels % c->vw == 0;
+}
+
 gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
                                           gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
                                           gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
@@ -284,6 +291,13 @@ gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
     mem_arg xm = M(x), ym = M(y), gm = M(gamma), bm = M(beta), rmm = M(running_mean), rvm = M(running_var),
             smm = M(save_mean), sim = M(save_invstd);
     cl_ulong o = outer, ch = channels, in = inner;
+    if (use_rows_kernels(c, channels, inner)) {
+        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm),      MEM_ARGS(rmm),
+                           MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(o),       OCL_ARG(ch),
+                           OCL_ARG(momentum), OCL_ARG(eps) };
+        return launch_1d(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels / c->vw, ARGC(args),
+                         args);
+    }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm),   MEM_ARGS(bm),       MEM_ARGS(rmm),
                        MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim),  OCL_ARG(o),         OCL_ARG(ch),
                        OCL_ARG(in),   OCL_ARG(momentum), OCL_ARG(eps) };
@@ -312,6 +326,12 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
     mem_arg xm = M(x), dym = M(dy), gm = M(gamma), smm = M(save_mean), sim = M(save_invstd), dxm = M(dx),
             dgm = M(dgamma), dbm = M(dbeta);
     cl_ulong o = outer, ch = channels, in = inner;
+    if (use_rows_kernels(c, channels, inner)) {
+        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
+                           MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
+                           OCL_ARG(grad_beta) };
+        return launch_1d(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels / c->vw, ARGC(args), args);
+    }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                        MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
                        OCL_ARG(in),   OCL_ARG(grad_beta) };

@@ -20,6 +20,7 @@
  * is named in the error. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,11 +543,18 @@ static gantry_status load_offline_binary(ocl_ctx *c, const char *file)
     return adopt_config(c, file);
 }
 
+/* A field of opts, or NULL when a core built with an older (smaller)
+ * gantry_backend_options does not have it. */
+#define OPT_FIELD(opts, field)                                                                          \
+    ((opts) && (opts)->struct_size >= offsetof(gantry_backend_options, field) + sizeof((opts)->field)   \
+         ? (opts)->field                                                                                \
+         : NULL)
+
 gantry_status ocl_program_init(ocl_ctx *c, const gantry_backend_options *opts)
 {
-    const char *kernel_dir = opts ? opts->kernel_dir : NULL;
-    const char *kernel_binary = opts ? opts->kernel_binary : NULL;
-    const char *cache_dir = opts ? opts->cache_dir : NULL;
+    const char *kernel_dir = OPT_FIELD(opts, kernel_dir);
+    const char *kernel_binary = OPT_FIELD(opts, kernel_binary);
+    const char *cache_dir = OPT_FIELD(opts, cache_dir);
     if (kernel_binary && *kernel_binary)
         return load_offline_binary(c, kernel_binary);
 

@@ -463,7 +463,10 @@ static int ocl_probe(const gantry_backend_options *opts, char *why, size_t why_s
     if (clGetDeviceInfo(list.items[chosen].device, CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, NULL) !=
         CL_SUCCESS)
         compiler = CL_TRUE;
-    const char *binary = opts && opts->struct_size >= sizeof(gantry_backend_options) ? opts->kernel_binary : NULL;
+    const char *binary = opts && opts->struct_size >= offsetof(gantry_backend_options, kernel_binary) +
+                                                          sizeof(opts->kernel_binary)
+                             ? opts->kernel_binary
+                             : NULL;
     if (!compiler && !(binary && *binary)) {
         snprintf(why, why_size, "OpenCL device '%s' has no compiler and GANTRY_OPENCL_BINARY is not set",
                  list.items[chosen].name);
@@ -530,8 +533,12 @@ static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
     /* Per-channel kernels: channels along dimension 0 (coalesced rows of an
      * [outer, channels] tensor), WG / BN_LX rows of a channel in parallel
      * along dimension 1, reduced in local memory (PoCL: 16 x 4 measured
-     * fastest of 8 x 8, 16 x 4, 32 x 2 and 64 x 1). */
+     * fastest of 8 x 8, 16 x 4, 32 x 2 and 64 x 1).  On CPUs batch norm of
+     * [outer, channels] with whole vectors of channels takes the *_rows
+     * kernels instead (a vector of VW channels per work-item: 3-7x faster
+     * on PoCL); a GPU needs the parallelism over rows. */
     c->bn_lx = gpu ? 32 : 16;
+    c->bn_rows = !gpu;
     if (c->bn_lx > c->wg)
         c->bn_lx = c->wg;
     c->max_groups = (size_t)c->dev.compute_units * (gpu ? 16 : 4);
@@ -629,7 +636,9 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
     /* A kernel the compiler could only fit in smaller work-groups (registers,
      * local memory) would fail at its first launch: build again with half
      * the work-group size (not with an offline binary, which is fixed). */
-    while (s == GANTRY_OK && c->wg > 1 && !(opts && opts->kernel_binary && *opts->kernel_binary)) {
+    int offline = opts && opts->struct_size >= sizeof(gantry_backend_options) && opts->kernel_binary &&
+                  *opts->kernel_binary;
+    while (s == GANTRY_OK && c->wg > 1 && !offline) {
         size_t fits = kernels_max_wg(c);
         if (fits >= c->wg)
             break;
