@@ -13,6 +13,8 @@
 
 #include "cpu_impl.h"
 
+#include "../host_memory.h"
+
 #define CPU_ALIGN 64
 
 gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
@@ -195,44 +197,6 @@ static gantry_status cpu_buffer_alloc(void *ctx, size_t bytes, void **buf)
     return GANTRY_OK;
 }
 
-static void cpu_buffer_free(void *ctx, void *buf)
-{
-    (void)ctx;
-    free(buf);
-}
-
-static gantry_status cpu_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes)
-{
-    (void)ctx;
-    if (bytes)
-        memmove((char *)buf + offset, src, bytes);
-    return GANTRY_OK;
-}
-
-static gantry_status cpu_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes)
-{
-    (void)ctx;
-    if (bytes)
-        memmove(dst, (const char *)buf + offset, bytes);
-    return GANTRY_OK;
-}
-
-static gantry_status cpu_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
-                                     size_t bytes)
-{
-    (void)ctx;
-    /* memmove: source and destination may be the same buffer. */
-    if (bytes)
-        memmove((char *)dst + dst_offset, (const char *)src + src_offset, bytes);
-    return GANTRY_OK;
-}
-
-static gantry_status cpu_synchronize(void *ctx)
-{
-    (void)ctx; /* every op has finished when it returns */
-    return GANTRY_OK;
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
 static const gantry_backend_ops cpu_ops = {
@@ -245,10 +209,10 @@ static const gantry_backend_ops cpu_ops = {
     .create = cpu_create,
     .destroy = cpu_destroy,
     .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = cpu_buffer_free,
-    .buffer_write = cpu_buffer_write,
-    .buffer_read = cpu_buffer_read,
-    .buffer_copy = cpu_buffer_copy,
+    .buffer_free = host_buffer_free,
+    .buffer_write = host_buffer_write,
+    .buffer_read = host_buffer_read,
+    .buffer_copy = host_buffer_copy,
     .fill = cpu_fill,
     .gemm = cpu_gemm,
     .bias_add = cpu_bias_add,
@@ -272,7 +236,7 @@ static const gantry_backend_ops cpu_ops = {
     .clamp = cpu_clamp,
     .rand_uniform = cpu_rand_uniform,
     .rand_normal = cpu_rand_normal,
-    .synchronize = cpu_synchronize,
+    .synchronize = host_synchronize,
 };
 
 /* The module's only exported symbol. */

@@ -24,6 +24,8 @@
 #include "gantry/backend.h"
 #include "gantry/philox.h"
 
+#include "../host_memory.h"
+
 #define REF_NAME "reference"
 
 typedef struct ref_ctx {
@@ -109,38 +111,6 @@ static gantry_status ref_buffer_alloc(void *ctx, size_t bytes, void **buf)
     if (!p)
         return ref_error(c->host, GANTRY_OUT_OF_MEMORY, REF_NAME ": buffer_alloc of %zu bytes failed", bytes);
     *buf = p;
-    return GANTRY_OK;
-}
-
-static void ref_buffer_free(void *ctx, void *buf)
-{
-    (void)ctx;
-    free(buf);
-}
-
-static gantry_status ref_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes)
-{
-    (void)ctx;
-    if (bytes)
-        memmove((char *)buf + offset, src, bytes);
-    return GANTRY_OK;
-}
-
-static gantry_status ref_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes)
-{
-    (void)ctx;
-    if (bytes)
-        memmove(dst, (const char *)buf + offset, bytes);
-    return GANTRY_OK;
-}
-
-static gantry_status ref_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
-                                     size_t bytes)
-{
-    (void)ctx;
-    /* memmove: source and destination may be the same buffer. */
-    if (bytes)
-        memmove((char *)dst + dst_offset, (const char *)src + src_offset, bytes);
     return GANTRY_OK;
 }
 
@@ -644,12 +614,6 @@ static gantry_status ref_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t
     return GANTRY_OK;
 }
 
-static gantry_status ref_synchronize(void *ctx)
-{
-    (void)ctx;
-    return GANTRY_OK;
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
 static const gantry_backend_ops ref_ops = {
@@ -662,10 +626,10 @@ static const gantry_backend_ops ref_ops = {
     .create = ref_create,
     .destroy = ref_destroy,
     .buffer_alloc = ref_buffer_alloc,
-    .buffer_free = ref_buffer_free,
-    .buffer_write = ref_buffer_write,
-    .buffer_read = ref_buffer_read,
-    .buffer_copy = ref_buffer_copy,
+    .buffer_free = host_buffer_free,
+    .buffer_write = host_buffer_write,
+    .buffer_read = host_buffer_read,
+    .buffer_copy = host_buffer_copy,
     .fill = ref_fill,
     .gemm = ref_gemm,
     .bias_add = ref_bias_add,
@@ -689,7 +653,7 @@ static const gantry_backend_ops ref_ops = {
     .clamp = ref_clamp,
     .rand_uniform = ref_rand_uniform,
     .rand_normal = ref_rand_normal,
-    .synchronize = ref_synchronize,
+    .synchronize = host_synchronize,
 };
 
 /* The module's only exported symbol. */
