@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gantry/status.h"
+#include "gantry/tensor.h"
 
 static int test_failures;
 static int test_checks;
@@ -68,6 +69,32 @@ static int test_checks;
             exit(1);                                                                                    \
         }                                                                                               \
     } while (0)
+
+/* Exits 77 (skipped) when backend `name` cannot run here, with the loader's
+ * reason; under CI (CI=true) exits 1 instead, because CI must test it. */
+static inline void test_require_backend(const char *name)
+{
+    gantry_backend_info *infos = NULL;
+    size_t count = 0;
+    REQUIRE(gantry_backend_scan(&infos, &count) == GANTRY_OK);
+    const char *why = "the module was not found on the search path";
+    int usable = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(infos[i].name, name) == 0) {
+            usable = infos[i].usable;
+            why = infos[i].reason;
+            break;
+        }
+    if (!usable) {
+        const char *ci = getenv("CI");
+        int in_ci = ci && strcmp(ci, "true") == 0;
+        fprintf(stderr, "%s backend unusable: %s%s\n", name, why,
+                in_ci ? " (CI=true: failing, CI must test it)" : "; skipping");
+        free(infos);
+        exit(in_ci ? 1 : 77);
+    }
+    free(infos);
+}
 
 static inline int test_finish(const char *name)
 {

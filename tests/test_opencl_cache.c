@@ -34,33 +34,6 @@ const char *__lsan_default_suppressions(void)
     return "leak:libpocl.so\nleak:libOpenCL.so\n";
 }
 
-/* ---- availability --------------------------------------------------------- */
-
-/* Exits 77 (skip) when the opencl backend cannot run here, or 1 under CI. */
-static void require_opencl(void)
-{
-    gantry_backend_info *infos = NULL;
-    size_t count = 0;
-    REQUIRE(gantry_backend_scan(&infos, &count) == GANTRY_OK);
-    const char *why = "the opencl module was not found on the search path";
-    int usable = 0;
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(infos[i].name, "opencl") == 0) {
-            usable = infos[i].usable;
-            why = infos[i].reason;
-            break;
-        }
-    if (!usable) {
-        const char *ci = getenv("CI");
-        int in_ci = ci && strcmp(ci, "true") == 0;
-        fprintf(stderr, "opencl backend unusable: %s%s\n", why,
-                in_ci ? " (CI=true: failing, CI must test OpenCL)" : "; skipping");
-        free(infos);
-        exit(in_ci ? 1 : 77);
-    }
-    free(infos);
-}
-
 /* ---- capturing the log ---------------------------------------------------- */
 
 static char capture_path[4200];
@@ -651,7 +624,7 @@ int main(void)
     unsetenv("GANTRY_CL_DIR");
     unsetenv("GANTRY_OPENCL_BINARY");
     unsetenv("GANTRY_OPENCL_DEVICE");
-    require_opencl();
+    test_require_backend("opencl");
 
     static char root[] = "/tmp/gantry-opencl-test-XXXXXX";
     REQUIRE(mkdtemp(root) != NULL);
