@@ -28,6 +28,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The usage error for getopt_long's '?' (an unknown option or a missing
+ * value); returns CLI_USAGE. */
+int cli_getopt_error(const char *cmd, char **argv);
+
 /* Strict number parsing for options: the whole string, in range. */
 int cli_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min, uint64_t max,
                   uint64_t *out);

@@ -111,10 +111,7 @@ static int parse(int argc, char **argv, bench_options *o)
         case O_OPS: o->ops = 1; break;
         case O_MINTIME: bad = cli_parse_float(cmd, "--min-time-ms", optarg, 0.0f, 600000.0f, &o->min_time_ms); break;
         case O_JSON: o->json = 1; break;
-        case '?':
-            if (optopt)
-                return -cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-            return -cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
         }
         if (bad)

@@ -90,10 +90,7 @@ static int parse(int argc, char **argv, check_options *o)
                 return -cli_usage_error(cmd, "at most %d --op options", MAX_SELECTED);
             o->ops[o->nops++] = optarg;
             break;
-        case '?':
-            if (optopt)
-                return -cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-            return -cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
         }
     }

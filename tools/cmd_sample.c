@@ -56,10 +56,7 @@ int cmd_sample(int argc, char **argv)
             if (cli_parse_u64(cmd, "--seed", optarg, 0, UINT64_MAX, &seed))
                 return CLI_USAGE;
             break;
-        case '?':
-            if (optopt)
-                return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        case '?': return cli_getopt_error(cmd, argv);
         default: return cli_usage_error(cmd, "unknown option");
         }
     }

@@ -112,10 +112,7 @@ static int parse(int argc, char **argv, train_options *o)
             else
                 return -cli_usage_error(cmd, "--g-loss '%s': expected minimax or nonsat", optarg);
             break;
-        case '?':
-            if (optopt)
-                return -cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-            return -cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
         }
         if (bad)

@@ -1,5 +1,6 @@
 /* The gantry command-line tool: subcommand dispatch and shared helpers. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +72,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see gantry %s --help)\n", cmd);
     return CLI_USAGE;
+}
+
+int cli_getopt_error(const char *cmd, char **argv)
+{
+    if (optopt)
+        return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min, uint64_t max, uint64_t *out)
