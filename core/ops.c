@@ -400,3 +400,254 @@ gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t of
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_normal: std = %g must be >= 0", (double)std);
     return OPS(x)->rand_normal(CTX(x), M(x), x->numel, seed, offset, mean, std);
 }
+
+/* ---- ABI version 2 ------------------------------------------------------ */
+
+gantry_status gantry_conv_geometry_finish(gantry_conv_geometry *g)
+{
+    if (!g)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "conv geometry is NULL");
+    if (!g->n || !g->c || !g->h || !g->w || !g->kh || !g->kw || !g->sh || !g->sw)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "convolution: sizes, kernel and stride must be positive (input %zux%zux%zux%zu, "
+                                "kernel %zux%zu, stride %zux%zu)",
+                                g->n, g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw);
+    if (g->h + 2 * g->ph < g->kh || g->w + 2 * g->pw < g->kw)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "convolution: kernel %zux%zu does not fit the padded input %zux%zu (padding %zu, %zu)",
+                                g->kh, g->kw, g->h, g->w, g->ph, g->pw);
+    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    return GANTRY_OK;
+}
+
+static gantry_status check_conv(const char *op, const gantry_tensor *x, const gantry_tensor *col,
+                                const gantry_conv_geometry *g)
+{
+    if (!g)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: geometry is NULL", op);
+    gantry_conv_geometry want = *g;
+    GANTRY_TRY(gantry_conv_geometry_finish(&want));
+    if (want.oh != g->oh || want.ow != g->ow)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: output %zux%zu should be %zux%zu for this geometry", op,
+                                g->oh, g->ow, want.oh, want.ow);
+    char b[96];
+    if (x->numel != g->n * g->c * g->h * g->w)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: image tensor %s is not [%zu, %zu, %zu, %zu]", op,
+                                gantry__shape_str(x, b, sizeof b), g->n, g->c, g->h, g->w);
+    size_t rows = g->c * g->kh * g->kw, cols = g->n * g->oh * g->ow;
+    if (col->numel != rows * cols)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: column tensor %s should hold [%zu, %zu]", op,
+                                gantry__shape_str(col, b, sizeof b), rows, cols);
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const gantry_conv_geometry *g)
+{
+    static const char op[] = "im2col";
+    CHECK_TENSORS(op, "x,col", x, col);
+    GANTRY_TRY(check_conv(op, x, col, g));
+    return OPS(x)->im2col(CTX(x), M(x), M(col), g);
+}
+
+gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
+                               int accumulate)
+{
+    static const char op[] = "col2im";
+    CHECK_TENSORS(op, "col,x", col, x);
+    GANTRY_TRY(check_conv(op, x, col, g));
+    return OPS(x)->col2im(CTX(x), M(col), M(x), g, accumulate ? 1.0f : 0.0f);
+}
+
+gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b, size_t inner)
+{
+    static const char op[] = "swap_axes";
+    CHECK_TENSORS(op, "x,y", x, y);
+    GANTRY_TRY(same_numel(op, "x", x, "y", y));
+    if (!a || !b || !inner || x->numel != a * b * inner)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: [%zu, %zu, %zu] does not match %zu elements", op, a, b,
+                                inner, x->numel);
+    if (x->buf == y->buf && x->offset < y->offset + y->numel && y->offset < x->offset + x->numel)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
+    return OPS(x)->swap_axes(CTX(x), M(x), M(y), a, b, inner);
+}
+
+gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y, size_t ldy,
+                                  size_t y_col, size_t rows, size_t cols)
+{
+    static const char op[] = "copy_rows";
+    CHECK_TENSORS(op, "x,y", x, y);
+    if (!rows || !cols || x_col + cols > ldx || y_col + cols > ldy)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "%s: columns [%zu, %zu) of rows %zu wide and [%zu, %zu) of rows %zu wide", op, x_col,
+                                x_col + cols, ldx, y_col, y_col + cols, ldy);
+    if (rows * ldx > x->numel || rows * ldy > y->numel)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: %zu rows of %zu and %zu exceed %zu and %zu elements", op,
+                                rows, ldx, ldy, x->numel, y->numel);
+    gantry_mem mx = M(x), my = M(y);
+    mx.offset += x_col;
+    my.offset += y_col;
+    if (mx.buf == my.buf && mx.offset < my.offset + rows * ldy && my.offset < mx.offset + rows * ldx)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
+    return OPS(x)->copy_rows(CTX(x), mx, ldx, my, ldy, rows, cols);
+}
+
+static gantry_status check_loss_kind(const char *op, gantry_loss_kind kind)
+{
+    if (kind == GANTRY_LOSS_MSE || kind == GANTRY_LOSS_L1)
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: unknown loss kind %d", op, (int)kind);
+}
+
+gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gantry_tensor *x, const gantry_tensor *t,
+                                                gantry_tensor *out)
+{
+    static const char op[] = "regression_loss_forward";
+    CHECK_TENSORS(op, "x,t,out", x, t, out);
+    GANTRY_TRY(check_loss_kind(op, kind));
+    GANTRY_TRY(same_numel(op, "x", x, "t", t));
+    return OPS(x)->regression_loss_forward(CTX(x), kind, M(x), M(t), x->numel, M(out));
+}
+
+gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x, const gantry_tensor *t,
+                                                 float scale, gantry_tensor *dx)
+{
+    static const char op[] = "regression_loss_backward";
+    CHECK_TENSORS(op, "x,t,dx", x, t, dx);
+    GANTRY_TRY(check_loss_kind(op, kind));
+    GANTRY_TRY(check_finite(op, "scale", scale));
+    GANTRY_TRY(same_numel(op, "x", x, "t", t));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    return OPS(x)->regression_loss_backward(CTX(x), kind, M(x), M(t), x->numel, scale, M(dx));
+}
+
+static gantry_status check_rows(const char *op, const gantry_tensor *x)
+{
+    if (x->ndim == 2)
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: x %s must be [rows, classes]", op,
+                            gantry__shape_str(x, b, sizeof b));
+}
+
+gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_tensor *t, gantry_tensor *out)
+{
+    static const char op[] = "softmax_ce_forward";
+    CHECK_TENSORS(op, "x,t,out", x, t, out);
+    GANTRY_TRY(check_rows(op, x));
+    GANTRY_TRY(same_numel(op, "x", x, "t", t));
+    return OPS(x)->softmax_ce_forward(CTX(x), M(x), M(t), x->shape[0], x->shape[1], M(out));
+}
+
+gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
+                                            gantry_tensor *dx)
+{
+    static const char op[] = "softmax_ce_backward";
+    CHECK_TENSORS(op, "x,t,dx", x, t, dx);
+    GANTRY_TRY(check_rows(op, x));
+    GANTRY_TRY(check_finite(op, "scale", scale));
+    GANTRY_TRY(same_numel(op, "x", x, "t", t));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    return OPS(x)->softmax_ce_backward(CTX(x), M(x), M(t), x->shape[0], x->shape[1], scale, M(dx));
+}
+
+static gantry_status check_row_values(const char *op, const char *name, const gantry_tensor *v, size_t rows)
+{
+    if (v->numel == rows)
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per row (%zu)", op, name,
+                            gantry__shape_str(v, b, sizeof b), rows);
+}
+
+gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor *out)
+{
+    static const char op[] = "logsumexp_forward";
+    CHECK_TENSORS(op, "x,out", x, out);
+    GANTRY_TRY(check_rows(op, x));
+    GANTRY_TRY(check_row_values(op, "out", out, x->shape[0]));
+    return OPS(x)->logsumexp_forward(CTX(x), M(x), M(out), x->shape[0], x->shape[1]);
+}
+
+gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout, gantry_tensor *dx)
+{
+    static const char op[] = "logsumexp_backward";
+    CHECK_TENSORS(op, "x,dout,dx", x, dout, dx);
+    GANTRY_TRY(check_rows(op, x));
+    GANTRY_TRY(check_row_values(op, "dout", dout, x->shape[0]));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    return OPS(x)->logsumexp_backward(CTX(x), M(x), M(dout), M(dx), x->shape[0], x->shape[1]);
+}
+
+gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed, uint64_t offset)
+{
+    static const char op[] = "dropout_mask";
+    CHECK_TENSORS(op, "mask", mask);
+    if (!(p >= 0.0f && p < 1.0f))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: p = %g outside [0, 1)", op, (double)p);
+    return OPS(mask)->dropout_mask(CTX(mask), M(mask), mask->numel, p, seed, offset);
+}
+
+static gantry_status check_mbd(const char *op, const gantry_tensor *m, const char *o_name, const gantry_tensor *o)
+{
+    char b[96];
+    if (m->ndim != 3)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: m %s must be [n, kernels, dims]", op,
+                                gantry__shape_str(m, b, sizeof b));
+    if (o->numel != m->shape[0] * m->shape[1])
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should be [%zu, %zu]", op, o_name,
+                                gantry__shape_str(o, b, sizeof b), m->shape[0], m->shape[1]);
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_minibatch_disc_forward(const gantry_tensor *m, gantry_tensor *o)
+{
+    static const char op[] = "minibatch_disc_forward";
+    CHECK_TENSORS(op, "m,o", m, o);
+    GANTRY_TRY(check_mbd(op, m, "o", o));
+    return OPS(m)->minibatch_disc_forward(CTX(m), M(m), M(o), m->shape[0], m->shape[1], m->shape[2]);
+}
+
+gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const gantry_tensor *dout, gantry_tensor *dm)
+{
+    static const char op[] = "minibatch_disc_backward";
+    CHECK_TENSORS(op, "m,dout,dm", m, dout, dm);
+    GANTRY_TRY(check_mbd(op, m, "dout", dout));
+    GANTRY_TRY(same_numel(op, "m", m, "dm", dm));
+    return OPS(m)->minibatch_disc_backward(CTX(m), M(m), M(dout), M(dm), m->shape[0], m->shape[1], m->shape[2]);
+}
+
+gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                                 const gantry_tensor *beta, const gantry_tensor *mean,
+                                                 const gantry_tensor *invstd)
+{
+    static const char op[] = "batchnorm_forward_frozen";
+    CHECK_TENSORS(op, "x,y,gamma,beta,mean,invstd", x, y, gamma, beta, mean, invstd);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, 1.0f, 0));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "mean", mean, c));
+    GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
+    return OPS(x)->batchnorm_forward_frozen(CTX(x), M(x), M(y), M(gamma), M(beta), M(mean), M(invstd), x->shape[0],
+                                            c, gantry__inner(x));
+}
+
+gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
+                                                  const gantry_tensor *gamma, const gantry_tensor *mean,
+                                                  const gantry_tensor *invstd, gantry_tensor *dx, gantry_tensor *dgamma,
+                                                  gantry_tensor *dbeta, int accumulate)
+{
+    static const char op[] = "batchnorm_backward_frozen";
+    CHECK_TENSORS(op, "x,dy,gamma,mean,invstd,dx,dgamma,dbeta", x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 0));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "mean", mean, c));
+    GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return OPS(x)->batchnorm_backward_frozen(CTX(x), M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
+                                             M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}

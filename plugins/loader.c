@@ -250,6 +250,13 @@ static const char *missing_method(const gantry_backend_ops *ops)
     REQUIRE_METHOD(bce_logits_forward) REQUIRE_METHOD(bce_logits_backward) REQUIRE_METHOD(sgd_update)
     REQUIRE_METHOD(adam_update) REQUIRE_METHOD(rmsprop_update) REQUIRE_METHOD(clamp) REQUIRE_METHOD(rand_uniform)
     REQUIRE_METHOD(rand_normal) REQUIRE_METHOD(synchronize)
+    /* ABI version 2 */
+    REQUIRE_METHOD(im2col) REQUIRE_METHOD(col2im) REQUIRE_METHOD(swap_axes) REQUIRE_METHOD(copy_rows)
+    REQUIRE_METHOD(regression_loss_forward) REQUIRE_METHOD(regression_loss_backward)
+    REQUIRE_METHOD(softmax_ce_forward) REQUIRE_METHOD(softmax_ce_backward) REQUIRE_METHOD(logsumexp_forward)
+    REQUIRE_METHOD(logsumexp_backward) REQUIRE_METHOD(dropout_mask) REQUIRE_METHOD(minibatch_disc_forward)
+    REQUIRE_METHOD(minibatch_disc_backward) REQUIRE_METHOD(batchnorm_forward_frozen)
+    REQUIRE_METHOD(batchnorm_backward_frozen)
 #undef REQUIRE_METHOD
     return NULL;
 }

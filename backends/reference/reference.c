@@ -23,6 +23,7 @@
 
 #include "gantry/backend.h"
 #include "gantry/philox.h"
+#include "ref_v2.h"
 
 #include "../host_memory.h"
 
@@ -654,6 +655,22 @@ static const gantry_backend_ops ref_ops = {
     .rand_uniform = ref_rand_uniform,
     .rand_normal = ref_rand_normal,
     .synchronize = host_synchronize,
+    /* ABI version 2 */
+    .im2col = ref_im2col,
+    .col2im = ref_col2im,
+    .swap_axes = ref_swap_axes,
+    .copy_rows = ref_copy_rows,
+    .regression_loss_forward = ref_regression_loss_forward,
+    .regression_loss_backward = ref_regression_loss_backward,
+    .softmax_ce_forward = ref_softmax_ce_forward,
+    .softmax_ce_backward = ref_softmax_ce_backward,
+    .logsumexp_forward = ref_logsumexp_forward,
+    .logsumexp_backward = ref_logsumexp_backward,
+    .dropout_mask = ref_dropout_mask,
+    .minibatch_disc_forward = ref_minibatch_disc_forward,
+    .minibatch_disc_backward = ref_minibatch_disc_backward,
+    .batchnorm_forward_frozen = ref_batchnorm_forward_frozen,
+    .batchnorm_backward_frozen = ref_batchnorm_backward_frozen,
 };
 
 /* The module's only exported symbol. */

@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define GANTRY_BACKEND_ABI_VERSION 1u
+#define GANTRY_BACKEND_ABI_VERSION 2u
 #define GANTRY_BACKEND_ENTRY_SYMBOL "gantry_backend_entry"
 
 /* A view into a backend buffer: `offset` is in float elements. */
@@ -53,6 +53,20 @@ typedef enum gantry_activation {
     GANTRY_ACT_TANH = 3,
     GANTRY_ACT_SIGMOID = 4,
 } gantry_activation;
+
+typedef enum gantry_loss_kind {
+    GANTRY_LOSS_MSE = 0, /* mean (x - t)^2 */
+    GANTRY_LOSS_L1 = 1,  /* mean |x - t| */
+} gantry_loss_kind;
+
+/* The geometry of a 2-D convolution over a batch: input [n, c, h, w],
+ * kernel kh x kw, stride sh, sw, zero padding ph, pw, output oh x ow with
+ * oh = (h + 2 ph - kh) / sh + 1 (the core checks these relations). */
+typedef struct gantry_conv_geometry {
+    size_t n, c, h, w;
+    size_t kh, kw, sh, sw, ph, pw;
+    size_t oh, ow;
+} gantry_conv_geometry;
 
 typedef enum gantry_log_level {
     GANTRY_LOG_DEBUG = 0,
@@ -202,6 +216,75 @@ typedef struct gantry_backend_ops {
 
     /* Waits until every queued op has finished. */
     gantry_status (*synchronize)(void *ctx);
+
+    /* ---- ABI version 2: convolutions, reshuffles, more losses ----------- */
+
+    /* Unfolds image patches for convolution as GEMM.  x is [n, c, h, w];
+     * col is [c*kh*kw, n*oh*ow]: row (ci*kh + ki)*kw + kj, column
+     * (b*oh + oy)*ow + ox holds x[b, ci, oy*sh - ph + ki, ox*sw - pw + kj],
+     * or 0 where that falls in the padding. */
+    gantry_status (*im2col)(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g);
+    /* The adjoint of im2col: x = beta * x + the sum, for every image
+     * position, of the col entries im2col reads from it (padding entries
+     * are dropped).  beta is 0 or 1. */
+    gantry_status (*col2im)(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta);
+    /* x is [a, b, inner]; y[j, i, k] = x[i, j, k] (y is [b, a, inner]).
+     * y does not alias x. */
+    gantry_status (*swap_axes)(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner);
+    /* y[r*ldy + i] = x[r*ldx + i] for r < rows, i < cols (strided copy for
+     * concatenation along dimension 1 and its gradient).  cols <= ldx, ldy;
+     * the copied regions do not overlap. */
+    gantry_status (*copy_rows)(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows,
+                               size_t cols);
+
+    /* out[0] = mean over i < n of (x-t)^2 (MSE) or |x-t| (L1). */
+    gantry_status (*regression_loss_forward)(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                             gantry_mem out);
+    /* dx = scale * 2 (x - t) / n (MSE) or scale * sign(x - t) / n (L1,
+     * sign(0) = 0); dx may alias x. */
+    gantry_status (*regression_loss_backward)(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t,
+                                              size_t n, float scale, gantry_mem dx);
+
+    /* Softmax cross-entropy of logits x [rows, k] against target
+     * probabilities t [rows, k]: out[0] = mean over rows of
+     * -sum_j t[r, j] log softmax(x[r])_j. */
+    gantry_status (*softmax_ce_forward)(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k,
+                                        gantry_mem out);
+    /* dx[r, j] = scale / rows * (softmax(x[r])_j * sum_i t[r, i] - t[r, j]). */
+    gantry_status (*softmax_ce_backward)(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
+                                         gantry_mem dx);
+    /* out[r] = log sum_j exp(x[r, j]) for x [rows, k]. */
+    gantry_status (*logsumexp_forward)(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
+    /* dx[r, j] = dout[r] * softmax(x[r])_j. */
+    gantry_status (*logsumexp_backward)(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows,
+                                        size_t k);
+
+    /* Inverted dropout mask: mask[i] = u_i >= p ? 1 / (1 - p) : 0, with u_i
+     * the uniforms in [0, 1) that rand_uniform(seed, offset) draws; 0 <= p < 1. */
+    gantry_status (*dropout_mask)(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset);
+
+    /* Minibatch discrimination (Salimans et al. 2016).  m is [n, b, c];
+     * o[i, k] = sum over j < n of exp(-sum_l |m[i, k, l] - m[j, k, l]|)
+     * (j == i included), o is [n, b]. */
+    gantry_status (*minibatch_disc_forward)(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c);
+    /* dm = the gradient of sum_{i,k} dout[i, k] o[i, k] with respect to m:
+     * dm[i, k, l] = -sum_j (dout[i, k] + dout[j, k]) e_ijk sign(m[i,k,l] - m[j,k,l])
+     * with e_ijk = exp(-sum_l |m[i,k,l] - m[j,k,l]|).  dm is overwritten. */
+    gantry_status (*minibatch_disc_backward)(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n,
+                                             size_t b, size_t c);
+
+    /* Batch normalisation with given per-channel statistics (reference and
+     * virtual batch norm): y = (x - mean) * invstd * gamma + beta. */
+    gantry_status (*batchnorm_forward_frozen)(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma,
+                                              gantry_mem beta, gantry_mem mean, gantry_mem invstd, size_t outer,
+                                              size_t channels, size_t inner);
+    /* Its backward with the statistics held constant: dx = dy gamma invstd
+     * (overwritten); dgamma, dbeta = grad_beta * old + sum of dy (x-mean)
+     * invstd and of dy. */
+    gantry_status (*batchnorm_backward_frozen)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma,
+                                               gantry_mem mean, gantry_mem invstd, gantry_mem dx, gantry_mem dgamma,
+                                               gantry_mem dbeta, size_t outer, size_t channels, size_t inner,
+                                               float grad_beta);
 } gantry_backend_ops;
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);

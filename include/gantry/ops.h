@@ -74,6 +74,51 @@ GANTRY_API gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed,
 GANTRY_API gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t offset, float mean,
                                                float std);
 
+/* ---- ABI version 2 ---- */
+
+/* Fills in oh, ow of *g from the other fields; GANTRY_INVALID_ARGUMENT when
+ * the kernel does not fit the padded input or a size is 0. */
+GANTRY_API gantry_status gantry_conv_geometry_finish(gantry_conv_geometry *g);
+/* x is [n, c, h, w] as g says; col is [c*kh*kw, n*oh*ow]. */
+GANTRY_API gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const gantry_conv_geometry *g);
+GANTRY_API gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
+                                          int accumulate);
+/* x holds a*b*inner values; y[j, i, :] = x[i, j, :]. */
+GANTRY_API gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b,
+                                             size_t inner);
+/* Copies columns [x_col, x_col + cols) of x viewed as [rows, ldx] into
+ * columns [y_col, y_col + cols) of y viewed as [rows, ldy]. */
+GANTRY_API gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y,
+                                             size_t ldy, size_t y_col, size_t rows, size_t cols);
+/* MSE or L1 of x against t (same element count); out[0] = the mean. */
+GANTRY_API gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gantry_tensor *x,
+                                                           const gantry_tensor *t, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x,
+                                                            const gantry_tensor *t, float scale, gantry_tensor *dx);
+/* x and t are [rows, k] (2-D). */
+GANTRY_API gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_tensor *t,
+                                                      gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
+                                                       gantry_tensor *dx);
+/* x is [rows, k]; out and dout hold rows values. */
+GANTRY_API gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout,
+                                                      gantry_tensor *dx);
+GANTRY_API gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed, uint64_t offset);
+/* m is [n, b, c] (3-D); o and dout are [n, b]. */
+GANTRY_API gantry_status gantry_op_minibatch_disc_forward(const gantry_tensor *m, gantry_tensor *o);
+GANTRY_API gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const gantry_tensor *dout,
+                                                           gantry_tensor *dm);
+/* As batchnorm_forward_eval/backward, with mean and invstd given. */
+GANTRY_API gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y,
+                                                            const gantry_tensor *gamma, const gantry_tensor *beta,
+                                                            const gantry_tensor *mean, const gantry_tensor *invstd);
+GANTRY_API gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
+                                                             const gantry_tensor *gamma, const gantry_tensor *mean,
+                                                             const gantry_tensor *invstd, gantry_tensor *dx,
+                                                             gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                                             int accumulate);
+
 #ifdef __cplusplus
 }
 #endif
