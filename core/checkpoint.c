@@ -43,7 +43,7 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
     size_t count = collect_state(gan, refs, MAX_STATE);
     gantry_st_tensor *tensors = calloc(count, sizeof *tensors);
     float **buffers = calloc(count, sizeof *buffers);
-    gantry_st_meta *meta = calloc(16 + extra_count, sizeof *meta);
+    gantry_st_meta *meta = calloc(24 + extra_count, sizeof *meta);
     gantry_status s = (tensors && buffers && meta) ? GANTRY_OK
                                                    : gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
     for (size_t i = 0; !s && i < count; i++) {
@@ -70,7 +70,7 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
     }
 
     const gantry_gan_config *c = &gan->config;
-    char values[16][64];
+    char values[24][64];
     size_t nm = 0;
 #define META(k, ...)                                                                                  \
     do {                                                                                                \
@@ -90,6 +90,10 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
         META("lr", "%.9g", (double)c->lr);
         META("betas", "%.9g,%.9g", (double)c->beta1, (double)c->beta2);
         META("seed", "%" PRIu64, c->seed);
+        META("classes", "%zu", c->classes);
+        META("width", "%zu", c->base_channels);
+        META("minibatch_disc", "%d", c->minibatch_disc);
+        META("began_hidden", "%zu", c->began_hidden);
         META("step", "%" PRIu64, gan->steps);
         META("backend", "%s", gan->be->name);
         for (size_t i = 0; i < extra_count; i++)
@@ -149,6 +153,17 @@ static gantry_status config_from_metadata(const gantry_safetensors *st, const ch
     const char *seed = gantry_safetensors_meta(st, "seed");
     if (seed)
         c->seed = strtoull(seed, NULL, 10);
+    /* Architecture settings of the variants; older checkpoints lack them
+     * and keep the model's defaults. */
+    const char *v;
+    if ((v = gantry_safetensors_meta(st, "classes")))
+        c->classes = strtoull(v, NULL, 10);
+    if ((v = gantry_safetensors_meta(st, "width")) && strtoull(v, NULL, 10))
+        c->base_channels = strtoull(v, NULL, 10);
+    if ((v = gantry_safetensors_meta(st, "minibatch_disc")))
+        c->minibatch_disc = atoi(v) != 0;
+    if ((v = gantry_safetensors_meta(st, "began_hidden")) && strtoull(v, NULL, 10))
+        c->began_hidden = strtoull(v, NULL, 10);
     return GANTRY_OK;
 }
 

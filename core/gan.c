@@ -1,13 +1,62 @@
-/* The original GAN (Goodfellow et al. 2014): model, Algorithm 1, sampling. */
+/* GAN models: the paper defaults of each variant, the networks, creation
+ * and sampling.  The training steps are in gan_train.c. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "core/gan_impl.h"
 #include "core/nn_layer.h"
 #include "gantry/ops.h"
 #include "gantry/philox.h"
+
+static const struct model_info {
+    const char *name;
+    gan_family family;
+    int conv, conditional;
+    const char *paper;
+} models[] = {
+    { "gan", FAMILY_BCE, 0, 0, "Goodfellow et al. 2014, Generative Adversarial Nets" },
+    { "cgan", FAMILY_BCE, 0, 1, "Mirza & Osindero 2014, Conditional Generative Adversarial Nets" },
+    { "dcgan", FAMILY_BCE, 1, 0, "Radford et al. 2015, Unsupervised Representation Learning with DCGANs" },
+    { "cdcgan", FAMILY_BCE, 1, 1, "conditional DCGAN: Radford et al. 2015 with Mirza & Osindero's labels" },
+    { "wgan", FAMILY_WGAN, 1, 0, "Arjovsky et al. 2017, Wasserstein GAN" },
+    { "lsgan", FAMILY_LS, 1, 0, "Mao et al. 2017, Least Squares Generative Adversarial Networks" },
+    { "began", FAMILY_BEGAN, 1, 0, "Berthelot et al. 2017, BEGAN: Boundary Equilibrium GANs" },
+    { "sgan", FAMILY_SGAN, 1, 0, "Salimans et al. 2016, Improved Techniques for Training GANs (semi-supervised)" },
+};
+
+#define NMODELS (sizeof models / sizeof *models)
+
+static const struct model_info *find_model(const char *name)
+{
+    for (size_t i = 0; i < NMODELS; i++)
+        if (strcmp(models[i].name, name) == 0)
+            return &models[i];
+    return NULL;
+}
+
+const char *const *gantry_gan_models(void)
+{
+    static const char *names[NMODELS + 1];
+    for (size_t i = 0; i < NMODELS; i++)
+        names[i] = models[i].name;
+    return names;
+}
+
+const char *gantry_gan_model_paper(const char *model)
+{
+    const struct model_info *m = model ? find_model(model) : NULL;
+    return m ? m->paper : NULL;
+}
+
+static gantry_status unknown_model(const char *model)
+{
+    char list[160] = "";
+    for (size_t i = 0; i < NMODELS; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", models[i].name);
+    return gantry_set_error(GANTRY_NOT_FOUND, "unknown model '%s'; available: %s", model, list);
+}
 
 gantry_status gantry_gan_defaults(const char *model, gantry_gan_config *config)
 {
@@ -15,8 +64,9 @@ gantry_status gantry_gan_defaults(const char *model, gantry_gan_config *config)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_defaults: config is NULL");
     if (!model)
         model = "gan";
-    if (strcmp(model, "gan") != 0)
-        return gantry_set_error(GANTRY_NOT_FOUND, "unknown model '%s'; available: gan", model);
+    const struct model_info *m = find_model(model);
+    if (!m)
+        return unknown_model(model);
     memset(config, 0, sizeof *config);
     snprintf(config->model, sizeof config->model, "%s", model);
     config->batch = 64;
@@ -26,17 +76,44 @@ gantry_status gantry_gan_defaults(const char *model, gantry_gan_config *config)
     config->width = 28;
     config->d_steps = 1;
     config->g_loss = GANTRY_G_LOSS_NONSAT;
+    config->optimizer = GANTRY_OPTIM_ADAM;
     config->lr = 2e-4f;
     config->beta1 = 0.5f;
     config->beta2 = 0.999f;
-    config->seed = 0;
+    config->base_channels = 64;
+    config->label_smoothing = 1.0f;
+    config->classes = (m->conditional || m->family == FAMILY_SGAN) ? 10 : 0;
+    switch (m->family) {
+    case FAMILY_WGAN: /* Algorithm 1 of the paper */
+        config->optimizer = GANTRY_OPTIM_RMSPROP;
+        config->lr = 5e-5f;
+        config->d_steps = 5;
+        config->clip = 0.01f;
+        break;
+    case FAMILY_BEGAN: /* section 4 of the paper */
+        config->lr = 1e-4f;
+        config->began_gamma = 0.5f;
+        config->began_lambda_k = 0.001f;
+        config->began_hidden = 64;
+        break;
+    default:
+        break;
+    }
     return GANTRY_OK;
 }
 
-static gantry_status build_generator(gantry_seq *g, const gantry_gan_config *c)
+/* ---- networks ----------------------------------------------------------- */
+
+static size_t image_size(const gantry_gan_config *c)
+{
+    return c->channels * c->height * c->width;
+}
+
+/* G = Linear(z,128) LReLU(.2) Linear(128,256) BN LReLU Linear(256,512) BN
+ *     LReLU Linear(512,1024) BN LReLU Linear(1024,C*H*W) Tanh Unflatten */
+static gantry_status mlp_generator(gantry_seq *g, const gantry_gan_config *c, size_t in)
 {
     static const size_t widths[] = { 128, 256, 512, 1024 };
-    size_t in = c->z_dim;
     for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
         GANTRY_TRY(gantry_seq_add_linear(g, in, widths[i]));
         if (i > 0)
@@ -44,37 +121,200 @@ static gantry_status build_generator(gantry_seq *g, const gantry_gan_config *c)
         GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_LEAKY_RELU, 0.2f));
         in = widths[i];
     }
-    GANTRY_TRY(gantry_seq_add_linear(g, in, c->channels * c->height * c->width));
+    GANTRY_TRY(gantry_seq_add_linear(g, in, image_size(c)));
     GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f));
     size_t image[3] = { c->channels, c->height, c->width };
     return gantry_seq_add_unflatten(g, 3, image);
 }
 
-static gantry_status build_discriminator(gantry_seq *d, const gantry_gan_config *c)
+/* Minibatch discrimination (when configured), then D's last Linear. */
+static gantry_status head(gantry_seq *d, const gantry_gan_config *c, size_t features, size_t out)
+{
+    if (c->minibatch_disc) {
+        GANTRY_TRY(gantry_seq_add_minibatch_disc(d, features, 50, 5));
+        features += 50;
+    }
+    return gantry_seq_add_linear(d, features, out);
+}
+
+/* D = Flatten Linear(in,512) LReLU(.2) Linear(512,256) LReLU Linear(256,out) */
+static gantry_status mlp_discriminator(gantry_seq *d, const gantry_gan_config *c, size_t in, size_t out)
 {
     GANTRY_TRY(gantry_seq_add_flatten(d));
-    GANTRY_TRY(gantry_seq_add_linear(d, c->channels * c->height * c->width, 512));
+    GANTRY_TRY(gantry_seq_add_linear(d, in, 512));
     GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
     GANTRY_TRY(gantry_seq_add_linear(d, 512, 256));
     GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
-    return gantry_seq_add_linear(d, 256, 1);
+    return head(d, c, 256, out);
 }
 
-static gantry_status check_config(const gantry_gan_config *c)
+/* G = Linear(in, 2w*h/4*w/4), Unflatten, BN2d(2w), ReLU, ConvT(2w, w, 4, 2, 1),
+ *     BN2d(w), ReLU, ConvT(w, C, 4, 2, 1), Tanh */
+static gantry_status conv_generator(gantry_seq *g, const gantry_gan_config *c, size_t in)
 {
-    if (strcmp(c->model, "gan") != 0)
-        return gantry_set_error(GANTRY_NOT_FOUND, "unknown model '%s'; available: gan", c->model);
+    size_t w = c->base_channels, h4 = c->height / 4, w4 = c->width / 4;
+    GANTRY_TRY(gantry_seq_add_linear(g, in, 2 * w * h4 * w4));
+    GANTRY_TRY(gantry_seq_add_unflatten(g, 3, (size_t[]){ 2 * w, h4, w4 }));
+    GANTRY_TRY(gantry_seq_add_batchnorm(g, 2 * w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(g, 2 * w, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_batchnorm(g, w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(g, w, c->channels, 4, 2, 1));
+    return gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f);
+}
+
+/* D = Conv(in, w, 4, 2, 1), LReLU(0.2), Conv(w, 2w, 4, 2, 1), BN2d(2w),
+ *     LReLU(0.2), Flatten, Linear(2w*h/4*w/4, out) */
+static gantry_status conv_discriminator(gantry_seq *d, const gantry_gan_config *c, size_t in_channels, size_t out)
+{
+    size_t w = c->base_channels, h4 = c->height / 4, w4 = c->width / 4;
+    GANTRY_TRY(gantry_seq_add_conv2d(d, in_channels, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_conv2d(d, w, 2 * w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_batchnorm(d, 2 * w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_flatten(d));
+    return head(d, c, 2 * w * h4 * w4, out);
+}
+
+/* BEGAN's D: encoder Conv(C, w) LReLU Conv(w, 2w) LReLU Flatten Linear(., h),
+ * decoder Linear(h, .) Unflatten ReLU ConvT(2w, w) ReLU ConvT(w, C) Tanh. */
+static gantry_status autoencoder(gantry_seq *d, const gantry_gan_config *c)
+{
+    size_t w = c->base_channels, h4 = c->height / 4, w4 = c->width / 4, flat = 2 * w * h4 * w4;
+    GANTRY_TRY(gantry_seq_add_conv2d(d, c->channels, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_conv2d(d, w, 2 * w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_flatten(d));
+    GANTRY_TRY(gantry_seq_add_linear(d, flat, c->began_hidden));
+    GANTRY_TRY(gantry_seq_add_linear(d, c->began_hidden, flat));
+    GANTRY_TRY(gantry_seq_add_unflatten(d, 3, (size_t[]){ 2 * w, h4, w4 }));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(d, 2 * w, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(d, w, c->channels, 4, 2, 1));
+    return gantry_seq_add_activation(d, GANTRY_ACT_TANH, 0.0f);
+}
+
+static gantry_status build_networks(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    size_t cond = gan->conditional ? c->classes : 0;
+    size_t d_out = gan->family == FAMILY_SGAN ? c->classes : 1;
+    if (!gan->conv) {
+        GANTRY_TRY(mlp_generator(gan->g, c, c->z_dim + cond));
+        return mlp_discriminator(gan->d, c, image_size(c) + cond, d_out);
+    }
+    GANTRY_TRY(conv_generator(gan->g, c, c->z_dim + cond));
+    if (gan->family == FAMILY_BEGAN)
+        return autoencoder(gan->d, c);
+    return conv_discriminator(gan->d, c, c->channels + cond, d_out);
+}
+
+static gantry_status check_config(const gantry_gan_config *c, const struct model_info *m)
+{
+    if (!m)
+        return unknown_model(c->model);
     if (c->batch < 2)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "batch %zu: batch norm needs at least 2", c->batch);
     if (!c->z_dim || !c->channels || !c->height || !c->width)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "model sizes must be positive");
+    if (m->conv && (c->height % 4 || c->width % 4 || c->height < 4 || c->width < 4))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: image %zux%zu must be a multiple of 4 in both sizes",
+                                c->model, c->height, c->width);
+    if (m->conv && (c->base_channels < 1 || c->base_channels > 4096))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: width %zu outside 1..4096", c->model, c->base_channels);
+    if ((m->conditional || m->family == FAMILY_SGAN) && (c->classes < 2 || c->classes > 256))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %zu classes, needs 2..256", c->model, c->classes);
     if (c->d_steps < 1 || c->d_steps > 100)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "d_steps %u outside 1..100", c->d_steps);
     if (c->g_loss != GANTRY_G_LOSS_NONSAT && c->g_loss != GANTRY_G_LOSS_MINIMAX)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "unknown generator loss %d", (int)c->g_loss);
     if (!(c->lr > 0.0f) || !isfinite(c->lr))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "learning rate %g must be positive", (double)c->lr);
+    if (c->optimizer != GANTRY_OPTIM_ADAM && c->optimizer != GANTRY_OPTIM_RMSPROP && c->optimizer != GANTRY_OPTIM_SGD)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "unknown optimizer %d", (int)c->optimizer);
+    if (!(c->clip >= 0.0f) || !isfinite(c->clip))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "clip %g must be >= 0", (double)c->clip);
+    if (!(c->label_smoothing > 0.0f && c->label_smoothing <= 1.0f))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "label smoothing %g outside (0, 1]",
+                                (double)c->label_smoothing);
+    if (m->family == FAMILY_BEGAN) {
+        if (!(c->began_gamma > 0.0f && c->began_gamma <= 1.0f) || !(c->began_lambda_k >= 0.0f) || !c->began_hidden)
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT, "began: gamma %g outside (0, 1], lambda_k %g or hidden %zu",
+                                    (double)c->began_gamma, (double)c->began_lambda_k, c->began_hidden);
+        if (c->minibatch_disc || c->feature_matching || c->label_smoothing != 1.0f)
+            return gantry_set_error(GANTRY_UNSUPPORTED,
+                                    "began: its autoencoder D has no logits or features for --minibatch-disc, "
+                                    "--feature-matching or --label-smoothing");
+    }
+    if (m->family == FAMILY_WGAN && c->label_smoothing != 1.0f)
+        return gantry_set_error(GANTRY_UNSUPPORTED, "wgan: the critic has no targets to smooth");
     return GANTRY_OK;
+}
+
+static gantry_optim_config optim_config(const gantry_gan_config *c)
+{
+    gantry_optim_config o = gantry_optim_defaults(c->optimizer);
+    o.lr = c->lr;
+    if (c->optimizer == GANTRY_OPTIM_ADAM) {
+        o.beta1 = c->beta1;
+        o.beta2 = c->beta2;
+    }
+    return o;
+}
+
+#define TRY_ALLOC(expr)                                                                                 \
+    do {                                                                                                \
+        if (!s)                                                                                         \
+            s = (expr);                                                                                 \
+    } while (0)
+
+static gantry_status create_step_tensors(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    gantry_backend *be = gan->be;
+    size_t n = c->batch, d_out = gan->family == FAMILY_SGAN ? c->classes : 1, hw = c->height * c->width;
+    gantry_status s = GANTRY_OK;
+    TRY_ALLOC(gantry_tensor_new(be, &gan->real, n, c->channels, c->height, c->width));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->z, n, c->z_dim, 0, 0));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->dlogits, n, d_out, 0, 0));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->probs, n, d_out, 0, 0));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->target, n, d_out, 0, 0));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->scalar, 1, 0, 0, 0));
+    TRY_ALLOC(gantry_tensor_new(be, &gan->ones, n, 1, 0, 0));
+    TRY_ALLOC(gantry_op_fill(gan->ones, 1.0f));
+    if (gan->conditional) {
+        size_t k = c->classes;
+        TRY_ALLOC(gantry_tensor_new(be, &gan->g_in, n, c->z_dim + k, 0, 0));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->onehot, n, k, 0, 0));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->dimage, n, c->channels, c->height, c->width));
+        if (gan->conv) {
+            TRY_ALLOC(gantry_tensor_new(be, &gan->planes, n, k * hw, 0, 0));
+            TRY_ALLOC(gantry_tensor_new(be, &gan->d_in, n, c->channels + k, c->height, c->width));
+        } else {
+            TRY_ALLOC(gantry_tensor_new(be, &gan->d_in, n, image_size(c) + k, 0, 0));
+        }
+        if (!s && !(gan->host_labels = malloc(n * k * (gan->conv ? hw : 1) * sizeof(float))))
+            s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+    }
+    if (c->classes && !s && !(gan->fake_labels = malloc(n)))
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+    if (gan->family == FAMILY_SGAN) {
+        TRY_ALLOC(gantry_tensor_new(be, &gan->lse, n, 1, 0, 0));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->dlse, n, 1, 0, 0));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->lab_real, n, c->channels, c->height, c->width));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->lab_target, n, c->classes, 0, 0));
+    }
+    if (gan->family == FAMILY_SGAN && !s && !(gan->lab_host = malloc(n * (image_size(c) + c->classes) * sizeof(float))))
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+    if (gan->family == FAMILY_BEGAN) {
+        TRY_ALLOC(gantry_tensor_new(be, &gan->ae_grad, n, c->channels, c->height, c->width));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->dimage, n, c->channels, c->height, c->width));
+    }
+    return s;
 }
 
 gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *config, gantry_gan **out)
@@ -82,44 +322,32 @@ gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *con
     if (!be || !config || !out)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_create: NULL argument");
     *out = NULL;
-    GANTRY_TRY(check_config(config));
+    const struct model_info *m = find_model(config->model);
+    GANTRY_TRY(check_config(config, m));
     gantry_gan *gan = calloc(1, sizeof *gan);
     if (!gan)
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
     gan->be = be;
     gan->config = *config;
+    gan->family = m->family;
+    gan->conv = m->conv;
+    gan->conditional = m->conditional;
     const gantry_gan_config *c = &gan->config;
-    gantry_optim_config adam = gantry_optim_defaults(GANTRY_OPTIM_ADAM);
-    adam.lr = c->lr;
-    adam.beta1 = c->beta1;
-    adam.beta2 = c->beta2;
+    gantry_optim_config oc = optim_config(c);
 
     uint64_t offset = 0;
     gantry_status s = gantry_seq_create(be, &gan->g);
-    if (!s)
-        s = gantry_seq_create(be, &gan->d);
-    if (!s)
-        s = build_generator(gan->g, c);
-    if (!s)
-        s = build_discriminator(gan->d, c);
-    if (!s)
-        s = gantry_seq_init(gan->g, c->seed, &offset);
-    if (!s)
-        s = gantry_seq_init(gan->d, c->seed, &offset);
-    if (!s)
-        s = gantry_optim_create(gan->g, &adam, &gan->opt_g);
-    if (!s)
-        s = gantry_optim_create(gan->d, &adam, &gan->opt_d);
-    if (!s)
-        s = gantry_tensor_new(be, &gan->real, c->batch, c->channels, c->height, c->width);
-    if (!s)
-        s = gantry_tensor_new(be, &gan->z, c->batch, c->z_dim, 0, 0);
-    if (!s)
-        s = gantry_tensor_new(be, &gan->dlogits, c->batch, 1, 0, 0);
-    if (!s)
-        s = gantry_tensor_new(be, &gan->probs, c->batch, 1, 0, 0);
-    if (!s)
-        s = gantry_tensor_new(be, &gan->scalar, 1, 0, 0, 0);
+    TRY_ALLOC(gantry_seq_create(be, &gan->d));
+    TRY_ALLOC(build_networks(gan));
+    TRY_ALLOC(gantry_seq_init(gan->g, c->seed, &offset));
+    TRY_ALLOC(gantry_seq_init(gan->d, c->seed, &offset));
+    if (gan->conv) { /* Radford et al.: N(0, 0.02) weights, BN gamma N(1, 0.02) */
+        TRY_ALLOC(gantry_seq_init_normal(gan->g, 0.02f, c->seed, &offset));
+        TRY_ALLOC(gantry_seq_init_normal(gan->d, 0.02f, c->seed, &offset));
+    }
+    TRY_ALLOC(gantry_optim_create(gan->g, &oc, &gan->opt_g));
+    TRY_ALLOC(gantry_optim_create(gan->d, &oc, &gan->opt_d));
+    TRY_ALLOC(create_step_tensors(gan));
     if (s) {
         gantry_gan_destroy(gan);
         return s;
@@ -133,11 +361,17 @@ void gantry_gan_destroy(gantry_gan *gan)
 {
     if (!gan)
         return;
-    gantry_tensor_destroy(gan->real);
-    gantry_tensor_destroy(gan->z);
-    gantry_tensor_destroy(gan->dlogits);
-    gantry_tensor_destroy(gan->probs);
-    gantry_tensor_destroy(gan->scalar);
+    gantry_tensor *tensors[] = { gan->real,   gan->z,         gan->dlogits,  gan->probs,     gan->scalar,
+                                 gan->target, gan->g_in,      gan->d_in,     gan->onehot,    gan->planes,
+                                 gan->dimage, gan->ones,      gan->feat_real, gan->feat_fake, gan->dfeat,
+                                 gan->lse,    gan->dlse,      gan->ae_grad,  gan->lab_real,  gan->lab_target };
+    for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++)
+        gantry_tensor_destroy(tensors[i]);
+    free(gan->host_labels);
+    free(gan->fake_labels);
+    free(gan->labeled_images);
+    free(gan->labeled_labels);
+    free(gan->lab_host);
     gantry_optim_destroy(gan->opt_g);
     gantry_optim_destroy(gan->opt_d);
     gantry_seq_destroy(gan->g);
@@ -165,117 +399,66 @@ uint64_t gantry_gan_steps(const gantry_gan *gan)
     return gan ? gan->steps : 0;
 }
 
-/* Fresh training noise in gan->z, then G(z) in training mode. */
-static gantry_status generate(gantry_gan *gan, gantry_tensor **fake)
+int gantry_gan_is_conditional(const gantry_gan *gan)
 {
-    GANTRY_TRY(gantry_op_rand_normal(gan->z, gan->config.seed, gan->noise_offset, 0.0f, 1.0f));
-    gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(gan->z));
-    return gantry_seq_forward(gan->g, gan->z, 1, fake);
+    return gan && gan->conditional;
 }
 
-/* D's loss on one batch against `target`, backpropagated into D's
- * gradients; reports the loss and the mean of D's probabilities. */
-static gantry_status discriminator_term(gantry_gan *gan, const gantry_tensor *input, float target, double *loss,
-                                        double *mean_prob)
-{
-    gantry_tensor *logits;
-    float v;
-    GANTRY_TRY(gantry_seq_forward(gan->d, input, 1, &logits));
-    GANTRY_TRY(gantry_op_bce_logits_forward(logits, target, gan->scalar));
-    GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
-    *loss = v;
-    GANTRY_TRY(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0.0f, logits, gan->probs));
-    GANTRY_TRY(gantry_op_mean(gan->probs, gan->scalar));
-    GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
-    *mean_prob = v;
-    GANTRY_TRY(gantry_op_bce_logits_backward(logits, target, 1.0f, gan->dlogits));
-    return gantry_seq_backward(gan->d, gan->dlogits, 1, NULL);
-}
-
-static gantry_status discriminator_step(gantry_gan *gan, const float *real, gantry_gan_stats *acc)
-{
-    double loss_real, loss_fake, p_real, p_fake;
-    gantry_tensor *fake;
-    GANTRY_TRY(gantry_tensor_write(gan->real, real, gantry_tensor_numel(gan->real)));
-    GANTRY_TRY(gantry_seq_zero_grad(gan->d));
-    GANTRY_TRY(discriminator_term(gan, gan->real, 1.0f, &loss_real, &p_real));
-    GANTRY_TRY(generate(gan, &fake));
-    GANTRY_TRY(discriminator_term(gan, fake, 0.0f, &loss_fake, &p_fake));
-    GANTRY_TRY(gantry_optim_step(gan->opt_d));
-    acc->d_loss += loss_real + loss_fake;
-    acc->d_real += p_real;
-    acc->d_fake += p_fake;
-    return GANTRY_OK;
-}
-
-static gantry_status generator_step(gantry_gan *gan, double *g_loss)
-{
-    gantry_tensor *fake, *logits, *dfake;
-    float v;
-    GANTRY_TRY(gantry_seq_zero_grad(gan->g));
-    GANTRY_TRY(generate(gan, &fake));
-    GANTRY_TRY(gantry_seq_forward(gan->d, fake, 1, &logits));
-    if (gan->config.g_loss == GANTRY_G_LOSS_MINIMAX) {
-        /* log(1 - D(G(z))) = -BCE(logits, 0) */
-        GANTRY_TRY(gantry_op_bce_logits_forward(logits, 0.0f, gan->scalar));
-        GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
-        *g_loss = -(double)v;
-        GANTRY_TRY(gantry_op_bce_logits_backward(logits, 0.0f, -1.0f, gan->dlogits));
-    } else {
-        GANTRY_TRY(gantry_op_bce_logits_forward(logits, 1.0f, gan->scalar));
-        GANTRY_TRY(gantry_tensor_item(gan->scalar, &v));
-        *g_loss = v;
-        GANTRY_TRY(gantry_op_bce_logits_backward(logits, 1.0f, 1.0f, gan->dlogits));
-    }
-    GANTRY_TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dfake));
-    GANTRY_TRY(gantry_seq_backward(gan->g, dfake, 1, NULL));
-    return gantry_optim_step(gan->opt_g);
-}
-
-gantry_status gantry_gan_train_step(gantry_gan *gan, const float *real, gantry_gan_stats *stats)
-{
-    if (!gan || !real)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_train_step: NULL argument");
-    gantry_gan_stats acc = { 0 };
-    size_t per_batch = gantry_tensor_numel(gan->real);
-    for (unsigned k = 0; k < gan->config.d_steps; k++)
-        GANTRY_TRY(discriminator_step(gan, real + (size_t)k * per_batch, &acc));
-    GANTRY_TRY(generator_step(gan, &acc.g_loss));
-    double n = gan->config.d_steps;
-    acc.d_loss /= n;
-    acc.d_real /= n;
-    acc.d_fake /= n;
-    gan->steps++;
-    if (stats)
-        *stats = acc;
-    if (!isfinite(acc.d_loss) || !isfinite(acc.g_loss))
-        return gantry_set_error(GANTRY_NUMERIC, "training step %llu: loss is not finite (d_loss %g, g_loss %g)",
-                                (unsigned long long)gan->steps, acc.d_loss, acc.g_loss);
-    return GANTRY_OK;
-}
-
-gantry_status gantry_gan_sample(gantry_gan *gan, size_t n, uint64_t seed, float *images)
+gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, uint64_t seed, const uint8_t *labels,
+                                        float *images)
 {
     if (!gan || !images || n == 0)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_sample: NULL output or n == 0");
     const gantry_gan_config *c = &gan->config;
-    size_t chunk = n < 256 ? n : 256, per_image = c->channels * c->height * c->width;
+    if (gan->conditional && !labels)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: sampling needs a label per image", c->model);
+    for (size_t i = 0; gan->conditional && i < n; i++)
+        if (labels[i] >= c->classes)
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: label %u outside 0..%zu", c->model,
+                                    (unsigned)labels[i], c->classes - 1);
+    /* Conditional models sample in chunks of the training batch, whose
+     * conditioning tensors exist; others in chunks of up to 256. */
+    size_t chunk = gan->conditional ? c->batch : (n < 256 ? n : 256), per_image = image_size(c);
     uint64_t offset = 0;
-    gantry_tensor *z = NULL;
+    gantry_tensor *z = NULL, *g_in = NULL;
     gantry_status s = GANTRY_OK;
     for (size_t done = 0; !s && done < n; done += chunk) {
         size_t m = n - done < chunk ? n - done : chunk;
-        size_t shape[2] = { m, c->z_dim };
+        size_t shape[2] = { gan->conditional ? chunk : m, c->z_dim };
         gantry_tensor *fake;
         s = gantry__ensure_tensor(gan->be, &z, 2, shape);
         if (!s)
             s = gantry_op_rand_normal(z, seed, offset, 0.0f, 1.0f);
-        offset += gantry_philox_normal_blocks(m * c->z_dim);
+        offset += gantry_philox_normal_blocks(shape[0] * c->z_dim);
+        g_in = z;
+        if (!s && gan->conditional) {
+            for (size_t i = 0; i < chunk; i++)
+                gan->fake_labels[i] = labels[done + (i < m ? i : 0)];
+            s = gantry__gan_condition(gan, gan->fake_labels, chunk);
+            if (!s)
+                s = gantry_op_copy_rows(z, c->z_dim, 0, gan->g_in, c->z_dim + c->classes, 0, chunk, c->z_dim);
+            g_in = gan->g_in;
+        }
         if (!s)
-            s = gantry_seq_forward(gan->g, z, 0, &fake);
+            s = gantry_seq_forward(gan->g, g_in, 0, &fake);
         if (!s)
             s = gantry_tensor_read(fake, images + done * per_image, m * per_image);
     }
     gantry_tensor_destroy(z);
+    return s;
+}
+
+gantry_status gantry_gan_sample(gantry_gan *gan, size_t n, uint64_t seed, float *images)
+{
+    if (!gan || !gan->conditional)
+        return gantry_gan_sample_labeled(gan, n, seed, NULL, images);
+    uint8_t *labels = malloc(n ? n : 1);
+    if (!labels)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_sample: out of host memory");
+    size_t k = gan->config.classes, per_class = n / k ? n / k : 1;
+    for (size_t i = 0; i < n; i++)
+        labels[i] = (uint8_t)(i / per_class < k ? i / per_class : k - 1);
+    gantry_status s = gantry_gan_sample_labeled(gan, n, seed, labels, images);
+    free(labels);
     return s;
 }

@@ -1,19 +1,61 @@
-/* Internal: the GAN struct shared by the trainer and the checkpoint code. */
+/* Internal: the GAN struct shared by the model builders (gan.c), the
+ * training steps (gan_train.c) and the checkpoint code. */
 #ifndef GANTRY_GAN_IMPL_H
 #define GANTRY_GAN_IMPL_H
 
 #include "core/tensor_impl.h"
 #include "gantry/gan.h"
 
+/* How D is trained and what G's objective is. */
+typedef enum gan_family {
+    FAMILY_BCE,   /* gan, cgan, dcgan, cdcgan */
+    FAMILY_WGAN,  /* critic scores */
+    FAMILY_LS,    /* least squares */
+    FAMILY_BEGAN, /* autoencoder D */
+    FAMILY_SGAN,  /* K-class D */
+} gan_family;
+
 struct gantry_gan {
     gantry_backend *be;
     gantry_gan_config config;
+    gan_family family;
+    int conv;        /* DCGAN-style networks */
+    int conditional; /* labels go into G and D */
     gantry_seq *g, *d;
     gantry_optim *opt_g, *opt_d;
     uint64_t steps;
     uint64_t noise_offset; /* next Philox block of the training noise stream */
+    uint64_t label_offset; /* next Philox block of the fake-label / labelled-draw stream */
+    float k_t;             /* began */
     /* Step tensors, allocated once. */
     gantry_tensor *real, *z, *dlogits, *probs, *scalar;
+    gantry_tensor *target;     /* constant targets of D's output (lsgan) */
+    gantry_tensor *g_in;       /* conditional: [z, one-hot] */
+    gantry_tensor *d_in;       /* conditional: [image, labels] */
+    gantry_tensor *onehot;     /* [N, classes] */
+    gantry_tensor *planes;     /* cdcgan: [N, classes * H * W] label planes */
+    gantry_tensor *dimage;     /* conditional: D's input gradient, image part */
+    gantry_tensor *ones;       /* [N, 1] of 1 (feature means) */
+    gantry_tensor *feat_real;  /* [1, F]: mean D features of the last real batch */
+    gantry_tensor *feat_fake;  /* [1, F] */
+    gantry_tensor *dfeat;      /* [N, F] */
+    gantry_tensor *lse, *dlse; /* sgan: [N] */
+    gantry_tensor *ae_grad;    /* began: [N, C, H, W] */
+    float *host_labels;        /* [N * classes * H * W] scratch for one-hots and planes */
+    uint8_t *fake_labels;      /* [N] */
+    /* sgan: the labelled set on the host, and its batch tensors. */
+    float *labeled_images;
+    uint8_t *labeled_labels;
+    size_t labeled_n;
+    gantry_tensor *lab_real, *lab_target;
+    float *lab_host; /* [N * (C*H*W + classes)] */
 };
+
+/* gan_train.c */
+gantry_status gantry__gan_step(gantry_gan *gan, const float *real, const uint8_t *labels, gantry_gan_stats *acc);
+/* Writes the conditioning tensors (one-hot, planes) for these labels. */
+gantry_status gantry__gan_condition(gantry_gan *gan, const uint8_t *labels, size_t n);
+/* G's input for noise in gan->z (conditional: with the current one-hot). */
+gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor **in);
 
 #endif

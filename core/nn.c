@@ -143,6 +143,56 @@ gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *
     return append(seq, s, l);
 }
 
+gantry_status gantry_seq_add_conv2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride, size_t padding)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__conv_create(seq->be, 0, in, out, k, stride, padding, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_conv_transpose2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride,
+                                              size_t padding)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__conv_create(seq->be, 1, in, out, k, stride, padding, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__dropout_create(seq->be, p, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_minibatch_disc(gantry_seq *seq, size_t in, size_t kernels, size_t dims)
+{
+    CHECK_SEQ(seq);
+    gantry_layer *l = NULL;
+    gantry_status s = gantry__minibatch_disc_create(seq->be, in, kernels, dims, &l);
+    return append(seq, s, l);
+}
+
+gantry_status gantry_seq_init_normal(gantry_seq *seq, float std, uint64_t seed, uint64_t *offset)
+{
+    CHECK_SEQ(seq);
+    if (!offset || !(std >= 0.0f))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_init_normal: offset is NULL or std < 0");
+    for (size_t i = 0; i < seq->nlayers; i++) {
+        gantry_layer *l = seq->layers[i];
+        const char *name = l->cls->name;
+        int is_bn = strcmp(name, "BatchNorm") == 0;
+        if (!is_bn && strcmp(name, "Linear") != 0 && strcmp(name, "Conv") != 0)
+            continue;
+        GANTRY_TRY(gantry__fill_normal_host(l->state[0].value, seed, offset, is_bn ? 1.0f : 0.0f, std));
+        GANTRY_TRY(gantry_op_fill(l->state[1].value, 0.0f));
+    }
+    return GANTRY_OK;
+}
+
 gantry_status gantry_seq_init(gantry_seq *seq, uint64_t seed, uint64_t *offset)
 {
     CHECK_SEQ(seq);
@@ -185,9 +235,27 @@ gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int tr
     return GANTRY_OK;
 }
 
+gantry_tensor *gantry_seq_output(gantry_seq *seq, size_t layer)
+{
+    if (!seq || !seq->forwarded || layer >= seq->nlayers)
+        return NULL;
+    return seq->layers[layer]->y;
+}
+
 gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int param_grads, gantry_tensor **dx)
 {
     CHECK_SEQ(seq);
+    if (seq->nlayers == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: the Sequential has no layers");
+    return gantry_seq_backward_from(seq, seq->nlayers - 1, dy, param_grads, dx);
+}
+
+gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
+                                       gantry_tensor **dx)
+{
+    CHECK_SEQ(seq);
+    if (layer >= seq->nlayers)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: layer %zu of %zu", layer, seq->nlayers);
     if (!dy)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: gradient is NULL");
     if (!seq->forwarded)
@@ -195,7 +263,7 @@ gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int 
     if (dy->be != seq->be)
         return gantry_set_error(GANTRY_BACKEND_MISMATCH, "seq_backward: gradient on another backend");
     const gantry_tensor *cur = dy;
-    for (size_t i = seq->nlayers; i-- > 0;) {
+    for (size_t i = layer + 1; i-- > 0;) {
         gantry_layer *l = seq->layers[i];
         int need_dx = i > 0 || dx != NULL;
         gantry_status s = l->cls->backward(l, cur, param_grads, need_dx);

@@ -46,6 +46,26 @@ gantry_status gantry__activation_create(gantry_backend *be, gantry_activation ac
 gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer);
 void gantry__layer_destroy(gantry_layer *l);
 
+/* Conv2d(in, out, k, stride, padding) and ConvTranspose2d, square kernels. */
+gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,
+                                  size_t padding, gantry_layer **out_layer);
+/* Dropout(p); masks from Philox (seed, a per-layer counter). */
+gantry_status gantry__dropout_create(gantry_backend *be, float p, gantry_layer **out_layer);
+/* Minibatch discrimination: [N, A] -> [N, A + B] (B kernels of C dims). */
+gantry_status gantry__minibatch_disc_create(gantry_backend *be, size_t in, size_t kernels, size_t dims,
+                                            gantry_layer **out_layer);
+
+/* For layer implementations: a zeroed layer of class `cls` with priv_size
+ * bytes of private data; a state entry (with_grad: a trainable parameter). */
+gantry_status gantry__layer_new(gantry_backend *be, const layer_class *cls, size_t priv_size, gantry_layer **out);
+gantry_status gantry__layer_add_state(gantry_layer *l, const char *name, size_t n, int with_grad);
+/* A 2-D alias [numel/cols, cols] of t, without allocation. */
+gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols);
+/* U(-bound, bound) from Philox (seed, *offset), drawn on the host. */
+gantry_status gantry__fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound);
+/* N(mean, std) from Philox (seed, *offset), drawn on the host. */
+gantry_status gantry__fill_normal_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float mean, float std);
+
 /* Keeps *t allocated with exactly this shape, reallocating only when the
  * shape changes (a new batch size), so steady-state steps allocate nothing. */
 gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int ndim, const size_t *shape);

@@ -17,7 +17,7 @@ gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int n
     return gantry_tensor_create(be, ndim, shape, t);
 }
 
-static gantry_status new_layer(gantry_backend *be, const layer_class *cls, size_t priv_size, gantry_layer **out)
+gantry_status gantry__layer_new(gantry_backend *be, const layer_class *cls, size_t priv_size, gantry_layer **out)
 {
     *out = NULL;
     gantry_layer *l = calloc(1, sizeof *l);
@@ -35,7 +35,7 @@ static gantry_status new_layer(gantry_backend *be, const layer_class *cls, size_
 }
 
 /* Adds a state entry; with_grad makes it a trainable parameter. */
-static gantry_status add_state(gantry_layer *l, const char *name, size_t n, int with_grad)
+gantry_status gantry__layer_add_state(gantry_layer *l, const char *name, size_t n, int with_grad)
 {
     /* Counted first so that gantry__layer_destroy frees whatever exists. */
     gantry_param *p = &l->state[l->nstate++];
@@ -69,7 +69,7 @@ void gantry__layer_destroy(gantry_layer *l)
 }
 
 /* A 2-D alias [rows, numel/rows] of t, without allocation. */
-static gantry_tensor as_matrix(const gantry_tensor *t, size_t cols)
+gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols)
 {
     gantry_tensor m = *t;
     m.owns_buffer = 0;
@@ -80,7 +80,7 @@ static gantry_tensor as_matrix(const gantry_tensor *t, size_t cols)
     return m;
 }
 
-static gantry_status fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound)
+gantry_status gantry__fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound)
 {
     float *host = malloc(t->numel * sizeof *host);
     if (!host)
@@ -88,6 +88,19 @@ static gantry_status fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t
     for (size_t i = 0; i < t->numel; i++)
         host[i] = gantry_philox_uniform(seed, *offset, i, -bound, bound);
     *offset += gantry_philox_uniform_blocks(t->numel);
+    gantry_status s = gantry_tensor_write(t, host, t->numel);
+    free(host);
+    return s;
+}
+
+gantry_status gantry__fill_normal_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float mean, float std)
+{
+    float *host = malloc(t->numel * sizeof *host);
+    if (!host)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "init: out of host memory");
+    for (size_t i = 0; i < t->numel; i++)
+        host[i] = gantry_philox_normal(seed, *offset, i, mean, std);
+    *offset += gantry_philox_normal_blocks(t->numel);
     gantry_status s = gantry_tensor_write(t, host, t->numel);
     free(host);
     return s;
@@ -109,7 +122,7 @@ static gantry_status linear_forward(gantry_layer *l, const gantry_tensor *x, int
     }
     size_t shape[2] = { x->shape[0], p->out };
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 2, shape));
-    gantry_tensor x2 = as_matrix(x, p->in);
+    gantry_tensor x2 = gantry__as_matrix(x, p->in);
     GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, &x2, l->state[0].value, 0.0f, l->y));
     return gantry_op_bias_add(l->y, l->state[1].value);
 }
@@ -120,15 +133,15 @@ static gantry_status linear_backward(gantry_layer *l, const gantry_tensor *dy, i
     if (dy->numel != l->y->numel)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "Linear(%zu, %zu): gradient of %zu elements for an output of %zu",
                                 p->in, p->out, dy->numel, l->y->numel);
-    gantry_tensor dy2 = as_matrix(dy, p->out);
-    gantry_tensor x2 = as_matrix(l->x, p->in);
+    gantry_tensor dy2 = gantry__as_matrix(dy, p->out);
+    gantry_tensor x2 = gantry__as_matrix(l->x, p->in);
     if (param_grads) {
         GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &dy2, &x2, 1.0f, l->state[0].grad));
         GANTRY_TRY(gantry_op_bias_grad(&dy2, l->state[1].grad, 1));
     }
     if (need_dx) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
-        gantry_tensor dx2 = as_matrix(l->dx, p->in);
+        gantry_tensor dx2 = gantry__as_matrix(l->dx, p->in);
         GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &dy2, l->state[0].value, 0.0f, &dx2));
     }
     return GANTRY_OK;
@@ -139,8 +152,8 @@ static gantry_status linear_init(gantry_layer *l, uint64_t seed, uint64_t *offse
     const linear_priv *p = l->priv;
     /* kaiming_uniform_(a = sqrt(5)) gives bound = sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in). */
     float bound = (float)(1.0 / sqrt((double)p->in));
-    GANTRY_TRY(fill_uniform_host(l->state[0].value, seed, offset, bound));
-    return fill_uniform_host(l->state[1].value, seed, offset, bound);
+    GANTRY_TRY(gantry__fill_uniform_host(l->state[0].value, seed, offset, bound));
+    return gantry__fill_uniform_host(l->state[1].value, seed, offset, bound);
 }
 
 static void linear_describe(const gantry_layer *l, char *buf, size_t size)
@@ -161,18 +174,18 @@ gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, g
 {
     if (in == 0 || out == 0)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Linear(%zu, %zu): features must be positive", in, out);
-    GANTRY_TRY(new_layer(be, &linear_class, sizeof(linear_priv), out_layer));
+    GANTRY_TRY(gantry__layer_new(be, &linear_class, sizeof(linear_priv), out_layer));
     gantry_layer *l = *out_layer;
     linear_priv *p = l->priv;
     p->in = in;
     p->out = out;
-    gantry_status s = add_state(l, "weight", in * out, 1);
+    gantry_status s = gantry__layer_add_state(l, "weight", in * out, 1);
     if (!s)
         s = gantry_tensor_reshape(l->state[0].value, 2, (size_t[]){ out, in });
     if (!s)
         s = gantry_tensor_reshape(l->state[0].grad, 2, (size_t[]){ out, in });
     if (!s)
-        s = add_state(l, "bias", out, 1);
+        s = gantry__layer_add_state(l, "bias", out, 1);
     if (!s)
         s = linear_init(l, 0, &(uint64_t){ 0 });
     if (s) {
@@ -275,19 +288,19 @@ gantry_status gantry__batchnorm_create(gantry_backend *be, size_t features, floa
     if (features == 0 || !(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "BatchNorm(%zu, eps=%g, momentum=%g): invalid arguments",
                                 features, (double)eps, (double)momentum);
-    GANTRY_TRY(new_layer(be, &batchnorm_class, sizeof(batchnorm_priv), out_layer));
+    GANTRY_TRY(gantry__layer_new(be, &batchnorm_class, sizeof(batchnorm_priv), out_layer));
     gantry_layer *l = *out_layer;
     batchnorm_priv *p = l->priv;
     p->features = features;
     p->eps = eps;
     p->momentum = momentum;
-    gantry_status s = add_state(l, "weight", features, 1);
+    gantry_status s = gantry__layer_add_state(l, "weight", features, 1);
     if (!s)
-        s = add_state(l, "bias", features, 1);
+        s = gantry__layer_add_state(l, "bias", features, 1);
     if (!s)
-        s = add_state(l, "running_mean", features, 0);
+        s = gantry__layer_add_state(l, "running_mean", features, 0);
     if (!s)
-        s = add_state(l, "running_var", features, 0);
+        s = gantry__layer_add_state(l, "running_var", features, 0);
     if (!s) {
         gantry_param *nb = &l->state[BN_BATCHES];
         snprintf(nb->name, sizeof nb->name, "num_batches_tracked");
@@ -359,7 +372,7 @@ gantry_status gantry__activation_create(gantry_backend *be, gantry_activation ac
     if (act < GANTRY_ACT_IDENTITY || act > GANTRY_ACT_SIGMOID || !isfinite(param))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "activation %d(%g): unknown activation or bad parameter",
                                 (int)act, (double)param);
-    GANTRY_TRY(new_layer(be, &activation_class, sizeof(activation_priv), out_layer));
+    GANTRY_TRY(gantry__layer_new(be, &activation_class, sizeof(activation_priv), out_layer));
     activation_priv *p = (*out_layer)->priv;
     p->act = act;
     p->param = param;
@@ -443,7 +456,7 @@ gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t 
     for (int i = 0; i < ndim; i++)
         if (shape[i] == 0)
             return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Unflatten: dimension %d is 0", i);
-    GANTRY_TRY(new_layer(be, &reshape_class, sizeof(reshape_priv), out_layer));
+    GANTRY_TRY(gantry__layer_new(be, &reshape_class, sizeof(reshape_priv), out_layer));
     reshape_priv *p = (*out_layer)->priv;
     p->ndim = ndim;
     if (ndim)

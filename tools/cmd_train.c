@@ -35,11 +35,28 @@ static void help(void)
            "Trains a GAN and writes into the output directory:\n"
            "  samples.png              the latest 8x8 grid of samples (fixed noise)\n"
            "  samples-STEP.png         the grid at each sampling step\n"
-           "  log.csv                  step,d_loss,g_loss,d_real,d_fake,seconds\n"
+           "  log.csv                  step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,\n"
+           "                           d_class,seconds (model-specific columns are 0 elsewhere)\n"
            "  checkpoint.safetensors   G and D with PyTorch state_dict names\n\n"
-           "models:\n"
-           "  gan    Goodfellow et al., Generative Adversarial Nets (2014): MLP G and D,\n"
-           "         Algorithm 1 with --d-steps K; Adam 2e-4, betas (0.5, 0.999)\n\n"
+           "models (each with its paper's defaults):\n"
+           "  gan     Goodfellow et al. 2014, Generative Adversarial Nets: MLP G and D,\n"
+           "          Algorithm 1 with --d-steps K; Adam 2e-4, betas (0.5, 0.999)\n"
+           "  cgan    Mirza & Osindero 2014, Conditional GANs: gan with one-hot labels\n"
+           "          concatenated to z and to D's input\n"
+           "  dcgan   Radford et al. 2015, DCGAN: Linear+ConvTranspose2d G, Conv2d D,\n"
+           "          BatchNorm, (Leaky)ReLU; weights N(0, 0.02); Adam 2e-4, betas (0.5, 0.999)\n"
+           "  cdcgan  dcgan with labels concatenated to z and as extra input channels of D\n"
+           "  wgan    Arjovsky et al. 2017, Wasserstein GAN: dcgan networks, critic without\n"
+           "          sigmoid, RMSProp 5e-5, --n-critic 5, --clip 0.01; log.csv's wasserstein\n"
+           "          column is the paper's estimate of the distance\n"
+           "  lsgan   Mao et al. 2017, Least Squares GANs: dcgan networks, 1/2 (D - b)^2 losses\n"
+           "          with a = 0, b = c = 1\n"
+           "  began   Berthelot et al. 2017, BEGAN: dcgan G, autoencoder D with L1\n"
+           "          reconstruction loss, gamma 0.5, lambda_k 0.001, Adam 1e-4; log.csv has k\n"
+           "          and the convergence measure m_global\n"
+           "  sgan    Salimans et al. 2016, semi-supervised GAN: D is a K-class classifier with\n"
+           "          D(x) = Z/(Z+1); trains on --labeled N labelled images plus the rest\n"
+           "          unlabelled, then reports accuracy on the test split\n\n"
            "options:\n"
            "  --model NAME        model to train (default gan)\n"
            "  --data SRC          fashion-mnist (default; GANTRY_DATA_DIR or\n"
@@ -51,7 +68,16 @@ static void help(void)
            "  --d-steps K         discriminator updates per generator update (default 1)\n"
            "  --g-loss L          nonsat: minimise -log D(G(z)) (default)\n"
            "                      minimax: minimise log(1 - D(G(z))), the paper's objective\n"
-           "  --lr X              Adam learning rate (default 2e-4)\n"
+           "  --n-critic K        the same as --d-steps (wgan's name for it; default 5 there)\n"
+           "  --lr X              learning rate (default: the model's)\n"
+           "  --width W           channels of the conv networks (default 64: G 2W, W; D W, 2W)\n"
+           "  --clip C            clip D's weights to [-C, C] after each update (wgan: 0.01)\n"
+           "  --label-smoothing A one-sided label smoothing: D's target for real data is A\n"
+           "                      (fake stays 0); default 1 (none)\n"
+           "  --minibatch-disc    minibatch discrimination (50 kernels of 5) before D's last layer\n"
+           "  --feature-matching  G minimises ||E f(x) - E f(G(z))||^2 over D's penultimate\n"
+           "                      features instead of its adversarial loss\n"
+           "  --labeled N         sgan: labelled training images, N / 10 per class (default 1000)\n"
            "  --seed S            weights, noise and data order (default 0)\n"
            "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
            "  --out DIR           output directory (default runs/MODEL-YYYYmmdd-HHMMSS)\n"
@@ -63,15 +89,16 @@ static void help(void)
 typedef struct train_options {
     const char *model, *data, *out, *backend;
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
-    float lr;
-    int g_loss_set, quiet;
+    uint64_t width, labeled;
+    float lr, clip, smoothing;
+    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching;
     gantry_g_loss g_loss;
 } train_options;
 
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
-           O_OUT, O_BACKEND, O_QUIET };
+           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -80,7 +107,11 @@ static int parse(int argc, char **argv, train_options *o)
         { "g-loss", required_argument, NULL, O_GLOSS }, { "lr", required_argument, NULL, O_LR },
         { "seed", required_argument, NULL, O_SEED },   { "sample-every", required_argument, NULL, O_EVERY },
         { "out", required_argument, NULL, O_OUT },     { "backend", required_argument, NULL, O_BACKEND },
-        { "quiet", no_argument, NULL, O_QUIET },       { 0, 0, 0, 0 },
+        { "quiet", no_argument, NULL, O_QUIET },       { "n-critic", required_argument, NULL, O_DSTEPS },
+        { "width", required_argument, NULL, O_WIDTH }, { "clip", required_argument, NULL, O_CLIP },
+        { "label-smoothing", required_argument, NULL, O_SMOOTH },
+        { "minibatch-disc", no_argument, NULL, O_MBD }, { "feature-matching", no_argument, NULL, O_FM },
+        { "labeled", required_argument, NULL, O_LABELED }, { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c;
@@ -103,6 +134,15 @@ static int parse(int argc, char **argv, train_options *o)
         case O_OUT: o->out = optarg; break;
         case O_BACKEND: o->backend = optarg; break;
         case O_QUIET: o->quiet = 1; break;
+        case O_WIDTH: bad = cli_parse_u64(cmd, "--width", optarg, 1, 4096, &o->width); break;
+        case O_CLIP:
+            o->clip_set = 1;
+            bad = cli_parse_float(cmd, "--clip", optarg, 0.0f, 1e6f, &o->clip);
+            break;
+        case O_SMOOTH: bad = cli_parse_float(cmd, "--label-smoothing", optarg, 1e-6f, 1.0f, &o->smoothing); break;
+        case O_MBD: o->minibatch_disc = 1; break;
+        case O_FM: o->feature_matching = 1; break;
+        case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
             o->g_loss_set = 1;
             if (!strcmp(optarg, "nonsat"))
@@ -175,6 +215,67 @@ static gantry_status write_outputs(run_state *r)
     return gantry_gan_save(r->gan, path, NULL, 0);
 }
 
+/* sgan: the first n / classes training images of each class are labelled. */
+static gantry_status set_labeled(gantry_gan *gan, const gantry_dataset *ds, size_t n)
+{
+    size_t k = gantry_gan_config_of(gan)->classes, per_class = n / k, chw = ds->channels * ds->height * ds->width;
+    if (per_class == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "--labeled %zu: fewer than one image per class (%zu)", n, k);
+    float *images = malloc(per_class * k * chw * sizeof *images);
+    uint8_t *labels = malloc(per_class * k);
+    size_t *taken = calloc(k, sizeof *taken), count = 0;
+    gantry_status s = (images && labels && taken) ? GANTRY_OK
+                                                  : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    for (size_t i = 0; !s && i < ds->count && count < per_class * k; i++) {
+        uint8_t l = ds->labels[i];
+        if (l >= k || taken[l] >= per_class)
+            continue;
+        taken[l]++;
+        memcpy(images + count * chw, ds->images + i * chw, chw * sizeof *images);
+        labels[count++] = l;
+    }
+    if (!s && count < per_class * k)
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT, "--labeled %zu: the data set has fewer than %zu images of some class",
+                             n, per_class);
+    if (!s)
+        s = gantry_gan_set_labeled(gan, images, labels, count);
+    free(images);
+    free(labels);
+    free(taken);
+    return s;
+}
+
+/* sgan: D's accuracy on the test split, printed and written to accuracy.txt. */
+static gantry_status report_accuracy(gantry_gan *gan, const char *data, const char *out, int quiet)
+{
+    gantry_dataset *test = NULL;
+    gantry_status s = gantry_dataset_load(data, "t10k", 0, &test);
+    if (s)
+        return s;
+    uint8_t *pred = malloc(test->count ? test->count : 1);
+    if (!pred || !test->labels) {
+        s = gantry_set_error(pred ? GANTRY_NOT_FOUND : GANTRY_OUT_OF_MEMORY, "%s: test split without labels", data);
+    } else if (!(s = gantry_gan_classify(gan, test->images, test->count, pred))) {
+        size_t right = 0;
+        for (size_t i = 0; i < test->count; i++)
+            right += pred[i] == test->labels[i];
+        double acc = (double)right / (double)test->count;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/accuracy.txt", out);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "test_accuracy %.4f (%zu of %zu)\n", acc, right, test->count);
+            fclose(f);
+        }
+        if (!quiet)
+            fprintf(stderr, "gantry: sgan test accuracy %.2f%% (%zu of %zu test images)\n", 100.0 * acc, right,
+                    test->count);
+    }
+    free(pred);
+    gantry_dataset_destroy(test);
+    return s;
+}
+
 static void format_duration(double seconds, char *buf, size_t size)
 {
     if (!isfinite(seconds) || seconds < 0)
@@ -220,13 +321,29 @@ int cmd_train(int argc, char **argv)
         config.g_loss = o.g_loss;
     if (o.lr > 0)
         config.lr = o.lr;
+    if (o.width)
+        config.base_channels = o.width;
+    if (o.clip_set)
+        config.clip = o.clip;
+    if (o.smoothing > 0)
+        config.label_smoothing = o.smoothing;
+    config.minibatch_disc = o.minibatch_disc;
+    config.feature_matching = o.feature_matching;
     config.seed = o.seed;
+    int is_sgan = strcmp(config.model, "sgan") == 0;
+    if (o.labeled && !is_sgan) {
+        fprintf(stderr, "gantry train: --labeled applies to --model sgan only\n");
+        return CLI_USAGE;
+    }
+    if (is_sgan && !o.labeled)
+        o.labeled = 1000;
 
     gantry_dataset *ds = NULL;
     gantry_backend *be = NULL;
     gantry_gan *gan = NULL;
     gantry_loader *loader = NULL;
     float *real = NULL, *grid = NULL;
+    uint8_t *labels = NULL;
     FILE *log = NULL;
     char out[4096], path[4200];
 
@@ -248,6 +365,14 @@ int cmd_train(int argc, char **argv)
     uint64_t total = o.steps ? o.steps : (o.epochs ? o.epochs : 1) * (batches / config.d_steps);
     if ((s = gantry_gan_create(be, &config, &gan)))
         goto fail;
+    int needs_labels = gantry_gan_is_conditional(gan) || is_sgan;
+    if (needs_labels && !ds->labels) {
+        s = gantry_set_error(GANTRY_NOT_FOUND, "%s: %s needs the data set's label file (train-labels-idx1-ubyte)",
+                             o.data, config.model);
+        goto fail;
+    }
+    if (is_sgan && (s = set_labeled(gan, ds, (size_t)o.labeled)))
+        goto fail;
 
     if (o.out) {
         snprintf(out, sizeof out, "%s", o.out);
@@ -265,12 +390,13 @@ int cmd_train(int argc, char **argv)
         s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
         goto fail;
     }
-    fprintf(log, "step,d_loss,g_loss,d_real,d_fake,seconds\n");
+    fprintf(log, "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n");
 
     size_t image_size = ds->channels * ds->height * ds->width;
     real = malloc(config.d_steps * config.batch * image_size * sizeof *real);
+    labels = malloc(config.d_steps * config.batch);
     grid = malloc(GRID_IMAGES * image_size * sizeof *grid);
-    if (!real || !grid) {
+    if (!real || !grid || !labels) {
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
         goto fail;
     }
@@ -287,12 +413,13 @@ int cmd_train(int argc, char **argv)
     uint64_t step;
     for (step = 0; step < total && !interrupted; step++) {
         for (unsigned k = 0; k < config.d_steps && !s; k++)
-            s = gantry_loader_next(loader, real + (size_t)k * config.batch * image_size, NULL, NULL);
+            s = gantry_loader_next(loader, real + (size_t)k * config.batch * image_size,
+                                   ds->labels ? labels + (size_t)k * config.batch : NULL, NULL);
         if (!s)
-            s = gantry_gan_train_step(gan, real, &st);
+            s = gantry_gan_train_step_labeled(gan, real, ds->labels ? labels : NULL, &st);
         double elapsed = cli_now() - start;
-        fprintf(log, "%llu,%.6f,%.6f,%.6f,%.6f,%.3f\n", (unsigned long long)(step + 1), st.d_loss, st.g_loss,
-                st.d_real, st.d_fake, elapsed);
+        fprintf(log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (unsigned long long)(step + 1), st.d_loss,
+                st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class, elapsed);
         if (s)
             break;
         uint64_t done = step + 1;
@@ -321,6 +448,8 @@ int cmd_train(int argc, char **argv)
     if (s)
         goto fail;
     double secs = cli_now() - start;
+    if (is_sgan && (s = report_accuracy(gan, o.data, out, o.quiet)))
+        goto fail;
     if (!o.quiet)
         fprintf(stderr, "gantry: %s %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, log.csv, checkpoint.safetensors\n",
                 interrupted ? "interrupted after" : "finished", (unsigned long long)step, secs,
@@ -333,6 +462,7 @@ done:
     if (log)
         fclose(log);
     free(real);
+    free(labels);
     free(grid);
     gantry_loader_destroy(loader);
     gantry_gan_destroy(gan);

@@ -1,4 +1,18 @@
-/* gantry: GAN models and their training loop.
+/* gantry: GAN models and their training loops.
+ *
+ * Models (gantry_gan_defaults gives each its paper's settings):
+ *   gan     Goodfellow et al. 2014, the MLPs below
+ *   cgan    Mirza & Osindero 2014: gan with one-hot labels concatenated to z
+ *           and to D's input
+ *   dcgan   Radford et al. 2015 for 28x28 (README lists the layers)
+ *   cdcgan  dcgan with labels concatenated to z and as extra input channels of D
+ *   wgan    Arjovsky et al. 2017: dcgan networks, a critic without sigmoid,
+ *           RMSProp 5e-5, 5 critic steps, weight clipping 0.01
+ *   lsgan   Mao et al. 2017: dcgan networks, least-squares losses (a=0, b=c=1)
+ *   began   Berthelot et al. 2017: dcgan generator, an autoencoder D with L1
+ *           reconstruction loss, equilibrium gamma and the k_t control
+ *   sgan    Salimans et al. 2016: D classifies K classes; D(x) = Z/(Z+1) with
+ *           Z the sum of exp(logits); labelled, unlabelled and fake terms
  *
  * `gan` is the original GAN of Goodfellow et al. (2014), trained with
  * Algorithm 1 of the paper: `d_steps` discriminator updates, each on a fresh
@@ -33,9 +47,25 @@ typedef struct gantry_gan_config {
     gantry_g_loss g_loss;           /* non-saturating */
     float lr, beta1, beta2;         /* Adam: 2e-4, 0.5, 0.999 */
     uint64_t seed;                  /* initial weights and the noise stream */
+    /* Added with the variants. */
+    gantry_optim_kind optimizer; /* Adam; RMSProp (lr, alpha 0.99) for wgan */
+    size_t classes;              /* labels of cgan, cdcgan, sgan: 10; 0 otherwise */
+    size_t base_channels;        /* conv networks' first width (64); G uses 2x, 1x; D 1x, 2x */
+    float clip;                  /* wgan weight clipping: 0.01; 0 = none */
+    float label_smoothing;       /* D's target for real data (one-sided smoothing): 1 = none */
+    int minibatch_disc;          /* minibatch discrimination before D's last layer */
+    int feature_matching;        /* G matches the mean of D's penultimate features */
+    float began_gamma;           /* began: diversity ratio gamma (0.5) */
+    float began_lambda_k;        /* began: k_t learning rate (0.001) */
+    size_t began_hidden;         /* began: autoencoder code size (64) */
 } gantry_gan_config;
 
-/* The paper's defaults for `model` ("gan"); NULL model means "gan". */
+/* The model names gantry_gan_defaults knows, in order, NULL-terminated. */
+GANTRY_API const char *const *gantry_gan_models(void);
+/* One line naming the paper of a model, or NULL. */
+GANTRY_API const char *gantry_gan_model_paper(const char *model);
+
+/* The paper's defaults for `model`; NULL model means "gan". */
 GANTRY_API gantry_status gantry_gan_defaults(const char *model, gantry_gan_config *config);
 
 typedef struct gantry_gan gantry_gan;
@@ -53,17 +83,35 @@ typedef struct gantry_gan_stats {
     double g_loss;  /* the generator's objective as configured */
     double d_real;  /* mean D(x) */
     double d_fake;  /* mean D(G(z)) during the discriminator update */
+    /* Model-specific measures (0 where they do not apply). */
+    double wasserstein; /* wgan: mean critic(x) - mean critic(G(z)), the paper's estimate */
+    double k;           /* began: k_t after the step */
+    double m_global;    /* began: convergence measure L(x) + |gamma L(x) - L(G(z))| */
+    double d_class;     /* sgan: the supervised cross-entropy */
 } gantry_gan_stats;
 
 /* One iteration of Algorithm 1.  `real` holds d_steps * batch images
  * (NCHW floats in [-1, 1]) on the host.  Non-finite losses are reported as
  * GANTRY_NUMERIC. */
 GANTRY_API gantry_status gantry_gan_train_step(gantry_gan *gan, const float *real, gantry_gan_stats *stats);
+/* As gantry_gan_train_step with the labels of the real images (d_steps *
+ * batch values < classes); conditional models need them, others ignore them. */
+GANTRY_API gantry_status gantry_gan_train_step_labeled(gantry_gan *gan, const float *real, const uint8_t *labels,
+                                                       gantry_gan_stats *stats);
+/* sgan: the labelled examples (copied), from which each step draws a batch. */
+GANTRY_API gantry_status gantry_gan_set_labeled(gantry_gan *gan, const float *images, const uint8_t *labels, size_t n);
+/* sgan: D's class predictions (argmax of the logits, evaluation mode). */
+GANTRY_API gantry_status gantry_gan_classify(gantry_gan *gan, const float *images, size_t n, uint8_t *predictions);
+GANTRY_API int gantry_gan_is_conditional(const gantry_gan *gan);
 GANTRY_API uint64_t gantry_gan_steps(const gantry_gan *gan);
 
 /* Generates n images into `images` (n * C*H*W floats in [-1, 1]) from the
- * noise stream (seed, 0), with G in evaluation mode. */
+ * noise stream (seed, 0), with G in evaluation mode.  Conditional models
+ * draw image i of class i / (n / classes) (rows of a grid). */
 GANTRY_API gantry_status gantry_gan_sample(gantry_gan *gan, size_t n, uint64_t seed, float *images);
+/* As gantry_gan_sample with a class per image (conditional models). */
+GANTRY_API gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, uint64_t seed, const uint8_t *labels,
+                                                   float *images);
 
 /* Checkpoints: safetensors with PyTorch state_dict names prefixed "G." and
  * "D." and the configuration in __metadata__ (see README).  `extra` adds

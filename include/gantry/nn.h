@@ -45,11 +45,29 @@ GANTRY_API gantry_status gantry_seq_add_flatten(gantry_seq *seq);
 /* nn.Unflatten(1, shape): [N, prod(shape)] -> [N, shape...], ndim <= 3. */
 GANTRY_API gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *shape);
 
+/* nn.Conv2d(in, out, k, stride, padding) on [N, in, H, W]; weight [out, in, k, k]. */
+GANTRY_API gantry_status gantry_seq_add_conv2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride,
+                                               size_t padding);
+/* nn.ConvTranspose2d(in, out, k, stride, padding); weight [in, out, k, k];
+ * output size (H - 1) stride - 2 padding + k. */
+GANTRY_API gantry_status gantry_seq_add_conv_transpose2d(gantry_seq *seq, size_t in, size_t out, size_t k,
+                                                         size_t stride, size_t padding);
+/* nn.Dropout(p): inverted dropout in training, identity in evaluation. */
+GANTRY_API gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p);
+/* Minibatch discrimination (Salimans et al. 2016): [N, in] -> [N, in + kernels],
+ * parameter "T" of [in, kernels, dims]. */
+GANTRY_API gantry_status gantry_seq_add_minibatch_disc(gantry_seq *seq, size_t in, size_t kernels, size_t dims);
+
 /* PyTorch's default initialisation (Linear: kaiming_uniform(a=sqrt(5)) for
  * weights, U(+-1/sqrt(fan_in)) for biases; BatchNorm: weight 1, bias 0,
  * running mean 0, var 1), drawn on the host from Philox (seed, *offset);
  * *offset advances past what was drawn. */
 GANTRY_API gantry_status gantry_seq_init(gantry_seq *seq, uint64_t seed, uint64_t *offset);
+
+/* The DCGAN initialisation (Radford et al. 2015) after gantry_seq_init:
+ * Linear, Conv2d and ConvTranspose2d weights N(0, std), their biases 0,
+ * BatchNorm weights N(1, std) and biases 0. */
+GANTRY_API gantry_status gantry_seq_init_normal(gantry_seq *seq, float std, uint64_t seed, uint64_t *offset);
 
 /* Runs the layers on x ([N, ...] on the Sequential's backend).  training:
  * batch statistics in BatchNorm (and running-statistic updates); otherwise
@@ -66,6 +84,14 @@ GANTRY_API gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor
 GANTRY_API gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int param_grads,
                                              gantry_tensor **dx);
 GANTRY_API gantry_status gantry_seq_zero_grad(gantry_seq *seq);
+
+/* The output of layer `layer` in the last forward pass (owned by the
+ * Sequential), e.g. a discriminator's features for feature matching. */
+GANTRY_API gantry_tensor *gantry_seq_output(gantry_seq *seq, size_t layer);
+/* As gantry_seq_backward, with dy the gradient of the output of layer
+ * `layer`: backpropagates through layers `layer` down to 0. */
+GANTRY_API gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gantry_tensor *dy,
+                                                  int param_grads, gantry_tensor **dx);
 
 /* The trainable parameters (value + grad), in state_dict order. */
 GANTRY_API size_t gantry_seq_param_count(const gantry_seq *seq);

@@ -1,0 +1,201 @@
+/* Conv2d and ConvTranspose2d as im2col + GEMM, with PyTorch's weight
+ * layouts: Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k].
+ *
+ * Conv2d forward:  col = im2col(x) [C k k, N P];  t = W col [O, N P];
+ *                  y = swap(t) [N, O, P] + bias.
+ * ConvTranspose2d is the adjoint of the convolution from y-space to x-space:
+ *   forward:  xt = swap(x) [I, N HW];  col = W^T xt [O k k, N HW];
+ *             y = col2im(col) + bias,
+ * so both use one geometry: that of the convolution whose input has the
+ * larger spatial size. */
+#include <math.h>
+#include <stdio.h>
+
+#include "core/nn_layer.h"
+#include "gantry/ops.h"
+
+typedef struct conv_priv {
+    int transposed;
+    size_t in, out, k, stride, padding;
+    gantry_conv_geometry g; /* of the last forward */
+    gantry_tensor *col;     /* im2col of x (Conv2d) */
+    gantry_tensor *dcol;    /* column gradient */
+    gantry_tensor *t;       /* [O, N P] (Conv2d) or swapped x [I, N HW] (ConvTranspose2d) */
+    gantry_tensor *dt;      /* swapped dy (Conv2d) or gradient of xt (ConvTranspose2d) */
+} conv_priv;
+
+static const char *conv_name(const conv_priv *p)
+{
+    return p->transposed ? "ConvTranspose2d" : "Conv2d";
+}
+
+static gantry_status conv_bad_input(const conv_priv *p, const gantry_tensor *x, const char *why)
+{
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s(%zu, %zu, %zu, %zu, %zu): input %s %s", conv_name(p), p->in,
+                            p->out, p->k, p->stride, p->padding, gantry__shape_str(x, b, sizeof b), why);
+}
+
+/* The convolution geometry for input x; for the transposed layer, that of
+ * the convolution from its output back to its input. */
+static gantry_status conv_geometry(conv_priv *p, const gantry_tensor *x)
+{
+    if (x->ndim != 4 || x->shape[1] != p->in)
+        return conv_bad_input(p, x, p->in == 1 ? "is not [N, 1, H, W]" : "is not [N, in_channels, H, W]");
+    gantry_conv_geometry g = { .n = x->shape[0], .kh = p->k, .kw = p->k, .sh = p->stride, .sw = p->stride,
+                               .ph = p->padding, .pw = p->padding };
+    if (!p->transposed) {
+        g.c = p->in;
+        g.h = x->shape[2];
+        g.w = x->shape[3];
+    } else {
+        size_t h = x->shape[2], w = x->shape[3];
+        if ((h - 1) * p->stride + p->k <= 2 * p->padding || (w - 1) * p->stride + p->k <= 2 * p->padding)
+            return conv_bad_input(p, x, "is too small for this padding");
+        g.c = p->out;
+        g.h = (h - 1) * p->stride + p->k - 2 * p->padding;
+        g.w = (w - 1) * p->stride + p->k - 2 * p->padding;
+    }
+    GANTRY_TRY(gantry_conv_geometry_finish(&g));
+    if (p->transposed && (g.oh != x->shape[2] || g.ow != x->shape[3]))
+        return conv_bad_input(p, x, "does not map back onto itself");
+    p->g = g;
+    return GANTRY_OK;
+}
+
+static gantry_status conv_forward(gantry_layer *l, const gantry_tensor *x, int training)
+{
+    (void)training;
+    conv_priv *p = l->priv;
+    GANTRY_TRY(conv_geometry(p, x));
+    const gantry_conv_geometry *g = &p->g;
+    size_t kk = p->k * p->k;
+    gantry_tensor *w = l->state[0].value;
+    if (!p->transposed) {
+        size_t pixels = g->oh * g->ow;
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->col, 2, (size_t[]){ p->in * kk, g->n * pixels }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->t, 2, (size_t[]){ p->out, g->n * pixels }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->oh, g->ow }));
+        GANTRY_TRY(gantry_op_im2col(x, p->col, g));
+        gantry_tensor w2 = gantry__as_matrix(w, p->in * kk);
+        GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &w2, p->col, 0.0f, p->t));
+        GANTRY_TRY(gantry_op_swap_axes(p->t, l->y, p->out, g->n, pixels));
+    } else {
+        size_t pixels = g->oh * g->ow; /* the input's */
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->t, 2, (size_t[]){ p->in, g->n * pixels }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->col, 2, (size_t[]){ p->out * kk, g->n * pixels }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->h, g->w }));
+        GANTRY_TRY(gantry_op_swap_axes(x, p->t, g->n, p->in, pixels));
+        gantry_tensor w2 = gantry__as_matrix(w, p->out * kk);
+        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &w2, p->t, 0.0f, p->col));
+        GANTRY_TRY(gantry_op_col2im(p->col, l->y, g, 0));
+    }
+    return gantry_op_bias_add(l->y, l->state[1].value);
+}
+
+static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx)
+{
+    conv_priv *p = l->priv;
+    const gantry_conv_geometry *g = &p->g;
+    if (dy->numel != l->y->numel)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: gradient of %zu elements for an output of %zu",
+                                conv_name(p), dy->numel, l->y->numel);
+    size_t kk = p->k * p->k;
+    gantry_tensor w2 = gantry__as_matrix(l->state[0].value, (p->transposed ? p->out : p->in) * kk);
+    gantry_tensor dw2 = gantry__as_matrix(l->state[0].grad, (p->transposed ? p->out : p->in) * kk);
+    if (!p->transposed) {
+        size_t pixels = g->oh * g->ow;
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
+        GANTRY_TRY(gantry_op_swap_axes(dy, p->dt, g->n, p->out, pixels));
+        if (param_grads) {
+            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->dt, p->col, 1.0f, &dw2));
+            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, 1));
+        }
+        if (need_dx) {
+            GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
+            GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+            GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &w2, p->dt, 0.0f, p->dcol));
+            GANTRY_TRY(gantry_op_col2im(p->dcol, l->dx, g, 0));
+        }
+    } else {
+        size_t pixels = g->oh * g->ow;
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
+        GANTRY_TRY(gantry_op_im2col(dy, p->dcol, g));
+        if (param_grads) {
+            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->t, p->dcol, 1.0f, &dw2));
+            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, 1));
+        }
+        if (need_dx) {
+            GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
+            GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+            GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &w2, p->dcol, 0.0f, p->dt));
+            GANTRY_TRY(gantry_op_swap_axes(p->dt, l->dx, p->in, g->n, pixels));
+        }
+    }
+    return GANTRY_OK;
+}
+
+static gantry_status conv_init(gantry_layer *l, uint64_t seed, uint64_t *offset)
+{
+    const conv_priv *p = l->priv;
+    /* PyTorch: kaiming_uniform_(a = sqrt(5)) -> 1/sqrt(fan_in), fan_in from
+     * weight dim 1 times the kernel area (out for ConvTranspose2d). */
+    size_t fan_in = (p->transposed ? p->out : p->in) * p->k * p->k;
+    float bound = (float)(1.0 / sqrt((double)fan_in));
+    GANTRY_TRY(gantry__fill_uniform_host(l->state[0].value, seed, offset, bound));
+    return gantry__fill_uniform_host(l->state[1].value, seed, offset, bound);
+}
+
+static void conv_describe(const gantry_layer *l, char *buf, size_t size)
+{
+    const conv_priv *p = l->priv;
+    snprintf(buf, size, "%s(%zu, %zu, kernel_size=%zu, stride=%zu, padding=%zu)", conv_name(p), p->in, p->out, p->k,
+             p->stride, p->padding);
+}
+
+static void conv_destroy(gantry_layer *l)
+{
+    conv_priv *p = l->priv;
+    gantry_tensor_destroy(p->col);
+    gantry_tensor_destroy(p->dcol);
+    gantry_tensor_destroy(p->t);
+    gantry_tensor_destroy(p->dt);
+}
+
+static const layer_class conv_class = {
+    .name = "Conv",
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .init = conv_init,
+    .describe = conv_describe,
+    .destroy = conv_destroy,
+};
+
+gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,
+                                  size_t padding, gantry_layer **out_layer)
+{
+    if (!in || !out || !k || !stride || padding >= k)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "%s(%zu, %zu, %zu, %zu, %zu): sizes, kernel and stride must be positive and "
+                                "padding smaller than the kernel",
+                                transposed ? "ConvTranspose2d" : "Conv2d", in, out, k, stride, padding);
+    GANTRY_TRY(gantry__layer_new(be, &conv_class, sizeof(conv_priv), out_layer));
+    gantry_layer *l = *out_layer;
+    conv_priv *p = l->priv;
+    *p = (conv_priv){ .transposed = transposed, .in = in, .out = out, .k = k, .stride = stride, .padding = padding };
+    size_t shape[4] = { transposed ? in : out, transposed ? out : in, k, k };
+    gantry_status s = gantry__layer_add_state(l, "weight", in * out * k * k, 1);
+    if (!s)
+        s = gantry_tensor_reshape(l->state[0].value, 4, shape);
+    if (!s)
+        s = gantry_tensor_reshape(l->state[0].grad, 4, shape);
+    if (!s)
+        s = gantry__layer_add_state(l, "bias", out, 1);
+    if (!s)
+        s = conv_init(l, 0, &(uint64_t){ 0 });
+    if (s) {
+        gantry__layer_destroy(l);
+        *out_layer = NULL;
+    }
+    return s;
+}
