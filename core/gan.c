@@ -441,8 +441,15 @@ gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, uint64_t seed
         }
         if (!s)
             s = gantry_seq_forward(gan->g, g_in, 0, &fake);
-        if (!s)
+        if (!s && m < gantry_tensor_dim(fake, 0)) { /* the last, partial chunk */
+            gantry_tensor *part = NULL;
+            s = gantry_tensor_view(fake, 0, 2, (size_t[]){ m, per_image }, &part);
+            if (!s)
+                s = gantry_tensor_read(part, images + done * per_image, m * per_image);
+            gantry_tensor_destroy(part);
+        } else if (!s) {
             s = gantry_tensor_read(fake, images + done * per_image, m * per_image);
+        }
     }
     gantry_tensor_destroy(z);
     return s;
@@ -455,9 +462,8 @@ gantry_status gantry_gan_sample(gantry_gan *gan, size_t n, uint64_t seed, float 
     uint8_t *labels = malloc(n ? n : 1);
     if (!labels)
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_sample: out of host memory");
-    size_t k = gan->config.classes, per_class = n / k ? n / k : 1;
     for (size_t i = 0; i < n; i++)
-        labels[i] = (uint8_t)(i / per_class < k ? i / per_class : k - 1);
+        labels[i] = (uint8_t)((i / 8) % gan->config.classes);
     gantry_status s = gantry_gan_sample_labeled(gan, n, seed, labels, images);
     free(labels);
     return s;

@@ -31,8 +31,8 @@ rc=$?
 check "[[ $rc -eq 0 ]]" "train exits 0 (got $rc)"
 [[ $rc -eq 0 ]] || cat "$tmp/train.out"
 check "[[ \$(wc -l <'$tmp/run/log.csv') -eq 101 ]]" "log.csv has a header and 100 steps"
-check "[[ \$(head -1 '$tmp/run/log.csv') == step,d_loss,g_loss,d_real,d_fake,seconds ]]" "log.csv header"
-check "awk -F, 'NR>1 { for (i=2;i<=6;i++) if (\$i !~ /^-?[0-9]+\\.[0-9]+\$/) bad=1; if (\$4<0||\$4>1||\$5<0||\$5>1) bad=1 } END { exit bad }' '$tmp/run/log.csv'" \
+check "[[ \$(head -1 '$tmp/run/log.csv') == step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds ]]" "log.csv header"
+check "awk -F, 'NR>1 { for (i=2;i<=10;i++) if (\$i !~ /^-?[0-9]+\\.[0-9]+\$/) bad=1; if (\$4<0||\$4>1||\$5<0||\$5>1) bad=1 } END { exit bad }' '$tmp/run/log.csv'" \
   "every logged loss is a finite number and D's outputs are probabilities"
 check "[[ \$(tail -1 '$tmp/run/log.csv' | cut -d, -f1) == 100 ]]" "the last row is step 100"
 for f in samples.png samples-000050.png samples-000100.png; do
@@ -57,6 +57,14 @@ done
 if [[ -n $python ]]; then
   "$python" "$torch_check" "$tmp/run/checkpoint.safetensors" "$tmp/s.npy" 3
   check "[[ $? -eq 0 ]]" "PyTorch loads the checkpoint and reproduces the samples"
+  # DCGAN (narrow, so the reference backend is quick): Conv2d and
+  # ConvTranspose2d names and layouts must match PyTorch's.
+  GANTRY_BACKEND=reference "$gantry" train --model dcgan --width 8 --batch 16 --data "$data" --limit 200 --steps 3 \
+    --seed 5 --out "$tmp/dc" --quiet
+  check "[[ $? -eq 0 ]]" "dcgan trains 3 steps"
+  "$gantry" sample --checkpoint "$tmp/dc/checkpoint.safetensors" --n 9 --seed 4 --out "$tmp/dc.npy" >/dev/null
+  "$python" "$torch_check" "$tmp/dc/checkpoint.safetensors" "$tmp/dc.npy" 4
+  check "[[ $? -eq 0 ]]" "PyTorch's DCGAN generator reproduces gantry's dcgan samples"
 else
   echo "note: no python3 with torch and numpy (apt-get install python3-torch): checkpoint loading into PyTorch not checked"
 fi

@@ -17,6 +17,7 @@
 #define GRID_IMAGES 64
 #define GRID_PER_ROW 8
 #define GRID_PADDING 2
+#define GRID_MAX_IMAGES 256
 /* The sample grids use their own Philox key so they never share numbers
  * with the initial weights or the training noise. */
 #define GRID_SEED_MIX 0x9E3779B97F4A7C15ull
@@ -200,15 +201,19 @@ static gantry_status write_outputs(run_state *r)
 {
     const gantry_gan_config *c = gantry_gan_config_of(r->gan);
     char path[4200];
-    gantry_status s = gantry_gan_sample(r->gan, GRID_IMAGES, r->grid_seed, r->grid);
+    /* Conditional models: one class per row. */
+    size_t count = gantry_gan_is_conditional(r->gan) ? GRID_PER_ROW * c->classes : GRID_IMAGES;
+    if (count > GRID_MAX_IMAGES)
+        count = GRID_MAX_IMAGES;
+    gantry_status s = gantry_gan_sample(r->gan, count, r->grid_seed, r->grid);
     if (s)
         return s;
     snprintf(path, sizeof path, "%s/samples-%06llu.png", r->out, (unsigned long long)gantry_gan_steps(r->gan));
-    if ((s = gantry_png_write_grid(path, r->grid, GRID_IMAGES, c->channels, c->height, c->width, GRID_PER_ROW,
+    if ((s = gantry_png_write_grid(path, r->grid, count, c->channels, c->height, c->width, GRID_PER_ROW,
                                    GRID_PADDING)))
         return s;
     snprintf(path, sizeof path, "%s/samples.png", r->out);
-    if ((s = gantry_png_write_grid(path, r->grid, GRID_IMAGES, c->channels, c->height, c->width, GRID_PER_ROW,
+    if ((s = gantry_png_write_grid(path, r->grid, count, c->channels, c->height, c->width, GRID_PER_ROW,
                                    GRID_PADDING)))
         return s;
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
@@ -395,7 +400,7 @@ int cmd_train(int argc, char **argv)
     size_t image_size = ds->channels * ds->height * ds->width;
     real = malloc(config.d_steps * config.batch * image_size * sizeof *real);
     labels = malloc(config.d_steps * config.batch);
-    grid = malloc(GRID_IMAGES * image_size * sizeof *grid);
+    grid = malloc(GRID_MAX_IMAGES * image_size * sizeof *grid);
     if (!real || !grid || !labels) {
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
         goto fail;

@@ -237,6 +237,22 @@ static const gantry_backend_ops cpu_ops = {
     .rand_uniform = cpu_rand_uniform,
     .rand_normal = cpu_rand_normal,
     .synchronize = host_synchronize,
+    /* ABI version 2 */
+    .im2col = cpu_im2col,
+    .col2im = cpu_col2im,
+    .swap_axes = cpu_swap_axes,
+    .copy_rows = cpu_copy_rows,
+    .regression_loss_forward = cpu_regression_loss_forward,
+    .regression_loss_backward = cpu_regression_loss_backward,
+    .softmax_ce_forward = cpu_softmax_ce_forward,
+    .softmax_ce_backward = cpu_softmax_ce_backward,
+    .logsumexp_forward = cpu_logsumexp_forward,
+    .logsumexp_backward = cpu_logsumexp_backward,
+    .dropout_mask = cpu_dropout_mask,
+    .minibatch_disc_forward = cpu_minibatch_disc_forward,
+    .minibatch_disc_backward = cpu_minibatch_disc_backward,
+    .batchnorm_forward_frozen = cpu_batchnorm_forward_frozen,
+    .batchnorm_backward_frozen = cpu_batchnorm_backward_frozen,
 };
 
 /* The module's only exported symbol. */

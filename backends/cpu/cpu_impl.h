@@ -4,7 +4,10 @@
  * floats) and runs every op with OpenMP on opts->num_threads threads (all
  * cores when 0).  Each op file holds one family: cpu.c (the table, create,
  * buffers), gemm.c + gemm_kernels.c (matrix products), elementwise.c,
- * nn_ops.c (bias, activations, batch norm, losses), optim.c, random.c.
+ * nn_ops.c (bias, activations, batch norm, losses), optim.c, random.c;
+ * for ABI version 2: conv.c (im2col, col2im, swap_axes, copy_rows),
+ * losses.c (MSE/L1, softmax cross-entropy, logsumexp), layers.c (dropout
+ * masks, minibatch discrimination, batch norm with given statistics).
  *
  * Numerics: the reference backend (backends/reference) is the oracle.  Ops
  * whose reference arithmetic is double are computed in double here too, in
@@ -193,5 +196,36 @@ gantry_status cpu_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed,
                                float hi);
 gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
                               float std);
+
+/* ---- ABI version 2 ---- */
+
+/* conv.c */
+gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g);
+gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta);
+gantry_status cpu_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner);
+gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols);
+
+/* losses.c */
+gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                          gantry_mem out);
+gantry_status cpu_regression_loss_backward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                           float scale, gantry_mem dx);
+gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out);
+gantry_status cpu_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
+                                      gantry_mem dx);
+gantry_status cpu_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
+gantry_status cpu_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows, size_t k);
+
+/* layers.c */
+gantry_status cpu_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset);
+gantry_status cpu_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c);
+gantry_status cpu_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n, size_t b,
+                                          size_t c);
+gantry_status cpu_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                           gantry_mem mean, gantry_mem invstd, size_t outer, size_t channels,
+                                           size_t inner);
+gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
+                                            gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                            size_t outer, size_t channels, size_t inner, float grad_beta);
 
 #endif

@@ -107,7 +107,7 @@ GANTRY_API uint64_t gantry_gan_steps(const gantry_gan *gan);
 
 /* Generates n images into `images` (n * C*H*W floats in [-1, 1]) from the
  * noise stream (seed, 0), with G in evaluation mode.  Conditional models
- * draw image i of class i / (n / classes) (rows of a grid). */
+ * draw image i of class (i / 8) % classes: one class per row of an 8-wide grid. */
 GANTRY_API gantry_status gantry_gan_sample(gantry_gan *gan, size_t n, uint64_t seed, float *images);
 /* As gantry_gan_sample with a class per image (conditional models). */
 GANTRY_API gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, uint64_t seed, const uint8_t *labels,

@@ -51,6 +51,20 @@ def discriminator(c, h, w):
                          nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
 
 
+def dcgan_generator(z_dim, c, h, w, width):
+    """Radford et al. for 28x28, as gantry builds it (include/gantry/gan.h)."""
+    return nn.Sequential(nn.Linear(z_dim, 2 * width * (h // 4) * (w // 4)),
+                         nn.Unflatten(1, (2 * width, h // 4, w // 4)), nn.BatchNorm2d(2 * width), nn.ReLU(),
+                         nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh())
+
+
+def dcgan_discriminator(c, h, w, width):
+    return nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2),
+                         nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Linear(2 * width * (h // 4) * (w // 4), 1))
+
+
 M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
 MASK = 0xFFFFFFFF
 
@@ -86,11 +100,18 @@ def philox_normal(seed, offset, n):
 def main():
     path, samples_path, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
     tensors, meta = load_safetensors(path)
-    assert meta["model"] == "gan", meta
+    model = meta["model"]
     z_dim = int(meta["z_dim"])
     c, h, w = (int(v) for v in meta["image_shape"].split(","))
 
-    G, D = generator(z_dim, c, h, w), discriminator(c, h, w)
+    if model == "gan":
+        G, D = generator(z_dim, c, h, w), discriminator(c, h, w)
+    elif model in ("dcgan", "lsgan", "wgan"):
+        width = int(meta["width"])
+        G, D = dcgan_generator(z_dim, c, h, w, width), dcgan_discriminator(c, h, w, width)
+    else:
+        print(f"model {model}: no PyTorch equivalent defined here")
+        sys.exit(1)
     G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, strict=True)
     D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")}, strict=True)
     G.eval()

@@ -1,0 +1,348 @@
+/* gantry cpu backend: the data movement of convolution as GEMM (im2col and
+ * its adjoint col2im) and the reshuffles around it (swap_axes, copy_rows).
+ *
+ * im2col: a thread takes one contiguous range of (col row, image) units and
+ * so writes one contiguous stretch of col; the kh*kw consecutive rows of an
+ * input channel read the same n image planes, which stay in cache.  A unit
+ * of at most GATHER_MAX values (every DCGAN layer) is one loop through a
+ * table of plane offsets built once per col row; a larger one goes row by
+ * row: zeros for the padding either side and a contiguous copy (stride 1)
+ * or strided gather in between.  Values are copied, never computed: NaN
+ * and Inf pass through and the result is the reference's bits.
+ *
+ * col2im gathers: a thread owns a tile of x (several whole planes of one
+ * channel, or one plane, a band of rows or part of a row: at most TILE_MAX
+ * values), sums into double accumulators every col entry that reads from
+ * it, (ki, kj) ascending as the reference does, and rounds each once.  No
+ * two threads write the same element, and every element sees the
+ * reference's additions in the reference's order, so the result is its
+ * bits on any thread count.  Each (ki, kj) pass over a tile reads one
+ * contiguous stretch of a col row, which the hardware prefetches well
+ * (reading the kh*kw rows a few floats at a time, per plane, was 2-4x
+ * slower).
+ *
+ * swap_axes copies runs of `inner` floats (whole runs in x's order when
+ * they are long, a tiled transpose when they are short); copy_rows copies
+ * rows, split into column chunks when there are fewer rows than threads.
+ * Nothing here allocates; the tables and accumulators live on the stack. */
+#include <omp.h>
+#include <string.h>
+
+#include "cpu_impl.h"
+
+/* col2im accumulates at most this many image values at a time (doubles on
+ * the stack): a whole plane up to 64 x 64. */
+#define TILE_MAX 4096
+/* im2col gathers outputs of up to this many values per image through a
+ * table (int32 on the stack). */
+#define GATHER_MAX 1024
+/* swap_axes: runs shorter than this are transposed in TILE x TILE blocks. */
+#define SWAP_MEMCPY_MIN 16
+#define SWAP_TILE 32
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* The output positions o in [0, count) whose input position o*stride + k -
+ * pad lies in [lo, hi): [*first, *last), empty when *first >= *last. */
+static void valid_range(size_t count, size_t stride, size_t k, size_t pad, size_t lo, size_t hi, size_t *first,
+                        size_t *last)
+{
+    /* o*stride >= lo + pad - k and o*stride < hi + pad - k */
+    size_t f = lo + pad > k ? ceil_div(lo + pad - k, stride) : 0;
+    size_t l = hi + pad > k ? ceil_div(hi + pad - k, stride) : 0;
+    *first = min_size(f, count);
+    *last = min_size(l, count);
+}
+
+/* Valid output ranges per kernel offset, for offsets below KTAB over the
+ * whole image; larger kernels and partial tiles compute theirs. */
+#define KTAB 32
+
+typedef struct axis_plan {
+    size_t count, stride, pad, extent; /* oh, sh, ph, h (or the w axis) */
+    size_t first[KTAB], last[KTAB];
+} axis_plan;
+
+static void axis_init(axis_plan *p, size_t count, size_t stride, size_t pad, size_t extent, size_t k)
+{
+    p->count = count;
+    p->stride = stride;
+    p->pad = pad;
+    p->extent = extent;
+    for (size_t i = 0; i < k && i < KTAB; i++)
+        valid_range(count, stride, i, pad, 0, extent, &p->first[i], &p->last[i]);
+}
+
+/* The outputs whose input position for kernel offset k lies in [lo, hi). */
+static inline void axis_range(const axis_plan *p, size_t k, size_t lo, size_t hi, size_t *first, size_t *last)
+{
+    if (k < KTAB && lo == 0 && hi == p->extent) {
+        *first = p->first[k];
+        *last = p->last[k];
+    } else {
+        valid_range(p->count, p->stride, k, p->pad, lo, hi, first, last);
+    }
+}
+
+/* ---- im2col ------------------------------------------------------------- */
+
+/* One (col row, image) unit: oh rows of ow values for kernel offset (ki,
+ * kj) of the image plane xs; [oy0, oy1) x [ox0, ox1) read the image, the
+ * rest is padding. */
+static inline void im2col_unit(const gantry_conv_geometry *g, const float *xs, float *dst, size_t ki, size_t kj,
+                               size_t oy0, size_t oy1, size_t ox0, size_t ox1)
+{
+    const size_t ow = g->ow, sw = g->sw, len = ox1 - ox0;
+    for (size_t i = 0; i < oy0 * ow; i++)
+        dst[i] = 0.0f;
+    for (size_t oy = oy0; oy < oy1; oy++) {
+        float *d = dst + oy * ow;
+        /* The image column of ox0 (>= 0 by valid_range), then every sw-th. */
+        const float *s = xs + (oy * g->sh + ki - g->ph) * g->w + (ox0 * sw + kj - g->pw);
+        for (size_t ox = 0; ox < ox0; ox++)
+            d[ox] = 0.0f;
+        if (sw == 1) {
+            for (size_t i = 0; i < len; i++)
+                d[ox0 + i] = s[i];
+        } else if (sw == 2) {
+            for (size_t i = 0; i < len; i++)
+                d[ox0 + i] = s[i * 2];
+        } else {
+            for (size_t i = 0; i < len; i++)
+                d[ox0 + i] = s[i * sw];
+        }
+        for (size_t ox = ox1; ox < ow; ox++)
+            d[ox] = 0.0f;
+    }
+    for (size_t i = oy1 * ow; i < g->oh * ow; i++)
+        dst[i] = 0.0f;
+}
+
+/* The plane offset each of the oh*ow outputs of kernel offset (ki, kj)
+ * reads, or -1 in the padding (only when the plane has < 2^31 values). */
+static void gather_table(const gantry_conv_geometry *g, size_t ki, size_t kj, size_t oy0, size_t oy1, size_t ox0,
+                         size_t ox1, int32_t *idx)
+{
+    for (size_t oy = 0; oy < g->oh; oy++)
+        for (size_t ox = 0; ox < g->ow; ox++) {
+            int inside = oy >= oy0 && oy < oy1 && ox >= ox0 && ox < ox1;
+            idx[oy * g->ow + ox] =
+                inside ? (int32_t)((oy * g->sh + ki - g->ph) * g->w + (ox * g->sw + kj - g->pw)) : -1;
+        }
+}
+
+gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *cp = cpu_f(col);
+    const size_t kk = g->kh * g->kw, plane = g->h * g->w, opl = g->oh * g->ow;
+    const size_t units = g->c * kk * g->n; /* (ci, ki, kj, b): col's order */
+    axis_plan py, px;
+    axis_init(&py, g->oh, g->sh, g->ph, g->h, g->kh);
+    axis_init(&px, g->ow, g->sw, g->pw, g->w, g->kw);
+    int t = cpu_threads_for(c, units * opl, CPU_GRAIN);
+    /* Each thread takes one contiguous range of units and walks it with
+     * counters (a division per unit costs as much as a small unit). */
+#pragma omp parallel num_threads(t) if (t > 1)
+    {
+        size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+        size_t u = units / nt * id + min_size(id, units % nt);
+        size_t end = u + units / nt + (id < units % nt);
+        size_t b = u % g->n, r = u / g->n;
+        while (u < end) {
+            size_t kj = r % g->kw, ki = (r / g->kw) % g->kh, ci = r / kk;
+            size_t oy0, oy1, ox0, ox1;
+            axis_range(&py, ki, 0, g->h, &oy0, &oy1);
+            axis_range(&px, kj, 0, g->w, &ox0, &ox1);
+            if (ox0 >= ox1)
+                oy1 = oy0; /* all padding */
+            const float *xs = xp + ci * plane;
+            if (opl <= GATHER_MAX && plane <= INT32_MAX) {
+                /* Small outputs: one gather through a table of plane
+                 * offsets (-1: padding), built once per col row. */
+                int32_t idx[GATHER_MAX];
+                gather_table(g, ki, kj, oy0, oy1, ox0, ox1, idx);
+                for (; b < g->n && u < end; b++, u++) {
+                    const float *s = xs + b * g->c * plane;
+                    float *d = cp + u * opl;
+                    for (size_t i = 0; i < opl; i++) {
+                        int32_t k = idx[i];
+                        d[i] = k >= 0 ? s[k] : 0.0f;
+                    }
+                }
+            } else {
+                for (; b < g->n && u < end; b++, u++)
+                    im2col_unit(g, xs + b * g->c * plane, cp + u * opl, ki, kj, oy0, oy1, ox0, ox1);
+            }
+            b = 0;
+            r++;
+        }
+    }
+    return GANTRY_OK;
+}
+
+/* ---- col2im ------------------------------------------------------------- */
+
+/* Rows [y0, y1) x columns [x0, x1) of nb image planes (b0 + bb, ci) into
+ * out (image stride c*h*w, row stride w): acc = x (beta 1) or 0, plus every
+ * col entry im2col reads from it, (ki, kj) ascending as the reference adds
+ * them.  Each (ki, kj) pass reads one contiguous stretch of its col row. */
+static void col2im_tile(const gantry_conv_geometry *g, const axis_plan *py, const axis_plan *px, const float *cp,
+                        size_t cols, size_t b0, size_t nb, size_t ci, size_t y0, size_t y1, size_t x0, size_t x1,
+                        float *out, float beta)
+{
+    double acc[TILE_MAX];
+    const size_t tw = x1 - x0, th = y1 - y0, tp = th * tw, sw = g->sw, w = g->w, plane = g->c * g->h * w;
+    const size_t opl = g->oh * g->ow;
+    if (beta != 0.0f) {
+        for (size_t bb = 0; bb < nb; bb++)
+            for (size_t y = 0; y < th; y++)
+                for (size_t i = 0; i < tw; i++)
+                    acc[bb * tp + y * tw + i] = out[bb * plane + y * w + i];
+    } else {
+        for (size_t i = 0; i < nb * tp; i++)
+            acc[i] = 0.0;
+    }
+    for (size_t ki = 0; ki < g->kh; ki++) {
+        size_t oy0, oy1;
+        axis_range(py, ki, y0, y1, &oy0, &oy1);
+        if (oy0 >= oy1)
+            continue;
+        for (size_t kj = 0; kj < g->kw; kj++) {
+            size_t ox0, ox1;
+            axis_range(px, kj, x0, x1, &ox0, &ox1);
+            if (ox0 >= ox1)
+                continue;
+            const size_t len = ox1 - ox0, r = (ci * g->kh + ki) * g->kw + kj;
+            /* image row oy*sh + ki - ph, column ox*sw + kj - pw */
+            const size_t a0 = (oy0 * g->sh + ki - g->ph - y0) * tw + (ox0 * sw + kj - g->pw - x0);
+            const size_t astep = g->sh * tw;
+            for (size_t bb = 0; bb < nb; bb++) {
+                const float *s = cp + r * cols + (b0 + bb) * opl + oy0 * g->ow + ox0;
+                double *a = acc + bb * tp + a0;
+                for (size_t oy = oy0; oy < oy1; oy++, s += g->ow, a += astep) {
+                    if (sw == 1) {
+                        for (size_t i = 0; i < len; i++)
+                            a[i] += s[i];
+                    } else if (sw == 2) {
+                        for (size_t i = 0; i < len; i++)
+                            a[i * 2] += s[i];
+                    } else {
+                        for (size_t i = 0; i < len; i++)
+                            a[i * sw] += s[i];
+                    }
+                }
+            }
+        }
+    }
+    for (size_t bb = 0; bb < nb; bb++)
+        for (size_t y = 0; y < th; y++)
+            for (size_t i = 0; i < tw; i++)
+                out[bb * plane + y * w + i] = (float)acc[bb * tp + y * tw + i];
+}
+
+gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta)
+{
+    const cpu_ctx *c = ctx;
+    const float *cp = cpu_cf(col);
+    float *xp = cpu_f(x);
+    const size_t cols = g->n * g->oh * g->ow, plane = g->h * g->w;
+    axis_plan py, px;
+    axis_init(&py, g->oh, g->sh, g->ph, g->h, g->kh);
+    axis_init(&px, g->ow, g->sw, g->pw, g->w, g->kw);
+    int t = cpu_threads_for(c, g->n * g->c * plane * g->kh * g->kw / (g->sh * g->sw), CPU_GRAIN);
+    /* Tiles of at most TILE_MAX values: several whole planes of one
+     * channel (as many as fit, fewer when that would leave threads
+     * without work), one plane, a band of whole rows, or part of a row. */
+    const size_t tile_w = min_size(g->w, TILE_MAX), tile_h = min_size(g->h, TILE_MAX / tile_w);
+    const size_t bands = ceil_div(g->h, tile_h), pieces = ceil_div(g->w, tile_w);
+    const size_t per_plane = bands * pieces;
+    size_t nb = per_plane == 1 ? min_size(g->n, TILE_MAX / plane) : 1;
+    size_t spread = g->n * g->c / (4 * (size_t)t);
+    if (nb > spread)
+        nb = spread > 1 ? spread : 1;
+    const size_t groups = ceil_div(g->n, nb), units = g->c * groups * per_plane;
+    /* Units in (ci, batch group, tile) order: consecutive units read
+     * consecutive stretches of the same kh*kw rows of col. */
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t u = 0; u < units; u++) {
+        size_t tile = u % per_plane, grp = u / per_plane % groups, ci = u / per_plane / groups;
+        size_t b0 = grp * nb, nbu = min_size(nb, g->n - b0);
+        size_t y0 = tile / pieces * tile_h, x0 = tile % pieces * tile_w;
+        size_t y1 = min_size(g->h, y0 + tile_h), x1 = min_size(g->w, x0 + tile_w);
+        col2im_tile(g, &py, &px, cp, cols, b0, nbu, ci, y0, y1, x0, x1,
+                    xp + (b0 * g->c + ci) * plane + y0 * g->w + x0, beta);
+    }
+    return GANTRY_OK;
+}
+
+/* ---- swap_axes ---------------------------------------------------------- */
+
+gantry_status cpu_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *yp = cpu_f(y);
+    int t = cpu_threads_for(c, a * b * inner, CPU_GRAIN);
+    if (inner >= SWAP_MEMCPY_MIN) {
+        /* x's runs in order: each thread reads one contiguous stretch
+         * (faster than writing one: the reads are what the core waits on). */
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t i = 0; i < a; i++)
+            for (size_t j = 0; j < b; j++)
+                memcpy(yp + (j * a + i) * inner, xp + (i * b + j) * inner, inner * sizeof *yp);
+        return GANTRY_OK;
+    }
+    /* Short runs: TILE x TILE blocks of (j, i), so both sides stay in cache. */
+    const size_t jt = ceil_div(b, SWAP_TILE), it = ceil_div(a, SWAP_TILE), tiles = jt * it;
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t tile = 0; tile < tiles; tile++) {
+        size_t j0 = tile / it * SWAP_TILE, i0 = tile % it * SWAP_TILE;
+        size_t j1 = min_size(b, j0 + SWAP_TILE), i1 = min_size(a, i0 + SWAP_TILE);
+        if (inner == 1) {
+            for (size_t j = j0; j < j1; j++)
+                for (size_t i = i0; i < i1; i++)
+                    yp[j * a + i] = xp[i * b + j];
+        } else {
+            for (size_t j = j0; j < j1; j++)
+                for (size_t i = i0; i < i1; i++) {
+                    float *d = yp + (j * a + i) * inner;
+                    const float *s = xp + (i * b + j) * inner;
+                    for (size_t k = 0; k < inner; k++)
+                        d[k] = s[k];
+                }
+        }
+    }
+    return GANTRY_OK;
+}
+
+/* ---- copy_rows ---------------------------------------------------------- */
+
+gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *yp = cpu_f(y);
+    int t = cpu_threads_for(c, rows * cols, CPU_GRAIN);
+    /* Fewer rows than threads: split each row into chunks as well. */
+    size_t per_row = rows >= (size_t)t ? 1 : ceil_div((size_t)t, rows);
+    size_t chunk = ceil_div(cols, per_row);
+    per_row = ceil_div(cols, chunk);
+    const size_t units = rows * per_row;
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t u = 0; u < units; u++) {
+        size_t r = u / per_row, c0 = u % per_row * chunk;
+        size_t len = min_size(chunk, cols - c0);
+        memcpy(yp + r * ldy + c0, xp + r * ldx + c0, len * sizeof *yp);
+    }
+    return GANTRY_OK;
+}

@@ -1,0 +1,197 @@
+/* gantry cpu backend: the losses of ABI version 2 (MSE / L1 regression,
+ * softmax cross-entropy) and logsumexp.
+ *
+ * The arithmetic is the reference's, in double, expression for expression.
+ * Per-row work (softmax, logsumexp and their gradients) runs rows in
+ * parallel and gives the reference's bits.  The whole-tensor means (the
+ * regression loss, softmax CE's mean over rows) add double partial sums of
+ * fixed chunks, each summed in the reference's order, the chunks depending
+ * on the size alone: the reference's bits when there is one chunk, within
+ * an ulp of them otherwise, and the same result on any thread count. */
+#include <math.h>
+
+#include "cpu_impl.h"
+
+/* ---- regression losses -------------------------------------------------- */
+
+static double regression_run(gantry_loss_kind kind, const float *x, const float *t, size_t n)
+{
+    double acc = 0.0;
+    if (kind == GANTRY_LOSS_MSE) {
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)x[i] - (double)t[i];
+            acc += d * d;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)x[i] - (double)t[i];
+            acc += fabs(d);
+        }
+    }
+    return acc;
+}
+
+gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                          gantry_mem out)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
+    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
+    double acc = 0.0;
+    if (chunks == 1) {
+        acc = regression_run(kind, xp, tp, n); /* the reference's order exactly */
+    } else {
+        double part[CPU_MAX_REDUCE_CHUNKS];
+        int th = cpu_threads_for(c, chunks, 1);
+#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
+        for (size_t ch = 0; ch < chunks; ch++) {
+            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
+            part[ch] = regression_run(kind, xp + lo, tp + lo, hi - lo);
+        }
+        for (size_t ch = 0; ch < chunks; ch++)
+            acc += part[ch];
+    }
+    cpu_f(out)[0] = (float)(acc / (double)n);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_regression_loss_backward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                           float scale, gantry_mem dx)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
+    float *dxp = cpu_f(dx);
+    const double k = (double)scale / (double)n;
+    int th = cpu_threads_for(c, n, CPU_GRAIN);
+    if (kind == GANTRY_LOSS_MSE) {
+#pragma omp parallel for simd num_threads(th) if (parallel : th > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)xp[i] - (double)tp[i];
+            dxp[i] = (float)(k * (2.0 * d));
+        }
+    } else {
+        /* sign(d) with sign(0) = sign(NaN) = 0, as the reference. */
+#pragma omp parallel for simd num_threads(th) if (parallel : th > 1) schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            double d = (double)xp[i] - (double)tp[i];
+            double g = (double)((d > 0.0) - (d < 0.0));
+            dxp[i] = (float)(k * g);
+        }
+    }
+    return GANTRY_OK;
+}
+
+/* ---- softmax cross-entropy and logsumexp -------------------------------- */
+
+/* The max and log-sum-exp of one row, as the reference computes them
+ * (a NaN anywhere in the row gives NaN; an infinite max is returned). */
+static double row_lse(const float *row, size_t k)
+{
+    double mx = row[0];
+    for (size_t j = 1; j < k; j++)
+        if (row[j] > mx)
+            mx = row[j];
+    if (isinf(mx))
+        return mx;
+    double s = 0.0;
+    for (size_t j = 0; j < k; j++)
+        s += exp((double)row[j] - mx);
+    return mx + log(s);
+}
+
+/* Rows per thread for per-row work of k exp() calls each. */
+static int row_threads(const cpu_ctx *c, size_t rows, size_t k)
+{
+    return cpu_threads_for(c, rows * k, CPU_GRAIN / 16);
+}
+
+/* -sum over rows [lo, hi) of sum_j t log softmax(x)_j, added in the reference's order. */
+static double softmax_ce_rows(const float *xp, const float *tp, size_t lo, size_t hi, size_t k)
+{
+    double acc = 0.0;
+    for (size_t r = lo; r < hi; r++) {
+        double lse = row_lse(xp + r * k, k);
+        for (size_t j = 0; j < k; j++)
+            if (tp[r * k + j] != 0.0f)
+                acc -= (double)tp[r * k + j] * ((double)xp[r * k + j] - lse);
+    }
+    return acc;
+}
+
+gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
+    size_t grain = CPU_GRAIN / 16 / k;
+    size_t chunks = cpu_reduce_chunks(rows, grain ? grain : 1);
+    double acc = 0.0;
+    if (chunks == 1) {
+        acc = softmax_ce_rows(xp, tp, 0, rows, k);
+    } else {
+        double part[CPU_MAX_REDUCE_CHUNKS];
+        int th = cpu_threads_for(c, chunks, 1);
+#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
+        for (size_t ch = 0; ch < chunks; ch++) {
+            size_t lo = rows / chunks * ch, hi = ch + 1 == chunks ? rows : rows / chunks * (ch + 1);
+            part[ch] = softmax_ce_rows(xp, tp, lo, hi, k);
+        }
+        /* The reference subtracts every term from one running sum; each
+         * part starts from 0, so adding the parts continues it. */
+        for (size_t ch = 0; ch < chunks; ch++)
+            acc += part[ch];
+    }
+    cpu_f(out)[0] = (float)(acc / (double)rows);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
+                                      gantry_mem dx)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
+    float *dxp = cpu_f(dx);
+    const double s = (double)scale / (double)rows;
+    int th = row_threads(c, rows, k);
+#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = xp + r * k, *tr = tp + r * k;
+        float *dr = dxp + r * k;
+        double lse = row_lse(xr, k), tsum = 0.0;
+        for (size_t j = 0; j < k; j++)
+            tsum += tr[j];
+        for (size_t j = 0; j < k; j++) {
+            double p = exp((double)xr[j] - lse);
+            dr[j] = (float)(s * (p * tsum - (double)tr[j]));
+        }
+    }
+    return GANTRY_OK;
+}
+
+gantry_status cpu_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *op = cpu_f(out);
+    int th = row_threads(c, rows, k);
+#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
+    for (size_t r = 0; r < rows; r++)
+        op[r] = (float)row_lse(xp + r * k, k);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows, size_t k)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *dp = cpu_cf(dout);
+    float *dxp = cpu_f(dx);
+    int th = row_threads(c, rows, k);
+#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = xp + r * k;
+        float *dr = dxp + r * k;
+        const double lse = row_lse(xr, k), d = dp[r];
+        for (size_t j = 0; j < k; j++)
+            dr[j] = (float)(d * exp((double)xr[j] - lse));
+    }
+    return GANTRY_OK;
+}
