@@ -196,6 +196,85 @@ static void test_batchnorm(void)
     gantry_seq_destroy(seq);
 }
 
+static void conv_case(int line, int transposed, size_t in, size_t out, size_t k, size_t stride, size_t pad,
+                      const size_t *xshape, uint64_t seed)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s(%zu, %zu, %zu, %zu, %zu) [%zu, %zu, %zu, %zu]",
+             transposed ? "ConvTranspose2d" : "Conv2d", in, out, k, stride, pad, xshape[0], xshape[1], xshape[2],
+             xshape[3]);
+    gantry_seq *seq = new_seq();
+    if (transposed)
+        CHECK_OK(gantry_seq_add_conv_transpose2d(seq, in, out, k, stride, pad));
+    else
+        CHECK_OK(gantry_seq_add_conv2d(seq, in, out, k, stride, pad));
+    init_seq(seq, seed);
+    gantry_tensor *x = random_tensor(4, xshape, seed + 1, -1.0f, 1.0f, 0.0f);
+    grad_check_at(line, name, seq, x, seed + 2, 1e-2, CHECK_GRAD_TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
+static void test_conv(void)
+{
+    conv_case(__LINE__, 0, 3, 4, 3, 2, 1, (size_t[]){ 2, 3, 5, 6 }, 41);
+    conv_case(__LINE__, 0, 2, 3, 4, 2, 1, (size_t[]){ 2, 2, 6, 6 }, 42);
+    conv_case(__LINE__, 0, 1, 2, 1, 1, 0, (size_t[]){ 1, 1, 3, 2 }, 43);
+    conv_case(__LINE__, 1, 3, 2, 4, 2, 1, (size_t[]){ 2, 3, 3, 4 }, 44);
+    conv_case(__LINE__, 1, 2, 3, 3, 1, 0, (size_t[]){ 1, 2, 2, 3 }, 45);
+    conv_case(__LINE__, 1, 2, 2, 3, 3, 2, (size_t[]){ 3, 2, 2, 2 }, 46);
+}
+
+static void test_minibatch_disc(void)
+{
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_minibatch_disc(seq, 5, 3, 2));
+    init_seq(seq, 51);
+    size_t shape[2] = { 4, 5 };
+    /* Rows of M = x T far apart, so no L1 kink |M_i - M_j| lies within the
+     * finite-difference step. */
+    const gantry_param *t = gantry_seq_param(seq, 0);
+    gantry_tensor *tv = random_tensor(3, (size_t[]){ 5, 3, 2 }, 54, -1.0f, 1.0f, 0.0f);
+    CHECK_OK(gantry_tensor_copy(t->value, tv));
+    gantry_tensor_destroy(tv);
+    gantry_tensor *x = random_tensor(2, shape, 52, -1.0f, 1.0f, 0.0f);
+    grad_check("MinibatchDiscrimination(5, 3, 2) [4, 5]", seq, x, 53, 1e-3, CHECK_GRAD_TOL);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
+static void test_dropout(void)
+{
+    /* The mask changes with every training forward, so finite differences
+     * do not apply; backward must multiply by the forward's mask. */
+    gantry_seq *seq = new_seq();
+    CHECK_OK(gantry_seq_add_dropout(seq, 0.5f));
+    init_seq(seq, 61);
+    size_t shape[2] = { 8, 33 };
+    gantry_tensor *x = random_tensor(2, shape, 62, 0.5f, 1.5f, 0.0f), *y = NULL, *dx = NULL;
+    REQUIRE(gantry_seq_forward(seq, x, 1, &y) == GANTRY_OK);
+    float *xv = read_all(x), *yv = read_all(y);
+    size_t zeros = 0, n = 8 * 33;
+    for (size_t i = 0; i < n; i++) {
+        zeros += yv[i] == 0.0f;
+        CHECK(yv[i] == 0.0f || yv[i] == xv[i] * 2.0f);
+    }
+    CHECK(zeros > n / 4 && zeros < 3 * n / 4);
+    CHECK_OK(gantry_seq_backward(seq, x, 1, &dx)); /* dy = x: dx must equal y */
+    float *dxv = read_all(dx);
+    for (size_t i = 0; i < n; i++)
+        CHECK(dxv[i] == yv[i]);
+    REQUIRE(gantry_seq_forward(seq, x, 0, &y) == GANTRY_OK); /* evaluation: identity */
+    free(yv);
+    yv = read_all(y);
+    CHECK(memcmp(yv, xv, n * sizeof *xv) == 0);
+    free(xv);
+    free(yv);
+    free(dxv);
+    gantry_tensor_destroy(x);
+    gantry_seq_destroy(seq);
+}
+
 static void test_activations(void)
 {
     static const struct {
@@ -524,6 +603,9 @@ int main(void)
     REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
     test_linear();
     test_batchnorm();
+    test_conv();
+    test_minibatch_disc();
+    test_dropout();
     test_activations();
     test_reshapes();
     test_sequential();
