@@ -52,7 +52,8 @@ static void help(void)
            "one or more calls.\n\n"
            "options:\n"
            "  --backend NAME      backend (default: GANTRY_BACKEND, else auto)\n"
-           "  --model NAME        model (default gan)\n"
+           "  --model NAME        model (default gan): gan, cgan, dcgan, cdcgan, wgan, lsgan,\n"
+           "                      began, sgan, with each paper's defaults (see gantry train --help)\n"
            "  --batch N           minibatch size (default 64)\n"
            "  --steps N           timed training steps (default 50)\n"
            "  --warmup N          untimed training steps first (default 5)\n"
@@ -267,6 +268,7 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     size_t total = (size_t)(o->warmup + o->steps);
     float *data = malloc(DATA_POOL * per_step * sizeof *data);
     double *ms = malloc((size_t)o->steps * sizeof *ms), *cpu_ms = malloc((size_t)o->steps * sizeof *cpu_ms);
+    uint8_t *labels = NULL;
     gantry_status s = GANTRY_OK;
     if (!data || !ms || !cpu_ms) {
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "bench: out of host memory");
@@ -274,6 +276,18 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     }
     for (size_t i = 0; i < DATA_POOL * per_step; i++)
         data[i] = gantry_philox_uniform(DATA_SEED, 0, i, -1.0f, 1.0f);
+    /* Conditional models and sgan get labels cycling through the classes;
+     * sgan's labelled set is the first pool entry. */
+    size_t nlabels = c->d_steps * c->batch;
+    labels = malloc(nlabels);
+    if (!labels) {
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "bench: out of host memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nlabels; i++)
+        labels[i] = (uint8_t)(c->classes ? i % c->classes : 0);
+    if (strcmp(c->model, "sgan") == 0 && (s = gantry_gan_set_labeled(gan, data, labels, nlabels)))
+        goto done;
 
     if (!o->json)
         fprintf(stderr, "gantry bench: %llu warm-up and %llu timed steps...\n", (unsigned long long)o->warmup,
@@ -282,7 +296,7 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     for (size_t step = 0; step < total; step++) {
         gantry_gan_stats st;
         double t0 = cli_now(), c0 = cpu_now();
-        if ((s = gantry_gan_train_step(gan, data + (step % DATA_POOL) * per_step, &st)))
+        if ((s = gantry_gan_train_step_labeled(gan, data + (step % DATA_POOL) * per_step, labels, &st)))
             goto done;
         if ((s = gantry_backend_synchronize(env->be)))
             goto done;
@@ -324,6 +338,7 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     }
 done:
     free(data);
+    free(labels);
     free(ms);
     free(cpu_ms);
     return s;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GAN that `gantry bench` times, in PyTorch, timed the same way.
 
-usage: pytorch_reference.py [--threads N] [--batch N] [--steps N] [--warmup N] [--json]
+usage: pytorch_reference.py [--model gan|dcgan] [--threads N] [--batch N] [--steps N] [--warmup N] [--json]
 
 The model, hyperparameters and training step are those of gantry's `gan`
 (include/gantry/gan.h, core/gan.c), so the numbers compare directly with
@@ -12,6 +12,14 @@ The model, hyperparameters and training step are those of gantry's `gan`
   D = Flatten Linear(784,512) LReLU(.2) Linear(512,256) LReLU Linear(256,1)
   PyTorch's default initialisation; Adam(lr 2e-4, betas (0.5, 0.999)) for both;
   BCEWithLogitsLoss; z ~ N(0, I).
+
+--model dcgan uses gantry's dcgan networks (Radford et al. for 28x28) with the
+same training step:
+
+  G = Linear(100,128*7*7) Unflatten BN2d(128) ReLU ConvT(128,64,4,2,1) BN2d(64)
+      ReLU ConvT(64,1,4,2,1) Tanh
+  D = Conv(1,64,4,2,1) LReLU(.2) Conv(64,128,4,2,1) BN2d(128) LReLU(.2) Flatten
+      Linear(6272,1)
 
 One step is Algorithm 1 of Goodfellow et al. (2014) exactly as core/gan.c runs
 it: d_steps (1) discriminator updates, each: zero D's gradients, D(real) with
@@ -57,11 +65,29 @@ def discriminator():
                          nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
 
 
+def dcgan_generator(width=64):
+    """gantry's dcgan G (Radford et al. for 28x28), layer for layer."""
+    return nn.Sequential(nn.Linear(Z_DIM, 2 * width * 7 * 7), nn.Unflatten(1, (2 * width, 7, 7)),
+                         nn.BatchNorm2d(2 * width), nn.ReLU(),
+                         nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+                         nn.ConvTranspose2d(width, C, 4, 2, 1), nn.Tanh())
+
+
+def dcgan_discriminator(width=64):
+    return nn.Sequential(nn.Conv2d(C, width, 4, 2, 1), nn.LeakyReLU(0.2),
+                         nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))
+
+
+MODELS = {"gan": (generator, discriminator), "dcgan": (dcgan_generator, dcgan_discriminator)}
+
+
 class GAN:
-    def __init__(self, batch, seed=0):
+    def __init__(self, batch, model="gan", seed=0):
         torch.manual_seed(seed)
         self.batch = batch
-        self.G, self.D = generator(), discriminator()
+        make_g, make_d = MODELS[model]
+        self.G, self.D = make_g(), make_d()
         self.G.train()
         self.D.train()
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -164,6 +190,8 @@ def main():
     ap = argparse.ArgumentParser(description="Times gantry's GAN training step in PyTorch (CPU).")
     ap.add_argument("--threads", type=positive, default=None,
                     help="torch.set_num_threads (default: every online CPU)")
+    ap.add_argument("--model", choices=sorted(MODELS), default="gan",
+                    help="gantry's gan (default) or dcgan, with the same networks and Adam settings")
     ap.add_argument("--batch", type=positive, default=64, help="minibatch size (default 64)")
     ap.add_argument("--steps", type=positive, default=50, help="timed steps (default 50)")
     ap.add_argument("--warmup", type=non_negative, default=5, help="untimed steps first (default 5)")
@@ -174,7 +202,7 @@ def main():
 
     threads = args.threads if args.threads else online_cpus()
     pools = import_torch(threads)
-    gan = GAN(args.batch)
+    gan = GAN(args.batch, args.model)
     data_gen = torch.Generator().manual_seed(0xB3AC4DA7A5EED)
     pool = torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1
 
@@ -203,7 +231,7 @@ def main():
         "backend": "pytorch",
         "backend_description": f"PyTorch {torch.__version__} on the CPU",
         "device": cpu_description(),
-        "model": "gan",
+        "model": args.model,
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "threads_source": "--threads" if args.threads else "online CPUs",
@@ -217,7 +245,7 @@ def main():
     print(f"device:   {result['device']}")
     print(f"threads:  {result['threads']} ({result['threads_source']}; "
           + ", ".join(f"{k}={v}" for k, v in pools.items()) + ")")
-    print(f"model:    gan, batch {args.batch}, d_steps {D_STEPS}")
+    print(f"model:    {args.model}, batch {args.batch}, d_steps {D_STEPS}")
     print(f"steps:    {args.steps} timed after {args.warmup} warm-up")
     print(f"median:   {med:.3f} ms/step  (min {result['ms_min']:.3f}, max {result['ms_max']:.3f}, "
           f"mean {result['ms_mean']:.3f})")
