@@ -198,19 +198,44 @@ static gantry_status autoencoder(gantry_seq *d, const gantry_gan_config *c)
     return gantry_seq_add_activation(d, GANTRY_ACT_TANH, 0.0f);
 }
 
-static gantry_status build_networks(gantry_gan *gan)
+/* D (or its snapshot for --unroll) into `d`. */
+static gantry_status build_discriminator(const gantry_gan *gan, gantry_seq *d)
 {
     const gantry_gan_config *c = &gan->config;
     size_t cond = gan->conditional ? c->classes : 0;
     size_t d_out = gan->family == FAMILY_SGAN ? c->classes : 1;
-    if (!gan->conv) {
-        GANTRY_TRY(mlp_generator(gan->g, c, c->z_dim + cond));
-        return mlp_discriminator(gan->d, c, image_size(c) + cond, d_out);
-    }
-    GANTRY_TRY(conv_generator(gan->g, c, c->z_dim + cond));
+    if (!gan->conv)
+        return mlp_discriminator(d, c, image_size(c) + cond, d_out);
     if (gan->family == FAMILY_BEGAN)
-        return autoencoder(gan->d, c);
-    return conv_discriminator(gan->d, c, c->channels + cond, d_out);
+        return autoencoder(d, c);
+    return conv_discriminator(d, c, c->channels + cond, d_out);
+}
+
+static gantry_status build_networks(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    size_t g_in = c->z_dim + (gan->conditional ? c->classes : 0);
+    GANTRY_TRY(gan->conv ? conv_generator(gan->g, c, g_in) : mlp_generator(gan->g, c, g_in));
+    return build_discriminator(gan, gan->d);
+}
+
+/* --vbn: a fixed batch of noise (and, for conditional models, labels
+ * cycling through the classes) from a Philox stream of its own. */
+#define REFERENCE_STREAM 0x7662726566ull
+
+static gantry_status create_reference_batch(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    GANTRY_TRY(gantry_tensor_new(gan->be, &gan->z_ref, c->batch, c->z_dim, 0, 0));
+    GANTRY_TRY(gantry_op_rand_normal(gan->z_ref, c->seed ^ REFERENCE_STREAM, 0, 0.0f, 1.0f));
+    if (c->classes) {
+        gan->ref_labels = malloc(c->batch);
+        if (!gan->ref_labels)
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+        for (size_t i = 0; i < c->batch; i++)
+            gan->ref_labels[i] = (uint8_t)(i % c->classes);
+    }
+    return GANTRY_OK;
 }
 
 static gantry_status check_config(const gantry_gan_config *c, const struct model_info *m)
@@ -250,6 +275,11 @@ static gantry_status check_config(const gantry_gan_config *c, const struct model
                                     "began: its autoencoder D has no logits or features for --minibatch-disc, "
                                     "--feature-matching or --label-smoothing");
     }
+    if (c->unroll > 100)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "unroll %u outside 0..100", c->unroll);
+    if (c->unroll && m->family == FAMILY_BEGAN)
+        return gantry_set_error(GANTRY_UNSUPPORTED, "began: --unroll is not supported (its k_t control already "
+                                                     "balances D and G)");
     if (m->family == FAMILY_WGAN && c->label_smoothing != 1.0f)
         return gantry_set_error(GANTRY_UNSUPPORTED, "wgan: the critic has no targets to smooth");
     return GANTRY_OK;
@@ -348,6 +378,15 @@ gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *con
     TRY_ALLOC(gantry_optim_create(gan->g, &oc, &gan->opt_g));
     TRY_ALLOC(gantry_optim_create(gan->d, &oc, &gan->opt_d));
     TRY_ALLOC(create_step_tensors(gan));
+    if (c->vbn)
+        TRY_ALLOC(gantry_seq_set_virtual_batchnorm(gan->g, 1));
+    if (c->vbn)
+        TRY_ALLOC(create_reference_batch(gan));
+    if (c->unroll) { /* D's twin holds the snapshot */
+        TRY_ALLOC(gantry_seq_create(be, &gan->d_saved));
+        TRY_ALLOC(build_discriminator(gan, gan->d_saved));
+        TRY_ALLOC(gantry_optim_create(gan->d_saved, &oc, &gan->opt_saved));
+    }
     if (s) {
         gantry_gan_destroy(gan);
         return s;
@@ -372,6 +411,10 @@ void gantry_gan_destroy(gantry_gan *gan)
     free(gan->labeled_images);
     free(gan->labeled_labels);
     free(gan->lab_host);
+    free(gan->ref_labels);
+    gantry_tensor_destroy(gan->z_ref);
+    gantry_optim_destroy(gan->opt_saved);
+    gantry_seq_destroy(gan->d_saved);
     gantry_optim_destroy(gan->opt_g);
     gantry_optim_destroy(gan->opt_d);
     gantry_seq_destroy(gan->g);
@@ -436,8 +479,7 @@ gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, uint64_t seed
                 gan->fake_labels[i] = labels[done + (i < m ? i : 0)];
             s = gantry__gan_condition(gan, gan->fake_labels, chunk);
             if (!s)
-                s = gantry_op_copy_rows(z, c->z_dim, 0, gan->g_in, c->z_dim + c->classes, 0, chunk, c->z_dim);
-            g_in = gan->g_in;
+                s = gantry__gan_g_input(gan, z, &g_in);
         }
         if (!s)
             s = gantry_seq_forward(gan->g, g_in, 0, &fake);

@@ -49,13 +49,19 @@ struct gantry_gan {
     size_t labeled_n;
     gantry_tensor *lab_real, *lab_target;
     float *lab_host; /* [N * (C*H*W + classes)] */
+    /* --vbn: the reference batch of noise (and labels) for G. */
+    gantry_tensor *z_ref;
+    uint8_t *ref_labels;
+    /* --unroll: a snapshot of D and its optimizer. */
+    gantry_seq *d_saved;
+    gantry_optim *opt_saved;
 };
 
 /* gan_train.c */
 gantry_status gantry__gan_step(gantry_gan *gan, const float *real, const uint8_t *labels, gantry_gan_stats *acc);
 /* Writes the conditioning tensors (one-hot, planes) for these labels. */
 gantry_status gantry__gan_condition(gantry_gan *gan, const uint8_t *labels, size_t n);
-/* G's input for noise in gan->z (conditional: with the current one-hot). */
-gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor **in);
+/* G's input for noise z [batch, z_dim] (conditional: with the current one-hot). */
+gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor *z, gantry_tensor **in);
 
 #endif

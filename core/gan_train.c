@@ -48,15 +48,15 @@ gantry_status gantry__gan_condition(gantry_gan *gan, const uint8_t *labels, size
     return gantry_tensor_write(gan->planes, h, n * k * hw);
 }
 
-gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor **in)
+gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor *z, gantry_tensor **in)
 {
     const gantry_gan_config *c = &gan->config;
     if (!gan->conditional) {
-        *in = gan->z;
+        *in = z;
         return GANTRY_OK;
     }
     size_t n = c->batch, k = c->classes;
-    GANTRY_TRY(gantry_op_copy_rows(gan->z, c->z_dim, 0, gan->g_in, c->z_dim + k, 0, n, c->z_dim));
+    GANTRY_TRY(gantry_op_copy_rows(z, c->z_dim, 0, gan->g_in, c->z_dim + k, 0, n, c->z_dim));
     GANTRY_TRY(gantry_op_copy_rows(gan->onehot, k, 0, gan->g_in, c->z_dim + k, c->z_dim, n, k));
     *in = gan->g_in;
     return GANTRY_OK;
@@ -99,11 +99,25 @@ static gantry_status image_grad(gantry_gan *gan, gantry_tensor *dx, gantry_tenso
     return GANTRY_OK;
 }
 
+/* --vbn: G's reference pass on the fixed reference batch, which sets the
+ * statistics its virtual batch norm layers use next. */
+static gantry_status reference_pass(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    gantry_tensor *in, *out;
+    if (gan->conditional)
+        GANTRY_TRY(gantry__gan_condition(gan, gan->ref_labels, c->batch));
+    GANTRY_TRY(gantry__gan_g_input(gan, gan->z_ref, &in));
+    return gantry_seq_forward(gan->g, in, GANTRY_FORWARD_REFERENCE, &out);
+}
+
 /* Fresh noise (and, for conditional models, fresh uniform labels), then
  * G's output in training mode. */
 static gantry_status generate(gantry_gan *gan, gantry_tensor **fake)
 {
     const gantry_gan_config *c = &gan->config;
+    if (c->vbn)
+        GANTRY_TRY(reference_pass(gan));
     GANTRY_TRY(gantry_op_rand_normal(gan->z, c->seed, gan->noise_offset, 0.0f, 1.0f));
     gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(gan->z));
     if (gan->conditional) {
@@ -115,7 +129,7 @@ static gantry_status generate(gantry_gan *gan, gantry_tensor **fake)
         GANTRY_TRY(gantry__gan_condition(gan, gan->fake_labels, c->batch));
     }
     gantry_tensor *in;
-    GANTRY_TRY(gantry__gan_g_input(gan, &in));
+    GANTRY_TRY(gantry__gan_g_input(gan, gan->z, &in));
     return gantry_seq_forward(gan->g, in, 1, fake);
 }
 
@@ -371,6 +385,36 @@ static gantry_status began_g_step(gantry_gan *gan, double *l_g)
     return gantry_optim_step(gan->opt_g);
 }
 
+/* dst's parameters and buffers = src's (two Sequentials of one architecture). */
+static gantry_status copy_state(gantry_seq *dst, gantry_seq *src)
+{
+    for (size_t i = 0; i < gantry_seq_state_count(src); i++) {
+        const gantry_param *from = gantry_seq_state(src, i), *to = gantry_seq_state(dst, i);
+        if (from->counter)
+            *to->counter = *from->counter;
+        else
+            GANTRY_TRY(gantry_tensor_copy(to->value, from->value));
+    }
+    return GANTRY_OK;
+}
+
+/* Unrolled GAN (Metz et al. 2017): D takes `unroll` more steps on the last
+ * real batch, G updates against that D, then D returns to its snapshot.
+ * First-order: G's gradient does not flow back through the unrolled D
+ * updates, only through the unrolled D's output. */
+static gantry_status unrolled_generator_step(gantry_gan *gan, const float *real, const uint8_t *labels,
+                                             double *g_loss)
+{
+    gantry_gan_stats ignored = { 0 };
+    GANTRY_TRY(copy_state(gan->d_saved, gan->d));
+    GANTRY_TRY(gantry_optim_copy_state(gan->opt_saved, gan->opt_d));
+    for (unsigned k = 0; k < gan->config.unroll; k++)
+        GANTRY_TRY(discriminator_step(gan, real, labels, &ignored));
+    GANTRY_TRY(generator_step(gan, g_loss));
+    GANTRY_TRY(copy_state(gan->d, gan->d_saved));
+    return gantry_optim_copy_state(gan->opt_d, gan->opt_saved);
+}
+
 gantry_status gantry__gan_step(gantry_gan *gan, const float *real, const uint8_t *labels, gantry_gan_stats *acc)
 {
     const gantry_gan_config *c = &gan->config;
@@ -395,7 +439,10 @@ gantry_status gantry__gan_step(gantry_gan *gan, const float *real, const uint8_t
     for (unsigned k = 0; k < c->d_steps; k++)
         GANTRY_TRY(discriminator_step(gan, real + (size_t)k * per_batch, labels ? labels + (size_t)k * c->batch : NULL,
                                       acc));
-    return generator_step(gan, &acc->g_loss);
+    if (!c->unroll)
+        return generator_step(gan, &acc->g_loss);
+    return unrolled_generator_step(gan, real + (size_t)(c->d_steps - 1) * per_batch,
+                                   labels ? labels + (size_t)(c->d_steps - 1) * c->batch : NULL, &acc->g_loss);
 }
 
 gantry_status gantry_gan_train_step_labeled(gantry_gan *gan, const float *real, const uint8_t *labels,

@@ -322,6 +322,14 @@ const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf
     return buf;
 }
 
+gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, int on)
+{
+    CHECK_SEQ(seq);
+    for (size_t i = 0; i < seq->nlayers; i++)
+        gantry__batchnorm_set_virtual(seq->layers[i], on);
+    return GANTRY_OK;
+}
+
 gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi)
 {
     CHECK_SEQ(seq);

@@ -204,6 +204,11 @@ typedef struct batchnorm_priv {
     gantry_tensor *save_mean, *save_invstd;
     gantry_tensor *scratch_dgamma, *scratch_dbeta; /* when parameter grads are not wanted */
     int trained_last; /* the last forward used batch statistics */
+    /* Virtual batch norm (Salimans et al. 2016): statistics of the last
+     * reference pass, and per-example statistics of the last forward. */
+    int virtual_mode, virtual_last;
+    gantry_tensor *ref_mean, *ref_invstd, *vsave_mean, *vsave_invstd;
+    size_t ref_count;
 } batchnorm_priv;
 
 enum { BN_WEIGHT, BN_BIAS, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_BATCHES };
@@ -219,6 +224,17 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
     gantry_param *st = l->state;
     p->trained_last = training;
+    p->virtual_last = p->virtual_mode && training == 1;
+    if (p->virtual_last) {
+        if (!p->ref_count)
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                    "BatchNorm(%zu): virtual batch norm needs a reference pass first", p->features);
+        size_t per_example[2] = { x->shape[0], p->features };
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->vsave_mean, 2, per_example));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->vsave_invstd, 2, per_example));
+        return gantry_op_vbn_forward(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value, p->ref_mean, p->ref_invstd,
+                                     p->ref_count, p->vsave_mean, p->vsave_invstd, p->eps);
+    }
     if (!training)
         return gantry_op_batchnorm_forward_eval(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                                 st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->eps);
@@ -226,6 +242,13 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
                                           st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->save_mean,
                                           p->save_invstd, p->momentum, p->eps));
     p->batches_tracked++;
+    if (p->virtual_mode && training == GANTRY_FORWARD_REFERENCE) {
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_mean, 1, (size_t[]){ p->features }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_invstd, 1, (size_t[]){ p->features }));
+        GANTRY_TRY(gantry_tensor_copy(p->ref_mean, p->save_mean));
+        GANTRY_TRY(gantry_tensor_copy(p->ref_invstd, p->save_invstd));
+        p->ref_count = x->numel / p->features;
+    }
     return GANTRY_OK;
 }
 
@@ -243,6 +266,10 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
         return GANTRY_OK;
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
     gantry_param *st = l->state;
+    if (p->virtual_last)
+        return gantry_op_vbn_backward(l->x, dy, st[BN_WEIGHT].value, p->vsave_mean, p->vsave_invstd, p->ref_count,
+                                      l->dx, param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
+                                      param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
     return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, p->save_mean, p->save_invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                         param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
@@ -261,7 +288,8 @@ static gantry_status batchnorm_init(gantry_layer *l, uint64_t seed, uint64_t *of
 static void batchnorm_describe(const gantry_layer *l, char *buf, size_t size)
 {
     const batchnorm_priv *p = l->priv;
-    snprintf(buf, size, "BatchNorm(%zu, eps=%g, momentum=%g)", p->features, (double)p->eps, (double)p->momentum);
+    snprintf(buf, size, "%sBatchNorm(%zu, eps=%g, momentum=%g)", p->virtual_mode ? "Virtual" : "", p->features,
+             (double)p->eps, (double)p->momentum);
 }
 
 static void batchnorm_destroy(gantry_layer *l)
@@ -271,6 +299,19 @@ static void batchnorm_destroy(gantry_layer *l)
     gantry_tensor_destroy(p->save_invstd);
     gantry_tensor_destroy(p->scratch_dgamma);
     gantry_tensor_destroy(p->scratch_dbeta);
+    gantry_tensor_destroy(p->ref_mean);
+    gantry_tensor_destroy(p->ref_invstd);
+    gantry_tensor_destroy(p->vsave_mean);
+    gantry_tensor_destroy(p->vsave_invstd);
+}
+
+void gantry__batchnorm_set_virtual(gantry_layer *l, int on)
+{
+    if (strcmp(l->cls->name, "BatchNorm") != 0)
+        return;
+    batchnorm_priv *p = l->priv;
+    p->virtual_mode = on != 0;
+    p->ref_count = 0;
 }
 
 static const layer_class batchnorm_class = {

@@ -651,3 +651,56 @@ gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const 
     return OPS(x)->batchnorm_backward_frozen(CTX(x), M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
                                              M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
+
+static gantry_status check_per_example(const char *op, const char *name, const gantry_tensor *v, const gantry_tensor *x)
+{
+    if (v->numel == x->shape[0] * x->shape[1])
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per example and channel (%zu)",
+                            op, name, gantry__shape_str(v, b, sizeof b), x->shape[0] * x->shape[1]);
+}
+
+gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                    const gantry_tensor *beta, const gantry_tensor *ref_mean,
+                                    const gantry_tensor *ref_invstd, size_t ref_count, gantry_tensor *save_mean,
+                                    gantry_tensor *save_invstd, float eps)
+{
+    static const char op[] = "vbn_forward";
+    CHECK_TENSORS(op, "x,y,gamma,beta,ref_mean,ref_invstd,save_mean,save_invstd", x, y, gamma, beta, ref_mean,
+                  ref_invstd, save_mean, save_invstd);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 0));
+    if (ref_count == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: the reference batch is empty", op);
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "ref_mean", ref_mean, c));
+    GANTRY_TRY(check_per_channel(op, "ref_invstd", ref_invstd, c));
+    GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
+    GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
+    return OPS(x)->vbn_forward(CTX(x), M(x), M(y), M(gamma), M(beta), M(ref_mean), M(ref_invstd), ref_count,
+                               M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x), eps);
+}
+
+gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
+                                     const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
+                                     size_t ref_count, gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                     int accumulate)
+{
+    static const char op[] = "vbn_backward";
+    CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
+                  dgamma, dbeta);
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 0));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    if (ref_count == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: the reference batch is empty", op);
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
+    GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return OPS(x)->vbn_backward(CTX(x), M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+                                M(dbeta), ref_count, x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}

@@ -123,3 +123,19 @@ uint64_t gantry_optim_steps(const gantry_optim *opt)
 {
     return opt ? opt->steps : 0;
 }
+
+gantry_status gantry_optim_copy_state(gantry_optim *dst, const gantry_optim *src)
+{
+    if (!dst || !src)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_copy_state: NULL argument");
+    if (dst->config.kind != src->config.kind || dst->count != src->count)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_copy_state: optimizers of different kinds or sizes");
+    for (size_t i = 0; i < src->count; i++) {
+        if (src->state1 && src->state1[i] && dst->state1 && dst->state1[i])
+            GANTRY_TRY(gantry_tensor_copy(dst->state1[i], src->state1[i]));
+        if (src->state2 && src->state2[i] && dst->state2 && dst->state2[i])
+            GANTRY_TRY(gantry_tensor_copy(dst->state2[i], src->state2[i]));
+    }
+    dst->steps = src->steps;
+    return GANTRY_OK;
+}

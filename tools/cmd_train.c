@@ -78,6 +78,13 @@ static void help(void)
            "  --minibatch-disc    minibatch discrimination (50 kernels of 5) before D's last layer\n"
            "  --feature-matching  G minimises ||E f(x) - E f(G(z))||^2 over D's penultimate\n"
            "                      features instead of its adversarial loss\n"
+           "  --vbn               virtual batch norm in G (Salimans et al. 2016): each example is\n"
+           "                      normalised with the statistics of a fixed reference batch of noise\n"
+           "                      plus itself; G runs the reference batch before each forward pass\n"
+           "  --unroll K          unrolled GAN (Metz et al. 2017): before each G update, D takes K\n"
+           "                      more steps on the last real batch; G updates against that D, then\n"
+           "                      D is restored.  First-order: the gradient does NOT flow through\n"
+           "                      the unrolled D updates, only through the unrolled D's output\n"
            "  --labeled N         sgan: labelled training images, N / 10 per class (default 1000)\n"
            "  --seed S            weights, noise and data order (default 0)\n"
            "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
@@ -90,16 +97,16 @@ static void help(void)
 typedef struct train_options {
     const char *model, *data, *out, *backend;
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
-    uint64_t width, labeled;
+    uint64_t width, labeled, unroll;
     float lr, clip, smoothing;
-    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching;
+    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn;
     gantry_g_loss g_loss;
 } train_options;
 
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
-           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED };
+           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -112,7 +119,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "width", required_argument, NULL, O_WIDTH }, { "clip", required_argument, NULL, O_CLIP },
         { "label-smoothing", required_argument, NULL, O_SMOOTH },
         { "minibatch-disc", no_argument, NULL, O_MBD }, { "feature-matching", no_argument, NULL, O_FM },
-        { "labeled", required_argument, NULL, O_LABELED }, { 0, 0, 0, 0 },
+        { "labeled", required_argument, NULL, O_LABELED }, { "vbn", no_argument, NULL, O_VBN },
+        { "unroll", required_argument, NULL, O_UNROLL }, { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c;
@@ -143,6 +151,8 @@ static int parse(int argc, char **argv, train_options *o)
         case O_SMOOTH: bad = cli_parse_float(cmd, "--label-smoothing", optarg, 1e-6f, 1.0f, &o->smoothing); break;
         case O_MBD: o->minibatch_disc = 1; break;
         case O_FM: o->feature_matching = 1; break;
+        case O_VBN: o->vbn = 1; break;
+        case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
             o->g_loss_set = 1;
@@ -334,6 +344,8 @@ int cmd_train(int argc, char **argv)
         config.label_smoothing = o.smoothing;
     config.minibatch_disc = o.minibatch_disc;
     config.feature_matching = o.feature_matching;
+    config.vbn = o.vbn;
+    config.unroll = (unsigned)o.unroll;
     config.seed = o.seed;
     int is_sgan = strcmp(config.model, "sgan") == 0;
     if (o.labeled && !is_sgan) {

@@ -253,6 +253,8 @@ static const gantry_backend_ops cpu_ops = {
     .minibatch_disc_backward = cpu_minibatch_disc_backward,
     .batchnorm_forward_frozen = cpu_batchnorm_forward_frozen,
     .batchnorm_backward_frozen = cpu_batchnorm_backward_frozen,
+    .vbn_forward = cpu_vbn_forward,
+    .vbn_backward = cpu_vbn_backward,
 };
 
 /* The module's only exported symbol. */

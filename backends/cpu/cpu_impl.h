@@ -7,7 +7,8 @@
  * nn_ops.c (bias, activations, batch norm, losses), optim.c, random.c;
  * for ABI version 2: conv.c (im2col, col2im, swap_axes, copy_rows),
  * losses.c (MSE/L1, softmax cross-entropy, logsumexp), layers.c (dropout
- * masks, minibatch discrimination, batch norm with given statistics).
+ * masks, minibatch discrimination, batch norm with given statistics,
+ * virtual batch norm).
  *
  * Numerics: the reference backend (backends/reference) is the oracle.  Ops
  * whose reference arithmetic is double are computed in double here too, in
@@ -227,5 +228,11 @@ gantry_status cpu_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y
 gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
                                             gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
                                             size_t outer, size_t channels, size_t inner, float grad_beta);
+gantry_status cpu_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
+gantry_status cpu_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
 
 #endif

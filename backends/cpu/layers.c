@@ -1,7 +1,7 @@
 /* gantry cpu backend: the layer ops of ABI version 2 that are neither
- * convolution nor a loss: dropout masks, minibatch discrimination and
- * batch normalisation with given statistics (reference / virtual batch
- * norm).  All give the reference's bits on any thread count:
+ * convolution nor a loss: dropout masks, minibatch discrimination, batch
+ * normalisation with given statistics (reference / virtual batch norm) and
+ * virtual batch norm proper.  All give the reference's bits on any thread count:
  *
  * - dropout_mask draws each counter block once for its four elements, as
  *   rand_uniform (random.c) does, and applies gantry/philox.h's uniform
@@ -13,6 +13,9 @@
  * - frozen batch norm is the reference's double expression per element;
  *   its backward sums each channel in the reference's order (channels in
  *   parallel; blocks of adjacent channels for [N, C] tensors, as nn_ops.c).
+ * - virtual batch norm runs (example, channel) planes in parallel in the
+ *   forward and channels in the backward (dgamma, dbeta sum over examples),
+ *   each sum in the reference's order.
  *
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
 #include <math.h>
@@ -223,6 +226,126 @@ gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem 
         }
         dgp[ch] = (float)sdyx;
         dbp[ch] = (float)sdy;
+    }
+    return GANTRY_OK;
+}
+
+/* ---- virtual batch norm --------------------------------------------------- */
+
+/* Each (example, channel) plane is independent in the forward: its sums,
+ * statistics and outputs are the reference's double expressions in the
+ * reference's order, so planes run in parallel. */
+gantry_status cpu_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *gp = cpu_cf(gamma), *bp = cpu_cf(beta);
+    const float *rm = cpu_cf(ref_mean), *ri = cpu_cf(ref_invstd);
+    float *yp = cpu_f(y), *sm = cpu_f(save_mean), *si = cpu_f(save_invstd);
+    const double r = (double)ref_count, n = r + (double)inner, e = (double)eps;
+    const size_t planes = outer * channels;
+    int t = cpu_threads_for(c, planes * inner, CPU_GRAIN / 4);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t oc = 0; oc < planes; oc++) {
+        const size_t ch = oc % channels;
+        const float *run = xp + oc * inner;
+        double s = 0.0, q = 0.0;
+        for (size_t i = 0; i < inner; i++) { /* in order: no simd reduction */
+            s += run[i];
+            q += (double)run[i] * (double)run[i];
+        }
+        const double rmean = rm[ch], rvar = 1.0 / ((double)ri[ch] * (double)ri[ch]) - e;
+        const double mean = (r * rmean + s) / n;
+        double var = (r * (rvar + rmean * rmean) + q) / n - mean * mean;
+        if (var < 0.0)
+            var = 0.0;
+        const double is = 1.0 / sqrt(var + e), g = gp[ch], b = bp[ch];
+        float *out = yp + oc * inner;
+#pragma omp simd
+        for (size_t i = 0; i < inner; i++)
+            out[i] = (float)(g * (((double)run[i] - mean) * is) + b);
+        sm[oc] = (float)mean;
+        si[oc] = (float)is;
+    }
+    return GANTRY_OK;
+}
+
+/* dgamma and dbeta sum over examples, so channels run in parallel and each
+ * sums its examples in the reference's order (blocks of adjacent channels
+ * for [N, C] tensors, as the frozen backward).  The per-example sums start
+ * from 0.0 as the reference's do (0.0 + -0.0 is +0.0). */
+gantry_status cpu_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *dyp = cpu_cf(dy), *gp = cpu_cf(gamma);
+    const float *sm = cpu_cf(save_mean), *si = cpu_cf(save_invstd);
+    float *dxp = cpu_f(dx), *dgp = cpu_f(dgamma), *dbp = cpu_f(dbeta);
+    const double n = (double)ref_count + (double)inner;
+    int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
+    if (inner == 1) {
+        const size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t blk = 0; blk < blocks; blk++) {
+            const size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
+            double dg[CH_BLOCK] = { 0.0 }, db[CH_BLOCK] = { 0.0 };
+            for (size_t o = 0; o < outer; o++) {
+                const size_t at = o * channels + c0;
+                for (size_t j = 0; j < cb; j++) {
+                    const double mean = sm[at + j], is = si[at + j];
+                    const double xhat = ((double)xp[at + j] - mean) * is;
+                    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+                    sum_dy += dyp[at + j];
+                    sum_dy_xhat += (double)dyp[at + j] * xhat;
+                    const double k = (double)gp[c0 + j] * is;
+                    dxp[at + j] = (float)(k * ((double)dyp[at + j] - sum_dy / n - xhat * sum_dy_xhat / n));
+                    dg[j] += sum_dy_xhat;
+                    db[j] += sum_dy;
+                }
+            }
+            for (size_t j = 0; j < cb; j++) {
+                if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
+                    dg[j] += (double)dgp[c0 + j];
+                    db[j] += (double)dbp[c0 + j];
+                }
+                dgp[c0 + j] = (float)dg[j];
+                dbp[c0 + j] = (float)db[j];
+            }
+        }
+        return GANTRY_OK;
+    }
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t ch = 0; ch < channels; ch++) {
+        const double g = gp[ch];
+        double dg = 0.0, db = 0.0;
+        for (size_t o = 0; o < outer; o++) {
+            const size_t at = (o * channels + ch) * inner;
+            const float *xr = xp + at, *dyr = dyp + at;
+            float *dxr = dxp + at;
+            const double mean = sm[o * channels + ch], is = si[o * channels + ch];
+            double sum_dy = 0.0, sum_dy_xhat = 0.0;
+            for (size_t i = 0; i < inner; i++) { /* in order: no simd reduction */
+                const double xhat = ((double)xr[i] - mean) * is;
+                sum_dy += dyr[i];
+                sum_dy_xhat += (double)dyr[i] * xhat;
+            }
+            const double k = g * is, a = sum_dy / n;
+#pragma omp simd
+            for (size_t i = 0; i < inner; i++) {
+                const double xhat = ((double)xr[i] - mean) * is;
+                dxr[i] = (float)(k * ((double)dyr[i] - a - xhat * sum_dy_xhat / n));
+            }
+            dg += sum_dy_xhat;
+            db += sum_dy;
+        }
+        if (grad_beta != 0.0f) {
+            dg += (double)dgp[ch];
+            db += (double)dbp[ch];
+        }
+        dgp[ch] = (float)dg;
+        dbp[ch] = (float)db;
     }
     return GANTRY_OK;
 }

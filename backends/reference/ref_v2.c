@@ -294,3 +294,71 @@ gantry_status ref_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem 
     }
     return GANTRY_OK;
 }
+
+gantry_status ref_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps)
+{
+    (void)ctx;
+    const float *xp = cf(x), *gp = cf(gamma), *bp = cf(beta), *rm = cf(ref_mean), *ri = cf(ref_invstd);
+    float *yp = f(y), *sm = f(save_mean), *si = f(save_invstd);
+    const double r = (double)ref_count, n = r + (double)inner;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t ch = 0; ch < channels; ch++) {
+            const float *xo = xp + (o * channels + ch) * inner;
+            double s = 0.0, q = 0.0;
+            for (size_t i = 0; i < inner; i++) {
+                s += xo[i];
+                q += (double)xo[i] * (double)xo[i];
+            }
+            double rmean = rm[ch], rvar = 1.0 / ((double)ri[ch] * (double)ri[ch]) - (double)eps;
+            double mean = (r * rmean + s) / n;
+            double var = (r * (rvar + rmean * rmean) + q) / n - mean * mean;
+            if (var < 0.0)
+                var = 0.0;
+            double invstd = 1.0 / sqrt(var + (double)eps);
+            float *yo = yp + (o * channels + ch) * inner;
+            for (size_t i = 0; i < inner; i++)
+                yo[i] = (float)((double)gp[ch] * (((double)xo[i] - mean) * invstd) + (double)bp[ch]);
+            sm[o * channels + ch] = (float)mean;
+            si[o * channels + ch] = (float)invstd;
+        }
+    return GANTRY_OK;
+}
+
+gantry_status ref_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta)
+{
+    (void)ctx;
+    const float *xp = cf(x), *dyp = cf(dy), *gp = cf(gamma), *sm = cf(save_mean), *si = cf(save_invstd);
+    float *dxp = f(dx), *dgp = f(dgamma), *dbp = f(dbeta);
+    const double n = (double)ref_count + (double)inner;
+    for (size_t ch = 0; ch < channels; ch++) {
+        double dg = 0.0, db = 0.0;
+        for (size_t o = 0; o < outer; o++) {
+            size_t base = (o * channels + ch) * inner;
+            double mean = sm[o * channels + ch], invstd = si[o * channels + ch];
+            double sum_dy = 0.0, sum_dy_xhat = 0.0;
+            for (size_t i = 0; i < inner; i++) {
+                double xhat = ((double)xp[base + i] - mean) * invstd;
+                sum_dy += dyp[base + i];
+                sum_dy_xhat += (double)dyp[base + i] * xhat;
+            }
+            const double k = (double)gp[ch] * invstd;
+            for (size_t i = 0; i < inner; i++) {
+                double xhat = ((double)xp[base + i] - mean) * invstd;
+                dxp[base + i] = (float)(k * ((double)dyp[base + i] - sum_dy / n - xhat * sum_dy_xhat / n));
+            }
+            dg += sum_dy_xhat;
+            db += sum_dy;
+        }
+        if (grad_beta != 0.0f) {
+            dg += (double)dgp[ch];
+            db += (double)dbp[ch];
+        }
+        dgp[ch] = (float)dg;
+        dbp[ch] = (float)db;
+    }
+    return GANTRY_OK;
+}

@@ -27,5 +27,11 @@ gantry_status ref_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y
 gantry_status ref_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
                                             gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
                                             size_t outer, size_t channels, size_t inner, float grad_beta);
+gantry_status ref_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
+gantry_status ref_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
 
 #endif

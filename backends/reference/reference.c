@@ -671,6 +671,8 @@ static const gantry_backend_ops ref_ops = {
     .minibatch_disc_backward = ref_minibatch_disc_backward,
     .batchnorm_forward_frozen = ref_batchnorm_forward_frozen,
     .batchnorm_backward_frozen = ref_batchnorm_backward_frozen,
+    .vbn_forward = ref_vbn_forward,
+    .vbn_backward = ref_vbn_backward,
 };
 
 /* The module's only exported symbol. */

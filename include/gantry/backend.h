@@ -285,6 +285,29 @@ typedef struct gantry_backend_ops {
                                                gantry_mem mean, gantry_mem invstd, gantry_mem dx, gantry_mem dgamma,
                                                gantry_mem dbeta, size_t outer, size_t channels, size_t inner,
                                                float grad_beta);
+
+    /* Virtual batch norm (Salimans et al. 2016): example o of x [outer,
+     * channels, inner] is normalised per channel with the statistics of a
+     * reference batch together with its own inner values.  The reference
+     * batch had ref_count values per channel, mean ref_mean and
+     * ref_invstd = 1/sqrt(var_r + eps) as batchnorm_forward_train saves them:
+     *   n = ref_count + inner,  S = sum_i x[o, c, i],  Q = sum_i x[o, c, i]^2,
+     *   mean = (ref_count ref_mean + S) / n,
+     *   var = max((ref_count (var_r + ref_mean^2) + Q) / n - mean^2, 0),
+     *   y = gamma (x - mean) / sqrt(var + eps) + beta.
+     * save_mean and save_invstd [outer, channels] receive mean and
+     * 1/sqrt(var + eps). */
+    gantry_status (*vbn_forward)(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                 gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                                 gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
+    /* Its backward with the reference statistics held constant; with
+     * xhat = (x - mean) invstd and sums over the example's own inner values:
+     *   dx = gamma invstd (dy - sum_i dy / n - xhat sum_i (dy xhat) / n)
+     * (overwritten); dgamma, dbeta = grad_beta * old + the sums over outer
+     * and inner of dy xhat and of dy. */
+    gantry_status (*vbn_backward)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                  gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                  size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
 } gantry_backend_ops;
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);

@@ -71,7 +71,11 @@ GANTRY_API gantry_status gantry_seq_init_normal(gantry_seq *seq, float std, uint
 
 /* Runs the layers on x ([N, ...] on the Sequential's backend).  training:
  * batch statistics in BatchNorm (and running-statistic updates); otherwise
- * running statistics.  *y is owned by the Sequential. */
+ * running statistics.  training == GANTRY_FORWARD_REFERENCE is the
+ * reference pass of virtual batch norm: as training, and BatchNorm layers
+ * in virtual mode keep the batch statistics as their reference.  *y is
+ * owned by the Sequential. */
+#define GANTRY_FORWARD_REFERENCE 2
 GANTRY_API gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int training,
                                             gantry_tensor **y);
 
@@ -103,6 +107,14 @@ GANTRY_API const gantry_param *gantry_seq_state(const gantry_seq *seq, size_t i)
 GANTRY_API size_t gantry_seq_layer_count(const gantry_seq *seq);
 /* "Linear(100, 128)", "LeakyReLU(0.2)", ... into buf. */
 GANTRY_API const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf, size_t size);
+
+/* Virtual batch norm (Salimans et al. 2016) in every BatchNorm layer: in
+ * training, each example is normalised with the statistics of the last
+ * reference pass (gantry_seq_forward with GANTRY_FORWARD_REFERENCE)
+ * together with its own values; gradients treat the reference statistics
+ * as constants.  Evaluation uses the running statistics, which only the
+ * reference passes update.  on = 0 restores ordinary batch norm. */
+GANTRY_API gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, int on);
 
 /* Clamps every trainable parameter into [lo, hi] (WGAN weight clipping). */
 GANTRY_API gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi);

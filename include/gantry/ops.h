@@ -119,6 +119,17 @@ GANTRY_API gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor
                                                              gantry_tensor *dgamma, gantry_tensor *dbeta,
                                                              int accumulate);
 
+/* Virtual batch norm: x, y are [N, C] or [N, C, H, W]; gamma, beta,
+ * ref_mean, ref_invstd are [C]; save_mean, save_invstd hold N*C values. */
+GANTRY_API gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                               const gantry_tensor *beta, const gantry_tensor *ref_mean,
+                                               const gantry_tensor *ref_invstd, size_t ref_count,
+                                               gantry_tensor *save_mean, gantry_tensor *save_invstd, float eps);
+GANTRY_API gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy,
+                                                const gantry_tensor *gamma, const gantry_tensor *save_mean,
+                                                const gantry_tensor *save_invstd, size_t ref_count, gantry_tensor *dx,
+                                                gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

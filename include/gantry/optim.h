@@ -37,6 +37,10 @@ GANTRY_API void gantry_optim_destroy(gantry_optim *opt);
 /* One update from the current gradients. */
 GANTRY_API gantry_status gantry_optim_step(gantry_optim *opt);
 GANTRY_API uint64_t gantry_optim_steps(const gantry_optim *opt);
+/* Copies the per-parameter state and step count of src into dst, two
+ * optimizers of one kind over Sequentials of the same shapes (a snapshot
+ * for unrolled GANs). */
+GANTRY_API gantry_status gantry_optim_copy_state(gantry_optim *dst, const gantry_optim *src);
 
 #ifdef __cplusplus
 }
