@@ -38,6 +38,11 @@ runs=(
   "dsteps|--model lsgan --d-steps 2 --minibatch-disc"
   "minimax|--model cdcgan --g-loss minimax --feature-matching"
   "wgan-clip|--model wgan --n-critic 2 --clip 0.05"
+  "vbn|--model dcgan --vbn"
+  "vbn-cgan|--model cgan --vbn --label-smoothing 0.9"
+  "unroll|--model dcgan --unroll 2"
+  "unroll-wgan|--model wgan --n-critic 2 --unroll 1 --vbn"
+  "unroll-sgan|--model sgan --labeled 20 --unroll 1 --minibatch-disc"
 )
 for r in "${runs[@]}"; do
   name=${r%%|*}

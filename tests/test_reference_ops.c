@@ -120,6 +120,14 @@ static void test_module(void)
         (const void *)ops->sgd_update, (const void *)ops->adam_update, (const void *)ops->rmsprop_update,
         (const void *)ops->clamp, (const void *)ops->rand_uniform, (const void *)ops->rand_normal,
         (const void *)ops->synchronize,
+        /* ABI version 2 */
+        (const void *)ops->im2col, (const void *)ops->col2im, (const void *)ops->swap_axes,
+        (const void *)ops->copy_rows, (const void *)ops->regression_loss_forward,
+        (const void *)ops->regression_loss_backward, (const void *)ops->softmax_ce_forward,
+        (const void *)ops->softmax_ce_backward, (const void *)ops->logsumexp_forward,
+        (const void *)ops->logsumexp_backward, (const void *)ops->dropout_mask,
+        (const void *)ops->minibatch_disc_forward, (const void *)ops->minibatch_disc_backward,
+        (const void *)ops->batchnorm_forward_frozen, (const void *)ops->batchnorm_backward_frozen,
     };
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++)
         CHECK(fns[i] != NULL);
@@ -858,6 +866,365 @@ static void test_philox(void)
         gantry_tensor_destroy(all[i]);
 }
 
+/* ---- ABI version 2: convolution unfolding ------------------------------- */
+
+/* A geometry with oh, ow filled in. */
+static gantry_conv_geometry geometry(size_t n, size_t c, size_t h, size_t w, size_t kh, size_t kw, size_t sh,
+                                     size_t sw, size_t ph, size_t pw)
+{
+    gantry_conv_geometry g = { n, c, h, w, kh, kw, sh, sw, ph, pw, 0, 0 };
+    REQUIRE(gantry_conv_geometry_finish(&g) == GANTRY_OK);
+    return g;
+}
+
+static void test_im2col_literal(void)
+{
+    /* x = [1 2 3; 4 5 6; 7 8 9] as [1, 1, 3, 3] */
+    const float xv[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    gantry_tensor *x = tnew(xv, 1, 1, 3, 3);
+
+    /* 2x2 kernel, stride 1, no padding: 2x2 outputs; row (ki, kj) lists
+     * x[oy + ki, ox + kj] over (oy, ox) = (0,0) (0,1) (1,0) (1,1). */
+    gantry_conv_geometry g = geometry(1, 1, 3, 3, 2, 2, 1, 1, 0, 0);
+    CHECK(g.oh == 2 && g.ow == 2);
+    gantry_tensor *col = tnew(NULL, 4, 4, 0, 0);
+    CHECK_OK(gantry_op_fill(col, NAN));
+    CHECK_OK(gantry_op_im2col(x, col, &g));
+    CHECK_TENSOR(col, 0.0, 1, 2, 4, 5, /**/ 2, 3, 5, 6, /**/ 4, 5, 7, 8, /**/ 5, 6, 8, 9);
+
+    /* col2im of all ones counts the windows over each pixel: corners 1,
+     * edges 2, centre 4; accumulating adds that to x. */
+    CHECK_OK(gantry_op_fill(col, 1.0f));
+    gantry_tensor *back = tnew(NULL, 1, 1, 3, 3);
+    CHECK_OK(gantry_op_fill(back, NAN)); /* overwritten, not read */
+    CHECK_OK(gantry_op_col2im(col, back, &g, 0));
+    CHECK_TENSOR(back, 0.0, 1, 2, 1, 2, 4, 2, 1, 2, 1);
+    CHECK_OK(gantry_op_col2im(col, x, &g, 1));
+    CHECK_TENSOR(x, 0.0, 2, 4, 4, 6, 9, 8, 8, 10, 10);
+    REQUIRE(gantry_tensor_write(x, xv, 9) == GANTRY_OK);
+
+    /* 3x3 kernel, stride 2, padding 1: outputs at top-left corners (-1,-1)
+     * (-1,1) (1,-1) (1,1); zeros where the window hangs over the edge. */
+    g = geometry(1, 1, 3, 3, 3, 3, 2, 2, 1, 1);
+    CHECK(g.oh == 2 && g.ow == 2);
+    gantry_tensor *col9 = tnew(NULL, 9, 4, 0, 0);
+    CHECK_OK(gantry_op_fill(col9, NAN));
+    CHECK_OK(gantry_op_im2col(x, col9, &g));
+    CHECK_TENSOR(col9, 0.0, 0, 0, 0, 5, /**/ 0, 0, 4, 6, /**/ 0, 0, 5, 0, /**/ 0, 2, 0, 8, /**/ 1, 3, 7, 9, /**/
+                 2, 0, 8, 0, /**/ 0, 5, 0, 0, /**/ 4, 6, 0, 0, /**/ 5, 0, 0, 0);
+    /* the adjoint puts every entry back where it came from: pixel (i, j)
+     * is read once per window that covers it (corners 1, edges 2, centre 4) */
+    CHECK_OK(gantry_op_col2im(col9, back, &g, 0));
+    CHECK_TENSOR(back, 0.0, 1, 4, 3, 8, 20, 12, 7, 16, 9);
+
+    /* Stride 3 > kernel 1 on 3x3: a single output, at (0, 0); col2im
+     * writes 0 to the eight pixels no window reads. */
+    g = geometry(1, 1, 3, 3, 1, 1, 3, 3, 0, 0);
+    CHECK(g.oh == 1 && g.ow == 1);
+    gantry_tensor *col1 = tnew(NULL, 1, 1, 0, 0);
+    CHECK_OK(gantry_op_im2col(x, col1, &g));
+    CHECK_TENSOR(col1, 0.0, 1);
+    CHECK_OK(gantry_op_fill(back, 7.0f));
+    CHECK_OK(gantry_op_col2im(col1, back, &g, 0));
+    CHECK_TENSOR(back, 0.0, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /* Geometry errors: a kernel larger than the padded input. */
+    gantry_conv_geometry bad = { 1, 1, 3, 3, 6, 6, 1, 1, 1, 1, 0, 0 };
+    CHECK(gantry_conv_geometry_finish(&bad) != GANTRY_OK);
+
+    gantry_tensor *all[] = { x, col, back, col9, col1 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* im2col then a GEMM with the weights [co, c*kh*kw] against a direct
+ * convolution, and col2im of W^T dy against the direct input gradient. */
+static void conv_against_direct(size_t n, size_t c, size_t h, size_t w, size_t co, size_t kh, size_t kw, size_t sh,
+                                size_t sw, size_t ph, size_t pw)
+{
+    gantry_conv_geometry g = geometry(n, c, h, w, kh, kw, sh, sw, ph, pw);
+    size_t oh = g.oh, ow = g.ow, nx = n * c * h * w, k = c * kh * kw, cols = n * oh * ow;
+    float *xv = malloc(nx * sizeof *xv), *wv = malloc(co * k * sizeof *wv), *dyv = malloc(co * cols * sizeof *dyv);
+    float *got = malloc((co * cols > nx ? co * cols : nx) * sizeof *got);
+    float *want = malloc((co * cols > nx ? co * cols : nx) * sizeof *want);
+    REQUIRE(xv && wv && dyv && got && want);
+    for (size_t i = 0; i < nx; i++)
+        xv[i] = gantry_philox_uniform(31, 0, i, -1.0f, 1.0f);
+    for (size_t i = 0; i < co * k; i++)
+        wv[i] = gantry_philox_uniform(32, 0, i, -1.0f, 1.0f);
+    for (size_t i = 0; i < co * cols; i++)
+        dyv[i] = gantry_philox_uniform(33, 0, i, -1.0f, 1.0f);
+
+    /* y[b, o, oy, ox] = sum over ci, ki, kj of W[o, ci, ki, kj] x[b, ci, oy sh - ph + ki, ox sw - pw + kj],
+     * compared in the GEMM's layout [o, (b oh + oy) ow + ox]. */
+    double *dx = calloc(nx, sizeof *dx);
+    REQUIRE(dx != NULL);
+    for (size_t b = 0; b < n; b++)
+        for (size_t o = 0; o < co; o++)
+            for (size_t oy = 0; oy < oh; oy++)
+                for (size_t ox = 0; ox < ow; ox++) {
+                    double acc = 0.0;
+                    size_t yat = o * cols + (b * oh + oy) * ow + ox;
+                    for (size_t ci = 0; ci < c; ci++)
+                        for (size_t ki = 0; ki < kh; ki++)
+                            for (size_t kj = 0; kj < kw; kj++) {
+                                long iy = (long)(oy * sh + ki) - (long)ph, ix = (long)(ox * sw + kj) - (long)pw;
+                                if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)w)
+                                    continue;
+                                size_t xat = ((b * c + ci) * h + (size_t)iy) * w + (size_t)ix;
+                                double wt = wv[o * k + (ci * kh + ki) * kw + kj];
+                                acc += wt * xv[xat];
+                                dx[xat] += wt * dyv[yat];
+                            }
+                    want[yat] = (float)acc;
+                }
+
+    gantry_tensor *x = tnew(xv, n, c, h, w), *wt = tnew(wv, co, k, 0, 0), *col = tnew(NULL, k, cols, 0, 0);
+    gantry_tensor *y = tnew(NULL, co, cols, 0, 0), *dy = tnew(dyv, co, cols, 0, 0), *dx_t = tnew(NULL, n, c, h, w);
+    CHECK_OK(gantry_op_im2col(x, col, &g));
+    CHECK_OK(gantry_op_gemm(0, 0, 1.0f, wt, col, 0.0f, y));
+    tget(y, got);
+    CHECK_ARRAY(got, want, co * cols, 1e-5);
+
+    CHECK_OK(gantry_op_gemm(1, 0, 1.0f, wt, dy, 0.0f, col)); /* dcol = W^T dy */
+    CHECK_OK(gantry_op_col2im(col, dx_t, &g, 0));
+    tget(dx_t, got);
+    for (size_t i = 0; i < nx; i++)
+        want[i] = (float)dx[i];
+    CHECK_ARRAY(got, want, nx, 1e-5);
+
+    gantry_tensor *all[] = { x, wt, col, y, dy, dx_t };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+    free(xv);
+    free(wv);
+    free(dyv);
+    free(got);
+    free(want);
+    free(dx);
+}
+
+static void test_conv(void)
+{
+    test_im2col_literal();
+    /*                  n  c  h  w co kh kw sh sw ph pw */
+    conv_against_direct(2, 3, 5, 7, 4, 3, 2, 2, 1, 1, 0);
+    conv_against_direct(1, 2, 7, 7, 3, 4, 4, 2, 2, 1, 1); /* DCGAN's k 4, s 2, p 1 */
+    conv_against_direct(3, 1, 6, 5, 2, 5, 3, 3, 2, 2, 1);
+    conv_against_direct(2, 2, 4, 4, 3, 1, 1, 3, 3, 2, 2); /* padding wider than the kernel: zero outputs */
+    conv_against_direct(1, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1); /* a single pixel */
+    conv_against_direct(2, 4, 14, 14, 5, 4, 4, 2, 2, 1, 1);
+}
+
+/* ---- ABI version 2: reshuffles -------------------------------------------- */
+
+static void test_reshuffle(void)
+{
+    /* x [2, 3, 2] = 0..11; y[j, i, :] = x[i, j, :] is [3, 2, 2] */
+    float xv[12];
+    for (int i = 0; i < 12; i++)
+        xv[i] = (float)i;
+    gantry_tensor *x = tnew(xv, 2, 3, 2, 0), *y = tnew(NULL, 3, 2, 2, 0);
+    CHECK_OK(gantry_op_swap_axes(x, y, 2, 3, 2));
+    CHECK_TENSOR(y, 0.0, 0, 1, 6, 7, /**/ 2, 3, 8, 9, /**/ 4, 5, 10, 11);
+    /* inner 1: a plain transpose of [2, 6] */
+    CHECK_OK(gantry_op_swap_axes(x, y, 2, 6, 1));
+    CHECK_TENSOR(y, 0.0, 0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11);
+    CHECK_STATUS(gantry_op_swap_axes(x, x, 2, 3, 2), GANTRY_INVALID_ARGUMENT); /* aliasing */
+
+    /* copy_rows: columns [1, 3) of x [2, 3] into columns [2, 4) of y [2, 5] */
+    const float av[6] = { 1, 2, 3, 4, 5, 6 };
+    gantry_tensor *a = tnew(av, 2, 3, 0, 0), *b = tnew(NULL, 2, 5, 0, 0);
+    CHECK_OK(gantry_op_fill(b, -1.0f));
+    CHECK_OK(gantry_op_copy_rows(a, 3, 1, b, 5, 2, 2, 2));
+    CHECK_TENSOR(b, 0.0, -1, -1, 2, 3, -1, /**/ -1, -1, 5, 6, -1);
+    /* and back (the gradient of the concatenation): columns [2, 4) of b into [0, 2) of a */
+    CHECK_OK(gantry_op_copy_rows(b, 5, 3, a, 3, 0, 2, 2));
+    CHECK_TENSOR(a, 0.0, 3, -1, 3, 6, -1, 6);
+    CHECK_STATUS(gantry_op_copy_rows(a, 3, 2, b, 5, 0, 2, 2), GANTRY_SHAPE_MISMATCH); /* columns past ldx */
+
+    gantry_tensor *all[] = { x, y, a, b };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- ABI version 2: losses ------------------------------------------------ */
+
+static void test_losses_v2(void)
+{
+    /* x = {1, 2, -1}, t = {0, 4, -1}: x - t = {1, -2, 0}
+     * MSE = (1 + 4 + 0) / 3 = 5/3, L1 = (1 + 2 + 0) / 3 = 1
+     * dMSE = scale 2 (x - t) / 3, dL1 = scale sign(x - t) / 3 with sign(0) = 0 */
+    const float xv[3] = { 1, 2, -1 }, tv[3] = { 0, 4, -1 };
+    gantry_tensor *x = tnew(xv, 3, 0, 0, 0), *t = tnew(tv, 3, 0, 0, 0), *out = tnew(NULL, 1, 0, 0, 0);
+    gantry_tensor *dx = tnew(NULL, 3, 0, 0, 0);
+    CHECK_OK(gantry_op_regression_loss_forward(GANTRY_LOSS_MSE, x, t, out));
+    CHECK_TENSOR(out, TOL, 1.66666667f);
+    CHECK_OK(gantry_op_regression_loss_forward(GANTRY_LOSS_L1, x, t, out));
+    CHECK_TENSOR(out, TOL, 1);
+    CHECK_OK(gantry_op_regression_loss_backward(GANTRY_LOSS_MSE, x, t, 1.0f, dx));
+    CHECK_TENSOR(dx, TOL, 0.66666667f, -1.33333333f, 0);
+    CHECK_OK(gantry_op_regression_loss_backward(GANTRY_LOSS_L1, x, t, -3.0f, dx));
+    CHECK_TENSOR(dx, TOL, -1, 1, 0);
+    CHECK_OK(gantry_op_regression_loss_backward(GANTRY_LOSS_MSE, x, t, 0.5f, x)); /* in place */
+    CHECK_TENSOR(x, TOL, 0.33333333f, -0.66666667f, 0);
+
+    /* Softmax cross-entropy, 3 rows of 2 classes:
+     * row 0: x {0, 0}, t {1, 0}: softmax {1/2, 1/2}, loss ln 2 = 0.693147181
+     * row 1: x {0, ln 3}, t {1/2, 1/2}: softmax {1/4, 3/4},
+     *        loss -(ln(1/4) + ln(3/4)) / 2 = 0.836988056
+     * row 2: x {1, -1}, t {0, 2} (not normalised): softmax_1 = 1 / (1 + e^2) = 0.119202922,
+     *        loss -2 ln 0.119202922 = 4.25385602
+     * mean = 5.78399126 / 3 = 1.92799709
+     * dx = scale / 3 (softmax sum(t) - t): row 0 {-1/6, 1/6}, row 1 {-1/12, 1/12},
+     *        row 2 (sum t = 2) {(2 * 0.880797078 - 0) / 3, (2 * 0.119202922 - 2) / 3} */
+    const float cx[6] = { 0, 0, 0, 1.09861229f, 1, -1 }, ct[6] = { 1, 0, 0.5f, 0.5f, 0, 2 };
+    gantry_tensor *sx = tnew(cx, 3, 2, 0, 0), *st = tnew(ct, 3, 2, 0, 0), *sdx = tnew(NULL, 3, 2, 0, 0);
+    CHECK_OK(gantry_op_softmax_ce_forward(sx, st, out));
+    CHECK_TENSOR(out, TOL, 1.92799709f);
+    CHECK_OK(gantry_op_softmax_ce_backward(sx, st, 1.0f, sdx));
+    CHECK_TENSOR(sdx, TOL, -0.166666667f, 0.166666667f, -0.0833333333f, 0.0833333333f, 0.587198052f, -0.587198052f);
+    CHECK_OK(gantry_op_softmax_ce_backward(sx, st, -2.0f, sdx));
+    CHECK_TENSOR(sdx, TOL, 0.333333333f, -0.333333333f, 0.166666667f, -0.166666667f, -1.1743961f, 1.1743961f);
+
+    /* log-sum-exp of 3 rows of 3:
+     * {0, ln 3, -inf}: ln(1 + 3 + 0) = 1.38629436 (a masked class)
+     * {1000, 1000, 1000}: 1000 + ln 3 = 1001.09861 (no overflow)
+     * {-1, 2, 0.5}: ln(e^-1 + e^2 + e^0.5) = 2.2413113
+     * backward, dout {2, -1, 0.5}: dout_r softmax(x_r):
+     * {1/2, 3/2, 0}, {-1/3, -1/3, -1/3}, 0.5 {0.0391126, 0.785597, 0.175290} */
+    const float lx[9] = { 0, 1.09861229f, -INFINITY, 1000, 1000, 1000, -1, 2, 0.5f }, ld[3] = { 2, -1, 0.5f };
+    gantry_tensor *lxt = tnew(lx, 3, 3, 0, 0), *lo = tnew(NULL, 3, 0, 0, 0), *ldt = tnew(ld, 3, 0, 0, 0);
+    gantry_tensor *ldx = tnew(NULL, 3, 3, 0, 0);
+    CHECK_OK(gantry_op_logsumexp_forward(lxt, lo));
+    CHECK_TENSOR(lo, TOL, 1.38629436f, 1001.09861f, 2.2413113f);
+    CHECK_OK(gantry_op_logsumexp_backward(lxt, ldt, ldx));
+    CHECK_TENSOR(ldx, TOL, 0.5f, 1.5f, 0, -0.333333333f, -0.333333333f, -0.333333333f, 0.0195562866f,
+                 0.392798517f, 0.0876451961f);
+
+    gantry_tensor *all[] = { x, t, out, dx, sx, st, sdx, lxt, lo, ldt, ldx };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- ABI version 2: dropout, minibatch discrimination, frozen batch norm -- */
+
+static void test_dropout(void)
+{
+    enum { N = 1000 };
+    float got[N], want[N];
+    gantry_tensor *m = tnew(NULL, N, 0, 0, 0);
+    /* mask = u >= p ? 1 / (1 - p) : 0 with u the uniforms rand_uniform(seed, offset) draws */
+    static const float ps[] = { 0.5f, 0.75f };
+    static const float keep[] = { 2, 4 };
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(gantry_op_dropout_mask(m, ps[k], 42, 7));
+        tget(m, got);
+        size_t kept = 0;
+        for (size_t i = 0; i < N; i++) {
+            want[i] = gantry_philox_uniform(42, 7, i, 0.0f, 1.0f) >= ps[k] ? keep[k] : 0.0f;
+            kept += got[i] != 0.0f;
+        }
+        CHECK_ARRAY(got, want, N, 0.0);
+        CHECK(kept > N * (1 - ps[k]) - 60 && kept < N * (1 - ps[k]) + 60);
+    }
+    /* the same stream as rand_uniform */
+    gantry_tensor *u = tnew(NULL, N, 0, 0, 0);
+    CHECK_OK(gantry_op_rand_uniform(u, 42, 7, 0.0f, 1.0f));
+    tget(u, want);
+    CHECK_OK(gantry_op_dropout_mask(m, 0.5f, 42, 7));
+    tget(m, got);
+    int same = 1;
+    for (size_t i = 0; i < N; i++)
+        same &= got[i] == (want[i] >= 0.5f ? 2.0f : 0.0f);
+    CHECK(same);
+    /* p = 0 keeps everything with scale 1 */
+    CHECK_OK(gantry_op_dropout_mask(m, 0.0f, 1, 0));
+    tget(m, got);
+    for (size_t i = 0; i < N; i++)
+        want[i] = 1.0f;
+    CHECK_ARRAY(got, want, N, 0.0);
+    CHECK_STATUS(gantry_op_dropout_mask(m, 1.0f, 1, 0), GANTRY_INVALID_ARGUMENT);
+    gantry_tensor_destroy(m);
+    gantry_tensor_destroy(u);
+}
+
+static void test_minibatch_disc(void)
+{
+    /* n = 3 samples, 1 kernel, 1 dim: m = {0, 1, 3}; L1 distances 1 (0-1),
+     * 3 (0-2), 2 (1-2); o_i = sum_j exp(-d_ij) with d_ii = 0:
+     * o = {1 + e^-1 + e^-3, 1 + e^-1 + e^-2, 1 + e^-3 + e^-2}
+     *   = {1.41766651, 1.50321472, 1.18512235}
+     * dout = {1, 0, 0}: dm_i = -sum_j (dout_i + dout_j) e^-d_ij sign(m_i - m_j)
+     * dm_0 = e^-1 + e^-3 = 0.417666510, dm_1 = -e^-1, dm_2 = -e^-3 */
+    const float mv[3] = { 0, 1, 3 }, dv[3] = { 1, 0, 0 };
+    gantry_tensor *m = tnew(mv, 3, 1, 1, 0), *o = tnew(NULL, 3, 1, 0, 0), *d = tnew(dv, 3, 1, 0, 0);
+    gantry_tensor *dm = tnew(NULL, 3, 1, 1, 0);
+    CHECK_OK(gantry_op_minibatch_disc_forward(m, o));
+    CHECK_TENSOR(o, TOL, 1.41766651f, 1.50321472f, 1.18512235f);
+    CHECK_OK(gantry_op_fill(dm, NAN)); /* overwritten */
+    CHECK_OK(gantry_op_minibatch_disc_backward(m, d, dm));
+    CHECK_TENSOR(dm, TOL, 0.417666510f, -0.367879441f, -0.0497870684f);
+
+    /* n = 2, b = 2 kernels, c = 2 dims: kernel 0 rows {0, 0} and {1, 0.5}
+     * (distance 1.5), kernel 1 rows {1, 1} and {1, 1} (equal: distance 0).
+     * o = {1 + e^-1.5, 2, 1 + e^-1.5, 2} (layout [n, b]).
+     * dout = {1, 1, 0, 0}: kernel 0, sample 0: -(1 + 0) e^-1.5 sign(-1), sign(-0.5) = +e^-1.5 each;
+     * sample 1: -e^-1.5 each; kernel 1: every difference is 0, sign(0) = 0. */
+    const float m2v[8] = { 0, 0, 1, 1, /**/ 1, 0.5f, 1, 1 }, d2v[4] = { 1, 1, 0, 0 };
+    gantry_tensor *m2 = tnew(m2v, 2, 2, 2, 0), *o2 = tnew(NULL, 2, 2, 0, 0), *d2 = tnew(d2v, 2, 2, 0, 0);
+    gantry_tensor *dm2 = tnew(NULL, 2, 2, 2, 0);
+    CHECK_OK(gantry_op_minibatch_disc_forward(m2, o2));
+    CHECK_TENSOR(o2, TOL, 1.22313016f, 2, 1.22313016f, 2);
+    CHECK_OK(gantry_op_minibatch_disc_backward(m2, d2, dm2));
+    CHECK_TENSOR(dm2, TOL, 0.22313016f, 0.22313016f, 0, 0, -0.22313016f, -0.22313016f, 0, 0);
+
+    gantry_tensor *all[] = { m, o, d, dm, m2, o2, d2, dm2 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+static void test_batchnorm_frozen(void)
+{
+    /* x [2, 2], gamma {2, 0.5}, beta {1, -1}, mean {1, -2}, invstd {0.5, 4}:
+     * xhat = (x - mean) invstd; x = {3, -1, 0, -2.5} -> xhat = {1, 4, -0.5, -2}
+     * y = gamma xhat + beta = {3, 1, 0, -2} */
+    const float xv[4] = { 3, -1, 0, -2.5f }, gv[2] = { 2, 0.5f }, bv[2] = { 1, -1 }, mv[2] = { 1, -2 },
+                iv[2] = { 0.5f, 4 };
+    gantry_tensor *x = tnew(xv, 2, 2, 0, 0), *y = tnew(NULL, 2, 2, 0, 0), *gamma = tnew(gv, 2, 0, 0, 0);
+    gantry_tensor *beta = tnew(bv, 2, 0, 0, 0), *mean = tnew(mv, 2, 0, 0, 0), *invstd = tnew(iv, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_batchnorm_forward_frozen(x, y, gamma, beta, mean, invstd));
+    CHECK_TENSOR(y, TOL, 3, 1, 0, -2);
+
+    /* dy = {1, 2, -1, 0.5}: dx = dy gamma invstd = {1, 4, -1, 1}
+     * dgamma = sum dy xhat = {1 + 0.5, 8 - 1} = {1.5, 7}; dbeta = sum dy = {0, 2.5};
+     * accumulating onto {10, 20} and {1, 2}: {11.5, 27}, {1, 4.5} */
+    const float dyv[4] = { 1, 2, -1, 0.5f }, og[2] = { 10, 20 }, ob[2] = { 1, 2 };
+    gantry_tensor *dy = tnew(dyv, 2, 2, 0, 0), *dx = tnew(NULL, 2, 2, 0, 0);
+    gantry_tensor *dg = tnew(NULL, 2, 0, 0, 0), *db = tnew(NULL, 2, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(dg, NAN)); /* not accumulating: not read */
+    CHECK_OK(gantry_op_fill(db, NAN));
+    CHECK_OK(gantry_op_batchnorm_backward_frozen(x, dy, gamma, mean, invstd, dx, dg, db, 0));
+    CHECK_TENSOR(dx, TOL, 1, 4, -1, 1);
+    CHECK_TENSOR(dg, TOL, 1.5f, 7);
+    CHECK_TENSOR(db, TOL, 0, 2.5f);
+    REQUIRE(gantry_tensor_write(dg, og, 2) == GANTRY_OK);
+    REQUIRE(gantry_tensor_write(db, ob, 2) == GANTRY_OK);
+    CHECK_OK(gantry_op_batchnorm_backward_frozen(x, dy, gamma, mean, invstd, dx, dg, db, 1));
+    CHECK_TENSOR(dg, TOL, 11.5f, 27);
+    CHECK_TENSOR(db, TOL, 1, 4.5f);
+
+    /* [N, C, H, W] = [1, 2, 1, 2]: channel 0 {3, -1}, channel 1 {0, -2.5} */
+    gantry_tensor *x4 = tnew(xv, 1, 2, 1, 2), *y4 = tnew(NULL, 1, 2, 1, 2);
+    CHECK_OK(gantry_op_batchnorm_forward_frozen(x4, y4, gamma, beta, mean, invstd));
+    /* channel 0: 2 (x - 1) 0.5 + 1 = {3, -1}; channel 1: 0.5 (x + 2) 4 - 1 = {3, -2} */
+    CHECK_TENSOR(y4, TOL, 3, -1, 3, -2);
+
+    gantry_tensor *all[] = { x, y, gamma, beta, mean, invstd, dy, dx, dg, db, x4, y4 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
 int main(void)
 {
     REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
@@ -872,6 +1239,12 @@ int main(void)
     test_adam();
     test_rmsprop();
     test_philox();
+    test_conv();
+    test_reshuffle();
+    test_losses_v2();
+    test_dropout();
+    test_minibatch_disc();
+    test_batchnorm_frozen();
     gantry_backend_close(be);
     return test_finish("test_reference_ops");
 }

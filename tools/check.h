@@ -132,6 +132,9 @@ void check_case_free(check_case *c);
 extern const char *const check_op_names[];
 /* Runs the comparisons of op `name` (one or more rows). */
 void check_ops_run(check_suite *s, const char *name);
+/* The same for the ops of ABI version 2 (tools/check_ops_v2.c), with their
+ * finite-difference and adjoint rows; other names are ignored. */
+void check_ops_v2_run(check_suite *s, const char *name);
 
 /* Finite-difference checks of Linear, BatchNorm, every activation and the
  * BCE loss on the backend under test. */

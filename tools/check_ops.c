@@ -1011,7 +1011,12 @@ const char *const check_op_names[] = {
     "buffer_write", "buffer_read", "buffer_copy", "fill", "gemm", "bias_add", "bias_grad", "activation_forward",
     "activation_backward", "batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward", "add", "mul",
     "scale", "axpy", "sum", "mean", "bce_logits_forward", "bce_logits_backward", "sgd_update", "adam_update",
-    "rmsprop_update", "clamp", "rand_uniform", "rand_normal", "gradcheck", "trajectory", NULL,
+    "rmsprop_update", "clamp", "rand_uniform", "rand_normal",
+    /* ABI version 2: tools/check_ops_v2.c */
+    "im2col", "col2im", "swap_axes", "copy_rows", "regression_loss_forward", "regression_loss_backward",
+    "softmax_ce_forward", "softmax_ce_backward", "logsumexp_forward", "logsumexp_backward", "dropout_mask",
+    "minibatch_disc_forward", "minibatch_disc_backward", "batchnorm_forward_frozen", "batchnorm_backward_frozen",
+    "gradcheck", "trajectory", NULL,
 };
 
 void check_ops_run(check_suite *s, const char *name)
@@ -1064,4 +1069,6 @@ void check_ops_run(check_suite *s, const char *name)
         check_grad_run(s);
     else if (!strcmp(name, "trajectory"))
         check_trajectory_run(s);
+    else
+        check_ops_v2_run(s, name);
 }
