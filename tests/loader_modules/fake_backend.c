@@ -110,6 +110,12 @@ static const gantry_backend_ops fake_ops = {
     FAKE_OP(mul), FAKE_OP(scale), FAKE_OP(axpy), FAKE_OP(sum), FAKE_OP(mean), FAKE_OP(bce_logits_forward),
     FAKE_OP(bce_logits_backward), FAKE_OP(sgd_update), FAKE_OP(adam_update), FAKE_OP(rmsprop_update), FAKE_OP(clamp),
     FAKE_OP(rand_uniform), FAKE_OP(rand_normal), FAKE_OP(synchronize),
+    /* ABI version 2 */
+    FAKE_OP(im2col), FAKE_OP(col2im), FAKE_OP(swap_axes), FAKE_OP(copy_rows), FAKE_OP(regression_loss_forward),
+    FAKE_OP(regression_loss_backward), FAKE_OP(softmax_ce_forward), FAKE_OP(softmax_ce_backward),
+    FAKE_OP(logsumexp_forward), FAKE_OP(logsumexp_backward), FAKE_OP(dropout_mask), FAKE_OP(minibatch_disc_forward),
+    FAKE_OP(minibatch_disc_backward), FAKE_OP(batchnorm_forward_frozen), FAKE_OP(batchnorm_backward_frozen),
+    FAKE_OP(vbn_forward), FAKE_OP(vbn_backward),
 };
 
 #if defined(FAKE_KIND_NOENTRY)
