@@ -319,7 +319,10 @@ static void test_scan_broken(void)
         printf("  %-12s usable %d score %3d auto %d  %s\n", infos[i].name, infos[i].usable, infos[i].score,
                infos[i].is_auto_choice, infos[i].reason);
 
-    CHECK_REFUSED(infos, count, "badabi", "ABI version 2, but this gantry needs version 1", module_dir);
+    char badabi_reason[96];
+    snprintf(badabi_reason, sizeof badabi_reason, "ABI version %u, but this gantry needs version %u",
+             GANTRY_BACKEND_ABI_VERSION + 1, GANTRY_BACKEND_ABI_VERSION);
+    CHECK_REFUSED(infos, count, "badabi", badabi_reason, module_dir);
     const gantry_backend_info *bad = find(infos, count, "badabi");
     CHECK(bad && bad->abi_version == GANTRY_BACKEND_ABI_VERSION + 1);
     CHECK_REFUSED(infos, count, "noentry", "exports no gantry_backend_entry", module_dir);
