@@ -156,6 +156,9 @@ typedef struct check_traj {
 #define CHECK_TRAJ_STEPS 20
 #define CHECK_TRAJ_STEPS_QUICK 5
 #define CHECK_TRAJ_SEED 20140610u
+/* dcgan's trajectory: --width and batch. */
+#define CHECK_TRAJ_CONV_WIDTH 8
+#define CHECK_TRAJ_CONV_BATCH 16
 
 /* The reference's losses of one seed: training the reference is most of the
  * time `gantry check` takes, and it is the same for every backend. */
@@ -176,6 +179,12 @@ typedef void (*check_traj_progress_fn)(void *user, unsigned step);
 gantry_status check_trajectory(gantry_backend *ref, gantry_backend *test, unsigned steps, uint64_t seed,
                                check_traj_cache *cache, check_traj *out, check_traj_progress_fn progress,
                                void *user);
+/* As check_trajectory for another model of gantry_gan_defaults; conv
+ * models are built CHECK_TRAJ_CONV_WIDTH wide with batch
+ * CHECK_TRAJ_CONV_BATCH, and do not use the cache. */
+gantry_status check_trajectory_model(gantry_backend *ref, gantry_backend *test, const char *model, unsigned steps,
+                                     uint64_t seed, check_traj_cache *cache, check_traj *out,
+                                     check_traj_progress_fn progress, void *user);
 /* Relative loss difference allowed at step k (1-based). */
 double check_trajectory_limit(unsigned step);
 /* |a - b| / |b| (|a - b| when b is 0; infinite when either is not finite). */

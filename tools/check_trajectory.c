@@ -105,16 +105,30 @@ gantry_status check_trajectory(gantry_backend *ref, gantry_backend *test, unsign
                                check_traj_cache *cache, check_traj *out, check_traj_progress_fn progress,
                                void *user)
 {
+    return check_trajectory_model(ref, test, "gan", steps, seed, cache, out, progress, user);
+}
+
+gantry_status check_trajectory_model(gantry_backend *ref, gantry_backend *test, const char *model, unsigned steps,
+                                     uint64_t seed, check_traj_cache *cache, check_traj *out,
+                                     check_traj_progress_fn progress, void *user)
+{
     memset(out, 0, sizeof *out);
     if (steps > sizeof out->step / sizeof *out->step)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "trajectory: at most %zu steps",
                                 sizeof out->step / sizeof *out->step);
     gantry_gan_config config;
-    gantry_status s = gantry_gan_defaults("gan", &config);
+    gantry_status s = gantry_gan_defaults(model, &config);
     if (s)
         return s;
     config.batch = 64;
     config.seed = seed;
+    if (strcmp(model, "gan") != 0) {
+        /* The conv models narrow and on a smaller batch, so that the
+         * reference trains them in seconds; the cache holds gan only. */
+        config.batch = CHECK_TRAJ_CONV_BATCH;
+        config.base_channels = CHECK_TRAJ_CONV_WIDTH;
+        cache = NULL;
+    }
     gantry_gan *gans[2] = { NULL, NULL };
     size_t per_step = config.d_steps * config.batch * config.channels * config.height * config.width;
     float *real = malloc(per_step * sizeof *real);
@@ -166,24 +180,30 @@ static void traj_progress(void *user, unsigned step)
 {
     check_suite *s = user;
     if (s->tty) {
-        fprintf(stderr, "\r\033[Kchecking the GAN trajectory on %s and reference: step %u/%u", s->backend_name,
+        fprintf(stderr, "\r\033[Kchecking the training trajectory on %s and reference: step %u/%u", s->backend_name,
                 step, s->quick ? CHECK_TRAJ_STEPS_QUICK : CHECK_TRAJ_STEPS);
         fflush(stderr);
     }
 }
 
-void check_trajectory_run(check_suite *s)
+static void trajectory_rows(check_suite *s, const char *model)
 {
     unsigned steps = s->quick ? CHECK_TRAJ_STEPS_QUICK : CHECK_TRAJ_STEPS;
     check_traj t;
     check_row r;
-    char desc[256], problem[320] = "";
+    char desc[256], problem[320] = "", name[48];
+    /* Rows "trajectory(...)" for gan, "dcgan trajectory(...)" for the others. */
+    char prefix[24] = "";
+    if (strcmp(model, "gan") != 0)
+        snprintf(prefix, sizeof prefix, "%s ", model);
     traj_progress(s, 0);
-    gantry_status st = check_trajectory(s->ref, s->test, steps, CHECK_TRAJ_SEED, s->traj_cache, &t, traj_progress, s);
+    gantry_status st = check_trajectory_model(s->ref, s->test, model, steps, CHECK_TRAJ_SEED, s->traj_cache, &t,
+                                              traj_progress, s);
     if (st)
         snprintf(problem, sizeof problem, "failed after %u step(s): %s", t.steps, gantry_last_error());
 
-    check_row_begin(s, &r, "trajectory(init)", "diffs", 0.0);
+    snprintf(name, sizeof name, "%strajectory(init)", prefix);
+    check_row_begin(s, &r, name, "diffs", 0.0);
     snprintf(desc, sizeof desc, "%zu values in %zu tensors of G and D%s%s", t.state_values, t.state_tensors,
              t.state_mismatches ? "; first differs: " : "", t.first_mismatch);
     check_row_case(s, &r, desc, (double)t.state_mismatches, t.state_tensors ? "" : problem);
@@ -192,8 +212,7 @@ void check_trajectory_run(check_suite *s)
 
     for (unsigned k = 0; k < t.steps; k++) {
         const check_traj_step *p = &t.step[k];
-        char name[48];
-        snprintf(name, sizeof name, "trajectory(step%u)", k + 1);
+        snprintf(name, sizeof name, "%strajectory(step%u)", prefix, k + 1);
         check_row_begin(s, &r, name, "rel", check_trajectory_limit(k + 1));
         snprintf(desc, sizeof desc, "d_loss %.7f vs %.7f", p->d_loss[1], p->d_loss[0]);
         check_row_case(s, &r, desc, check_rel_diff(p->d_loss[1], p->d_loss[0]), k + 1 == t.steps ? problem : "");
@@ -206,8 +225,15 @@ void check_trajectory_run(check_suite *s)
     }
     if (t.steps < steps && t.state_tensors) {
         /* The steps that never ran fail too, so a crash cannot look short. */
-        check_row_begin(s, &r, "trajectory(run)", "rel", 0.0);
+        snprintf(name, sizeof name, "%strajectory(run)", prefix);
+        check_row_begin(s, &r, name, "rel", 0.0);
         check_row_case(s, &r, "training", INFINITY, problem[0] ? problem : "stopped early");
         check_row_end(s, &r);
     }
+}
+
+void check_trajectory_run(check_suite *s)
+{
+    trajectory_rows(s, "gan");
+    trajectory_rows(s, "dcgan");
 }
