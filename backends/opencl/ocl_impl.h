@@ -5,7 +5,11 @@
  *   ocl_error.c    OpenCL and CLBlast status names, their gantry status, messages
  *   ocl_program.c  kernel sources (embedded or GANTRY_CL_DIR), build options, the
  *                  on-disk program binary cache, offline binaries, kernel objects
- *   ocl_ops.c      buffers and every op except GEMM (kernels in cl/<family>.cl)
+ *   ocl_ops.c      buffers and every op of ABI version 1 except GEMM (kernels in
+ *                  cl/<family>.cl)
+ *   ocl_ops_v2.c   the ops of ABI version 2: convolution unfolding, reshuffles,
+ *                  regression and softmax losses, dropout, minibatch
+ *                  discrimination, frozen batch norm
  *   ocl_gemm.c     GEMM: CLBlast, or our own kernels (cl/gemm.cl) where faster
  *
  * One instance owns one context, one device and one in-order queue.  Buffers
@@ -58,6 +62,22 @@
     X(rmsprop_update, 0)                                                                                \
     X(rand_uniform, 0)                                                                                  \
     X(rand_normal, 0)                                                                                   \
+    X(im2col, 0)                                                                                        \
+    X(col2im, 0)                                                                                        \
+    X(swap_axes, 0)                                                                                     \
+    X(copy_rows, 0)                                                                                     \
+    X(regression_partial, 0)                                                                            \
+    X(regression_backward, 0)                                                                           \
+    X(softmax_ce_forward, 0)                                                                            \
+    X(softmax_ce_backward, 0)                                                                           \
+    X(logsumexp_forward, 0)                                                                             \
+    X(logsumexp_backward, 0)                                                                            \
+    X(dropout_mask, 0)                                                                                  \
+    X(mbd_forward, 0)                                                                                   \
+    X(mbd_weights, 0)                                                                                   \
+    X(mbd_backward, 0)                                                                                  \
+    X(bn_forward_frozen, 0)                                                                             \
+    X(bn_backward_frozen, 0)                                                                            \
     X(gemm_nn, 1)                                                                                       \
     X(gemm_tn, 1)                                                                                       \
     X(gemm_nt, 1)                                                                                       \
@@ -206,9 +226,20 @@ typedef struct ocl_arg {
 /* Sets the arguments and enqueues kernel `k` over `dims` dimensions. */
 gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint dims, const size_t *global,
                          const size_t *local, size_t nargs, const ocl_arg *args);
+/* A 1-D launch of `items` work-items (rounded up to whole groups of WG). */
+gantry_status ocl_launch_1d(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items, size_t nargs,
+                            const ocl_arg *args);
+/* An element per work-item of `rows` rows of `cols` floats: dimension 0
+ * the columns (groups of WG, coalesced), dimension 1 the rows. */
+gantry_status ocl_launch_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t cols, size_t nargs,
+                              const ocl_arg *args);
+/* One group of BN_LX x BN_LY work-items per BN_LX channels. */
+gantry_status ocl_launch_channels(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t nargs,
+                                  const ocl_arg *args);
 /* A device scratch buffer of at least `bytes` (grown, never shrunk). */
 gantry_status ocl_scratch(ocl_ctx *c, const char *op, size_t bytes, cl_mem *out);
 size_t ocl_round_up(size_t x, size_t to);
+size_t ocl_div_up(size_t x, size_t d);
 
 /* ---- GEMM (ocl_gemm.c) -------------------------------------------------- */
 
@@ -261,5 +292,31 @@ gantry_status ocl_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed,
 gantry_status ocl_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
                               float std);
 gantry_status ocl_synchronize(void *ctx);
+
+/* ---- ABI version 2 (ocl_ops_v2.c) ---------------------------------------- */
+
+gantry_status ocl_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g);
+gantry_status ocl_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta);
+gantry_status ocl_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner);
+gantry_status ocl_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols);
+gantry_status ocl_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                          gantry_mem out);
+gantry_status ocl_regression_loss_backward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
+                                           float scale, gantry_mem dx);
+gantry_status ocl_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out);
+gantry_status ocl_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
+                                      gantry_mem dx);
+gantry_status ocl_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
+gantry_status ocl_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows, size_t k);
+gantry_status ocl_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset);
+gantry_status ocl_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c);
+gantry_status ocl_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n, size_t b,
+                                          size_t c);
+gantry_status ocl_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                           gantry_mem mean, gantry_mem invstd, size_t outer, size_t channels,
+                                           size_t inner);
+gantry_status ocl_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
+                                            gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                            size_t outer, size_t channels, size_t inner, float grad_beta);
 
 #endif

@@ -26,7 +26,7 @@ size_t ocl_round_up(size_t x, size_t to)
     return (x + to - 1) / to * to;
 }
 
-static size_t div_up(size_t x, size_t d)
+size_t ocl_div_up(size_t x, size_t d)
 {
     return (x + d - 1) / d;
 }
@@ -56,8 +56,8 @@ gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint di
 }
 
 /* A 1-D launch of `items` work-items (rounded up to whole groups). */
-static gantry_status launch_1d(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items, size_t nargs,
-                               const ocl_arg *args)
+gantry_status ocl_launch_1d(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items, size_t nargs,
+                            const ocl_arg *args)
 {
     size_t global = ocl_round_up(items ? items : 1, c->wg), local = c->wg;
     return ocl_launch(c, op, k, 1, &global, &local, nargs, args);
@@ -72,16 +72,16 @@ static size_t vector_items(const ocl_ctx *c, size_t n)
 
 /* An element per work-item of `rows` rows of `cols` floats: dimension 0
  * the columns (coalesced), dimension 1 the rows. */
-static gantry_status launch_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t cols, size_t nargs,
-                                 const ocl_arg *args)
+gantry_status ocl_launch_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t cols, size_t nargs,
+                              const ocl_arg *args)
 {
     size_t global[2] = { ocl_round_up(cols ? cols : 1, c->wg), rows ? rows : 1 }, local[2] = { c->wg, 1 };
     return ocl_launch(c, op, k, 2, global, local, nargs, args);
 }
 
 /* One group of BN_LX x BN_LY work-items per BN_LX channels. */
-static gantry_status launch_channels(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t nargs,
-                                     const ocl_arg *args)
+gantry_status ocl_launch_channels(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t nargs,
+                                  const ocl_arg *args)
 {
     size_t ly = c->wg / c->bn_lx;
     size_t global[2] = { ocl_round_up(channels, c->bn_lx), ly }, local[2] = { c->bn_lx, ly };
@@ -219,7 +219,7 @@ gantry_status ocl_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
     mem_arg xm = M(x), bm = M(bias);
     cl_ulong o = outer, cols = (cl_ulong)channels * inner, in = inner;
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(bm), OCL_ARG(o), OCL_ARG(cols), OCL_ARG(in) };
-    return launch_rows(c, "bias_add", OCL_K_bias_add, outer, channels * inner, ARGC(args), args);
+    return ocl_launch_rows(c, "bias_add", OCL_K_bias_add, outer, channels * inner, ARGC(args), args);
 }
 
 gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
@@ -229,7 +229,7 @@ gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t o
     mem_arg dm = M(dy), bm = M(dbias);
     cl_ulong o = outer, ch = channels, in = inner;
     ocl_arg args[] = { MEM_ARGS(dm), MEM_ARGS(bm), OCL_ARG(o), OCL_ARG(ch), OCL_ARG(in), OCL_ARG(beta) };
-    return launch_channels(c, "bias_grad", OCL_K_bias_grad, channels, ARGC(args), args);
+    return ocl_launch_channels(c, "bias_grad", OCL_K_bias_grad, channels, ARGC(args), args);
 }
 
 /* ---- activations ------------------------------------------------------------ */
@@ -257,7 +257,7 @@ gantry_status ocl_activation_forward(void *ctx, gantry_activation act, float par
     mem_arg xm = M(x), ym = M(y);
     cl_ulong nn = n;
     ocl_arg args[] = { OCL_ARG(a), OCL_ARG(param), MEM_ARGS(xm), MEM_ARGS(ym), OCL_ARG(nn) };
-    return launch_1d(c, "activation_forward", OCL_K_act_forward, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "activation_forward", OCL_K_act_forward, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
@@ -270,7 +270,7 @@ gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float pa
     cl_ulong nn = n;
     ocl_arg args[] = { OCL_ARG(a), OCL_ARG(param), MEM_ARGS(xm), MEM_ARGS(ym), MEM_ARGS(dym), MEM_ARGS(dxm),
                        OCL_ARG(nn) };
-    return launch_1d(c, "activation_backward", OCL_K_act_backward, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "activation_backward", OCL_K_act_backward, vector_items(c, n), ARGC(args), args);
 }
 
 /* ---- batch normalisation ------------------------------------------------------ */
@@ -295,14 +295,13 @@ gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm),      MEM_ARGS(rmm),
                            MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(o),       OCL_ARG(ch),
                            OCL_ARG(momentum), OCL_ARG(eps) };
-        return launch_1d(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels / c->vw, ARGC(args),
-                         args);
+        return ocl_launch_1d(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels / c->vw, ARGC(args),
+                             args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm),   MEM_ARGS(bm),       MEM_ARGS(rmm),
                        MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim),  OCL_ARG(o),         OCL_ARG(ch),
                        OCL_ARG(in),   OCL_ARG(momentum), OCL_ARG(eps) };
-    return launch_channels(c, "batchnorm_forward_train", OCL_K_bn_forward_train, channels,
-                           ARGC(args), args);
+    return ocl_launch_channels(c, "batchnorm_forward_train", OCL_K_bn_forward_train, channels, ARGC(args), args);
 }
 
 gantry_status ocl_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
@@ -314,8 +313,8 @@ gantry_status ocl_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, 
     cl_ulong o = outer, cols = (cl_ulong)channels * inner, in = inner;
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(ym),  MEM_ARGS(gm),  MEM_ARGS(bm), MEM_ARGS(rmm),
                        MEM_ARGS(rvm), OCL_ARG(o),   OCL_ARG(cols), OCL_ARG(in),  OCL_ARG(eps) };
-    return launch_rows(c, "batchnorm_forward_eval", OCL_K_bn_forward_eval, outer, channels * inner,
-                       ARGC(args), args);
+    return ocl_launch_rows(c, "batchnorm_forward_eval", OCL_K_bn_forward_eval, outer, channels * inner, ARGC(args),
+                           args);
 }
 
 gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
@@ -330,12 +329,12 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                            MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
                            OCL_ARG(grad_beta) };
-        return launch_1d(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels / c->vw, ARGC(args), args);
+        return ocl_launch_1d(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels / c->vw, ARGC(args), args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                        MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
                        OCL_ARG(in),   OCL_ARG(grad_beta) };
-    return launch_channels(c, "batchnorm_backward", OCL_K_bn_backward, channels, ARGC(args), args);
+    return ocl_launch_channels(c, "batchnorm_backward", OCL_K_bn_backward, channels, ARGC(args), args);
 }
 
 /* ---- elementwise ------------------------------------------------------------- */
@@ -346,7 +345,7 @@ static gantry_status binary(ocl_ctx *c, const char *op, ocl_kernel_id k, gantry_
     mem_arg am = M(a), bm = M(b), ym = M(y);
     cl_ulong nn = n;
     ocl_arg args[] = { MEM_ARGS(am), MEM_ARGS(bm), MEM_ARGS(ym), OCL_ARG(nn) };
-    return launch_1d(c, op, k, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, op, k, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n)
@@ -365,7 +364,7 @@ gantry_status ocl_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size
     mem_arg xm = M(x), ym = M(y);
     cl_ulong nn = n;
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(ym), OCL_ARG(alpha), OCL_ARG(nn) };
-    return launch_1d(c, "scale", OCL_K_ew_scale, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "scale", OCL_K_ew_scale, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n)
@@ -374,7 +373,7 @@ gantry_status ocl_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_
     mem_arg xm = M(x), ym = M(y);
     cl_ulong nn = n;
     ocl_arg args[] = { OCL_ARG(alpha), MEM_ARGS(xm), MEM_ARGS(ym), OCL_ARG(nn) };
-    return launch_1d(c, "axpy", OCL_K_ew_axpy, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "axpy", OCL_K_ew_axpy, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi)
@@ -383,7 +382,7 @@ gantry_status ocl_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi)
     mem_arg xm = M(x);
     cl_ulong nn = n;
     ocl_arg args[] = { MEM_ARGS(xm), OCL_ARG(nn), OCL_ARG(lo), OCL_ARG(hi) };
-    return launch_1d(c, "clamp", OCL_K_ew_clamp, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "clamp", OCL_K_ew_clamp, vector_items(c, n), ARGC(args), args);
 }
 
 /* ---- reductions --------------------------------------------------------------- */
@@ -393,7 +392,7 @@ gantry_status ocl_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi)
 static gantry_status reduce(ocl_ctx *c, const char *op, ocl_kernel_id k, gantry_mem x, size_t n, float t,
                             gantry_mem out, float divisor)
 {
-    size_t groups = div_up(n ? n : 1, c->wg);
+    size_t groups = ocl_div_up(n ? n : 1, c->wg);
     if (groups > c->max_groups)
         groups = c->max_groups;
     if (groups > c->partials_count)
@@ -433,7 +432,7 @@ gantry_status ocl_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float t
     cl_ulong nn = n;
     float k = (float)((double)scale / (double)n);
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(dxm), OCL_ARG(nn), OCL_ARG(target), OCL_ARG(k) };
-    return launch_1d(c, "bce_logits_backward", OCL_K_bce_backward, n, ARGC(args), args);
+    return ocl_launch_1d(c, "bce_logits_backward", OCL_K_bce_backward, n, ARGC(args), args);
 }
 
 /* ---- optimizers ------------------------------------------------------------------ */
@@ -447,7 +446,7 @@ gantry_status ocl_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v
     cl_ulong nn = n;
     ocl_arg args[] = { MEM_ARGS(pm),   MEM_ARGS(gm), MEM_ARGS(vm), OCL_ARG(nn), OCL_ARG(lr), OCL_ARG(momentum),
                        OCL_ARG(weight_decay), OCL_ARG(use_v) };
-    return launch_1d(c, "sgd_update", OCL_K_sgd_update, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "sgd_update", OCL_K_sgd_update, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n, float lr,
@@ -466,7 +465,7 @@ gantry_status ocl_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem 
     ocl_arg args[] = { MEM_ARGS(pm),  MEM_ARGS(gm),      MEM_ARGS(mm),     MEM_ARGS(vm), OCL_ARG(nn),
                        OCL_ARG(beta1), OCL_ARG(beta2),   OCL_ARG(omb1),    OCL_ARG(omb2), OCL_ARG(step_size),
                        OCL_ARG(sqrt_bc2), OCL_ARG(eps),  OCL_ARG(weight_decay) };
-    return launch_1d(c, "adam_update", OCL_K_adam_update, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "adam_update", OCL_K_adam_update, vector_items(c, n), ARGC(args), args);
 }
 
 gantry_status ocl_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
@@ -478,7 +477,7 @@ gantry_status ocl_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_m
     cl_ulong nn = n;
     ocl_arg args[] = { MEM_ARGS(pm), MEM_ARGS(gm), MEM_ARGS(sm), OCL_ARG(nn), OCL_ARG(lr), OCL_ARG(alpha),
                        OCL_ARG(oma), OCL_ARG(eps), OCL_ARG(weight_decay) };
-    return launch_1d(c, "rmsprop_update", OCL_K_rmsprop_update, vector_items(c, n), ARGC(args), args);
+    return ocl_launch_1d(c, "rmsprop_update", OCL_K_rmsprop_update, vector_items(c, n), ARGC(args), args);
 }
 
 /* ---- random fills ----------------------------------------------------------------- */
@@ -489,7 +488,7 @@ gantry_status ocl_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed,
     mem_arg xm = M(x);
     cl_ulong nn = n, s = seed, o = offset;
     ocl_arg args[] = { MEM_ARGS(xm), OCL_ARG(nn), OCL_ARG(s), OCL_ARG(o), OCL_ARG(lo), OCL_ARG(hi) };
-    return launch_1d(c, "rand_uniform", OCL_K_rand_uniform, div_up(n, 4), ARGC(args), args);
+    return ocl_launch_1d(c, "rand_uniform", OCL_K_rand_uniform, ocl_div_up(n, 4), ARGC(args), args);
 }
 
 gantry_status ocl_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
@@ -499,7 +498,7 @@ gantry_status ocl_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, 
     mem_arg xm = M(x);
     cl_ulong nn = n, s = seed, o = offset;
     ocl_arg args[] = { MEM_ARGS(xm), OCL_ARG(nn), OCL_ARG(s), OCL_ARG(o), OCL_ARG(mean), OCL_ARG(std) };
-    return launch_1d(c, "rand_normal", OCL_K_rand_normal, div_up(n, 2), ARGC(args), args);
+    return ocl_launch_1d(c, "rand_normal", OCL_K_rand_normal, ocl_div_up(n, 2), ARGC(args), args);
 }
 
 gantry_status ocl_synchronize(void *ctx)

@@ -727,6 +727,22 @@ static const gantry_backend_ops ocl_ops = {
     .rand_uniform = ocl_rand_uniform,
     .rand_normal = ocl_rand_normal,
     .synchronize = ocl_synchronize,
+    /* ABI version 2 */
+    .im2col = ocl_im2col,
+    .col2im = ocl_col2im,
+    .swap_axes = ocl_swap_axes,
+    .copy_rows = ocl_copy_rows,
+    .regression_loss_forward = ocl_regression_loss_forward,
+    .regression_loss_backward = ocl_regression_loss_backward,
+    .softmax_ce_forward = ocl_softmax_ce_forward,
+    .softmax_ce_backward = ocl_softmax_ce_backward,
+    .logsumexp_forward = ocl_logsumexp_forward,
+    .logsumexp_backward = ocl_logsumexp_backward,
+    .dropout_mask = ocl_dropout_mask,
+    .minibatch_disc_forward = ocl_minibatch_disc_forward,
+    .minibatch_disc_backward = ocl_minibatch_disc_backward,
+    .batchnorm_forward_frozen = ocl_batchnorm_forward_frozen,
+    .batchnorm_backward_frozen = ocl_batchnorm_backward_frozen,
 };
 
 /* The module's only exported symbol. */
