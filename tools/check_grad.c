@@ -267,6 +267,23 @@ typedef struct grad_config {
     double eps;
 } grad_config;
 
+/* Virtual batch norm: the reference pass that sets its statistics, on a
+ * batch of 7 drawn like the input. */
+static gantry_status reference_pass(check_suite *s, gantry_seq *seq, const grad_config *gc, float lo, float hi)
+{
+    size_t shape[4];
+    memcpy(shape, gc->shape, sizeof shape);
+    shape[0] = 7;
+    gantry_tensor *ref = NULL, *y;
+    TRY(gantry_seq_set_virtual_batchnorm(seq, 1));
+    TRY(check_grad_random_tensor(s->test, gc->ndim, shape, gc->seed + 4, lo, hi, 0.0f, &ref));
+    gantry_status st = gantry_seq_forward(seq, ref, GANTRY_FORWARD_REFERENCE, &y);
+    gantry_tensor_destroy(ref);
+    return st;
+}
+
+static int virtual_bn; /* grad_case runs a reference pass first */
+
 /* One configuration: a fresh Sequential from `build`, an input, the check. */
 static void grad_case(check_suite *s, check_row *row, const grad_config *gc, gantry_status (*build)(gantry_seq *, const void *),
                       const void *arg, float lo, float hi, float gap)
@@ -283,6 +300,8 @@ static void grad_case(check_suite *s, check_row *row, const grad_config *gc, gan
     }
     if (!st)
         st = check_grad_randomize_batchnorm(seq, gc->seed + 1);
+    if (!st && virtual_bn)
+        st = reference_pass(s, seq, gc, lo, hi);
     if (!st)
         st = check_grad_random_tensor(s->test, gc->ndim, gc->shape, gc->seed + 2, lo, hi, gap, &x);
     if (!st)
@@ -328,6 +347,19 @@ static gantry_status build_activation(gantry_seq *seq, const void *arg)
 {
     const act_arg *a = arg;
     return gantry_seq_add_activation(seq, a->act, a->param);
+}
+
+typedef struct conv_arg {
+    int transposed;
+    size_t in, out, k, stride, padding;
+} conv_arg;
+
+static gantry_status build_conv(gantry_seq *seq, const void *arg)
+{
+    const conv_arg *c = arg;
+    if (c->transposed)
+        return gantry_seq_add_conv_transpose2d(seq, c->in, c->out, c->k, c->stride, c->padding);
+    return gantry_seq_add_conv2d(seq, c->in, c->out, c->k, c->stride, c->padding);
 }
 
 /* Linear -> BatchNorm -> LeakyReLU -> Linear -> Tanh, the GAN's pattern. */
@@ -456,6 +488,44 @@ void check_grad_run(check_suite *s)
         grad_case(s, &r, &b, build_activation, &acts[i].a, -3.0f, 3.0f, 5e-2f);
         check_row_end(s, &r);
     }
+
+    fd_row_begin(s, &r, "gradcheck(virtual_batchnorm)");
+    {
+        static const size_t c3 = 3, c2 = 2;
+        grad_config a = { "VirtualBatchNorm(3) x [5, 3]", 2, { 5, 3 }, 71, 1e-2 };
+        grad_config b = { "VirtualBatchNorm(2) x [3, 2, 2, 3]", 4, { 3, 2, 2, 3 }, 72, 1e-2 };
+        grad_config c = { "VirtualBatchNorm(2) x [1, 2, 3, 1]", 4, { 1, 2, 3, 1 }, 73, 1e-2 };
+        virtual_bn = 1;
+        grad_case(s, &r, &a, build_batchnorm, &c3, -2.0f, 2.0f, 0.0f);
+        grad_case(s, &r, &b, build_batchnorm, &c2, -2.0f, 2.0f, 0.0f);
+        grad_case(s, &r, &c, build_batchnorm, &c2, -2.0f, 2.0f, 0.0f);
+        virtual_bn = 0;
+    }
+    check_row_end(s, &r);
+
+    fd_row_begin(s, &r, "gradcheck(conv2d)");
+    {
+        static const conv_arg c1 = { 0, 3, 4, 3, 2, 1 }, c2 = { 0, 2, 3, 4, 2, 1 }, c3 = { 0, 1, 2, 1, 1, 0 };
+        grad_config a = { "Conv2d(3, 4, 3, 2, 1) x [2, 3, 5, 6]", 4, { 2, 3, 5, 6 }, 81, 1e-2 };
+        grad_config b = { "Conv2d(2, 3, 4, 2, 1) x [2, 2, 6, 6]", 4, { 2, 2, 6, 6 }, 82, 1e-2 };
+        grad_config c = { "Conv2d(1, 2, 1, 1, 0) x [1, 1, 3, 2]", 4, { 1, 1, 3, 2 }, 83, 1e-2 };
+        grad_case(s, &r, &a, build_conv, &c1, -1.0f, 1.0f, 0.0f);
+        grad_case(s, &r, &b, build_conv, &c2, -1.0f, 1.0f, 0.0f);
+        grad_case(s, &r, &c, build_conv, &c3, -1.0f, 1.0f, 0.0f);
+    }
+    check_row_end(s, &r);
+
+    fd_row_begin(s, &r, "gradcheck(conv_transpose2d)");
+    {
+        static const conv_arg c1 = { 1, 3, 2, 4, 2, 1 }, c2 = { 1, 2, 3, 3, 1, 0 }, c3 = { 1, 2, 2, 3, 3, 2 };
+        grad_config a = { "ConvTranspose2d(3, 2, 4, 2, 1) x [2, 3, 3, 4]", 4, { 2, 3, 3, 4 }, 84, 1e-2 };
+        grad_config b = { "ConvTranspose2d(2, 3, 3, 1, 0) x [1, 2, 2, 3]", 4, { 1, 2, 2, 3 }, 85, 1e-2 };
+        grad_config c = { "ConvTranspose2d(2, 2, 3, 3, 2) x [3, 2, 2, 2]", 4, { 3, 2, 2, 2 }, 86, 1e-2 };
+        grad_case(s, &r, &a, build_conv, &c1, -1.0f, 1.0f, 0.0f);
+        grad_case(s, &r, &b, build_conv, &c2, -1.0f, 1.0f, 0.0f);
+        grad_case(s, &r, &c, build_conv, &c3, -1.0f, 1.0f, 0.0f);
+    }
+    check_row_end(s, &r);
 
     fd_row_begin(s, &r, "gradcheck(stack)");
     {

@@ -1016,7 +1016,7 @@ const char *const check_op_names[] = {
     "im2col", "col2im", "swap_axes", "copy_rows", "regression_loss_forward", "regression_loss_backward",
     "softmax_ce_forward", "softmax_ce_backward", "logsumexp_forward", "logsumexp_backward", "dropout_mask",
     "minibatch_disc_forward", "minibatch_disc_backward", "batchnorm_forward_frozen", "batchnorm_backward_frozen",
-    "gradcheck", "trajectory", NULL,
+    "vbn_forward", "vbn_backward", "gradcheck", "trajectory", NULL,
 };
 
 void check_ops_run(check_suite *s, const char *name)

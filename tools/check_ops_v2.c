@@ -49,6 +49,9 @@
  *   minibatch_disc_backward             distances; the backward has terms of both signs that may
  *                                       cancel, so as batchnorm_backward and bias_grad
  *   batchnorm_backward_frozen    1e-9   dx is elementwise, dgamma and dbeta are per-channel sums
+ *   vbn_forward, vbn_backward    1e-9   per-example sums over H*W feed every element of the example;
+ *                                       dgamma and dbeta are per-channel sums (gradcheck(virtual_batchnorm)
+ *                                       in tools/check_grad.c checks the backward against differences)
  *                                       over up to 512 x 35 values in another order (as bias_grad)
  *
  * NaN/Inf: injected where the ABI's formula defines the result whatever
@@ -779,6 +782,68 @@ static gantry_status run_bn_forward_frozen(gantry_tensor *const *t, const check_
 static gantry_status run_bn_backward_frozen(gantry_tensor *const *t, const check_case *c)
 {
     return gantry_op_batchnorm_backward_frozen(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], c->i[0]);
+}
+
+/* Virtual batch norm: i[1] is the reference batch's value count per channel. */
+static gantry_status run_vbn_forward(gantry_tensor *const *t, const check_case *c)
+{
+    return gantry_op_vbn_forward(t[0], t[1], t[2], t[3], t[4], t[5], (size_t)c->i[1], t[6], t[7], 1e-5f);
+}
+
+static gantry_status run_vbn_backward(gantry_tensor *const *t, const check_case *c)
+{
+    return gantry_op_vbn_backward(t[0], t[1], t[2], t[3], t[4], (size_t)c->i[1], t[5], t[6], t[7], c->i[0]);
+}
+
+static void check_vbn(check_suite *s, int backward)
+{
+    const char *name = backward ? "vbn_backward" : "vbn_forward";
+    static const size_t ref_counts[] = { 1, 64, 448 };
+    const nchw *shapes = s->quick ? bn_shapes_quick : bn_shapes_full;
+    size_t nshapes = s->quick ? ARRAY_LEN(bn_shapes_quick) : ARRAY_LEN(bn_shapes_full);
+    check_row r;
+    check_row_begin(s, &r, name, "nmse", LIMIT_ROWS);
+    size_t index = 0;
+    for (size_t i = 0; i < nshapes; i++)
+        for (int variant = 0; variant < 2; variant++, index++) {
+            /* forward: NaN/Inf in x on the second variant; backward: accumulate */
+            nchw d = shapes[i];
+            size_t n = d.n * d.c * nchw_inner(d), per = d.n * d.c;
+            check_case c;
+            check_case_init(&c, case_seed(name, index), backward ? run_vbn_backward : run_vbn_forward);
+            c.i[0] = variant;
+            c.i[1] = (int)ref_counts[index % ARRAY_LEN(ref_counts)];
+            float *x = arg_nchw(&c, "x", CHECK_IN, d);
+            check_fill_uniform(&c, x, n, -3.0f, 3.0f);
+            if (backward) {
+                check_fill_uniform(&c, arg_nchw(&c, "dy", CHECK_IN, d), n, -1.0f, 1.0f);
+                uniform_arg(&c, "gamma", CHECK_IN, d.c, 0.5f, 1.5f);
+                uniform_arg(&c, "save_mean", CHECK_IN, per, -1.0f, 1.0f);
+                uniform_arg(&c, "save_invstd", CHECK_IN, per, 0.25f, 4.0f);
+                check_fill_uniform(&c, arg_nchw(&c, "dx", CHECK_OUT, d), n, -1.0f, 1.0f);
+                uniform_arg(&c, "dgamma", CHECK_OUT, d.c, variant ? -1.0f : -1e6f, variant ? 1.0f : 1e6f);
+                uniform_arg(&c, "dbeta", CHECK_OUT, d.c, variant ? -1.0f : -1e6f, variant ? 1.0f : 1e6f);
+            } else {
+                if (variant)
+                    check_inject_nonfinite(x, n, index);
+                check_fill_uniform(&c, arg_nchw(&c, "y", CHECK_OUT, d), n, -1.0f, 1.0f);
+                uniform_arg(&c, "gamma", CHECK_IN, d.c, 0.5f, 1.5f);
+                uniform_arg(&c, "beta", CHECK_IN, d.c, -0.5f, 0.5f);
+                uniform_arg(&c, "ref_mean", CHECK_IN, d.c, -1.0f, 1.0f);
+                uniform_arg(&c, "ref_invstd", CHECK_IN, d.c, 0.25f, 4.0f);
+                uniform_arg(&c, "save_mean", CHECK_OUT, per, -1.0f, 1.0f);
+                uniform_arg(&c, "save_invstd", CHECK_OUT, per, -1.0f, 1.0f);
+            }
+            char shape[64];
+            if (d.h)
+                snprintf(shape, sizeof shape, "[%zu, %zu, %zu, %zu]", d.n, d.c, d.h, d.w);
+            else
+                snprintf(shape, sizeof shape, "[%zu, %zu]", d.n, d.c);
+            snprintf(c.desc, sizeof c.desc, "x %s ref_count=%d%s", shape, c.i[1],
+                     backward ? (variant ? " accumulate=1" : " accumulate=0") : (variant ? " with NaN/Inf" : ""));
+            check_case_run(s, &r, &c);
+        }
+    check_row_end(s, &r);
 }
 
 static void check_bn_frozen(check_suite *s, int backward)
@@ -1573,5 +1638,9 @@ void check_ops_v2_run(check_suite *s, const char *name)
     } else if (!strcmp(name, "batchnorm_backward_frozen")) {
         check_bn_frozen(s, 1);
         gradcheck_bn_frozen(s);
+    } else if (!strcmp(name, "vbn_forward")) {
+        check_vbn(s, 0);
+    } else if (!strcmp(name, "vbn_backward")) {
+        check_vbn(s, 1);
     }
 }
