@@ -275,6 +275,8 @@ static gantry_status check_config(const gantry_gan_config *c, const struct model
                                     "began: its autoencoder D has no logits or features for --minibatch-disc, "
                                     "--feature-matching or --label-smoothing");
     }
+    if (c->vbn != GANTRY_BN_BATCH && c->vbn != GANTRY_BN_VIRTUAL && c->vbn != GANTRY_BN_REFERENCE)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "unknown batch norm mode %d", (int)c->vbn);
     if (c->unroll > 100)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "unroll %u outside 0..100", c->unroll);
     if (c->unroll && m->family == FAMILY_BEGAN)
@@ -379,7 +381,7 @@ gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *con
     TRY_ALLOC(gantry_optim_create(gan->d, &oc, &gan->opt_d));
     TRY_ALLOC(create_step_tensors(gan));
     if (c->vbn)
-        TRY_ALLOC(gantry_seq_set_virtual_batchnorm(gan->g, 1));
+        TRY_ALLOC(gantry_seq_set_virtual_batchnorm(gan->g, c->vbn));
     if (c->vbn)
         TRY_ALLOC(create_reference_batch(gan));
     if (c->unroll) { /* D's twin holds the snapshot */

@@ -322,11 +322,13 @@ const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf
     return buf;
 }
 
-gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, int on)
+gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, gantry_bn_mode mode)
 {
     CHECK_SEQ(seq);
+    if (mode != GANTRY_BN_BATCH && mode != GANTRY_BN_VIRTUAL && mode != GANTRY_BN_REFERENCE)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "batch norm mode %d", (int)mode);
     for (size_t i = 0; i < seq->nlayers; i++)
-        gantry__batchnorm_set_virtual(seq->layers[i], on);
+        gantry__batchnorm_set_virtual(seq->layers[i], (int)mode);
     return GANTRY_OK;
 }
 

@@ -46,8 +46,8 @@ gantry_status gantry__activation_create(gantry_backend *be, gantry_activation ac
 gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer);
 void gantry__layer_destroy(gantry_layer *l);
 
-/* Switches a BatchNorm layer to virtual batch norm (no-op for others). */
-void gantry__batchnorm_set_virtual(gantry_layer *l, int on);
+/* Sets a BatchNorm layer's gantry_bn_mode (no-op for other layers). */
+void gantry__batchnorm_set_virtual(gantry_layer *l, int mode);
 /* Conv2d(in, out, k, stride, padding) and ConvTranspose2d, square kernels. */
 gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,
                                   size_t padding, gantry_layer **out_layer);

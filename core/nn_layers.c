@@ -225,6 +225,13 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     gantry_param *st = l->state;
     p->trained_last = training;
     p->virtual_last = p->virtual_mode && training == 1;
+    if (p->virtual_last && p->virtual_mode == GANTRY_BN_REFERENCE) {
+        if (!p->ref_count)
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                    "BatchNorm(%zu): reference batch norm needs a reference pass first", p->features);
+        return gantry_op_batchnorm_forward_frozen(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value, p->ref_mean,
+                                                  p->ref_invstd);
+    }
     if (p->virtual_last) {
         if (!p->ref_count)
             return gantry_set_error(GANTRY_INVALID_ARGUMENT,
@@ -266,6 +273,10 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
         return GANTRY_OK;
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
     gantry_param *st = l->state;
+    if (p->virtual_last && p->virtual_mode == GANTRY_BN_REFERENCE)
+        return gantry_op_batchnorm_backward_frozen(l->x, dy, st[BN_WEIGHT].value, p->ref_mean, p->ref_invstd, l->dx,
+                                                   param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
+                                                   param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
     if (p->virtual_last)
         return gantry_op_vbn_backward(l->x, dy, st[BN_WEIGHT].value, p->vsave_mean, p->vsave_invstd, p->ref_count,
                                       l->dx, param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
@@ -288,7 +299,9 @@ static gantry_status batchnorm_init(gantry_layer *l, uint64_t seed, uint64_t *of
 static void batchnorm_describe(const gantry_layer *l, char *buf, size_t size)
 {
     const batchnorm_priv *p = l->priv;
-    snprintf(buf, size, "%sBatchNorm(%zu, eps=%g, momentum=%g)", p->virtual_mode ? "Virtual" : "", p->features,
+    snprintf(buf, size, "%sBatchNorm(%zu, eps=%g, momentum=%g)",
+             p->virtual_mode == GANTRY_BN_VIRTUAL ? "Virtual" : p->virtual_mode == GANTRY_BN_REFERENCE ? "Reference" : "",
+             p->features,
              (double)p->eps, (double)p->momentum);
 }
 
@@ -305,12 +318,12 @@ static void batchnorm_destroy(gantry_layer *l)
     gantry_tensor_destroy(p->vsave_invstd);
 }
 
-void gantry__batchnorm_set_virtual(gantry_layer *l, int on)
+void gantry__batchnorm_set_virtual(gantry_layer *l, int mode)
 {
     if (strcmp(l->cls->name, "BatchNorm") != 0)
         return;
     batchnorm_priv *p = l->priv;
-    p->virtual_mode = on != 0;
+    p->virtual_mode = mode;
     p->ref_count = 0;
 }
 

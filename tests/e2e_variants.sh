@@ -39,6 +39,7 @@ runs=(
   "minimax|--model cdcgan --g-loss minimax --feature-matching"
   "wgan-clip|--model wgan --n-critic 2 --clip 0.05"
   "vbn|--model dcgan --vbn"
+  "refbn|--model gan --ref-bn --d-steps 2"
   "vbn-cgan|--model cgan --vbn --label-smoothing 0.9"
   "unroll|--model dcgan --unroll 2"
   "unroll-wgan|--model wgan --n-critic 2 --unroll 1 --vbn"

@@ -248,21 +248,23 @@ static void test_virtual_batchnorm(void)
     /* Reference statistics from one batch, then another batch normalised
      * with them: the backward holds the reference statistics constant, and
      * so do the finite differences (no reference pass in between). */
-    static const size_t shapes[][4] = { { 5, 3, 0, 0 }, { 3, 2, 2, 3 }, { 1, 2, 3, 1 } };
-    for (size_t k = 0; k < 3; k++) {
+    static const size_t shapes[][4] = { { 5, 3, 0, 0 }, { 3, 2, 2, 3 }, { 1, 2, 3, 1 }, { 4, 3, 0, 0 }, { 2, 2, 2, 2 } };
+    for (size_t k = 0; k < 5; k++) {
+        gantry_bn_mode mode = k < 3 ? GANTRY_BN_VIRTUAL : GANTRY_BN_REFERENCE;
         int ndim = shapes[k][2] ? 4 : 2;
         gantry_seq *seq = new_seq();
         CHECK_OK(gantry_seq_add_batchnorm(seq, shapes[k][1], 1e-5f, 0.1f));
         init_seq(seq, 71);
         randomize_batchnorm(seq, 72);
-        CHECK_OK(gantry_seq_set_virtual_batchnorm(seq, 1));
+        CHECK_OK(gantry_seq_set_virtual_batchnorm(seq, mode));
         gantry_tensor *ref = random_tensor(ndim, (size_t[]){ 7, shapes[k][1], shapes[k][2], shapes[k][3] }, 73 + k,
                                            -2.0f, 2.0f, 0.0f);
         gantry_tensor *x = random_tensor(ndim, shapes[k], 76 + k, -2.0f, 2.0f, 0.0f), *y = NULL;
         CHECK(gantry_seq_forward(seq, x, 1, &y) == GANTRY_INVALID_ARGUMENT); /* no reference pass yet */
         CHECK_OK(gantry_seq_forward(seq, ref, GANTRY_FORWARD_REFERENCE, &y));
         char name[96];
-        snprintf(name, sizeof name, "VirtualBatchNorm(%zu) [%zu, %zu%s]", shapes[k][1], shapes[k][0], shapes[k][1],
+        snprintf(name, sizeof name, "%sBatchNorm(%zu) [%zu, %zu%s]", k < 3 ? "Virtual" : "Reference", shapes[k][1],
+                 shapes[k][0], shapes[k][1],
                  ndim == 4 ? ", H, W" : "");
         grad_check_at(__LINE__, name, seq, x, 79 + k, 1e-2, CHECK_GRAD_TOL);
         gantry_tensor_destroy(ref);

@@ -275,7 +275,7 @@ static gantry_status reference_pass(check_suite *s, gantry_seq *seq, const grad_
     memcpy(shape, gc->shape, sizeof shape);
     shape[0] = 7;
     gantry_tensor *ref = NULL, *y;
-    TRY(gantry_seq_set_virtual_batchnorm(seq, 1));
+    TRY(gantry_seq_set_virtual_batchnorm(seq, GANTRY_BN_VIRTUAL));
     TRY(check_grad_random_tensor(s->test, gc->ndim, shape, gc->seed + 4, lo, hi, 0.0f, &ref));
     gantry_status st = gantry_seq_forward(seq, ref, GANTRY_FORWARD_REFERENCE, &y);
     gantry_tensor_destroy(ref);

@@ -81,6 +81,8 @@ static void help(void)
            "  --vbn               virtual batch norm in G (Salimans et al. 2016): each example is\n"
            "                      normalised with the statistics of a fixed reference batch of noise\n"
            "                      plus itself; G runs the reference batch before each forward pass\n"
+           "  --ref-bn            reference batch norm in G (NIPS 2016 GAN tutorial): every example is\n"
+           "                      normalised with the reference batch's statistics alone\n"
            "  --unroll K          unrolled GAN (Metz et al. 2017): before each G update, D takes K\n"
            "                      more steps on the last real batch; G updates against that D, then\n"
            "                      D is restored.  First-order: the gradient does NOT flow through\n"
@@ -106,7 +108,7 @@ typedef struct train_options {
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
-           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL };
+           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -120,7 +122,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "label-smoothing", required_argument, NULL, O_SMOOTH },
         { "minibatch-disc", no_argument, NULL, O_MBD }, { "feature-matching", no_argument, NULL, O_FM },
         { "labeled", required_argument, NULL, O_LABELED }, { "vbn", no_argument, NULL, O_VBN },
-        { "unroll", required_argument, NULL, O_UNROLL }, { 0, 0, 0, 0 },
+        { "unroll", required_argument, NULL, O_UNROLL }, { "ref-bn", no_argument, NULL, O_REFBN },
+        { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c;
@@ -151,7 +154,8 @@ static int parse(int argc, char **argv, train_options *o)
         case O_SMOOTH: bad = cli_parse_float(cmd, "--label-smoothing", optarg, 1e-6f, 1.0f, &o->smoothing); break;
         case O_MBD: o->minibatch_disc = 1; break;
         case O_FM: o->feature_matching = 1; break;
-        case O_VBN: o->vbn = 1; break;
+        case O_VBN: o->vbn = GANTRY_BN_VIRTUAL; break;
+        case O_REFBN: o->vbn = GANTRY_BN_REFERENCE; break;
         case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
@@ -344,7 +348,7 @@ int cmd_train(int argc, char **argv)
         config.label_smoothing = o.smoothing;
     config.minibatch_disc = o.minibatch_disc;
     config.feature_matching = o.feature_matching;
-    config.vbn = o.vbn;
+    config.vbn = (gantry_bn_mode)o.vbn;
     config.unroll = (unsigned)o.unroll;
     config.seed = o.seed;
     int is_sgan = strcmp(config.model, "sgan") == 0;

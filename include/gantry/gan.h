@@ -58,7 +58,8 @@ typedef struct gantry_gan_config {
     float began_gamma;           /* began: diversity ratio gamma (0.5) */
     float began_lambda_k;        /* began: k_t learning rate (0.001) */
     size_t began_hidden;         /* began: autoencoder code size (64) */
-    int vbn;                     /* virtual batch norm in G, against a fixed reference batch of noise */
+    gantry_bn_mode vbn;          /* G's batch norm: batch (0), virtual (--vbn) or reference (--ref-bn),
+                                    against a fixed reference batch of noise */
     unsigned unroll;             /* G's update against D unrolled this many steps ahead (0: off) */
 } gantry_gan_config;
 

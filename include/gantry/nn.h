@@ -108,13 +108,22 @@ GANTRY_API size_t gantry_seq_layer_count(const gantry_seq *seq);
 /* "Linear(100, 128)", "LeakyReLU(0.2)", ... into buf. */
 GANTRY_API const char *gantry_seq_layer_describe(const gantry_seq *seq, size_t i, char *buf, size_t size);
 
-/* Virtual batch norm (Salimans et al. 2016) in every BatchNorm layer: in
- * training, each example is normalised with the statistics of the last
- * reference pass (gantry_seq_forward with GANTRY_FORWARD_REFERENCE)
- * together with its own values; gradients treat the reference statistics
- * as constants.  Evaluation uses the running statistics, which only the
- * reference passes update.  on = 0 restores ordinary batch norm. */
-GANTRY_API gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, int on);
+/* How BatchNorm layers normalise in training. */
+typedef enum gantry_bn_mode {
+    GANTRY_BN_BATCH = 0,     /* the batch's statistics (ordinary batch norm) */
+    /* Virtual batch norm (Salimans et al. 2016): each example with the
+     * statistics of the last reference pass together with its own values. */
+    GANTRY_BN_VIRTUAL = 1,
+    /* Reference batch norm (NIPS 2016 GAN tutorial): every example with the
+     * statistics of the last reference pass alone. */
+    GANTRY_BN_REFERENCE = 2,
+} gantry_bn_mode;
+
+/* Sets the mode of every BatchNorm layer.  The reference pass is
+ * gantry_seq_forward with GANTRY_FORWARD_REFERENCE; gradients treat its
+ * statistics as constants.  Evaluation uses the running statistics, which
+ * only the reference passes update in these modes. */
+GANTRY_API gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, gantry_bn_mode mode);
 
 /* Clamps every trainable parameter into [lo, hi] (WGAN weight clipping). */
 GANTRY_API gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi);
