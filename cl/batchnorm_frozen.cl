@@ -11,7 +11,10 @@
  * dbeta = sum dy (+ grad_beta * the old values), one BN_LX x BN_LY
  * work-group per BN_LX channels as bn_backward, compensated sums reduced in
  * local memory; each work-item reads x and dy of an element before writing
- * its dx, so dx may alias either. */
+ * its dx, so dx may alias either.
+ * Virtual batch norm (vbn_*, after them): statistics per (example, channel)
+ * pair mixed with the reference batch's, as the header's formulas; see
+ * there. */
 #pragma OPENCL FP_CONTRACT OFF
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
@@ -70,4 +73,243 @@ bn_backward_frozen(__global const float *x, ulong xo, __global const float *dy, 
     }
     dgamma[dgo + ch] = fsum_value(sdyx);
     dbeta[dbo + ch] = fsum_value(sdy);
+}
+
+/* ---- virtual batch norm -------------------------------------------------------
+ * Forward: per (example, channel) pair the compensated sums S and Q (x^2
+ * exact as a float-float product) over its inner values, then mean, var and
+ * invstd in float-float (the variance cancels when the mean is large) and y
+ * as bn_forward_frozen, rounded once; wherever a float-float value is not
+ * finite the plain float formula stands (Inf and NaN as it gives them).
+ * vbn_forward: one work-group of WG per pair (pair = group id), reduced in
+ * local memory; every work-item reaches every barrier (no early return).
+ * vbn_forward_items: a work-item per pair, for small inner.  The reads of a
+ * pair finish before its writes (y may alias x).
+ * Backward: per pair sum dy and sum dy xhat (as bn_backward_frozen), then
+ * dx = gamma invstd (dy - sum dy / n - xhat sum dy xhat / n) in float-float.
+ * vbn_backward: a work-group of WG per pair writes dx and the pair's two
+ * sums (float2 each, as a float4) to `part`; vbn_backward_channels, one
+ * BN_LX x BN_LY work-group per BN_LX channels as bn_backward_frozen, adds
+ * them over the examples into dgamma and dbeta (from_part = 1), or, for
+ * small inner, computes each pair's sums and dx itself (from_part = 0). */
+
+/* A count as float-float (exact below 2^48). */
+float2 vbn_count(ulong n)
+{
+    const float h = (float)n;
+    return (float2)(h, (float)((long)n - (long)h));
+}
+
+/* a / b in float-float (b != 0). */
+float2 vbn_ff_div(float2 a, float2 b)
+{
+    const float q = a.x / b.x;
+    const float2 r = ff_add(a, -ff_mul_f(b, q));
+    return ff_norm((float2)(q, r.x / b.x));
+}
+
+/* sqrt(a) in float-float (a > 0): a Newton step from the float root. */
+float2 vbn_ff_sqrt(float2 a)
+{
+    const float s = sqrt(a.x);
+    const float2 e = ff_add(a, -ff_two_prod(s, s));
+    return ff_norm((float2)(s, e.x / (2.0f * s)));
+}
+
+/* mean and invstd of a pair from its compensated sums s (of x) and q (of
+ * x^2) and the reference statistics of its channel. */
+void vbn_stats(float2 s, float2 q, float rm, float ri, ulong ref_count, ulong inner, float eps, float2 *mean,
+               float2 *invstd)
+{
+    const float2 r = vbn_count(ref_count), n = vbn_count(ref_count + inner);
+    /* var_r = 1 / ri^2 - eps, then var_r + rm^2 */
+    const float2 rvar = ff_add(ff_div_f(ff_div_f((float2)(1.0f, 0.0f), ri), ri), (float2)(-eps, 0.0f));
+    const float2 rsq = ff_add(rvar, ff_two_prod(rm, rm));
+    float2 m = vbn_ff_div(ff_add(ff_mul_f(r, rm), ff_norm(s)), n);
+    float2 var = ff_add(vbn_ff_div(ff_add(ff_mul(r, rsq), ff_norm(q)), n), -ff_mul(m, m));
+    if (var.x < 0.0f)
+        var = (float2)(0.0f, 0.0f);
+    float2 inv = vbn_ff_div((float2)(1.0f, 0.0f), vbn_ff_sqrt(ff_add(var, (float2)(eps, 0.0f))));
+
+    /* the plain float formula, for what is not finite above */
+    const float pm = (r.x * rm + fsum_value(s)) / n.x;
+    float pv = (r.x * ((1.0f / (ri * ri) - eps) + rm * rm) + fsum_value(q)) / n.x - pm * pm;
+    if (pv < 0.0f)
+        pv = 0.0f;
+    if (!isfinite(m.x))
+        m = (float2)(pm, 0.0f);
+    if (!isfinite(inv.x))
+        inv = (float2)(1.0f / sqrt(pv + eps), 0.0f);
+    *mean = m;
+    *invstd = inv;
+}
+
+/* y of one element, as bn_forward_frozen with float-float statistics. */
+float vbn_y(float xv, float2 mean, float2 inv, float g, float b)
+{
+    const float plain = g * ((xv - mean.x) * inv.x) + b; /* Inf and NaN as the formula gives them */
+    const float2 xhat = ff_mul(ff_add((float2)(xv, 0.0f), -mean), inv);
+    return isfinite(plain) ? ff_value(ff_add(ff_mul_f(xhat, g), (float2)(b, 0.0f))) : plain;
+}
+
+/* Adds x (from `first`, every `step`-th of `inner`) to the sums s and q. */
+void vbn_sums(__global const float *x, size_t first, size_t step, size_t inner, float2 *s, float2 *q)
+{
+    float2 ss = *s, qq = *q;
+    for (size_t i = first; i < inner; i += step) {
+        const float v = x[i];
+        const float2 v2 = ff_two_prod(v, v);
+        ss = fsum_add(ss, v);
+        qq = fsum_add(qq, v2.x);
+        qq.y += v2.y;
+    }
+    *s = ss;
+    *q = qq;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+vbn_forward(__global const float *x, ulong xo, __global float *y, ulong yo, __global const float *gamma, ulong go,
+            __global const float *beta, ulong bo, __global const float *rmean, ulong rmo,
+            __global const float *rinvstd, ulong rio, __global float *smean, ulong smo, __global float *sinvstd,
+            ulong sio, ulong ref_count, ulong channels, ulong inner, float eps)
+{
+    __local float2 sh[WG];
+    const size_t pair = get_group_id(0), ch = pair % channels, l = get_local_id(0);
+    x += xo + pair * inner;
+    y += yo + pair * inner;
+    float2 s = (float2)(0.0f, 0.0f), q = (float2)(0.0f, 0.0f);
+    vbn_sums(x, l, WG, inner, &s, &q);
+    s = group_sum(s, sh);
+    q = group_sum(q, sh);
+    float2 mean, inv;
+    vbn_stats(s, q, rmean[rmo + ch], rinvstd[rio + ch], ref_count, inner, eps, &mean, &inv);
+    const float g = gamma[go + ch], b = beta[bo + ch];
+    for (size_t i = l; i < inner; i += WG)
+        y[i] = vbn_y(x[i], mean, inv, g, b);
+    if (l == 0) {
+        smean[smo + pair] = ff_value(mean);
+        sinvstd[sio + pair] = ff_value(inv);
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+vbn_forward_items(__global const float *x, ulong xo, __global float *y, ulong yo, __global const float *gamma,
+                  ulong go, __global const float *beta, ulong bo, __global const float *rmean, ulong rmo,
+                  __global const float *rinvstd, ulong rio, __global float *smean, ulong smo,
+                  __global float *sinvstd, ulong sio, ulong ref_count, ulong pairs, ulong channels, ulong inner,
+                  float eps)
+{
+    const size_t pair = get_global_id(0), ch = pair % channels;
+    if (pair >= pairs)
+        return; /* no barrier in this kernel */
+    x += xo + pair * inner;
+    y += yo + pair * inner;
+    float2 s = (float2)(0.0f, 0.0f), q = (float2)(0.0f, 0.0f);
+    vbn_sums(x, 0, 1, inner, &s, &q);
+    float2 mean, inv;
+    vbn_stats(s, q, rmean[rmo + ch], rinvstd[rio + ch], ref_count, inner, eps, &mean, &inv);
+    const float g = gamma[go + ch], b = beta[bo + ch];
+    for (size_t i = 0; i < inner; i++)
+        y[i] = vbn_y(x[i], mean, inv, g, b);
+    smean[smo + pair] = ff_value(mean);
+    sinvstd[sio + pair] = ff_value(inv);
+}
+
+/* Adds dy and dy xhat of a pair (from `first`, every `step`-th of `inner`)
+ * to sdy and sdyx, as bn_backward_frozen. */
+void vbn_grad_sums(__global const float *x, __global const float *dy, float mu, float inv, size_t first, size_t step,
+                   size_t inner, float2 *sdy, float2 *sdyx)
+{
+    float2 a = *sdy, b = *sdyx;
+    for (size_t i = first; i < inner; i += step) {
+        const float g = dy[i], xv = x[i];
+        const float plain_gx = g * ((xv - mu) * inv);
+        float2 gx = ff_mul_f(ff_mul_f(ff_two_sum(xv, -mu), inv), g); /* dy * xhat */
+        if (!isfinite(plain_gx)) /* Inf and NaN as the formula gives them */
+            gx = (float2)(plain_gx, 0.0f);
+        a = fsum_add(a, g);
+        b = fsum_add(b, gx.x);
+        b.y += gx.y;
+    }
+    *sdy = a;
+    *sdyx = b;
+}
+
+/* dx of a pair (from `first`, every `step`-th of `inner`) given its sums. */
+void vbn_grad_dx(__global const float *x, __global const float *dy, __global float *dx, float mu, float inv, float g,
+                 float2 sdy, float2 sdyx, ulong ref_count, size_t first, size_t step, size_t inner)
+{
+    const float2 n = vbn_count(ref_count + inner), k = ff_two_prod(g, inv);
+    const float2 a = vbn_ff_div(ff_norm(sdy), n), b = vbn_ff_div(ff_norm(sdyx), n);
+    const float pk = k.x + k.y, pa = fsum_value(sdy) / n.x, pb = fsum_value(sdyx) / n.x;
+    for (size_t i = first; i < inner; i += step) {
+        const float d = dy[i], xv = x[i];
+        const float plain = pk * ((d - pa) - ((xv - mu) * inv) * pb); /* Inf and NaN as the formula gives them */
+        const float2 xhat = ff_mul_f(ff_two_sum(xv, -mu), inv);
+        float2 t = ff_add((float2)(d, 0.0f), -a);
+        t = ff_add(t, -ff_mul(xhat, b));
+        dx[i] = isfinite(plain) ? ff_value(ff_mul(k, t)) : plain;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+vbn_backward(__global const float *x, ulong xo, __global const float *dy, ulong dyo, __global const float *gamma,
+             ulong go, __global const float *smean, ulong smo, __global const float *sinvstd, ulong sio,
+             __global float *dx, ulong dxo, __global float4 *part, ulong ref_count, ulong channels, ulong inner)
+{
+    __local float2 sh[WG];
+    const size_t pair = get_group_id(0), ch = pair % channels, l = get_local_id(0);
+    x += xo + pair * inner;
+    dy += dyo + pair * inner;
+    dx += dxo + pair * inner;
+    const float mu = smean[smo + pair], inv = sinvstd[sio + pair];
+    float2 sdy = (float2)(0.0f, 0.0f), sdyx = (float2)(0.0f, 0.0f);
+    vbn_grad_sums(x, dy, mu, inv, l, WG, inner, &sdy, &sdyx);
+    sdy = group_sum(sdy, sh);
+    sdyx = group_sum(sdyx, sh);
+    vbn_grad_dx(x, dy, dx, mu, inv, gamma[go + ch], sdy, sdyx, ref_count, l, WG, inner);
+    if (l == 0)
+        part[pair] = (float4)(sdy, sdyx);
+}
+
+__kernel __attribute__((reqd_work_group_size(BN_LX, BN_LY, 1))) void
+vbn_backward_channels(__global const float *x, ulong xo, __global const float *dy, ulong dyo,
+                      __global const float *gamma, ulong go, __global const float *smean, ulong smo,
+                      __global const float *sinvstd, ulong sio, __global float *dx, ulong dxo,
+                      __global const float4 *part, ulong from_part, __global float *dgamma, ulong dgo,
+                      __global float *dbeta, ulong dbo, ulong ref_count, ulong outer, ulong channels, ulong inner,
+                      float grad_beta)
+{
+    __local float2 sh[BN_LX * BN_LY];
+    const size_t ch = get_global_id(0), ly = get_local_id(1);
+    const int valid = ch < channels;
+    const float g = valid ? gamma[go + ch] : 0.0f;
+    float2 tdy = (float2)(0.0f, 0.0f), tdyx = (float2)(0.0f, 0.0f);
+    if (valid)
+        for (size_t o = ly; o < outer; o += BN_LY) {
+            const size_t pair = o * channels + ch;
+            float2 sdy = (float2)(0.0f, 0.0f), sdyx = (float2)(0.0f, 0.0f);
+            if (from_part) {
+                const float4 p = part[pair];
+                sdy = p.xy;
+                sdyx = p.zw;
+            } else {
+                const size_t at = pair * inner;
+                const float mu = smean[smo + pair], inv = sinvstd[sio + pair];
+                vbn_grad_sums(x + xo + at, dy + dyo + at, mu, inv, 0, 1, inner, &sdy, &sdyx);
+                vbn_grad_dx(x + xo + at, dy + dyo + at, dx + dxo + at, mu, inv, g, sdy, sdyx, ref_count, 0, 1, inner);
+            }
+            tdy = fsum_merge(tdy, sdy);
+            tdyx = fsum_merge(tdyx, sdyx);
+        }
+    tdy = column_sum(tdy, sh);
+    tdyx = column_sum(tdyx, sh);
+    if (!valid || ly != 0)
+        return; /* after the last barrier */
+    if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
+        tdyx = fsum_add(tdyx, dgamma[dgo + ch]);
+        tdy = fsum_add(tdy, dbeta[dbo + ch]);
+    }
+    dgamma[dgo + ch] = fsum_value(tdyx);
+    dbeta[dbo + ch] = fsum_value(tdy);
 }

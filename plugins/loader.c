@@ -256,7 +256,7 @@ static const char *missing_method(const gantry_backend_ops *ops)
     REQUIRE_METHOD(softmax_ce_forward) REQUIRE_METHOD(softmax_ce_backward) REQUIRE_METHOD(logsumexp_forward)
     REQUIRE_METHOD(logsumexp_backward) REQUIRE_METHOD(dropout_mask) REQUIRE_METHOD(minibatch_disc_forward)
     REQUIRE_METHOD(minibatch_disc_backward) REQUIRE_METHOD(batchnorm_forward_frozen)
-    REQUIRE_METHOD(batchnorm_backward_frozen) /* TEMP-VBN REQUIRE_METHOD(vbn_forward) REQUIRE_METHOD(vbn_backward) */
+    REQUIRE_METHOD(batchnorm_backward_frozen) REQUIRE_METHOD(vbn_forward) REQUIRE_METHOD(vbn_backward)
 #undef REQUIRE_METHOD
     return NULL;
 }

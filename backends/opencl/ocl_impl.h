@@ -9,7 +9,7 @@
  *                  cl/<family>.cl)
  *   ocl_ops_v2.c   the ops of ABI version 2: convolution unfolding, reshuffles,
  *                  regression and softmax losses, dropout, minibatch
- *                  discrimination, frozen batch norm
+ *                  discrimination, frozen and virtual batch norm
  *   ocl_gemm.c     GEMM: CLBlast, or our own kernels (cl/gemm.cl) where faster
  *
  * One instance owns one context, one device and one in-order queue.  Buffers
@@ -78,6 +78,10 @@
     X(mbd_backward, 0)                                                                                  \
     X(bn_forward_frozen, 0)                                                                             \
     X(bn_backward_frozen, 0)                                                                            \
+    X(vbn_forward, 0)                                                                                   \
+    X(vbn_forward_items, 0)                                                                             \
+    X(vbn_backward, 0)                                                                                  \
+    X(vbn_backward_channels, 0)                                                                         \
     X(gemm_nn, 1)                                                                                       \
     X(gemm_tn, 1)                                                                                       \
     X(gemm_nt, 1)                                                                                       \
@@ -318,5 +322,11 @@ gantry_status ocl_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y
 gantry_status ocl_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
                                             gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
                                             size_t outer, size_t channels, size_t inner, float grad_beta);
+gantry_status ocl_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
+gantry_status ocl_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
 
 #endif

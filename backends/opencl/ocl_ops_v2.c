@@ -14,8 +14,13 @@
  *                 strides at most max_groups groups over the rows and adds
  *                 their partials with reduce_final, as the other losses
  *   per-channel   batchnorm_backward_frozen: the layout of batchnorm_backward
+ *   per-pair      vbn_forward, vbn_backward: a work-group of WG per (example,
+ *                 channel) pair, or a work-item per pair where inner is small;
+ *                 the backward's per-pair sums go through the scratch buffer to
+ *                 a per-channel kernel for dgamma and dbeta
  * Kernel sources: cl/conv.cl, regression.cl, softmax.cl, dropout.cl,
- * minibatch.cl, batchnorm_frozen.cl; formulas follow backends/reference/ref_v2.c. */
+ * minibatch.cl, batchnorm_frozen.cl (virtual batch norm too); formulas follow
+ * backends/reference/ref_v2.c. */
 #include <stdio.h>
 
 #include "ocl_impl.h"
@@ -23,6 +28,11 @@
 /* The largest work-group count some GPUs take along dimensions 1 and 2
  * (CUDA's grid limit, which NVIDIA's OpenCL inherits). */
 #define OCL_V2_MAX_ROWS 65535u
+
+/* Virtual batch norm runs a work-group of WG per (example, channel) pair
+ * from this many inner values per pair (WG / 2 or more), a work-item per
+ * pair below. */
+#define OCL_V2_VBN_GROUP_MIN(c) ((c)->wg / 2)
 
 /* The minibatch-discrimination backward pass keeps its weights for a chunk
  * of rows in the scratch buffer, at most this many bytes (or one row). */
@@ -295,4 +305,57 @@ gantry_status ocl_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem 
                        MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),  OCL_ARG(ch),
                        OCL_ARG(in),   OCL_ARG(grad_beta) };
     return ocl_launch_channels(c, "batchnorm_backward_frozen", OCL_K_bn_backward_frozen, channels, ARGC(args), args);
+}
+
+/* ---- virtual batch norm ------------------------------------------------------------ */
+
+gantry_status ocl_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
+                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps)
+{
+    ocl_ctx *c = ctx;
+    static const char op[] = "vbn_forward";
+    const size_t pairs = outer * channels;
+    if (!pairs)
+        return GANTRY_OK;
+    mem_arg xm = M(x), ym = M(y), gm = M(gamma), bm = M(beta), rmm = M(ref_mean), rim = M(ref_invstd),
+            smm = M(save_mean), sim = M(save_invstd);
+    cl_ulong rc = ref_count, np = pairs, ch = channels, in = inner;
+    if (inner >= OCL_V2_VBN_GROUP_MIN(c)) {
+        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm), MEM_ARGS(rmm),
+                           MEM_ARGS(rim), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(rc), OCL_ARG(ch),
+                           OCL_ARG(in),   OCL_ARG(eps) };
+        return launch_row_groups(c, op, OCL_K_vbn_forward, pairs, ARGC(args), args);
+    }
+    ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm), MEM_ARGS(rmm),
+                       MEM_ARGS(rim), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(rc), OCL_ARG(np),
+                       OCL_ARG(ch),   OCL_ARG(in),   OCL_ARG(eps) };
+    return ocl_launch_1d(c, op, OCL_K_vbn_forward_items, pairs, ARGC(args), args);
+}
+
+gantry_status ocl_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta)
+{
+    ocl_ctx *c = ctx;
+    static const char op[] = "vbn_backward";
+    const size_t pairs = outer * channels;
+    if (!channels)
+        return GANTRY_OK;
+    mem_arg xm = M(x), dym = M(dy), gm = M(gamma), smm = M(save_mean), sim = M(save_invstd), dxm = M(dx),
+            dgm = M(dgamma), dbm = M(dbeta);
+    cl_ulong rc = ref_count, o = outer, ch = channels, in = inner, from_part = 0;
+    cl_mem part = c->partials; /* not read unless from_part */
+    if (pairs && inner >= OCL_V2_VBN_GROUP_MIN(c)) {
+        /* dx and each pair's two sums (a float4) */
+        GANTRY_TRY(ocl_scratch(c, op, pairs * 4 * sizeof(float), &part));
+        from_part = 1;
+        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
+                           MEM_ARGS(dxm), OCL_ARG(part), OCL_ARG(rc), OCL_ARG(ch),   OCL_ARG(in) };
+        GANTRY_TRY(launch_row_groups(c, op, OCL_K_vbn_backward, pairs, ARGC(args), args));
+    }
+    ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym),  MEM_ARGS(gm),       MEM_ARGS(smm), MEM_ARGS(sim),
+                       MEM_ARGS(dxm), OCL_ARG(part),  OCL_ARG(from_part), MEM_ARGS(dgm), MEM_ARGS(dbm),
+                       OCL_ARG(rc),   OCL_ARG(o),     OCL_ARG(ch),        OCL_ARG(in),   OCL_ARG(grad_beta) };
+    return ocl_launch_channels(c, op, OCL_K_vbn_backward_channels, channels, ARGC(args), args);
 }

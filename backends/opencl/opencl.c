@@ -743,6 +743,8 @@ static const gantry_backend_ops ocl_ops = {
     .minibatch_disc_backward = ocl_minibatch_disc_backward,
     .batchnorm_forward_frozen = ocl_batchnorm_forward_frozen,
     .batchnorm_backward_frozen = ocl_batchnorm_backward_frozen,
+    .vbn_forward = ocl_vbn_forward,
+    .vbn_backward = ocl_vbn_backward,
 };
 
 /* The module's only exported symbol. */
