@@ -95,6 +95,7 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
         META("minibatch_disc", "%d", c->minibatch_disc);
         META("began_hidden", "%zu", c->began_hidden);
         META("step", "%" PRIu64, gan->steps);
+        META("noise_offset", "%" PRIu64, gan->noise_offset);
         META("backend", "%s", gan->be->name);
         for (size_t i = 0; i < extra_count; i++)
             meta[nm + i] = extra[i];

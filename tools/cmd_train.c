@@ -63,7 +63,7 @@ static void help(void)
            "  --data SRC          fashion-mnist (default; GANTRY_DATA_DIR or\n"
            "                      /usr/share/datasets/fashion-mnist) or a directory of IDX files\n"
            "  --limit N           use only the first N training images\n"
-           "  --steps N           generator updates to run\n"
+           "  --steps N           generator updates to run (0: write the initial model only)\n"
            "  --epochs N          passes over the data (default 1; exclusive with --steps)\n"
            "  --batch N           minibatch size (default 64)\n"
            "  --d-steps K         discriminator updates per generator update (default 1)\n"
@@ -101,7 +101,7 @@ typedef struct train_options {
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
     uint64_t width, labeled, unroll;
     float lr, clip, smoothing;
-    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn;
+    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
 } train_options;
 
@@ -136,7 +136,10 @@ static int parse(int argc, char **argv, train_options *o)
         case O_MODEL: o->model = optarg; break;
         case O_DATA: o->data = optarg; break;
         case O_LIMIT: bad = cli_parse_u64(cmd, "--limit", optarg, 1, 1u << 30, &o->limit); break;
-        case O_STEPS: bad = cli_parse_u64(cmd, "--steps", optarg, 1, 1ull << 40, &o->steps); break;
+        case O_STEPS:
+            o->steps_set = 1;
+            bad = cli_parse_u64(cmd, "--steps", optarg, 0, 1ull << 40, &o->steps);
+            break;
         case O_EPOCHS: bad = cli_parse_u64(cmd, "--epochs", optarg, 1, 100000, &o->epochs); break;
         case O_BATCH: bad = cli_parse_u64(cmd, "--batch", optarg, 2, 65536, &o->batch); break;
         case O_DSTEPS: bad = cli_parse_u64(cmd, "--d-steps", optarg, 1, 100, &o->d_steps); break;
@@ -175,7 +178,7 @@ static int parse(int argc, char **argv, train_options *o)
     }
     if (optind < argc)
         return -cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (o->steps && o->epochs)
+    if (o->steps_set && o->epochs)
         return -cli_usage_error(cmd, "--steps and --epochs exclude each other");
     return 0;
 }
@@ -383,7 +386,7 @@ int cmd_train(int argc, char **argv)
                              ds->count, batches, config.batch, config.d_steps);
         goto fail;
     }
-    uint64_t total = o.steps ? o.steps : (o.epochs ? o.epochs : 1) * (batches / config.d_steps);
+    uint64_t total = o.steps_set ? o.steps : (o.epochs ? o.epochs : 1) * (batches / config.d_steps);
     if ((s = gantry_gan_create(be, &config, &gan)))
         goto fail;
     int needs_labels = gantry_gan_is_conditional(gan) || is_sgan;
