@@ -50,8 +50,15 @@ expect 1 "bad magic" "bad IDX magic" -- "$gantry" train --data "$tmp/bad" --out 
 expect 1 "train-images-idx3-ubyte" "IDX dimensions larger than the file" -- \
   "$gantry" train --data "$tmp/short" --out "$tmp/r4"
 expect 1 "batch size 64 is larger than the data set (4 images)" "data set smaller than one batch" -- "$gantry" train --data "$tmp/data" --out "$tmp/r5"
+expect 1 "cgan needs the data set's label file" "conditional model without labels" -- \
+  "$gantry" train --model cgan --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/r6"
+expect 1 "image 2x2 must be a multiple of 4" "conv model on images it cannot halve twice" -- \
+  "$gantry" train --model dcgan --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/r7"
+expect 2 "\-\-labeled applies to \-\-model sgan only" "--labeled without sgan" -- "$gantry" train --labeled 10
+expect 2 "\-\-unroll '0'" "--unroll 0" -- "$gantry" train --unroll 0
+expect 2 "\-\-label-smoothing '1.5'" "--label-smoothing above 1" -- "$gantry" train --label-smoothing 1.5
 check_no_dir() { [[ ! -e $1 ]] || { echo "FAIL: $1 was created"; fail=1; }; }
-for r in r1 r2 r3 r4 r5; do check_no_dir "$tmp/$r"; done
+for r in r1 r2 r3 r4 r5 r6 r7; do check_no_dir "$tmp/$r"; done
 
 expect 2 "\-\-checkpoint FILE is required" "sample without checkpoint" -- "$gantry" sample --out "$tmp/x.png"
 expect 2 "must end in .png or .npy" "sample to an unknown format" -- \
