@@ -88,6 +88,8 @@ static void help(void)
            "                      D is restored.  First-order: the gradient does NOT flow through\n"
            "                      the unrolled D updates, only through the unrolled D's output\n"
            "  --labeled N         sgan: labelled training images, N / 10 per class (default 1000)\n"
+           "  --began-gamma G     began: the diversity ratio gamma = E L(G(z)) / E L(x) (default 0.5;\n"
+           "                      higher trades quality for diversity)\n"
            "  --seed S            weights, noise and data order (default 0)\n"
            "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
            "  --out DIR           output directory (default runs/MODEL-YYYYmmdd-HHMMSS)\n"
@@ -100,7 +102,7 @@ typedef struct train_options {
     const char *model, *data, *out, *backend;
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
     uint64_t width, labeled, unroll;
-    float lr, clip, smoothing;
+    float lr, clip, smoothing, gamma;
     int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
 } train_options;
@@ -108,7 +110,7 @@ typedef struct train_options {
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
-           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN };
+           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -123,7 +125,7 @@ static int parse(int argc, char **argv, train_options *o)
         { "minibatch-disc", no_argument, NULL, O_MBD }, { "feature-matching", no_argument, NULL, O_FM },
         { "labeled", required_argument, NULL, O_LABELED }, { "vbn", no_argument, NULL, O_VBN },
         { "unroll", required_argument, NULL, O_UNROLL }, { "ref-bn", no_argument, NULL, O_REFBN },
-        { 0, 0, 0, 0 },
+        { "began-gamma", required_argument, NULL, O_GAMMA }, { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c;
@@ -159,6 +161,7 @@ static int parse(int argc, char **argv, train_options *o)
         case O_FM: o->feature_matching = 1; break;
         case O_VBN: o->vbn = GANTRY_BN_VIRTUAL; break;
         case O_REFBN: o->vbn = GANTRY_BN_REFERENCE; break;
+        case O_GAMMA: bad = cli_parse_float(cmd, "--began-gamma", optarg, 1e-3f, 1.0f, &o->gamma); break;
         case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
@@ -352,6 +355,13 @@ int cmd_train(int argc, char **argv)
     config.minibatch_disc = o.minibatch_disc;
     config.feature_matching = o.feature_matching;
     config.vbn = (gantry_bn_mode)o.vbn;
+    if (o.gamma > 0) {
+        if (strcmp(config.model, "began") != 0) {
+            fprintf(stderr, "gantry train: --began-gamma applies to --model began only\n");
+            return CLI_USAGE;
+        }
+        config.began_gamma = o.gamma;
+    }
     config.unroll = (unsigned)o.unroll;
     config.seed = o.seed;
     int is_sgan = strcmp(config.model, "sgan") == 0;
