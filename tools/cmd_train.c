@@ -34,7 +34,8 @@ static void help(void)
 {
     printf("usage: gantry train [options]\n\n"
            "Trains a GAN and writes into the output directory:\n"
-           "  samples.png              the latest 8x8 grid of samples (fixed noise)\n"
+           "  samples.png              the latest grid of samples from fixed noise: 8x8, or one row\n"
+           "                           of 8 per class for the conditional models\n"
            "  samples-STEP.png         the grid at each sampling step\n"
            "  log.csv                  step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,\n"
            "                           d_class,seconds (model-specific columns are 0 elsewhere)\n"
