@@ -198,12 +198,18 @@ static gantry_status autoencoder(gantry_seq *d, const gantry_gan_config *c)
     return gantry_seq_add_activation(d, GANTRY_ACT_TANH, 0.0f);
 }
 
+/* D's outputs per image: K class logits for sgan, one logit or score otherwise. */
+static size_t d_outputs(const gantry_gan *gan)
+{
+    return gan->family == FAMILY_SGAN ? gan->config.classes : 1;
+}
+
 /* D (or its snapshot for --unroll) into `d`. */
 static gantry_status build_discriminator(const gantry_gan *gan, gantry_seq *d)
 {
     const gantry_gan_config *c = &gan->config;
     size_t cond = gan->conditional ? c->classes : 0;
-    size_t d_out = gan->family == FAMILY_SGAN ? c->classes : 1;
+    size_t d_out = d_outputs(gan);
     if (!gan->conv)
         return mlp_discriminator(d, c, image_size(c) + cond, d_out);
     if (gan->family == FAMILY_BEGAN)
@@ -308,7 +314,7 @@ static gantry_status create_step_tensors(gantry_gan *gan)
 {
     const gantry_gan_config *c = &gan->config;
     gantry_backend *be = gan->be;
-    size_t n = c->batch, d_out = gan->family == FAMILY_SGAN ? c->classes : 1, hw = c->height * c->width;
+    size_t n = c->batch, d_out = d_outputs(gan), hw = c->height * c->width;
     gantry_status s = GANTRY_OK;
     TRY_ALLOC(gantry_tensor_new(be, &gan->real, n, c->channels, c->height, c->width));
     TRY_ALLOC(gantry_tensor_new(be, &gan->z, n, c->z_dim, 0, 0));

@@ -48,7 +48,7 @@ gantry_status ref_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
     (void)ctx;
     const float *cp = cf(col);
     float *xp = f(x);
-    size_t n = g->n * g->c * g->h * g->w, rows = g->c * g->kh * g->kw, cols = g->n * g->oh * g->ow;
+    size_t n = g->n * g->c * g->h * g->w, cols = g->n * g->oh * g->ow;
     /* Gathered per image position in float64, in (row, column) order. */
     for (size_t i = 0; i < n; i++) {
         size_t ix = i % g->w, iy = (i / g->w) % g->h, ci = (i / (g->w * g->h)) % g->c, b = i / (g->w * g->h * g->c);
@@ -66,7 +66,6 @@ gantry_status ref_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
                 acc += cp[r * cols + j];
             }
         }
-        (void)rows;
         xp[i] = (float)acc;
     }
     return GANTRY_OK;
