@@ -126,16 +126,22 @@ static inline void im2col_unit(const gantry_conv_geometry *g, const float *xs, f
         dst[i] = 0.0f;
 }
 
+/* Floats as their bits, to mask them without a branch. */
+typedef uint32_t __attribute__((may_alias)) bits32;
+
 /* The plane offset each of the oh*ow outputs of kernel offset (ki, kj)
- * reads, or -1 in the padding (only when the plane has < 2^31 values). */
+ * reads (0 in the padding) and a mask that keeps the value read (all ones)
+ * or turns it into +0.0 (zero, in the padding): with a branch per value
+ * on the padding pattern instead, DCGAN's 64-channel im2col took 1.4x as
+ * long. */
 static void gather_table(const gantry_conv_geometry *g, size_t ki, size_t kj, size_t oy0, size_t oy1, size_t ox0,
-                         size_t ox1, int32_t *idx)
+                         size_t ox1, uint32_t *idx, uint32_t *keep)
 {
     for (size_t oy = 0; oy < g->oh; oy++)
         for (size_t ox = 0; ox < g->ow; ox++) {
             int inside = oy >= oy0 && oy < oy1 && ox >= ox0 && ox < ox1;
-            idx[oy * g->ow + ox] =
-                inside ? (int32_t)((oy * g->sh + ki - g->ph) * g->w + (ox * g->sw + kj - g->pw)) : -1;
+            idx[oy * g->ow + ox] = inside ? (uint32_t)((oy * g->sh + ki - g->ph) * g->w + (ox * g->sw + kj - g->pw)) : 0;
+            keep[oy * g->ow + ox] = inside ? UINT32_MAX : 0;
         }
 }
 
@@ -166,18 +172,16 @@ gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_c
             if (ox0 >= ox1)
                 oy1 = oy0; /* all padding */
             const float *xs = xp + ci * plane;
-            if (opl <= GATHER_MAX && plane <= INT32_MAX) {
+            if (opl <= GATHER_MAX && plane <= UINT32_MAX) {
                 /* Small outputs: one gather through a table of plane
-                 * offsets (-1: padding), built once per col row. */
-                int32_t idx[GATHER_MAX];
-                gather_table(g, ki, kj, oy0, oy1, ox0, ox1, idx);
+                 * offsets and padding masks, built once per col row. */
+                uint32_t idx[GATHER_MAX], keep[GATHER_MAX];
+                gather_table(g, ki, kj, oy0, oy1, ox0, ox1, idx, keep);
                 for (; b < g->n && u < end; b++, u++) {
-                    const float *s = xs + b * g->c * plane;
-                    float *d = cp + u * opl;
-                    for (size_t i = 0; i < opl; i++) {
-                        int32_t k = idx[i];
-                        d[i] = k >= 0 ? s[k] : 0.0f;
-                    }
+                    const bits32 *s = (const bits32 *)(xs + b * g->c * plane);
+                    bits32 *d = (bits32 *)(cp + u * opl);
+                    for (size_t i = 0; i < opl; i++)
+                        d[i] = s[idx[i]] & keep[i];
                 }
             } else {
                 for (; b < g->n && u < end; b++, u++)

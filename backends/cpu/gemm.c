@@ -33,9 +33,10 @@
  * The driver splits C into a grid of thread blocks (rows in multiples of
  * CPU_MR, columns in multiples of CPU_NR), chosen to balance micro-tiles per
  * thread against the packing each thread repeats; each thread then runs a
- * Goto/BLIS-style blocked product on its block: NC columns of op(B) at a
- * time, KC deep, packed once into its own buffer, times MC rows of op(A)
- * packed likewise, through the 6 x 16 micro-kernel of gemm_kernels.c.
+ * Goto/BLIS-style blocked product on its block: at most NC columns of op(B)
+ * at a time, at most KC deep, packed once into its own buffer, times at most
+ * MC rows of op(A) packed likewise (each split into equal blocks), through
+ * the 6 x 16 micro-kernel of gemm_kernels.c.
  * Ragged edge tiles are computed into a local tile and merged; a C of one
  * row or one column goes through matrix-vector loops instead.  Each element
  * of C sees the same operations in the same order whatever the grid, so
@@ -73,6 +74,18 @@ static void merge_edge(const float *tile, size_t mr, size_t nr, float beta, floa
         }
 }
 
+/* The block size for `total` split into the fewest blocks of at most
+ * `max`, made as equal as a multiple of `unit` allows: a remainder block of
+ * a few rows costs nearly as much as a full one (its B panel comes from L3
+ * for little work), and a remainder of a few steps of K reads and writes C
+ * once more for little work. */
+static size_t even_step(size_t total, size_t max, size_t unit)
+{
+    size_t blocks = (total + max - 1) / max;
+    size_t step = (total + blocks - 1) / blocks;
+    return (step + unit - 1) / unit * unit;
+}
+
 /* C (m x n) = alpha op(A) op(B) + beta C on one thread with its packing
  * buffers; a and b point at op(A)[0][0] and op(B)[0][0]. */
 static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
@@ -81,14 +94,16 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
     cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2, 0), narrow = cpu_ukernel_select(c->avx2, 1);
     float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
     _Alignas(64) float tile[CPU_MR * CPU_NR];
-    for (size_t jc = 0; jc < n; jc += CPU_NC) {
-        size_t nc = n - jc < CPU_NC ? n - jc : CPU_NC;
-        for (size_t pc = 0; pc < k; pc += CPU_KC) {
-            size_t kc = k - pc < CPU_KC ? k - pc : CPU_KC;
+    const size_t nstep = even_step(n, CPU_NC, CPU_NR), kstep = even_step(k, CPU_KC, 1);
+    const size_t mstep = even_step(m, CPU_MC, CPU_MR);
+    for (size_t jc = 0; jc < n; jc += nstep) {
+        size_t nc = n - jc < nstep ? n - jc : nstep;
+        for (size_t pc = 0; pc < k; pc += kstep) {
+            size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
             cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
-            for (size_t ic = 0; ic < m; ic += CPU_MC) {
-                size_t mc = m - ic < CPU_MC ? m - ic : CPU_MC;
+            for (size_t ic = 0; ic < m; ic += mstep) {
+                size_t mc = m - ic < mstep ? m - ic : mstep;
                 cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, ic, pc), lda, mc, kc, pa);
                 for (size_t jr = 0; jr < nc; jr += CPU_NR) {
                     size_t nr = nc - jr < CPU_NR ? nc - jr : CPU_NR;

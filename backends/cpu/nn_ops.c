@@ -7,7 +7,8 @@
  * and the per-channel double accumulators sit side by side in vector
  * registers; every channel still sums its values in the reference's order
  * (ascending row), so bias gradients and batch-norm statistics give the
- * reference's bits.  For [N, C, H, W] a thread takes whole channels.
+ * reference's bits.  For [N, C, H, W] a thread takes whole channels and
+ * sums each image's run in the lanes of ../lane_sums.h, as the reference.
  *
  * Non-trivial arithmetic is double and rounded once, as in the reference:
  * tanh and sigmoid call the double libm functions, which the reference's
@@ -19,6 +20,7 @@
  * reference backend must catch. */
 #include <math.h>
 
+#include "../lane_sums.h"
 #include "cpu_impl.h"
 
 #define CH_BLOCK 32
@@ -58,13 +60,6 @@ gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
     return GANTRY_OK;
 }
 
-/* acc plus a contiguous run, added in order (the reference's). */
-static double run_add(double acc, const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc += x[i];
-    return acc;
-}
 
 gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
                             float beta)
@@ -97,7 +92,7 @@ gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t o
         for (size_t ch = 0; ch < channels; ch++) {
             double acc = 0.0;
             for (size_t o = 0; o < outer; o++)
-                acc = run_add(acc, dyp + (o * channels + ch) * inner, inner);
+                acc += gantry_run_sum(dyp + (o * channels + ch) * inner, inner);
             if (beta != 0.0f)
                 acc += bt * (double)dbp[ch];
             dbp[ch] = (float)acc;
@@ -275,15 +270,10 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         /* Two passes, as the reference: the mean, then the biased variance. */
         double sum = 0.0, sq = 0.0;
         for (size_t o = 0; o < outer; o++)
-            sum = run_add(sum, xp + (o * channels + ch) * inner, inner);
+            sum += gantry_run_sum(xp + (o * channels + ch) * inner, inner);
         const double mean = sum / count;
-        for (size_t o = 0; o < outer; o++) {
-            const float *run = xp + (o * channels + ch) * inner;
-            for (size_t i = 0; i < inner; i++) {
-                double d = run[i] - mean;
-                sq += d * d;
-            }
-        }
+        for (size_t o = 0; o < outer; o++)
+            sq += gantry_run_sum_sqdev(xp + (o * channels + ch) * inner, inner, mean);
         const double var = sq / count;
         const double invstd = 1.0 / sqrt(var + (double)eps);
         const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
@@ -385,11 +375,7 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         double sdy = 0.0, sdyx = 0.0;
         for (size_t o = 0; o < outer; o++) {
             size_t at = (o * channels + ch) * inner;
-            for (size_t i = 0; i < inner; i++) {
-                double xhat = (xp[at + i] - mean) * invstd;
-                sdy += dyp[at + i];
-                sdyx += dyp[at + i] * xhat;
-            }
+            gantry_run_sum_bn_grad(xp + at, dyp + at, inner, mean, invstd, &sdy, &sdyx);
         }
         const double k = (double)gp[ch] * invstd / count;
         for (size_t o = 0; o < outer; o++) {

@@ -26,6 +26,7 @@
 #include "ref_v2.h"
 
 #include "../host_memory.h"
+#include "../lane_sums.h"
 
 #define REF_NAME "reference"
 
@@ -194,8 +195,7 @@ static gantry_status ref_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, s
     for (size_t ch = 0; ch < channels; ch++) {
         double acc = 0.0;
         for (size_t o = 0; o < outer; o++)
-            for (size_t i = 0; i < inner; i++)
-                acc += dyp[(o * channels + ch) * inner + i];
+            acc += gantry_run_sum(dyp + (o * channels + ch) * inner, inner);
         if (beta != 0.0f) /* beta == 0: dbias is not read */
             acc += (double)beta * (double)dbp[ch];
         dbp[ch] = (float)acc;
@@ -316,15 +316,11 @@ static gantry_status ref_batchnorm_forward_train(void *ctx, gantry_mem x, gantry
         /* Two passes: the mean, then the biased variance about it. */
         double sum = 0.0;
         for (size_t o = 0; o < outer; o++)
-            for (size_t i = 0; i < inner; i++)
-                sum += xp[ref_nchw(o, ch, i, channels, inner)];
+            sum += gantry_run_sum(xp + ref_nchw(o, ch, 0, channels, inner), inner);
         const double mean = sum / (double)count;
         double sq = 0.0;
         for (size_t o = 0; o < outer; o++)
-            for (size_t i = 0; i < inner; i++) {
-                double d = xp[ref_nchw(o, ch, i, channels, inner)] - mean;
-                sq += d * d;
-            }
+            sq += gantry_run_sum_sqdev(xp + ref_nchw(o, ch, 0, channels, inner), inner, mean);
         const double var = sq / (double)count;
         const double invstd = 1.0 / sqrt(var + (double)eps);
         const double unbiased = count > 1 ? var * (double)count / (double)(count - 1) : var;
@@ -385,13 +381,10 @@ static gantry_status ref_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem 
     for (size_t ch = 0; ch < channels; ch++) {
         const double mean = sm[ch], invstd = si[ch];
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (size_t o = 0; o < outer; o++)
-            for (size_t i = 0; i < inner; i++) {
-                size_t at = ref_nchw(o, ch, i, channels, inner);
-                double xhat = (xp[at] - mean) * invstd;
-                sum_dy += dyp[at];
-                sum_dy_xhat += dyp[at] * xhat;
-            }
+        for (size_t o = 0; o < outer; o++) {
+            size_t at = ref_nchw(o, ch, 0, channels, inner);
+            gantry_run_sum_bn_grad(xp + at, dyp + at, inner, mean, invstd, &sum_dy, &sum_dy_xhat);
+        }
         /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
         const double k = (double)gp[ch] * invstd / count;
         for (size_t o = 0; o < outer; o++)
