@@ -44,7 +44,11 @@ static void help(void)
            "With --ops it instead times the operations of one training step at --batch: for every\n"
            "Linear layer of G and D the three matrix products (forward y = x W^T: M=batch, N=out,\n"
            "K=in; weight gradient dW += dy^T x: M=out, N=in, K=batch; input gradient dx = dy W:\n"
-           "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time,\n"
+           "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time;\n"
+           "for every Conv2d / ConvTranspose2d layer (dcgan and the other conv models) the ops it\n"
+           "runs, at the input size of a forward pass: im2col, the forward GEMM and swap_axes, the\n"
+           "weight and input gradient GEMMs and col2im (ConvTranspose2d: the adjoint sequence),\n"
+           "the data movement reported as GB/s of the values read and written, M x N = col's shape;\n"
            "and batch norm forward/backward at [batch, 1024], LeakyReLU forward/backward and bias\n"
            "add at [batch, 1024] and an Adam update of 784*1024 parameters, reported as ms and\n"
            "GB/s of their minimum memory traffic (every input read and every output written once).\n"
@@ -68,7 +72,8 @@ static void help(void)
            "threads, threads_source.  With --ops: backend, backend_description, device, model,\n"
            "batch, threads, threads_source, min_time_ms and ops, an array of rows with op, layer,\n"
            "pass, m, n, k, trans_a, trans_b, ms (median), ms_min, calls, gflop_per_s (GEMMs) or\n"
-           "op, shape, ms, ms_min, calls, bytes, gb_per_s (the others).\n"
+           "op, shape, ms, ms_min, calls, bytes, gb_per_s (the others; layer and pass too for the\n"
+           "conv layers' im2col, col2im and swap_axes).\n"
            "Performance goals belong in benchmarks, never in tests.\n");
 }
 
@@ -354,18 +359,23 @@ typedef enum op_kind {
     OP_ACT_BACKWARD,
     OP_BIAS_ADD,
     OP_ADAM,
+    OP_IM2COL,
+    OP_COL2IM,
+    OP_SWAP,
 } op_kind;
 
 typedef struct op_case {
     op_kind kind;
     const char *name;     /* "gemm", "batchnorm_forward_train", ... */
-    char layer[64];       /* GEMMs: "G.0" */
+    char layer[64];       /* GEMMs and conv data movement: "G.0" ("" for the others) */
     const char *pass;     /* GEMMs: "forward", "weight_grad", "input_grad" */
     int trans_a, trans_b; /* GEMMs */
     size_t m, n, k;       /* GEMMs: op(A) is m x k, op(B) k x n */
     size_t rows, cols;    /* the others: the shape */
     double bytes;         /* the others: minimum memory traffic per call */
     float beta;           /* GEMMs */
+    gantry_conv_geometry g; /* im2col, col2im */
+    size_t swap[3];       /* swap_axes: a, b, inner */
     gantry_tensor *t[8];  /* operands, owned by the case */
     uint64_t calls;       /* Adam's step counter, and calls made */
 } op_case;
@@ -397,6 +407,9 @@ static gantry_status op_run(op_case *c)
     case OP_ADAM:
         /* p, g, m, v: the hyperparameters of the GAN's optimizers */
         return gantry_op_adam_update(t[0], t[1], t[2], t[3], 2e-4f, 0.5f, 0.999f, 1e-8f, 0.0f, c->calls);
+    case OP_IM2COL: return gantry_op_im2col(t[0], t[1], &c->g);     /* x, col */
+    case OP_COL2IM: return gantry_op_col2im(t[1], t[0], &c->g, 0);  /* x, col */
+    case OP_SWAP: return gantry_op_swap_axes(t[0], t[1], c->swap[0], c->swap[1], c->swap[2]);
     }
     return gantry_set_error(GANTRY_INTERNAL, "bench: unknown op kind %d", (int)c->kind);
 }
@@ -475,6 +488,21 @@ static gantry_status op_prepare(gantry_backend *be, op_case *c)
         TRY(op_tensor(be, c, 3, n, 0, 0.0f, 0.0f));
         c->bytes = 4.0 * 7.0 * (double)n; /* p, g, m, v in; p, m, v out */
         return GANTRY_OK;
+    case OP_IM2COL:
+    case OP_COL2IM: {
+        const gantry_conv_geometry *g = &c->g;
+        size_t image = g->n * g->c * g->h * g->w;
+        TRY(op_tensor(be, c, 0, g->n, g->c * g->h * g->w, -1.0f, 1.0f));
+        TRY(gantry_tensor_reshape(c->t[0], 4, (size_t[]){ g->n, g->c, g->h, g->w }));
+        TRY(op_tensor(be, c, 1, r, w, -1.0f, 1.0f)); /* col [c k k, n oh ow] */
+        c->bytes = 4.0 * ((double)image + (double)n); /* one side read, the other written */
+        return GANTRY_OK;
+    }
+    case OP_SWAP:
+        TRY(op_tensor(be, c, 0, r, w, -1.0f, 1.0f));
+        TRY(op_tensor(be, c, 1, r, w, 0.0f, 0.0f));
+        c->bytes = 4.0 * 2.0 * (double)n;
+        return GANTRY_OK;
     }
     return gantry_set_error(GANTRY_INTERNAL, "bench: unknown op kind %d", (int)c->kind);
 }
@@ -544,6 +572,114 @@ static size_t linear_cases(gantry_seq *seq, const char *prefix, size_t batch, op
     return count;
 }
 
+/* Conv2d(in, out, kernel_size=k, stride=s, padding=p) or ConvTranspose2d(...):
+ * 1 or 2 with the sizes, 0 for any other layer. */
+static int conv_layer(gantry_seq *seq, size_t i, size_t v[5])
+{
+    char d[192];
+    gantry_seq_layer_describe(seq, i, d, sizeof d);
+    if (sscanf(d, "Conv2d(%zu, %zu, kernel_size=%zu, stride=%zu, padding=%zu)", &v[0], &v[1], &v[2], &v[3],
+               &v[4]) == 5)
+        return 1;
+    if (sscanf(d, "ConvTranspose2d(%zu, %zu, kernel_size=%zu, stride=%zu, padding=%zu)", &v[0], &v[1], &v[2],
+               &v[3], &v[4]) == 5)
+        return 2;
+    return 0;
+}
+
+static op_case *new_case(op_case *cases, size_t *count, size_t room, op_kind kind, const char *name,
+                         const char *layer, const char *pass)
+{
+    if (*count >= room)
+        return NULL;
+    op_case *c = &cases[(*count)++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->name = name;
+    c->pass = pass;
+    snprintf(c->layer, sizeof c->layer, "%s", layer);
+    return c;
+}
+
+static void gemm_case(op_case *cases, size_t *count, size_t room, const char *layer, const char *pass, int ta,
+                      int tb, size_t m, size_t n, size_t k, float beta)
+{
+    op_case *c = new_case(cases, count, room, OP_GEMM, "gemm", layer, pass);
+    if (c)
+        c->trans_a = ta, c->trans_b = tb, c->m = m, c->n = n, c->k = k, c->beta = beta;
+}
+
+static void move_case(op_case *cases, size_t *count, size_t room, op_kind kind, const char *name, const char *layer,
+                      const char *pass, size_t rows, size_t cols, const gantry_conv_geometry *g, size_t a, size_t b,
+                      size_t inner)
+{
+    op_case *c = new_case(cases, count, room, kind, name, layer, pass);
+    if (!c)
+        return;
+    c->rows = rows, c->cols = cols;
+    if (g)
+        c->g = *g;
+    c->swap[0] = a, c->swap[1] = b, c->swap[2] = inner;
+}
+
+/* The ops of every Conv2d / ConvTranspose2d layer of `seq` (as core/nn_conv.c
+ * runs them), with each layer's input size from a forward pass of `seq` on
+ * noise: Conv2d forward im2col, GEMM, swap_axes, backward the weight and
+ * input GEMMs and col2im; ConvTranspose2d the adjoint sequence. */
+static gantry_status conv_cases(gantry_backend *be, gantry_seq *seq, const char *prefix, size_t batch,
+                                const gantry_gan_config *config, op_case *cases, size_t room, size_t *count)
+{
+    size_t v[5], layers = gantry_seq_layer_count(seq), convs = 0;
+    for (size_t i = 0; i < layers; i++)
+        convs += conv_layer(seq, i, v) != 0;
+    if (!convs || !gantry_seq_param_count(seq))
+        return GANTRY_OK;
+    /* The input: an image for a conv first layer, else the first Linear's. */
+    gantry_tensor *x = NULL, *y;
+    const gantry_param *first = gantry_seq_param(seq, 0);
+    if (conv_layer(seq, 0, v) == 1)
+        TRY(gantry_tensor_create(be, 4, (size_t[]){ batch, v[0], config->height, config->width }, &x));
+    else
+        TRY(gantry_tensor_new(be, &x, batch, gantry_tensor_dim(first->value, 1), 0, 0));
+    gantry_status s = gantry_op_rand_uniform(x, DATA_SEED, 0, -1.0f, 1.0f);
+    if (!s)
+        s = gantry_seq_forward(seq, x, 1, &y);
+    for (size_t i = 0; i < layers && !s; i++) {
+        int kind = conv_layer(seq, i, v);
+        if (!kind)
+            continue;
+        const gantry_tensor *in = i ? gantry_seq_output(seq, i - 1) : x, *out = gantry_seq_output(seq, i);
+        const gantry_tensor *big = kind == 1 ? in : out; /* the convolution's input side */
+        char layer[64];
+        snprintf(layer, sizeof layer, "%s.%zu", prefix, i);
+        gantry_conv_geometry g = { .n = batch, .c = kind == 1 ? v[0] : v[1], .h = gantry_tensor_dim(big, 2),
+                                   .w = gantry_tensor_dim(big, 3), .kh = v[2], .kw = v[2], .sh = v[3], .sw = v[3],
+                                   .ph = v[4], .pw = v[4] };
+        if ((s = gantry_conv_geometry_finish(&g)))
+            break;
+        size_t np = batch * g.oh * g.ow, ckk = g.c * v[2] * v[2], other = kind == 1 ? v[1] : v[0];
+        if (kind == 1) { /* Conv2d: col [C k k, N P]; W [O, C k k] */
+            move_case(cases, count, room, OP_IM2COL, "im2col", layer, "forward", ckk, np, &g, 0, 0, 0);
+            gemm_case(cases, count, room, layer, "forward", 0, 0, other, np, ckk, 0.0f);
+            move_case(cases, count, room, OP_SWAP, "swap_axes", layer, "forward", other, np, NULL, other, batch,
+                      g.oh * g.ow);
+            gemm_case(cases, count, room, layer, "weight_grad", 0, 1, other, ckk, np, 1.0f);
+            gemm_case(cases, count, room, layer, "input_grad", 1, 0, ckk, np, other, 0.0f);
+            move_case(cases, count, room, OP_COL2IM, "col2im", layer, "input_grad", ckk, np, &g, 0, 0, 0);
+        } else { /* ConvTranspose2d: xt [I, N P]; W [I, O k k] */
+            move_case(cases, count, room, OP_SWAP, "swap_axes", layer, "forward", other, np, NULL, batch, other,
+                      g.oh * g.ow);
+            gemm_case(cases, count, room, layer, "forward", 1, 0, ckk, np, other, 0.0f);
+            move_case(cases, count, room, OP_COL2IM, "col2im", layer, "forward", ckk, np, &g, 0, 0, 0);
+            move_case(cases, count, room, OP_IM2COL, "im2col", layer, "weight_grad", ckk, np, &g, 0, 0, 0);
+            gemm_case(cases, count, room, layer, "weight_grad", 0, 1, other, ckk, np, 1.0f);
+            gemm_case(cases, count, room, layer, "input_grad", 0, 0, other, np, ckk, 0.0f);
+        }
+    }
+    gantry_tensor_destroy(x);
+    return s;
+}
+
 static size_t other_cases(size_t batch, op_case *cases, size_t room)
 {
     static const struct {
@@ -596,14 +732,24 @@ static void print_op_row(const op_case *c, const op_timing *t, int json, int fir
     } else {
         double gbs = c->bytes / seconds * 1e-9;
         if (json) {
-            printf("%s\n    {\"op\": \"%s\", \"shape\": [%zu, %zu], \"ms\": ", first ? "" : ",", c->name, c->rows,
-                   c->cols);
+            printf("%s\n    {\"op\": \"%s\", ", first ? "" : ",", c->name);
+            if (c->layer[0]) {
+                printf("\"layer\": ");
+                json_string(c->layer);
+                printf(", \"pass\": \"%s\", ", c->pass);
+            }
+            printf("\"shape\": [%zu, %zu], \"ms\": ", c->rows, c->cols);
             json_number(t->ms);
             printf(", \"ms_min\": ");
             json_number(t->ms_min);
             printf(", \"calls\": %llu, \"bytes\": %.0f, \"gb_per_s\": ", (unsigned long long)t->calls, c->bytes);
             json_number(gbs);
             printf("}");
+        } else if (c->layer[0]) { /* conv data movement, in the GEMM table: M x N = col's shape */
+            char what[96];
+            snprintf(what, sizeof what, "%s %s", c->layer, c->pass);
+            printf("%-6s %-16s %5zu %5zu %5s %2s %10.4f %10.4f %9.2f GB/s\n", c->kind == OP_SWAP ? "swap" : c->name,
+                   what, c->rows, c->cols, "", "", t->ms, t->ms_min, gbs);
         } else {
             char what[64];
             snprintf(what, sizeof what, "[%zu, %zu]", c->rows, c->cols);
@@ -619,7 +765,10 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     const gantry_gan_config *config = gantry_gan_config_of(gan);
     static op_case cases[MAX_CASES];
     size_t n = linear_cases(gantry_gan_generator(gan), "G", config->batch, cases, MAX_CASES);
-    size_t n_gemm = n + linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
+    n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
+    TRY(conv_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n));
+    TRY(conv_cases(env->be, gantry_gan_discriminator(gan), "D", config->batch, config, cases, MAX_CASES, &n));
+    size_t n_gemm = n;
     n = n_gemm + other_cases(config->batch, cases + n_gemm, MAX_CASES - n_gemm);
     double min_time_s = (double)o->min_time_ms * 1e-3;
 
