@@ -112,7 +112,10 @@ typedef struct gemm_call {
     size_t ao, lda, bo, ldb, co, ldc;
 } gemm_call;
 
-/* Launches kernel `kid` over [dim0, dim1] work-items. */
+/* Launches kernel `kid` over [dim0, dim1] work-items.  The tile kernels
+ * take the row tiles along dimension 0 (see cl/gemm.cl); dimension 1 (the
+ * column tiles) is limited to 65535 groups on some GPUs, which only matters
+ * with gemm=own there (N beyond 10^6 columns). */
 static gantry_status launch_gemm(ocl_ctx *c, ocl_kernel_id kid, size_t dim0, size_t dim1, const gemm_call *g)
 {
     cl_ulong M = g->m, N = g->n, K = g->k, AO = g->ao, LDA = g->lda, BO = g->bo, LDB = g->ldb, CO = g->co,
@@ -125,14 +128,14 @@ static gantry_status launch_gemm(ocl_ctx *c, ocl_kernel_id kid, size_t dim0, siz
     return ocl_launch(c, "gemm", kid, 2, global, local, sizeof args / sizeof *args, args);
 }
 
-/* The row kernel (tiles of 6 x 16; the last row tile repeats row m - 1)
- * on the columns of full tiles, the element kernel on the last n % 16
- * columns (a view of them is just other offsets). */
+/* The row kernel (tiles of 6 x 16, row tiles along dimension 0; the last
+ * row tile repeats row m - 1) on the columns of full tiles, the element
+ * kernel on the last n % 16 columns (a view of them is just other offsets). */
 static gantry_status gemm_rows(ocl_ctx *c, int ta, const gemm_call *g)
 {
     const size_t nf = g->n / 16 * 16;
     if (nf)
-        GANTRY_TRY(launch_gemm(c, ta ? OCL_K_gemm_tn : OCL_K_gemm_nn, nf / 16, (g->m + 5) / 6, g));
+        GANTRY_TRY(launch_gemm(c, ta ? OCL_K_gemm_tn : OCL_K_gemm_nn, (g->m + 5) / 6, nf / 16, g));
     if (nf < g->n) {
         gemm_call s = *g;
         s.n = g->n - nf;
@@ -181,7 +184,7 @@ static gantry_status gemm_own(ocl_ctx *c, int trans_a, int trans_b, size_t m, si
          * contiguous in k and the dot-product kernel runs at full speed;
          * the transpose costs one pass over B. */
         GANTRY_TRY(transpose_b(c, &g, k, n));
-        return launch_gemm(c, OCL_K_gemm_nt, (n + 2) / 3, (m + 3) / 4, &g);
+        return launch_gemm(c, OCL_K_gemm_nt, (m + 3) / 4, (n + 2) / 3, &g);
     }
     if (!trans_b)
         return gemm_rows(c, trans_a, &g);
@@ -191,7 +194,7 @@ static gantry_status gemm_own(ocl_ctx *c, int trans_a, int trans_b, size_t m, si
         GANTRY_TRY(transpose_b(c, &g, n, k));
         return gemm_rows(c, 0, &g);
     }
-    return launch_gemm(c, OCL_K_gemm_nt, (n + 2) / 3, (m + 3) / 4, &g);
+    return launch_gemm(c, OCL_K_gemm_nt, (m + 3) / 4, (n + 2) / 3, &g);
 }
 
 gantry_status ocl_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,

@@ -2,11 +2,13 @@
  *
  * As in ocl_ops.c, each op sets its kernel's arguments and enqueues it on the
  * in-order queue; nothing waits.  Launch shapes:
- *   rows          im2col, swap_axes, copy_rows, batchnorm_forward_frozen: an
+ *   rows          im2col (kw elements per work-item, a row per (ci, ki)),
+ *                 swap_axes, copy_rows, batchnorm_forward_frozen, col2im (a
+ *                 gather per image element, a row per image plane): an
  *                 element per work-item, dimension 0 the columns of a row
  *                 (coalesced), dimension 1 the rows, launched in slices of
  *                 at most OCL_V2_MAX_ROWS rows from a first row r0
- *   elementwise   col2im (a gather per image element), regression backward,
+ *   elementwise   regression backward,
  *                 dropout (a Philox block per work-item), minibatch
  *                 discrimination (per (i, k) pair, per weight, per element)
  *   row groups    softmax cross-entropy, log-sum-exp: a work-group of WG per
@@ -99,20 +101,21 @@ gantry_status ocl_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_c
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(cm), OCL_ARG(ch), OCL_ARG(h),  OCL_ARG(w),  OCL_ARG(kh),
                        OCL_ARG(kw),  OCL_ARG(sh),  OCL_ARG(sw), OCL_ARG(ph), OCL_ARG(pw), OCL_ARG(oh),
                        OCL_ARG(ow),  OCL_ARG(cols), OCL_ARG(r0) };
-    return launch_row_slices(c, "im2col", OCL_K_im2col, g->c * g->kh * g->kw, (size_t)cols, ARGC(args), args, &r0);
+    /* A row per (ci, ki): the kernel writes its kw rows of col. */
+    return launch_row_slices(c, "im2col", OCL_K_im2col, g->c * g->kh, (size_t)cols, ARGC(args), args, &r0);
 }
 
 gantry_status ocl_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta)
 {
     ocl_ctx *c = ctx;
     mem_arg cm = M(col), xm = M(x);
-    size_t total = g->n * g->c * g->h * g->w;
-    cl_ulong tot = total, ch = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph,
-             pw = g->pw, oh = g->oh, ow = g->ow, cols = (cl_ulong)g->n * g->oh * g->ow;
-    ocl_arg args[] = { MEM_ARGS(cm), MEM_ARGS(xm), OCL_ARG(tot), OCL_ARG(ch), OCL_ARG(h),  OCL_ARG(w),
-                       OCL_ARG(kh),  OCL_ARG(kw),  OCL_ARG(sh),  OCL_ARG(sw), OCL_ARG(ph), OCL_ARG(pw),
-                       OCL_ARG(oh),  OCL_ARG(ow),  OCL_ARG(cols), OCL_ARG(beta) };
-    return ocl_launch_1d(c, "col2im", OCL_K_col2im, total, ARGC(args), args);
+    cl_ulong ch = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw,
+             oh = g->oh, ow = g->ow, cols = (cl_ulong)g->n * g->oh * g->ow, r0 = 0;
+    ocl_arg args[] = { MEM_ARGS(cm), MEM_ARGS(xm), OCL_ARG(ch), OCL_ARG(h),  OCL_ARG(w),    OCL_ARG(kh),
+                       OCL_ARG(kw),  OCL_ARG(sh),  OCL_ARG(sw), OCL_ARG(ph), OCL_ARG(pw),   OCL_ARG(oh),
+                       OCL_ARG(ow),  OCL_ARG(cols), OCL_ARG(beta), OCL_ARG(r0) };
+    /* A row per image plane (b, ci), its h w pixels along dimension 0. */
+    return launch_row_slices(c, "col2im", OCL_K_col2im, g->n * g->c, g->h * g->w, ARGC(args), args, &r0);
 }
 
 gantry_status ocl_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner)
