@@ -65,6 +65,9 @@ typedef struct cpu_ctx {
      * time in ns every op runs on one thread; 0 when not backing off.
      * Read and written with relaxed __atomic builtins. */
     int64_t solo_until_ns;
+    /* The current contention window (see cpu_note_stall): the slowest
+     * thread's time off the CPU and the wall time, summed over products. */
+    int64_t window_stall_ns, window_wall_ns;
 } cpu_ctx;
 
 /* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
@@ -92,12 +95,13 @@ int cpu_solo(const cpu_ctx *c);
 int64_t cpu_now_ns(void);
 int64_t cpu_thread_cpu_ns(void);
 /* Called after a parallel region with the largest time any of its threads
- * spent not running (waiting to be woken or scheduled, or preempted): above
- * a few ms, the cores are oversubscribed and a fork-join region pays for it
- * at every barrier, so the instance runs ops on one thread for a while and
- * then tries again.  Results never depend on the thread count, so this
- * changes speed only. */
-void cpu_note_stall(cpu_ctx *c, int64_t stall_ns);
+ * spent not running (waiting to be woken or scheduled, or preempted) and the
+ * region's wall time: when that adds up to over a quarter of the recent
+ * regions' time, the cores are oversubscribed and a fork-join region pays
+ * for it at every barrier, so the instance runs ops on one thread for a
+ * while and then tries again.  Results never depend on the thread count, so
+ * this changes speed only. */
+void cpu_note_stall(cpu_ctx *c, int64_t stall_ns, int64_t wall_ns);
 
 /* Threads for a loop of `work` cheap element-steps: one below `grain` per
  * thread, so tiny ops do not pay for waking the team. */

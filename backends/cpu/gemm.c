@@ -292,7 +292,7 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         }
         stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0); /* time off the CPU */
     }
-    cpu_note_stall(c, stall);
+    cpu_note_stall(c, stall, cpu_now_ns() - t0);
 }
 
 /* ---- OpenBLAS ------------------------------------------------------------- */
@@ -339,7 +339,7 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
         }
         stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0);
     }
-    cpu_note_stall(c, stall);
+    cpu_note_stall(c, stall, cpu_now_ns() - t0);
     return 1;
 #else
     (void)c, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
