@@ -31,6 +31,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CPU_X86 1
+/* Functions compiled for AVX2/FMA inside a module built for the baseline
+ * ISA; called only where cpu_ctx.avx2 says the CPU has them. */
+#define CPU_AVX2 __attribute__((target("avx2,fma")))
 #else
 #define CPU_X86 0
 #endif

@@ -140,8 +140,6 @@ static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, siz
 
 #if CPU_X86
 
-#define CPU_AVX2 __attribute__((target("avx2,fma")))
-
 CPU_AVX2 static void ukernel_avx2(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
                                   float beta)
 {
