@@ -24,6 +24,13 @@
  * 128 x 100 tiles).  OpenBLAS is ahead by 3-10% when K = 64 (dW), behind on
  * the small forward products, which it runs on one thread.
  *
+ * Re-measured on a Zen 3 host (2 vCPUs, 32 MiB L3) with
+ * tools/gemm_vs_openblas.c, each library in its own block of samples (their
+ * spinning worker threads otherwise take a core from each other): 2 threads
+ * own 109.8, OpenBLAS 98.2 GFLOP/s weighted (112%), every matrix product at
+ * 91% or more in that run; 1 thread 62-65 against 61 (102-106%).  Single
+ * products vary by up to 20% between runs on that shared VM.
+ *
  * Decision (cpu_gemm_default_path): our kernels wherever the CPU has AVX2
  * and FMA but not AVX-512; OpenBLAS, when built in (-Dopenblas, default
  * auto), where the CPU has AVX-512 (vectors twice as wide as our kernels')
