@@ -1341,6 +1341,52 @@ static void fd_softmax_ce(check_suite *s, check_row *r, size_t rows, size_t k, i
     fd_free(&p, host, ARRAY_LEN(host));
 }
 
+/* An op with one input x and one output: L = sum w out with fd_weights,
+ * dx = backward(x, dout = w, dx) against finite differences of
+ * p->forward(t[0] = x, t[1] = out).  `st` carries an earlier failure (of
+ * setting up x); x is freed here. */
+typedef gantry_status (*fd_backward_fn)(const gantry_tensor *x, const gantry_tensor *dout, gantry_tensor *dx);
+
+static void fd_single_input(check_suite *s, check_row *r, fd_problem *p, gantry_status st, float *x, int ndim,
+                            const size_t *shape, int out_ndim, const size_t *out_shape, fd_backward_fn backward,
+                            uint64_t seed, const char *config, const char *what)
+{
+    size_t no = 1;
+    for (int i = 0; i < out_ndim; i++)
+        no *= out_shape[i];
+    float *wf = host_alloc(no);
+    double *w = malloc(no * sizeof *w);
+    float *host[] = { x, wf };
+    if (!st && (!wf || !w))
+        st = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    if (!st) {
+        fd_weights(w, no, seed);
+        for (size_t i = 0; i < no; i++)
+            wf[i] = (float)w[i];
+    }
+    p->out_host = host_alloc(no);
+    p->w = w;
+    if (!st)
+        st = host_tensor(s->test, ndim, shape, x, &p->t[0]);
+    if (!st)
+        st = host_tensor(s->test, out_ndim, out_shape, NULL, &p->t[1]);
+    if (!st)
+        st = host_tensor(s->test, out_ndim, out_shape, wf, &p->t[2]);
+    if (!st)
+        st = host_tensor(s->test, ndim, shape, NULL, &p->t[3]);
+    if (!st)
+        st = backward(p->t[0], p->t[2], p->t[3]);
+    p->out = p->t[1];
+    p->in[0] = x;
+    p->in_at[0] = 0;
+    if (!st)
+        st = fd_compare(s, r, p, 0, p->t[3], 1.0, config, what);
+    if (st)
+        fd_failed(s, r, config);
+    fd_free(p, host, ARRAY_LEN(host));
+    free(w);
+}
+
 /* log-sum-exp: L = sum_r w_r lse_r, dx = backward(dout = w) */
 
 static gantry_status fd_logsumexp_forward(fd_problem *p)
@@ -1353,42 +1399,15 @@ static void fd_logsumexp(check_suite *s, check_row *r, size_t rows, size_t k, ui
     fd_problem p;
     memset(&p, 0, sizeof p);
     size_t n = rows * k;
-    float *x = host_alloc(n), *wf = host_alloc(rows);
-    double *w = malloc(rows * sizeof *w);
-    float *host[] = { x, wf };
+    float *x = host_alloc(n);
     char config[96];
     snprintf(config, sizeof config, "[%zu, %zu]", rows, k);
-    gantry_status st = x && wf && w ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    gantry_status st = x ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
     for (size_t i = 0; !st && i < n; i++)
         x[i] = gantry_philox_uniform(seed, 0, i, -3.0f, 3.0f);
-    if (!st) {
-        fd_weights(w, rows, seed);
-        for (size_t i = 0; i < rows; i++)
-            wf[i] = (float)w[i];
-    }
-    size_t shape[2] = { rows, k }, rshape[1] = { rows };
     p.forward = fd_logsumexp_forward;
-    p.out_host = host_alloc(rows);
-    p.w = w;
-    if (!st)
-        st = host_tensor(s->test, 2, shape, x, &p.t[0]);
-    if (!st)
-        st = host_tensor(s->test, 1, rshape, NULL, &p.t[1]);
-    if (!st)
-        st = host_tensor(s->test, 1, rshape, wf, &p.t[2]);
-    if (!st)
-        st = host_tensor(s->test, 2, shape, NULL, &p.t[3]);
-    if (!st)
-        st = gantry_op_logsumexp_backward(p.t[0], p.t[2], p.t[3]);
-    p.out = p.t[1];
-    p.in[0] = x;
-    p.in_at[0] = 0;
-    if (!st)
-        st = fd_compare(s, r, &p, 0, p.t[3], 1.0, config, "dx");
-    if (st)
-        fd_failed(s, r, config);
-    fd_free(&p, host, ARRAY_LEN(host));
-    free(w);
+    fd_single_input(s, r, &p, st, x, 2, (size_t[]){ rows, k }, 1, (size_t[]){ rows }, gantry_op_logsumexp_backward,
+                    seed, config, "dx");
 }
 
 /* minibatch discrimination: L = sum w o, dm = backward(dout = w) */
@@ -1402,13 +1421,11 @@ static void fd_mbd(check_suite *s, check_row *r, size_t n, size_t b, size_t ch, 
 {
     fd_problem p;
     memset(&p, 0, sizeof p);
-    size_t nm = n * b * ch, no = n * b;
-    float *m = host_alloc(nm), *wf = host_alloc(no);
-    double *w = malloc(no * sizeof *w);
-    float *host[] = { m, wf };
+    size_t nm = n * b * ch;
+    float *m = host_alloc(nm);
     char config[96];
     snprintf(config, sizeof config, "m [%zu, %zu, %zu]", n, b, ch);
-    gantry_status st = m && wf && w ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    gantry_status st = m ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
     /* Away from the kinks |m_ikl - m_jkl| = 0 (i != j): per (k, l) the
      * samples sit on a shuffled grid of spacing 0.2 with jitter < 0.05,
      * so every difference is > 0.1, ten steps. */
@@ -1422,34 +1439,9 @@ static void fd_mbd(check_suite *s, check_row *r, size_t n, size_t b, size_t ch, 
                 m[(i * b + kk) * ch + l] = 0.2f * (float)slot - 0.1f * (float)n + jitter;
             }
         }
-    if (!st) {
-        fd_weights(w, no, seed);
-        for (size_t i = 0; i < no; i++)
-            wf[i] = (float)w[i];
-    }
-    size_t mshape[3] = { n, b, ch }, oshape[2] = { n, b };
     p.forward = fd_mbd_forward;
-    p.out_host = host_alloc(no);
-    p.w = w;
-    if (!st)
-        st = host_tensor(s->test, 3, mshape, m, &p.t[0]);
-    if (!st)
-        st = host_tensor(s->test, 2, oshape, NULL, &p.t[1]);
-    if (!st)
-        st = host_tensor(s->test, 2, oshape, wf, &p.t[2]);
-    if (!st)
-        st = host_tensor(s->test, 3, mshape, NULL, &p.t[3]);
-    if (!st)
-        st = gantry_op_minibatch_disc_backward(p.t[0], p.t[2], p.t[3]);
-    p.out = p.t[1];
-    p.in[0] = m;
-    p.in_at[0] = 0;
-    if (!st)
-        st = fd_compare(s, r, &p, 0, p.t[3], 1.0, config, "dm");
-    if (st)
-        fd_failed(s, r, config);
-    fd_free(&p, host, ARRAY_LEN(host));
-    free(w);
+    fd_single_input(s, r, &p, st, m, 3, (size_t[]){ n, b, ch }, 2, (size_t[]){ n, b },
+                    gantry_op_minibatch_disc_backward, seed, config, "dm");
 }
 
 /* frozen batch norm: L = sum w y, (dx, dgamma, dbeta) = backward(dy = w)
