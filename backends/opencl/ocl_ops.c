@@ -10,7 +10,9 @@
  *                  element per work-item
  *   per-channel    2-D groups of BN_LX channels x BN_LY rows, one group per
  *                  BN_LX channels; the rows of a channel are reduced in local
- *                  memory (bias_grad, batchnorm training and backward)
+ *                  memory (bias_grad, batchnorm training and backward; on
+ *                  CPUs batch norm instead walks a channel per work-item, or
+ *                  VW channels of an [outer, channels] tensor)
  *   reductions     stage 1: up to max_groups groups of compensated partial
  *                  sums (grid-stride), stage 2: one group adds them; a single
  *                  group writes the result directly
@@ -276,10 +278,23 @@ gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float pa
 /* ---- batch normalisation ------------------------------------------------------ */
 
 /* The vector-per-work-item kernels (CPU devices) take [outer, channels]
- * with whole vectors of channels; everything else the per-channel groups. */
+ * with whole vectors of channels, and [outer, channels, inner > 1] with a
+ * channel per work-item; everything else the per-channel groups. */
 static int use_rows_kernels(const ocl_ctx *c, size_t channels, size_t inner)
 {
-    return c->bn_rows && inner == 1 && c->vw > 1 && channels % c->vw == 0;
+    return c->bn_rows && c->vw > 1 && (inner > 1 || channels % c->vw == 0);
+}
+
+/* Launches a rows kernel: inner == 1, a work-item per VW channels in groups
+ * of WG; inner > 1, a work-item per channel in groups of one, so that the
+ * few channels (64-128 in DCGAN) spread over every core of the CPU. */
+static gantry_status launch_bn_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t inner,
+                                    size_t nargs, const ocl_arg *args)
+{
+    if (inner == 1)
+        return ocl_launch_1d(c, op, k, channels / c->vw, nargs, args);
+    size_t global = channels, local = 1;
+    return ocl_launch(c, op, k, 1, &global, &local, nargs, args);
 }
 
 gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
@@ -292,11 +307,11 @@ gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
             smm = M(save_mean), sim = M(save_invstd);
     cl_ulong o = outer, ch = channels, in = inner;
     if (use_rows_kernels(c, channels, inner)) {
-        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm),      MEM_ARGS(rmm),
-                           MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(o),       OCL_ARG(ch),
-                           OCL_ARG(momentum), OCL_ARG(eps) };
-        return ocl_launch_1d(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels / c->vw, ARGC(args),
-                             args);
+        ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm), MEM_ARGS(rmm),
+                           MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(o),  OCL_ARG(ch),
+                           OCL_ARG(in),   OCL_ARG(momentum), OCL_ARG(eps) };
+        return launch_bn_rows(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels, inner, ARGC(args),
+                              args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm),   MEM_ARGS(bm),       MEM_ARGS(rmm),
                        MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim),  OCL_ARG(o),         OCL_ARG(ch),
@@ -328,8 +343,8 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
     if (use_rows_kernels(c, channels, inner)) {
         ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                            MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
-                           OCL_ARG(grad_beta) };
-        return ocl_launch_1d(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels / c->vw, ARGC(args), args);
+                           OCL_ARG(in),   OCL_ARG(grad_beta) };
+        return launch_bn_rows(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels, inner, ARGC(args), args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                        MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
