@@ -60,7 +60,6 @@ gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
     return GANTRY_OK;
 }
 
-
 gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
                             float beta)
 {
