@@ -950,46 +950,75 @@ static void adjoint_case(check_suite *s, check_row *r, const char *desc, gantry_
     check_row_case(s, r, desc, err, problem);
 }
 
+/* The operands of one adjoint check <A x, c> == <x, A^T c>: x and A^T c
+ * of one shape, c and A x of the other, on the host and on the backend. */
+typedef struct adjoint_pair {
+    size_t nx, ny;
+    float *x, *c, *ax, *atc;
+    gantry_tensor *tx, *tc, *tax, *tatc;
+} adjoint_pair;
+
+/* x and c small integers (every product and sum exact), A x and A^T c
+ * tensors filled with sentinels; the caller runs A and A^T, then
+ * adjoint_end. */
+static gantry_status adjoint_begin(check_suite *s, adjoint_pair *p, uint64_t seed, int xdim, const size_t *xshape,
+                                   int ydim, const size_t *yshape)
+{
+    memset(p, 0, sizeof *p);
+    p->nx = p->ny = 1;
+    for (int i = 0; i < xdim; i++)
+        p->nx *= xshape[i];
+    for (int i = 0; i < ydim; i++)
+        p->ny *= yshape[i];
+    p->x = host_alloc(p->nx);
+    p->c = host_alloc(p->ny);
+    p->ax = host_alloc(p->ny);
+    p->atc = host_alloc(p->nx);
+    if (!p->x || !p->c || !p->ax || !p->atc)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    small_integers(p->x, p->nx, seed);
+    small_integers(p->c, p->ny, seed + 1);
+    TRY(host_tensor(s->test, xdim, xshape, p->x, &p->tx));
+    TRY(host_tensor(s->test, ydim, yshape, p->c, &p->tc));
+    TRY(host_tensor(s->test, ydim, yshape, NULL, &p->tax));
+    return host_tensor(s->test, xdim, xshape, NULL, &p->tatc);
+}
+
+/* Reads A x and A^T c back (when st, the ops' status, is OK), takes the
+ * two dot products and releases everything. */
+static gantry_status adjoint_end(adjoint_pair *p, gantry_status st, double *lhs, double *rhs)
+{
+    if (!st)
+        st = read_tensor(p->tax, p->ax);
+    if (!st)
+        st = read_tensor(p->tatc, p->atc);
+    if (!st) {
+        *lhs = dot(p->ax, p->c, p->ny);
+        *rhs = dot(p->x, p->atc, p->nx);
+    }
+    gantry_tensor_destroy(p->tx);
+    gantry_tensor_destroy(p->tc);
+    gantry_tensor_destroy(p->tax);
+    gantry_tensor_destroy(p->tatc);
+    free(p->x);
+    free(p->c);
+    free(p->ax);
+    free(p->atc);
+    return st;
+}
+
 /* <im2col(x), c> against <x, col2im(c)> (overwriting) on the backend under test. */
 static gantry_status adjoint_conv(check_suite *s, conv d, uint64_t seed, double *lhs, double *rhs)
 {
     gantry_conv_geometry g = conv_geometry(d);
-    size_t nx = d.n * d.c * d.h * d.w, ncol = d.c * d.kh * d.kw * d.n * g.oh * g.ow;
     size_t xshape[4] = { d.n, d.c, d.h, d.w }, cshape[2] = { d.c * d.kh * d.kw, d.n * g.oh * g.ow };
-    float *x = host_alloc(nx), *c = host_alloc(ncol), *ax = host_alloc(ncol), *atc = host_alloc(nx);
-    gantry_tensor *tx = NULL, *tc = NULL, *tax = NULL, *tatc = NULL;
-    gantry_status st = x && c && ax && atc ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
-    small_integers(x, nx, seed);
-    small_integers(c, ncol, seed + 1);
+    adjoint_pair p;
+    gantry_status st = adjoint_begin(s, &p, seed, 4, xshape, 2, cshape);
     if (!st)
-        st = host_tensor(s->test, 4, xshape, x, &tx);
+        st = gantry_op_im2col(p.tx, p.tax, &g);
     if (!st)
-        st = host_tensor(s->test, 2, cshape, c, &tc);
-    if (!st)
-        st = host_tensor(s->test, 2, cshape, NULL, &tax);
-    if (!st)
-        st = host_tensor(s->test, 4, xshape, NULL, &tatc);
-    if (!st)
-        st = gantry_op_im2col(tx, tax, &g);
-    if (!st)
-        st = gantry_op_col2im(tc, tatc, &g, 0);
-    if (!st)
-        st = read_tensor(tax, ax);
-    if (!st)
-        st = read_tensor(tatc, atc);
-    if (!st) {
-        *lhs = dot(ax, c, ncol);
-        *rhs = dot(x, atc, nx);
-    }
-    gantry_tensor_destroy(tx);
-    gantry_tensor_destroy(tc);
-    gantry_tensor_destroy(tax);
-    gantry_tensor_destroy(tatc);
-    free(x);
-    free(c);
-    free(ax);
-    free(atc);
-    return st;
+        st = gantry_op_col2im(p.tc, p.tatc, &g, 0);
+    return adjoint_end(&p, st, lhs, rhs);
 }
 
 static void check_adjoint_conv(check_suite *s)
@@ -1012,41 +1041,14 @@ static void check_adjoint_conv(check_suite *s)
 static gantry_status adjoint_swap(check_suite *s, size_t a, size_t b, size_t inner, uint64_t seed, double *lhs,
                                   double *rhs)
 {
-    size_t n = a * b * inner, xs[3] = { a, b, inner }, ys[3] = { b, a, inner };
-    float *x = host_alloc(n), *c = host_alloc(n), *ax = host_alloc(n), *atc = host_alloc(n);
-    gantry_tensor *tx = NULL, *tc = NULL, *tax = NULL, *tatc = NULL;
-    gantry_status st = x && c && ax && atc ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
-    small_integers(x, n, seed);
-    small_integers(c, n, seed + 1);
+    size_t xs[3] = { a, b, inner }, ys[3] = { b, a, inner };
+    adjoint_pair p;
+    gantry_status st = adjoint_begin(s, &p, seed, 3, xs, 3, ys);
     if (!st)
-        st = host_tensor(s->test, 3, xs, x, &tx);
+        st = gantry_op_swap_axes(p.tx, p.tax, a, b, inner);
     if (!st)
-        st = host_tensor(s->test, 3, ys, c, &tc);
-    if (!st)
-        st = host_tensor(s->test, 3, ys, NULL, &tax);
-    if (!st)
-        st = host_tensor(s->test, 3, xs, NULL, &tatc);
-    if (!st)
-        st = gantry_op_swap_axes(tx, tax, a, b, inner);
-    if (!st)
-        st = gantry_op_swap_axes(tc, tatc, b, a, inner);
-    if (!st)
-        st = read_tensor(tax, ax);
-    if (!st)
-        st = read_tensor(tatc, atc);
-    if (!st) {
-        *lhs = dot(ax, c, n);
-        *rhs = dot(x, atc, n);
-    }
-    gantry_tensor_destroy(tx);
-    gantry_tensor_destroy(tc);
-    gantry_tensor_destroy(tax);
-    gantry_tensor_destroy(tatc);
-    free(x);
-    free(c);
-    free(ax);
-    free(atc);
-    return st;
+        st = gantry_op_swap_axes(p.tc, p.tatc, b, a, inner);
+    return adjoint_end(&p, st, lhs, rhs);
 }
 
 static void check_adjoint_swap(check_suite *s)
@@ -1074,45 +1076,18 @@ static void check_adjoint_swap(check_suite *s)
 static gantry_status adjoint_rows(check_suite *s, size_t rows, row_layout l, uint64_t seed, double *lhs,
                                   double *rhs)
 {
-    size_t nx = rows * l.ldx, ny = rows * l.ldy, xs[2] = { rows, l.ldx }, ys[2] = { rows, l.ldy };
-    float *x = host_alloc(nx), *c = host_alloc(ny), *ax = host_alloc(ny), *atc = host_alloc(nx);
-    gantry_tensor *tx = NULL, *tc = NULL, *tax = NULL, *tatc = NULL;
-    gantry_status st = x && c && ax && atc ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
-    small_integers(x, nx, seed);
-    small_integers(c, ny, seed + 1);
+    size_t xs[2] = { rows, l.ldx }, ys[2] = { rows, l.ldy };
+    adjoint_pair p;
+    gantry_status st = adjoint_begin(s, &p, seed, 2, xs, 2, ys);
     if (!st)
-        st = host_tensor(s->test, 2, xs, x, &tx);
+        st = gantry_op_fill(p.tax, 0.0f);
     if (!st)
-        st = host_tensor(s->test, 2, ys, c, &tc);
+        st = gantry_op_fill(p.tatc, 0.0f);
     if (!st)
-        st = host_tensor(s->test, 2, ys, NULL, &tax);
+        st = gantry_op_copy_rows(p.tx, l.ldx, l.x_col, p.tax, l.ldy, l.y_col, rows, l.cols);
     if (!st)
-        st = host_tensor(s->test, 2, xs, NULL, &tatc);
-    if (!st)
-        st = gantry_op_fill(tax, 0.0f);
-    if (!st)
-        st = gantry_op_fill(tatc, 0.0f);
-    if (!st)
-        st = gantry_op_copy_rows(tx, l.ldx, l.x_col, tax, l.ldy, l.y_col, rows, l.cols);
-    if (!st)
-        st = gantry_op_copy_rows(tc, l.ldy, l.y_col, tatc, l.ldx, l.x_col, rows, l.cols);
-    if (!st)
-        st = read_tensor(tax, ax);
-    if (!st)
-        st = read_tensor(tatc, atc);
-    if (!st) {
-        *lhs = dot(ax, c, ny);
-        *rhs = dot(x, atc, nx);
-    }
-    gantry_tensor_destroy(tx);
-    gantry_tensor_destroy(tc);
-    gantry_tensor_destroy(tax);
-    gantry_tensor_destroy(tatc);
-    free(x);
-    free(c);
-    free(ax);
-    free(atc);
-    return st;
+        st = gantry_op_copy_rows(p.tc, l.ldy, l.y_col, p.tatc, l.ldx, l.x_col, rows, l.cols);
+    return adjoint_end(&p, st, lhs, rhs);
 }
 
 static void check_adjoint_rows(check_suite *s)
