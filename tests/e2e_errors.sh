@@ -56,6 +56,12 @@ expect 1 "image 2x2 must be a multiple of 4" "conv model on images it cannot hal
   "$gantry" train --model dcgan --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/r7"
 expect 2 "\-\-labeled applies to \-\-model sgan only" "--labeled without sgan" -- "$gantry" train --labeled 10
 expect 2 "\-\-unroll '0'" "--unroll 0" -- "$gantry" train --unroll 0
+expect 2 "\-\-began-gamma applies to \-\-model began only" "--began-gamma without began" -- \
+  "$gantry" train --began-gamma 0.7
+expect 2 "\-\-began-lambda-k applies to \-\-model began only" "--began-lambda-k without began" -- \
+  "$gantry" train --model wgan --began-lambda-k 0.01
+expect 2 "\-\-began-lambda-k '0' is not a number from" "--began-lambda-k 0" -- \
+  "$gantry" train --model began --began-lambda-k 0
 expect 2 "\-\-label-smoothing '1.5'" "--label-smoothing above 1" -- "$gantry" train --label-smoothing 1.5
 check_no_dir() { [[ ! -e $1 ]] || { echo "FAIL: $1 was created"; fail=1; }; }
 for r in r1 r2 r3 r4 r5 r6 r7; do check_no_dir "$tmp/$r"; done

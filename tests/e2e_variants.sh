@@ -29,6 +29,7 @@ runs=(
   "wgan|--model wgan"
   "lsgan|--model lsgan"
   "began|--model began"
+  "began-k|--model began --began-gamma 0.7 --began-lambda-k 0.05"
   "sgan|--model sgan --labeled 20"
   "smooth|--model dcgan --label-smoothing 0.9"
   "mbd|--model dcgan --minibatch-disc"

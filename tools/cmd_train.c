@@ -91,6 +91,8 @@ static void help(void)
            "  --labeled N         sgan: labelled training images, N / 10 per class (default 1000)\n"
            "  --began-gamma G     began: the diversity ratio gamma = E L(G(z)) / E L(x) (default 0.5;\n"
            "                      higher trades quality for diversity)\n"
+           "  --began-lambda-k L  began: the step of the k_t control (default 0.001, the paper's;\n"
+           "                      larger lets D push back on G's samples sooner)\n"
            "  --seed S            weights, noise and data order (default 0)\n"
            "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
            "  --out DIR           output directory (default runs/MODEL-YYYYmmdd-HHMMSS)\n"
@@ -103,7 +105,7 @@ typedef struct train_options {
     const char *model, *data, *out, *backend;
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
     uint64_t width, labeled, unroll;
-    float lr, clip, smoothing, gamma;
+    float lr, clip, smoothing, gamma, lambda_k;
     int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
 } train_options;
@@ -111,7 +113,8 @@ typedef struct train_options {
 static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
-           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA };
+           O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA,
+           O_LAMBDA_K };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -126,7 +129,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "minibatch-disc", no_argument, NULL, O_MBD }, { "feature-matching", no_argument, NULL, O_FM },
         { "labeled", required_argument, NULL, O_LABELED }, { "vbn", no_argument, NULL, O_VBN },
         { "unroll", required_argument, NULL, O_UNROLL }, { "ref-bn", no_argument, NULL, O_REFBN },
-        { "began-gamma", required_argument, NULL, O_GAMMA }, { 0, 0, 0, 0 },
+        { "began-gamma", required_argument, NULL, O_GAMMA },
+        { "began-lambda-k", required_argument, NULL, O_LAMBDA_K }, { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c;
@@ -163,6 +167,9 @@ static int parse(int argc, char **argv, train_options *o)
         case O_VBN: o->vbn = GANTRY_BN_VIRTUAL; break;
         case O_REFBN: o->vbn = GANTRY_BN_REFERENCE; break;
         case O_GAMMA: bad = cli_parse_float(cmd, "--began-gamma", optarg, 1e-3f, 1.0f, &o->gamma); break;
+        case O_LAMBDA_K:
+            bad = cli_parse_float(cmd, "--began-lambda-k", optarg, 1e-6f, 1.0f, &o->lambda_k);
+            break;
         case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
@@ -362,6 +369,13 @@ int cmd_train(int argc, char **argv)
             return CLI_USAGE;
         }
         config.began_gamma = o.gamma;
+    }
+    if (o.lambda_k > 0) {
+        if (strcmp(config.model, "began") != 0) {
+            fprintf(stderr, "gantry train: --began-lambda-k applies to --model began only\n");
+            return CLI_USAGE;
+        }
+        config.began_lambda_k = o.lambda_k;
     }
     config.unroll = (unsigned)o.unroll;
     config.seed = o.seed;
