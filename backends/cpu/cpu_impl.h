@@ -47,6 +47,10 @@
 #define CPU_MC 120
 #define CPU_KC 256
 #define CPU_NC 1024
+/* B columns packed at a time when all of A fits one block (gemm.c): a
+ * KC x 64 block (64 KiB) stays in L2 while its tiles are computed; measured
+ * against 32, 128 and 256 on the GAN step (Zen 3), 64 and 128 were best. */
+#define CPU_NC_SMALL_M 64
 
 typedef enum cpu_gemm_path {
     CPU_GEMM_OWN = 0,      /* our packed kernels (AVX2/FMA or portable) */

@@ -93,40 +93,68 @@ static size_t even_step(size_t total, size_t max, size_t unit)
     return (step + unit - 1) / unit * unit;
 }
 
+/* The micro-tiles of one packed mc x kc block of A times one packed
+ * kc x nc block of B, into C at cm (which points at the blocks' corner). */
+static void run_tiles(cpu_ukernel_fn kernel, cpu_ukernel_fn narrow, size_t mc, size_t nc, size_t kc, float alpha,
+                      const float *pa, const float *pb, float beta_k, float *cm, size_t ldc)
+{
+    _Alignas(64) float tile[CPU_MR * CPU_NR];
+    for (size_t jr = 0; jr < nc; jr += CPU_NR) {
+        size_t nr = nc - jr < CPU_NR ? nc - jr : CPU_NR;
+        const float *bp = pb + jr * kc;
+        for (size_t ir = 0; ir < mc; ir += CPU_MR) {
+            size_t mr = mc - ir < CPU_MR ? mc - ir : CPU_MR;
+            const float *ap = pa + ir * kc;
+            float *ct = cm + ir * ldc + jr;
+            if (mr == CPU_MR && nr == CPU_NR) {
+                kernel(kc, ap, bp, ct, ldc, alpha, beta_k);
+            } else {
+                (nr <= 8 ? narrow : kernel)(kc, ap, bp, tile, CPU_NR, alpha, 0.0f);
+                merge_edge(tile, mr, nr, beta_k, ct, ldc);
+            }
+        }
+    }
+}
+
 /* C (m x n) = alpha op(A) op(B) + beta C on one thread with its packing
- * buffers; a and b point at op(A)[0][0] and op(B)[0][0]. */
+ * buffers; a and b point at op(A)[0][0] and op(B)[0][0].
+ *
+ * When all of op(A)'s rows fit one packed block (the batch-64 products of
+ * the linear layers), A is packed once per K block and B a few panels at a
+ * time (CPU_NC_SMALL_M columns), each computed while still in L2, instead
+ * of a whole KC x NC block of B (1 MiB) packed out to L3 and read back.
+ * Every element of C still sees the same K blocks in the same order through
+ * the same kernels, so both orders give the same bits. */
 static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                         const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
     cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2, 0), narrow = cpu_ukernel_select(c->avx2, 1);
     float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
-    _Alignas(64) float tile[CPU_MR * CPU_NR];
-    const size_t nstep = even_step(n, CPU_NC, CPU_NR), kstep = even_step(k, CPU_KC, 1);
-    const size_t mstep = even_step(m, CPU_MC, CPU_MR);
+    const size_t kstep = even_step(k, CPU_KC, 1), mstep = even_step(m, CPU_MC, CPU_MR);
+    if (m <= mstep) {
+        for (size_t pc = 0; pc < k; pc += kstep) {
+            size_t kc = k - pc < kstep ? k - pc : kstep;
+            float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+            cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, 0, pc), lda, m, kc, pa);
+            for (size_t jc = 0; jc < n; jc += CPU_NC_SMALL_M) {
+                size_t nc = n - jc < CPU_NC_SMALL_M ? n - jc : CPU_NC_SMALL_M;
+                cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
+                run_tiles(kernel, narrow, m, nc, kc, alpha, pa, pb, beta_k, cm + jc, ldc);
+            }
+        }
+        return;
+    }
+    const size_t nstep = even_step(n, CPU_NC, CPU_NR);
     for (size_t jc = 0; jc < n; jc += nstep) {
         size_t nc = n - jc < nstep ? n - jc : nstep;
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
-            float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+            float beta_k = pc == 0 ? beta : 1.0f;
             cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
             for (size_t ic = 0; ic < m; ic += mstep) {
                 size_t mc = m - ic < mstep ? m - ic : mstep;
                 cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, ic, pc), lda, mc, kc, pa);
-                for (size_t jr = 0; jr < nc; jr += CPU_NR) {
-                    size_t nr = nc - jr < CPU_NR ? nc - jr : CPU_NR;
-                    const float *bp = pb + jr * kc;
-                    for (size_t ir = 0; ir < mc; ir += CPU_MR) {
-                        size_t mr = mc - ir < CPU_MR ? mc - ir : CPU_MR;
-                        const float *ap = pa + ir * kc;
-                        float *ct = cm + (ic + ir) * ldc + jc + jr;
-                        if (mr == CPU_MR && nr == CPU_NR) {
-                            kernel(kc, ap, bp, ct, ldc, alpha, beta_k);
-                        } else {
-                            (nr <= 8 ? narrow : kernel)(kc, ap, bp, tile, CPU_NR, alpha, 0.0f);
-                            merge_edge(tile, mr, nr, beta_k, ct, ldc);
-                        }
-                    }
-                }
+                run_tiles(kernel, narrow, mc, nc, kc, alpha, pa, pb, beta_k, cm + ic * ldc + jc, ldc);
             }
         }
     }

@@ -27,6 +27,7 @@
 
 #include "../host_memory.h"
 #include "../lane_sums.h"
+#include "../tanh_double.h"
 
 #define REF_NAME "reference"
 
@@ -234,7 +235,7 @@ static gantry_status ref_activation_forward(void *ctx, gantry_activation act, fl
             r = v > 0.0 ? v : (double)param * v;
             break;
         case GANTRY_ACT_TANH:
-            r = tanh(v);
+            r = gantry_tanh_double(v); /* libm's float results, shared with cpu */
             break;
         case GANTRY_ACT_SIGMOID:
             r = ref_sigmoid(v);
