@@ -43,7 +43,9 @@
  * Goto/BLIS-style blocked product on its block: at most NC columns of op(B)
  * at a time, at most KC deep, packed once into its own buffer, times at most
  * MC rows of op(A) packed likewise (each split into equal blocks), through
- * the 6 x 16 micro-kernel of gemm_kernels.c.
+ * the 6 x 16 micro-kernel of gemm_kernels.c; when all of a block's rows
+ * fit one MC block (batch-64 forward and input-gradient products), A is
+ * packed first and B 64 columns at a time, so packed B never leaves L2.
  * Ragged edge tiles are computed into a local tile and merged; a C of one
  * row or one column goes through matrix-vector loops instead.  Each element
  * of C sees the same operations in the same order whatever the grid, so
