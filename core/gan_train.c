@@ -238,7 +238,7 @@ static gantry_status discriminator_step(gantry_gan *gan, const float *real, cons
     double loss_real, loss_fake, out_real, out_fake;
     gantry_tensor *fake;
     GANTRY_TRY(gantry_tensor_write(gan->real, real, gantry_tensor_numel(gan->real)));
-    GANTRY_TRY(gantry_seq_zero_grad(gan->d));
+    gantry__seq_defer_zero_grad(gan->d);
     if (gan->conditional)
         GANTRY_TRY(gantry__gan_condition(gan, labels, c->batch));
     GANTRY_TRY(d_term(gan, gan->real, 1, &loss_real, &out_real));
@@ -322,7 +322,7 @@ static gantry_status generator_step(gantry_gan *gan, double *g_loss)
 {
     gantry_tensor *fake, *out, *dx, *dimage;
     const gantry_tensor *in;
-    GANTRY_TRY(gantry_seq_zero_grad(gan->g));
+    gantry__seq_defer_zero_grad(gan->g);
     GANTRY_TRY(generate(gan, &fake));
     GANTRY_TRY(d_input(gan, fake, &in));
     GANTRY_TRY(gantry_seq_forward(gan->d, in, 1, &out));
@@ -353,7 +353,7 @@ static gantry_status began_d_step(gantry_gan *gan, const float *real, gantry_gan
     double l_fake;
     float k = gan->k_t;
     GANTRY_TRY(gantry_tensor_write(gan->real, real, gantry_tensor_numel(gan->real)));
-    GANTRY_TRY(gantry_seq_zero_grad(gan->d));
+    gantry__seq_defer_zero_grad(gan->d);
     GANTRY_TRY(began_reconstruction(gan, gan->real, l_real, &ae));
     GANTRY_TRY(gantry_op_regression_loss_backward(GANTRY_LOSS_L1, ae, gan->real, 1.0f, gan->ae_grad));
     GANTRY_TRY(gantry_seq_backward(gan->d, gan->ae_grad, 1, NULL));
@@ -373,7 +373,7 @@ static gantry_status began_d_step(gantry_gan *gan, const float *real, gantry_gan
 static gantry_status began_g_step(gantry_gan *gan, double *l_g)
 {
     gantry_tensor *fake, *ae, *dx;
-    GANTRY_TRY(gantry_seq_zero_grad(gan->g));
+    gantry__seq_defer_zero_grad(gan->g);
     GANTRY_TRY(generate(gan, &fake));
     GANTRY_TRY(began_reconstruction(gan, fake, l_g, &ae));
     /* d|v - D(v)| / dv: through D, and directly. */

@@ -16,6 +16,7 @@ struct gantry_seq {
     gantry_param *params, *state;
     size_t nparams, nstate;
     int forwarded;
+    int grads_deferred; /* gantry__seq_defer_zero_grad: the grads are logically zero */
 };
 
 gantry_status gantry_seq_create(gantry_backend *be, gantry_seq **out)
@@ -262,13 +263,24 @@ gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gant
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: no forward pass to differentiate");
     if (dy->be != seq->be)
         return gantry_set_error(GANTRY_BACKEND_MISMATCH, "seq_backward: gradient on another backend");
+    int mode = param_grads ? LAYER_GRADS_ADD : 0;
+    if (param_grads && seq->grads_deferred) {
+        if (layer + 1 == seq->nlayers) /* every layer below writes its gradients */
+            mode = LAYER_GRADS_SET;
+        else
+            GANTRY_TRY(gantry__seq_settle_grads(seq));
+        seq->grads_deferred = 0;
+    }
     const gantry_tensor *cur = dy;
     for (size_t i = layer + 1; i-- > 0;) {
         gantry_layer *l = seq->layers[i];
         int need_dx = i > 0 || dx != NULL;
-        gantry_status s = l->cls->backward(l, cur, param_grads, need_dx);
-        if (s)
+        gantry_status s = l->cls->backward(l, cur, mode, need_dx);
+        if (s) {
+            if (mode == LAYER_GRADS_SET) /* some were written, some not: still all owed a zero */
+                seq->grads_deferred = 1;
             return s;
+        }
         if (!need_dx)
             break;
         cur = l->dx;
@@ -286,7 +298,18 @@ gantry_status gantry_seq_zero_grad(gantry_seq *seq)
         if (s)
             return s;
     }
+    seq->grads_deferred = 0;
     return GANTRY_OK;
+}
+
+void gantry__seq_defer_zero_grad(gantry_seq *seq)
+{
+    seq->grads_deferred = seq->nparams > 0;
+}
+
+gantry_status gantry__seq_settle_grads(gantry_seq *seq)
+{
+    return seq->grads_deferred ? gantry_seq_zero_grad(seq) : GANTRY_OK;
 }
 
 size_t gantry_seq_param_count(const gantry_seq *seq)

@@ -108,8 +108,8 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
         GANTRY_TRY(gantry_op_swap_axes(dy, p->dt, g->n, p->out, pixels));
         if (param_grads) {
-            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->dt, p->col, 1.0f, &dw2));
-            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, 1));
+            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->dt, p->col, gantry__grad_beta(param_grads), &dw2));
+            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
         }
         if (need_dx) {
             GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
@@ -122,8 +122,8 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
         GANTRY_TRY(gantry_op_im2col(dy, p->dcol, g));
         if (param_grads) {
-            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->t, p->dcol, 1.0f, &dw2));
-            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, 1));
+            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->t, p->dcol, gantry__grad_beta(param_grads), &dw2));
+            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
         }
         if (need_dx) {
             GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));

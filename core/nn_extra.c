@@ -119,7 +119,7 @@ static gantry_status mbd_backward(gantry_layer *l, const gantry_tensor *dy, int 
     gantry_tensor dm2 = gantry__as_matrix(p->dm, p->kernels * p->dims);
     if (param_grads) {
         gantry_tensor dt2 = gantry__as_matrix(l->state[0].grad, p->kernels * p->dims);
-        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, l->x, &dm2, 1.0f, &dt2));
+        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, l->x, &dm2, gantry__grad_beta(param_grads), &dt2));
     }
     if (need_dx) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, 2, l->x->shape));

@@ -12,7 +12,8 @@ typedef struct layer_class {
     const char *name;
     /* Sets l->y from x (kept in l->x for the backward pass). */
     gantry_status (*forward)(gantry_layer *l, const gantry_tensor *x, int training);
-    /* Adds parameter gradients when param_grads; sets l->dx when need_dx. */
+    /* Parameter gradients per param_grads (0, LAYER_GRADS_ADD or
+     * LAYER_GRADS_SET); sets l->dx when need_dx. */
     gantry_status (*backward)(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx);
     /* Optional: draws initial parameters. */
     gantry_status (*init)(gantry_layer *l, uint64_t seed, uint64_t *offset);
@@ -21,6 +22,19 @@ typedef struct layer_class {
 } layer_class;
 
 #define LAYER_MAX_STATE 5
+
+/* A backward pass's param_grads: 0 leaves the parameter gradients alone,
+ * LAYER_GRADS_ADD adds to them, LAYER_GRADS_SET overwrites them without
+ * reading them (the first backward after gantry__seq_defer_zero_grad: the
+ * zero fill and the read of those zeros are skipped). */
+#define LAYER_GRADS_ADD 1
+#define LAYER_GRADS_SET 2
+
+/* The beta (0 or 1) of the ops that add into a gradient buffer. */
+static inline float gantry__grad_beta(int param_grads)
+{
+    return param_grads == LAYER_GRADS_SET ? 0.0f : 1.0f;
+}
 
 struct gantry_layer {
     const layer_class *cls;
@@ -67,6 +81,15 @@ gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols);
 gantry_status gantry__fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound);
 /* N(mean, std) from Philox (seed, *offset), drawn on the host. */
 gantry_status gantry__fill_normal_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float mean, float std);
+
+/* Marks every parameter gradient of seq as zero without writing it: the
+ * next backward pass through all layers overwrites them (LAYER_GRADS_SET)
+ * instead of adding to zeros, saving a pass over every gradient buffer.  A
+ * backward from an inner layer fills the zeros first, and so does
+ * gantry__seq_settle_grads, which anything that reads the gradients before
+ * a backward must call (gantry_optim_step does). */
+void gantry__seq_defer_zero_grad(gantry_seq *seq);
+gantry_status gantry__seq_settle_grads(gantry_seq *seq);
 
 /* Keeps *t allocated with exactly this shape, reallocating only when the
  * shape changes (a new batch size), so steady-state steps allocate nothing. */

@@ -136,8 +136,8 @@ static gantry_status linear_backward(gantry_layer *l, const gantry_tensor *dy, i
     gantry_tensor dy2 = gantry__as_matrix(dy, p->out);
     gantry_tensor x2 = gantry__as_matrix(l->x, p->in);
     if (param_grads) {
-        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &dy2, &x2, 1.0f, l->state[0].grad));
-        GANTRY_TRY(gantry_op_bias_grad(&dy2, l->state[1].grad, 1));
+        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &dy2, &x2, gantry__grad_beta(param_grads), l->state[0].grad));
+        GANTRY_TRY(gantry_op_bias_grad(&dy2, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
     }
     if (need_dx) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
@@ -273,17 +273,18 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
         return GANTRY_OK;
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
     gantry_param *st = l->state;
+    const int add = param_grads == LAYER_GRADS_ADD; /* scratch and SET overwrite */
     if (p->virtual_last && p->virtual_mode == GANTRY_BN_REFERENCE)
         return gantry_op_batchnorm_backward_frozen(l->x, dy, st[BN_WEIGHT].value, p->ref_mean, p->ref_invstd, l->dx,
                                                    param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
-                                                   param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
+                                                   param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
     if (p->virtual_last)
         return gantry_op_vbn_backward(l->x, dy, st[BN_WEIGHT].value, p->vsave_mean, p->vsave_invstd, p->ref_count,
                                       l->dx, param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
-                                      param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
+                                      param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
     return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, p->save_mean, p->save_invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
-                                        param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, param_grads);
+                                        param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
 }
 
 static gantry_status batchnorm_init(gantry_layer *l, uint64_t seed, uint64_t *offset)

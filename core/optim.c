@@ -2,6 +2,7 @@
  * parameter per step. */
 #include <stdlib.h>
 
+#include "core/nn_layer.h"
 #include "core/tensor_impl.h"
 #include "gantry/ops.h"
 #include "gantry/optim.h"
@@ -95,6 +96,7 @@ gantry_status gantry_optim_step(gantry_optim *opt)
     if (!opt)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_step: optimizer is NULL");
     const gantry_optim_config *c = &opt->config;
+    GANTRY_TRY(gantry__seq_settle_grads(opt->seq)); /* deferred zeros, when no backward came */
     uint64_t step = opt->steps + 1; /* counted only once every parameter moved */
     for (size_t i = 0; i < opt->count; i++) {
         const gantry_param *p = gantry_seq_param(opt->seq, i);
