@@ -371,7 +371,9 @@ typedef struct op_case {
     const char *pass;     /* GEMMs: "forward", "weight_grad", "input_grad" */
     int trans_a, trans_b; /* GEMMs */
     size_t m, n, k;       /* GEMMs: op(A) is m x k, op(B) k x n */
-    size_t rows, cols;    /* the others: the shape */
+    size_t rows, cols;    /* the others: the shape (rows x cols elements) */
+    int ndim;             /* batch norm of a model's layer: its input's shape, 2-D or 4-D */
+    size_t dims[4];
     double bytes;         /* the others: minimum memory traffic per call */
     float beta;           /* GEMMs */
     gantry_conv_geometry g; /* im2col, col2im */
@@ -427,6 +429,22 @@ static gantry_status op_tensor(gantry_backend *be, op_case *c, int i, size_t d0,
     return GANTRY_OK;
 }
 
+/* A batch norm case's channels: dimension 1 of its input (cols for the
+ * generic [batch, cols] rows). */
+static size_t bn_channels(const op_case *c)
+{
+    return c->ndim ? c->dims[1] : c->cols;
+}
+
+/* t[i] .. t[j] (created 2-D) take the layer input's 4-D shape, for a
+ * BatchNorm2d case. */
+static gantry_status bn_reshape(op_case *c, int i, int j)
+{
+    for (int k = i; c->ndim == 4 && k <= j; k++)
+        TRY(gantry_tensor_reshape(c->t[k], 4, c->dims));
+    return GANTRY_OK;
+}
+
 /* Allocates the operands of `c` (its kind and sizes already set). */
 static gantry_status op_prepare(gantry_backend *be, op_case *c)
 {
@@ -442,28 +460,33 @@ static gantry_status op_prepare(gantry_backend *be, op_case *c)
         TRY(op_tensor(be, c, 2, c->m, c->n, -0.05f, 0.05f));
         return GANTRY_OK;
     }
-    case OP_BN_FORWARD:
+    case OP_BN_FORWARD: {
+        size_t ch = bn_channels(c);
         TRY(op_tensor(be, c, 0, r, w, -1.0f, 1.0f));
         TRY(op_tensor(be, c, 1, r, w, 0.0f, 0.0f));
-        TRY(op_tensor(be, c, 2, w, 0, 0.5f, 1.5f));
-        TRY(op_tensor(be, c, 3, w, 0, -0.5f, 0.5f));
-        TRY(op_tensor(be, c, 4, w, 0, 0.0f, 0.0f));
-        TRY(op_tensor(be, c, 5, w, 0, 1.0f, 1.0f));
-        TRY(op_tensor(be, c, 6, w, 0, 0.0f, 0.0f));
-        TRY(op_tensor(be, c, 7, w, 0, 0.0f, 0.0f));
+        TRY(op_tensor(be, c, 2, ch, 0, 0.5f, 1.5f));
+        TRY(op_tensor(be, c, 3, ch, 0, -0.5f, 0.5f));
+        TRY(op_tensor(be, c, 4, ch, 0, 0.0f, 0.0f));
+        TRY(op_tensor(be, c, 5, ch, 0, 1.0f, 1.0f));
+        TRY(op_tensor(be, c, 6, ch, 0, 0.0f, 0.0f));
+        TRY(op_tensor(be, c, 7, ch, 0, 0.0f, 0.0f));
         c->bytes = 4.0 * 2.0 * (double)n;
-        return GANTRY_OK;
-    case OP_BN_BACKWARD:
+        return bn_reshape(c, 0, 1);
+    }
+    case OP_BN_BACKWARD: {
+        size_t ch = bn_channels(c);
         TRY(op_tensor(be, c, 0, r, w, -1.0f, 1.0f));
         TRY(op_tensor(be, c, 1, r, w, -0.01f, 0.01f));
-        TRY(op_tensor(be, c, 2, w, 0, 0.5f, 1.5f));
-        TRY(op_tensor(be, c, 3, w, 0, -0.1f, 0.1f));
-        TRY(op_tensor(be, c, 4, w, 0, 0.9f, 1.1f));
+        TRY(op_tensor(be, c, 2, ch, 0, 0.5f, 1.5f));
+        TRY(op_tensor(be, c, 3, ch, 0, -0.1f, 0.1f));
+        TRY(op_tensor(be, c, 4, ch, 0, 0.9f, 1.1f));
         TRY(op_tensor(be, c, 5, r, w, 0.0f, 0.0f));
-        TRY(op_tensor(be, c, 6, w, 0, 0.0f, 0.0f));
-        TRY(op_tensor(be, c, 7, w, 0, 0.0f, 0.0f));
+        TRY(op_tensor(be, c, 6, ch, 0, 0.0f, 0.0f));
+        TRY(op_tensor(be, c, 7, ch, 0, 0.0f, 0.0f));
         c->bytes = 4.0 * 3.0 * (double)n;
-        return GANTRY_OK;
+        TRY(bn_reshape(c, 0, 1));
+        return bn_reshape(c, 5, 5);
+    }
     case OP_ACT_FORWARD:
         TRY(op_tensor(be, c, 0, r, w, -1.0f, 1.0f));
         TRY(op_tensor(be, c, 1, r, w, 0.0f, 0.0f));
@@ -622,17 +645,51 @@ static void move_case(op_case *cases, size_t *count, size_t room, op_kind kind, 
     c->swap[0] = a, c->swap[1] = b, c->swap[2] = inner;
 }
 
+/* 1 when layer i of seq is a batch norm layer (of any mode). */
+static int bn_layer(gantry_seq *seq, size_t i)
+{
+    char d[192];
+    gantry_seq_layer_describe(seq, i, d, sizeof d);
+    return strstr(d, "BatchNorm(") != NULL;
+}
+
+/* The batch norm forward and backward of layer `layer` of a model, on its
+ * input's shape. */
+static void bn_layer_cases(const char *layer, const gantry_tensor *in, op_case *cases, size_t room, size_t *count)
+{
+    static const struct {
+        op_kind kind;
+        const char *name;
+    } ops[] = { { OP_BN_FORWARD, "batchnorm_forward_train" }, { OP_BN_BACKWARD, "batchnorm_backward" } };
+    int ndim = gantry_tensor_ndim(in);
+    if (ndim != 2 && ndim != 4)
+        return;
+    for (size_t k = 0; k < 2; k++) {
+        op_case *c = new_case(cases, count, room, ops[k].kind, ops[k].name, layer, "");
+        if (!c)
+            return;
+        c->ndim = ndim;
+        for (int d = 0; d < ndim; d++)
+            c->dims[d] = gantry_tensor_dim(in, d);
+        c->rows = c->dims[0];
+        c->cols = gantry_tensor_numel(in) / c->rows;
+    }
+}
+
 /* The ops of every Conv2d / ConvTranspose2d layer of `seq` (as core/nn_conv.c
  * runs them), with each layer's input size from a forward pass of `seq` on
  * noise: Conv2d forward im2col, GEMM, swap_axes, backward the weight and
- * input GEMMs and col2im; ConvTranspose2d the adjoint sequence. */
+ * input GEMMs and col2im; ConvTranspose2d the adjoint sequence.  Every
+ * batch norm layer's forward and backward go to bn_cases, at its input's
+ * shape. */
 static gantry_status conv_cases(gantry_backend *be, gantry_seq *seq, const char *prefix, size_t batch,
-                                const gantry_gan_config *config, op_case *cases, size_t room, size_t *count)
+                                const gantry_gan_config *config, op_case *cases, size_t room, size_t *count,
+                                op_case *bn_cases, size_t bn_room, size_t *bn_count)
 {
-    size_t v[5], layers = gantry_seq_layer_count(seq), convs = 0;
+    size_t v[5], layers = gantry_seq_layer_count(seq), wanted = 0;
     for (size_t i = 0; i < layers; i++)
-        convs += conv_layer(seq, i, v) != 0;
-    if (!convs || !gantry_seq_param_count(seq))
+        wanted += conv_layer(seq, i, v) != 0 || bn_layer(seq, i);
+    if (!wanted || !gantry_seq_param_count(seq))
         return GANTRY_OK;
     /* The input: an image for a conv first layer, else the first Linear's. */
     gantry_tensor *x = NULL, *y;
@@ -645,13 +702,15 @@ static gantry_status conv_cases(gantry_backend *be, gantry_seq *seq, const char 
     if (!s)
         s = gantry_seq_forward(seq, x, 1, &y);
     for (size_t i = 0; i < layers && !s; i++) {
+        const gantry_tensor *in = i ? gantry_seq_output(seq, i - 1) : x, *out = gantry_seq_output(seq, i);
+        char layer[64];
+        snprintf(layer, sizeof layer, "%s.%zu", prefix, i);
+        if (bn_layer(seq, i))
+            bn_layer_cases(layer, in, bn_cases, bn_room, bn_count);
         int kind = conv_layer(seq, i, v);
         if (!kind)
             continue;
-        const gantry_tensor *in = i ? gantry_seq_output(seq, i - 1) : x, *out = gantry_seq_output(seq, i);
         const gantry_tensor *big = kind == 1 ? in : out; /* the convolution's input side */
-        char layer[64];
-        snprintf(layer, sizeof layer, "%s.%zu", prefix, i);
         gantry_conv_geometry g = { .n = batch, .c = kind == 1 ? v[0] : v[1], .h = gantry_tensor_dim(big, 2),
                                    .w = gantry_tensor_dim(big, 3), .kh = v[2], .kw = v[2], .sh = v[3], .sw = v[3],
                                    .ph = v[4], .pw = v[4] };
@@ -687,8 +746,6 @@ static size_t other_cases(size_t batch, op_case *cases, size_t room)
         const char *name;
         size_t cols; /* 0: the Adam case, 784 x 1024 parameters */
     } list[] = {
-        { OP_BN_FORWARD, "batchnorm_forward_train", 1024 },
-        { OP_BN_BACKWARD, "batchnorm_backward", 1024 },
         { OP_ACT_FORWARD, "leaky_relu_forward", 1024 },
         { OP_ACT_BACKWARD, "leaky_relu_backward", 1024 },
         { OP_BIAS_ADD, "bias_add", 1024 },
@@ -704,6 +761,15 @@ static size_t other_cases(size_t batch, op_case *cases, size_t room)
         c->cols = list[i].cols ? list[i].cols : 1024;
     }
     return count;
+}
+
+/* "[64, 128, 7, 7]": a case's shape as JSON and in the table. */
+static void shape_text(const op_case *c, char *buf, size_t size)
+{
+    if (c->ndim == 4)
+        snprintf(buf, size, "[%zu, %zu, %zu, %zu]", c->dims[0], c->dims[1], c->dims[2], c->dims[3]);
+    else
+        snprintf(buf, size, "[%zu, %zu]", c->rows, c->cols);
 }
 
 static void print_op_row(const op_case *c, const op_timing *t, int json, int first)
@@ -736,29 +802,36 @@ static void print_op_row(const op_case *c, const op_timing *t, int json, int fir
             if (c->layer[0]) {
                 printf("\"layer\": ");
                 json_string(c->layer);
-                printf(", \"pass\": \"%s\", ", c->pass);
+                if (c->pass[0])
+                    printf(", \"pass\": \"%s\"", c->pass);
+                printf(", ");
             }
-            printf("\"shape\": [%zu, %zu], \"ms\": ", c->rows, c->cols);
+            char shape[96];
+            shape_text(c, shape, sizeof shape);
+            printf("\"shape\": %s, \"ms\": ", shape);
             json_number(t->ms);
             printf(", \"ms_min\": ");
             json_number(t->ms_min);
             printf(", \"calls\": %llu, \"bytes\": %.0f, \"gb_per_s\": ", (unsigned long long)t->calls, c->bytes);
             json_number(gbs);
             printf("}");
-        } else if (c->layer[0]) { /* conv data movement, in the GEMM table: M x N = col's shape */
+        } else if (c->kind == OP_IM2COL || c->kind == OP_COL2IM || c->kind == OP_SWAP) {
+            /* conv data movement, in the GEMM table: M x N = col's shape */
             char what[96];
             snprintf(what, sizeof what, "%s %s", c->layer, c->pass);
             printf("%-6s %-16s %5zu %5zu %5s %2s %10.4f %10.4f %9.2f GB/s\n", c->kind == OP_SWAP ? "swap" : c->name,
                    what, c->rows, c->cols, "", "", t->ms, t->ms_min, gbs);
         } else {
-            char what[64];
-            snprintf(what, sizeof what, "[%zu, %zu]", c->rows, c->cols);
-            printf("%-24s %-20s   %10.4f %10.4f %9.2f GB/s\n", c->name, what, t->ms, t->ms_min, gbs);
+            char shape[96], what[160];
+            shape_text(c, shape, sizeof shape);
+            snprintf(what, sizeof what, "%s%s%s", c->layer, c->layer[0] ? " " : "", shape);
+            printf("%-24s %-24s %10.4f %10.4f %9.2f GB/s\n", c->name, what, t->ms, t->ms_min, gbs);
         }
     }
 }
 
 #define MAX_CASES 96
+#define MAX_BN_CASES 16
 
 static gantry_status bench_ops(const bench_options *o, const bench_env *env, gantry_gan *gan)
 {
@@ -766,10 +839,16 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     static op_case cases[MAX_CASES];
     size_t n = linear_cases(gantry_gan_generator(gan), "G", config->batch, cases, MAX_CASES);
     n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
-    TRY(conv_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n));
-    TRY(conv_cases(env->be, gantry_gan_discriminator(gan), "D", config->batch, config, cases, MAX_CASES, &n));
+    static op_case bns[MAX_BN_CASES];
+    size_t nbn = 0;
+    TRY(conv_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n, bns,
+                   MAX_BN_CASES, &nbn));
+    TRY(conv_cases(env->be, gantry_gan_discriminator(gan), "D", config->batch, config, cases, MAX_CASES, &n, bns,
+                   MAX_BN_CASES, &nbn));
     size_t n_gemm = n;
-    n = n_gemm + other_cases(config->batch, cases + n_gemm, MAX_CASES - n_gemm);
+    for (size_t i = 0; i < nbn && n < MAX_CASES; i++)
+        cases[n++] = bns[i];
+    n += other_cases(config->batch, cases + n, MAX_CASES - n);
     double min_time_s = (double)o->min_time_ms * 1e-3;
 
     if (o->json) {
@@ -789,7 +868,7 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     for (size_t i = 0; i < n && !s; i++) {
         op_timing t;
         if (!o->json && i == n_gemm)
-            printf("\n%-24s %-20s   %10s %10s %17s\n", "op", "shape", "ms", "min", "rate");
+            printf("\n%-24s %-24s %10s %10s %17s\n", "op", "layer shape", "ms", "min", "rate");
         s = op_prepare(env->be, &cases[i]);
         if (!s)
             s = op_time(env->be, &cases[i], min_time_s, &t);
