@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gantry/gan.h"
+#include "gantry/ops.h"
 #include "gantry/philox.h"
 #include "tests/test.h"
 
@@ -66,16 +67,8 @@ static float *d_state(gantry_gan *gan, size_t *count)
 /* NaN into every parameter gradient of seq. */
 static void poison_grads(gantry_seq *seq)
 {
-    for (size_t i = 0; i < gantry_seq_param_count(seq); i++) {
-        gantry_tensor *g = gantry_seq_param(seq, i)->grad;
-        size_t n = gantry_tensor_numel(g);
-        float *nan = malloc(n * sizeof *nan);
-        REQUIRE(nan);
-        for (size_t j = 0; j < n; j++)
-            nan[j] = NAN;
-        REQUIRE(gantry_tensor_write(g, nan, n) == GANTRY_OK);
-        free(nan);
-    }
+    for (size_t i = 0; i < gantry_seq_param_count(seq); i++)
+        REQUIRE(gantry_op_fill(gantry_seq_param(seq, i)->grad, NAN) == GANTRY_OK);
 }
 
 /* 1: G's and D's parameters of a and b agree bit for bit. */
