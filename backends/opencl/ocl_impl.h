@@ -112,7 +112,11 @@ typedef struct ocl_selector {
     ocl_gemm_path gemm;
     int wg, vw;      /* 0 = per device type */
     int nt;          /* B^T with our GEMM: 0 auto, 1 dot-product kernel, 2 transpose first */
+    int profile;     /* kernel shapes: 0 by device type, OCL_PROFILE_GPU, OCL_PROFILE_CPU */
 } ocl_selector;
+
+#define OCL_PROFILE_GPU 1
+#define OCL_PROFILE_CPU 2
 
 /* The device's properties that choose tunables and name it in messages. */
 typedef struct ocl_device_info {
@@ -137,6 +141,7 @@ typedef struct ocl_ctx {
     cl_kernel kernels[OCL_K_COUNT];
 
     /* tunables, passed to the kernels as -D options */
+    int gpu_shaped;     /* kernel shapes and GEMM path of a GPU (its type, or profile=gpu) */
     size_t wg;          /* 1-D work-group size, a power of two */
     size_t vw;          /* vector width of the elementwise kernels: 1, 2, 4, 8, 16 */
     size_t bn_lx;       /* channels per work-group of the per-channel kernels */

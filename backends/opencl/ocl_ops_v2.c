@@ -119,7 +119,7 @@ gantry_status ocl_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
      * where the scattered col reads now bound it), on GPUs
      * an element, whose work-items are cheap and whose writes stay
      * coalesced. */
-    const int gpu = (c->dev.type & CL_DEVICE_TYPE_GPU) != 0;
+    const int gpu = c->gpu_shaped;
     const size_t run = gpu ? 1 : g->w, runs = ocl_div_up(g->w, run), lanes = gpu ? 1 : c->vw;
     cl_ulong ch = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw,
              oh = g->oh, ow = g->ow, cols = (cl_ulong)g->n * g->oh * g->ow, n = g->n, rn = run, ln = lanes,

@@ -14,6 +14,10 @@
  *              (default) or a transpose of B and the row kernel.
  *   wg=N, vw=N work-group size and vector width of the elementwise kernels
  *              (defaults per device type; for tuning experiments).
+ *   profile=gpu|cpu|auto   choose work-group sizes, kernel shapes and the
+ *              GEMM path as for a GPU (or a CPU) whatever the device is: so
+ *              the GPU code paths can be run and checked on a CPU device
+ *              (tests do, on PoCL); auto (the default) goes by device type.
  * e.g. GANTRY_OPENCL_DEVICE="1:0", "gpu", "intel,gemm=own", "gemm=clblast".
  * A selector that matches nothing fails create() with GANTRY_NOT_FOUND and
  * the list of devices.
@@ -240,8 +244,19 @@ static int parse_selector(const char *text, ocl_selector *sel, char *err, size_t
                 sel->wg = (int)v;
             else
                 sel->vw = (int)v;
+        } else if (ci_equal(key, "profile")) {
+            if (ci_equal(value, "gpu"))
+                sel->profile = OCL_PROFILE_GPU;
+            else if (ci_equal(value, "cpu"))
+                sel->profile = OCL_PROFILE_CPU;
+            else if (ci_equal(value, "auto"))
+                sel->profile = 0;
+            else {
+                snprintf(err, err_size, "profile='%s' (expected gpu, cpu or auto)", value);
+                return -1;
+            }
         } else {
-            snprintf(err, err_size, "unknown setting '%s' (known: gemm, nt, wg, vw)", key);
+            snprintf(err, err_size, "unknown setting '%s' (known: gemm, nt, wg, vw, profile)", key);
             return -1;
         }
     }
@@ -314,11 +329,19 @@ static const char *gemm_path_name(ocl_gemm_path g)
     return g == OCL_GEMM_OWN ? "own kernels (cl/gemm.cl)" : "CLBlast";
 }
 
-static ocl_gemm_path resolve_gemm(ocl_gemm_path wanted, cl_device_type type)
+/* Whether kernels take a GPU's shapes on a device of this type. */
+static int gpu_shaped(const ocl_selector *sel, cl_device_type type)
 {
-    if (wanted != OCL_GEMM_AUTO)
-        return wanted;
-    return (type & CL_DEVICE_TYPE_CPU) ? OCL_GEMM_OWN : OCL_GEMM_CLBLAST;
+    return sel->profile ? sel->profile == OCL_PROFILE_GPU : (type & CL_DEVICE_TYPE_GPU) != 0;
+}
+
+/* Our kernels on CPUs (profile=cpu included), CLBlast elsewhere. */
+static ocl_gemm_path resolve_gemm(const ocl_selector *sel, cl_device_type type)
+{
+    if (sel->gemm != OCL_GEMM_AUTO)
+        return sel->gemm;
+    int cpu = sel->profile ? sel->profile == OCL_PROFILE_CPU : (type & CL_DEVICE_TYPE_CPU) != 0;
+    return cpu ? OCL_GEMM_OWN : OCL_GEMM_CLBLAST;
 }
 
 /* "4.4 GiB" */
@@ -501,7 +524,7 @@ static void ocl_describe(const gantry_backend_options *opts, char *buf, size_t s
     else if (chosen < 0)
         snprintf(buf + used, size - used, "GANTRY_OPENCL_DEVICE '%s' matches no device", sel.match);
     else
-        snprintf(buf + used, size - used, "GEMM: %s", gemm_path_name(resolve_gemm(sel.gemm, list.items[chosen].type)));
+        snprintf(buf + used, size - used, "GEMM: %s", gemm_path_name(resolve_gemm(&sel, list.items[chosen].type)));
     list_free(&list);
 }
 
@@ -517,7 +540,8 @@ static size_t floor_pow2(size_t x)
 static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
 {
     const cl_device_type t = c->dev.type;
-    const int gpu = (t & CL_DEVICE_TYPE_GPU) != 0, cpu = !gpu && (t & CL_DEVICE_TYPE_CPU);
+    c->gpu_shaped = gpu_shaped(sel, t);
+    const int gpu = c->gpu_shaped, cpu = !gpu && (sel->profile == OCL_PROFILE_CPU || (t & CL_DEVICE_TYPE_CPU));
     /* GPUs: 256 work-items hide memory latency; CPUs (PoCL, Intel) run a
      * work-group as one loop that their compilers vectorise across
      * work-items, so smaller groups with an explicit vector width of the
@@ -547,7 +571,7 @@ static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
     if (c->max_groups > 65536)
         c->max_groups = 65536;
     c->gemm_lx = c->wg < 8 ? c->wg : 8;
-    c->gemm = resolve_gemm(sel->gemm, t);
+    c->gemm = resolve_gemm(sel, t);
     c->nt_transpose = sel->nt == 2; /* measured: the dot-product kernel wins on PoCL */
 
     /* -cl-std=CL1.2 where the device's OpenCL C is 1.2 or later. */
