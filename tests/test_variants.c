@@ -91,6 +91,16 @@ static void with_minibatch_disc(gantry_gan_config *c)
     c->minibatch_disc = 1;
 }
 
+static void with_vbn(gantry_gan_config *c)
+{
+    c->vbn = GANTRY_BN_VIRTUAL;
+}
+
+static void with_ref_bn(gantry_gan_config *c)
+{
+    c->vbn = GANTRY_BN_REFERENCE;
+}
+
 /* A training step overwrites the gradient buffers instead of adding to
  * zeros it never writes (core/nn.c, gantry__seq_defer_zero_grad): whatever
  * they held before the step must not matter.  Two identical models, one
@@ -101,8 +111,8 @@ static void test_stale_grads_ignored(void)
     static const struct {
         const char *model;
         void (*tweak)(gantry_gan_config *);
-    } cases[] = { { "gan", NULL }, { "gan", with_minibatch_disc }, { "dcgan", NULL },
-                  { "cgan", NULL }, { "wgan", NULL },  { "began", NULL } };
+    } cases[] = { { "gan", NULL },  { "gan", with_minibatch_disc }, { "gan", with_vbn }, { "gan", with_ref_bn },
+                  { "dcgan", NULL }, { "cgan", NULL }, { "wgan", NULL }, { "began", NULL } };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         gantry_gan *a = small_gan(cases[i].model, cases[i].tweak), *b = small_gan(cases[i].model, cases[i].tweak);
         const gantry_gan_config *c = gantry_gan_config_of(a);
@@ -126,8 +136,7 @@ static void test_stale_grads_ignored(void)
             }
         }
         if (!same_params(a, b))
-            fprintf(stderr, "stale gradients changed training: %s%s\n", cases[i].model,
-                    cases[i].tweak ? " with minibatch discrimination" : "");
+            fprintf(stderr, "stale gradients changed training: %s (case %zu)\n", cases[i].model, i);
         CHECK(same_params(a, b));
         CHECK(sa.g_loss == sb.g_loss && sa.d_loss == sb.d_loss);
         free(x);
