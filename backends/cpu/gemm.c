@@ -44,8 +44,8 @@
  * at a time, at most KC deep, packed once into its own buffer, times at most
  * MC rows of op(A) packed likewise (each split into equal blocks), through
  * the 6 x 16 micro-kernel of gemm_kernels.c; when all of a block's rows
- * fit one MC block (batch-64 forward and input-gradient products), A is
- * packed first and B 64 columns at a time, so packed B never leaves L2.
+ * fit one MC block (the batch-64 forward products), A is packed first and
+ * a transposed B 64 columns at a time, so packed B never leaves L2.
  * Ragged edge tiles are computed into a local tile and merged; a C of one
  * row or one column goes through matrix-vector loops instead.  Each element
  * of C sees the same operations in the same order whatever the grid, so
@@ -122,9 +122,10 @@ static void run_tiles(cpu_ukernel_fn kernel, cpu_ukernel_fn narrow, size_t mc, s
  * buffers; a and b point at op(A)[0][0] and op(B)[0][0].
  *
  * When all of op(A)'s rows fit one packed block (the batch-64 products of
- * the linear layers), A is packed once per K block and B a few panels at a
- * time (CPU_NC_SMALL_M columns), each computed while still in L2, instead
- * of a whole KC x NC block of B (1 MiB) packed out to L3 and read back.
+ * the linear layers), A is packed once per K block and a transposed B a few
+ * panels at a time (CPU_NC_SMALL_M columns), each computed while still in
+ * L2, instead of a whole KC x NC block of B (1 MiB) packed out to L3 and
+ * read back.
  * Every element of C still sees the same K blocks in the same order through
  * the same kernels, so both orders give the same bits. */
 static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
@@ -133,20 +134,25 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
     cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2, 0), narrow = cpu_ukernel_select(c->avx2, 1);
     float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
     const size_t kstep = even_step(k, CPU_KC, 1), mstep = even_step(m, CPU_MC, CPU_MR);
+    const size_t nstep = even_step(n, CPU_NC, CPU_NR);
     if (m <= mstep) {
+        /* Chunks of B^T are whole rows of the stored B, read along memory;
+         * chunks of an untransposed B would be short runs of many rows, a
+         * row length apart (4 KiB for 1024 columns: the reads then alias in
+         * the cache and stall), so that one is packed in full blocks. */
+        const size_t chunk = tb ? CPU_NC_SMALL_M : nstep;
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
             cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, 0, pc), lda, m, kc, pa);
-            for (size_t jc = 0; jc < n; jc += CPU_NC_SMALL_M) {
-                size_t nc = n - jc < CPU_NC_SMALL_M ? n - jc : CPU_NC_SMALL_M;
+            for (size_t jc = 0; jc < n; jc += chunk) {
+                size_t nc = n - jc < chunk ? n - jc : chunk;
                 cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
                 run_tiles(kernel, narrow, m, nc, kc, alpha, pa, pb, beta_k, cm + jc, ldc);
             }
         }
         return;
     }
-    const size_t nstep = even_step(n, CPU_NC, CPU_NR);
     for (size_t jc = 0; jc < n; jc += nstep) {
         size_t nc = n - jc < nstep ? n - jc : nstep;
         for (size_t pc = 0; pc < k; pc += kstep) {
