@@ -683,9 +683,9 @@ static void bn_layer_cases(const char *layer, const gantry_tensor *in, op_case *
  * input GEMMs and col2im; ConvTranspose2d the adjoint sequence.  Every
  * batch norm layer's forward and backward go to bn_cases, at its input's
  * shape. */
-static gantry_status conv_cases(gantry_backend *be, gantry_seq *seq, const char *prefix, size_t batch,
-                                const gantry_gan_config *config, op_case *cases, size_t room, size_t *count,
-                                op_case *bn_cases, size_t bn_room, size_t *bn_count)
+static gantry_status conv_and_bn_cases(gantry_backend *be, gantry_seq *seq, const char *prefix, size_t batch,
+                                       const gantry_gan_config *config, op_case *cases, size_t room, size_t *count,
+                                       op_case *bn_cases, size_t bn_room, size_t *bn_count)
 {
     size_t v[5], layers = gantry_seq_layer_count(seq), wanted = 0;
     for (size_t i = 0; i < layers; i++)
@@ -842,10 +842,10 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
     static op_case bns[MAX_BN_CASES];
     size_t nbn = 0;
-    TRY(conv_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n, bns,
-                   MAX_BN_CASES, &nbn));
-    TRY(conv_cases(env->be, gantry_gan_discriminator(gan), "D", config->batch, config, cases, MAX_CASES, &n, bns,
-                   MAX_BN_CASES, &nbn));
+    TRY(conv_and_bn_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n,
+                          bns, MAX_BN_CASES, &nbn));
+    TRY(conv_and_bn_cases(env->be, gantry_gan_discriminator(gan), "D", config->batch, config, cases, MAX_CASES, &n,
+                          bns, MAX_BN_CASES, &nbn));
     size_t n_gemm = n;
     for (size_t i = 0; i < nbn && n < MAX_CASES; i++)
         cases[n++] = bns[i];

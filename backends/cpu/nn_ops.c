@@ -13,8 +13,9 @@
  * Non-trivial arithmetic is double and rounded once, as in the reference:
  * sigmoid calls the double libm functions, which the reference's results
  * depend on; tanh is ../tanh_double.h's, which both share and which
- * vectorises (AVX2 where the CPU has it).  NaN behaviour follows the reference's expressions:
- * relu(NaN) = 0 (the comparison is false), leaky_relu(NaN) = NaN.
+ * vectorises (AVX2 where the CPU has it).  NaN behaviour follows the
+ * reference's expressions: relu(NaN) = 0 (the comparison is false),
+ * leaky_relu(NaN) = NaN.
  *
  * Test-only fault (GANTRY_CPU_FAULT, the faulty/ build): bias_grad scales
  * dbias[0] by 1.001, a relative error of 1e-3 that a comparison against the

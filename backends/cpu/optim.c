@@ -66,9 +66,9 @@ static inline __attribute__((always_inline)) void adam_elem(const adam_step *s, 
     pp[i] = (float)((double)pp[i] - s->step_size * (double)mi / denom);
 }
 
-#define ADAM_LOOP                                                                                                      \
-    _Pragma("omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)") for (size_t i = 0; i < n;  \
-                                                                                                 i++)                  \
+#define ADAM_LOOP                                                                              \
+    _Pragma("omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)") \
+    for (size_t i = 0; i < n; i++)                                                             \
         adam_elem(s, pp, gp, mp, vp, i);
 
 static void adam_base(const adam_step *s, float *pp, const float *gp, float *mp, float *vp, size_t n, int t)
@@ -121,9 +121,9 @@ static inline __attribute__((always_inline)) void rmsprop_elem(double a, double 
     pp[i] = (float)((double)pp[i] - lrd * gi / (sqrt((double)si) + epsd));
 }
 
-#define RMSPROP_LOOP                                                                                                   \
-    _Pragma("omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)") for (size_t i = 0; i < n;  \
-                                                                                                 i++)                  \
+#define RMSPROP_LOOP                                                                           \
+    _Pragma("omp parallel for simd num_threads(t) if (parallel : t > 1) schedule(static)") \
+    for (size_t i = 0; i < n; i++)                                                             \
         rmsprop_elem(a, lrd, epsd, wd, decay, pp, gp, sp, i);
 
 static void rmsprop_base(double a, double lrd, double epsd, double wd, int decay, float *pp, const float *gp,
