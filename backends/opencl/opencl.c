@@ -329,10 +329,11 @@ static const char *gemm_path_name(ocl_gemm_path g)
     return g == OCL_GEMM_OWN ? "own kernels (cl/gemm.cl)" : "CLBlast";
 }
 
-/* Whether kernels take a GPU's shapes on a device of this type. */
-static int gpu_shaped(const ocl_selector *sel, cl_device_type type)
+/* Whether kernels take a GPU's (or a CPU's) shapes on a device of this
+ * type: the profile setting, else the type.  An accelerator is neither. */
+static int shaped_as(const ocl_selector *sel, cl_device_type type, int profile, cl_device_type kind)
 {
-    return sel->profile ? sel->profile == OCL_PROFILE_GPU : (type & CL_DEVICE_TYPE_GPU) != 0;
+    return sel->profile ? sel->profile == profile : (type & kind) != 0;
 }
 
 /* Our kernels on CPUs (profile=cpu included), CLBlast elsewhere. */
@@ -340,8 +341,7 @@ static ocl_gemm_path resolve_gemm(const ocl_selector *sel, cl_device_type type)
 {
     if (sel->gemm != OCL_GEMM_AUTO)
         return sel->gemm;
-    int cpu = sel->profile ? sel->profile == OCL_PROFILE_CPU : (type & CL_DEVICE_TYPE_CPU) != 0;
-    return cpu ? OCL_GEMM_OWN : OCL_GEMM_CLBLAST;
+    return shaped_as(sel, type, OCL_PROFILE_CPU, CL_DEVICE_TYPE_CPU) ? OCL_GEMM_OWN : OCL_GEMM_CLBLAST;
 }
 
 /* "4.4 GiB" */
@@ -540,8 +540,8 @@ static size_t floor_pow2(size_t x)
 static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
 {
     const cl_device_type t = c->dev.type;
-    c->gpu_shaped = gpu_shaped(sel, t);
-    const int gpu = c->gpu_shaped, cpu = !gpu && (sel->profile == OCL_PROFILE_CPU || (t & CL_DEVICE_TYPE_CPU));
+    c->gpu_shaped = shaped_as(sel, t, OCL_PROFILE_GPU, CL_DEVICE_TYPE_GPU);
+    const int gpu = c->gpu_shaped, cpu = !gpu && shaped_as(sel, t, OCL_PROFILE_CPU, CL_DEVICE_TYPE_CPU);
     /* GPUs: 256 work-items hide memory latency; CPUs (PoCL, Intel) run a
      * work-group as one loop that their compilers vectorise across
      * work-items, so smaller groups with an explicit vector width of the
