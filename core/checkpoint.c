@@ -9,12 +9,10 @@
 
 #define CHECKPOINT_FORMAT "gantry-checkpoint-1"
 
-/* Each state entry of G and D, named with its prefix. */
-typedef struct state_ref {
-    char name[80];
-    const gantry_param *param;
-} state_ref;
+/* gantry_bn_mode's values, as the metadata spells them. */
+static const char *const bn_mode_names[3] = { "batch", "virtual", "reference" };
 
+/* Each state entry of G and D, named with its prefix. */
 static size_t collect_state(gantry_gan *gan, state_ref *refs, size_t cap)
 {
     size_t n = 0;
@@ -34,18 +32,15 @@ static size_t collect_state(gantry_gan *gan, state_ref *refs, size_t cap)
 }
 
 #define MAX_STATE 128
+#define MAX_META 32
 
-gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st_meta *extra, size_t extra_count)
+gantry_status gantry__st_write_refs(const char *path, const state_ref *refs, size_t count, const gantry_st_meta *meta,
+                                   size_t meta_count)
 {
-    if (!gan || !path)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_save: NULL argument");
-    state_ref refs[MAX_STATE];
-    size_t count = collect_state(gan, refs, MAX_STATE);
-    gantry_st_tensor *tensors = calloc(count, sizeof *tensors);
-    float **buffers = calloc(count, sizeof *buffers);
-    gantry_st_meta *meta = calloc(24 + extra_count, sizeof *meta);
-    gantry_status s = (tensors && buffers && meta) ? GANTRY_OK
-                                                   : gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    gantry_st_tensor *tensors = calloc(count ? count : 1, sizeof *tensors);
+    float **buffers = calloc(count ? count : 1, sizeof *buffers);
+    gantry_status s = (tensors && buffers) ? GANTRY_OK
+                                           : gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
     for (size_t i = 0; !s && i < count; i++) {
         const gantry_param *p = refs[i].param;
         gantry_st_tensor *t = &tensors[i];
@@ -68,57 +63,65 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
             s = gantry_tensor_read(p->value, buffers[i], n);
         t->data = buffers[i];
     }
-
-    const gantry_gan_config *c = &gan->config;
-    char values[24][64];
-    size_t nm = 0;
-#define META(k, ...)                                                                                  \
-    do {                                                                                                \
-        snprintf(values[nm], sizeof values[nm], __VA_ARGS__);                                           \
-        meta[nm].key = k;                                                                               \
-        meta[nm].value = values[nm];                                                                    \
-        nm++;                                                                                           \
-    } while (0)
-    if (!s) {
-        META("format", "%s", CHECKPOINT_FORMAT);
-        META("model", "%s", c->model);
-        META("z_dim", "%zu", c->z_dim);
-        META("image_shape", "%zu,%zu,%zu", c->channels, c->height, c->width);
-        META("batch", "%zu", c->batch);
-        META("d_steps", "%u", c->d_steps);
-        META("g_loss", "%s", c->g_loss == GANTRY_G_LOSS_MINIMAX ? "minimax" : "nonsat");
-        META("lr", "%.9g", (double)c->lr);
-        META("betas", "%.9g,%.9g", (double)c->beta1, (double)c->beta2);
-        META("seed", "%" PRIu64, c->seed);
-        META("classes", "%zu", c->classes);
-        META("width", "%zu", c->base_channels);
-        META("minibatch_disc", "%d", c->minibatch_disc);
-        META("began_hidden", "%zu", c->began_hidden);
-        META("step", "%" PRIu64, gan->steps);
-        META("noise_offset", "%" PRIu64, gan->noise_offset);
-        META("backend", "%s", gan->be->name);
-        for (size_t i = 0; i < extra_count; i++)
-            meta[nm + i] = extra[i];
-        s = gantry_safetensors_write(path, tensors, count, meta, nm + extra_count);
-    }
-#undef META
+    if (!s)
+        s = gantry_safetensors_write(path, tensors, count, meta, meta_count);
     for (size_t i = 0; buffers && i < count; i++)
         free(buffers[i]);
     free(buffers);
     free(tensors);
+    return s;
+}
+
+gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st_meta *extra, size_t extra_count)
+{
+    if (!gan || !path)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_save: NULL argument");
+    state_ref refs[MAX_STATE];
+    size_t count = collect_state(gan, refs, MAX_STATE);
+    gantry_st_meta *meta = calloc(MAX_META + extra_count, sizeof *meta);
+    if (!meta)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    const gantry_gan_config *c = &gan->config;
+    char values[MAX_META][64];
+    size_t nm = 0;
+#define META(k, ...) GANTRY__META_ADD(meta, values, nm, k, __VA_ARGS__)
+    META("format", "%s", CHECKPOINT_FORMAT);
+    META("model", "%s", c->model);
+    META("z_dim", "%zu", c->z_dim);
+    META("image_shape", "%zu,%zu,%zu", c->channels, c->height, c->width);
+    META("batch", "%zu", c->batch);
+    META("d_steps", "%u", c->d_steps);
+    META("g_loss", "%s", c->g_loss == GANTRY_G_LOSS_MINIMAX ? "minimax" : "nonsat");
+    META("lr", "%.9g", (double)c->lr);
+    META("betas", "%.9g,%.9g", (double)c->beta1, (double)c->beta2);
+    META("seed", "%" PRIu64, c->seed);
+    META("classes", "%zu", c->classes);
+    META("width", "%zu", c->base_channels);
+    META("minibatch_disc", "%d", c->minibatch_disc);
+    META("began_hidden", "%zu", c->began_hidden);
+    /* Training settings: what `gantry train --resume` continues with. */
+    META("clip", "%.9g", (double)c->clip);
+    META("label_smoothing", "%.9g", (double)c->label_smoothing);
+    META("feature_matching", "%d", c->feature_matching);
+    META("batchnorm_mode", "%s", bn_mode_names[c->vbn]);
+    META("unroll", "%u", c->unroll);
+    META("began_gamma", "%.9g", (double)c->began_gamma);
+    META("began_lambda_k", "%.9g", (double)c->began_lambda_k);
+    META("step", "%" PRIu64, gan->steps);
+    META("noise_offset", "%" PRIu64, gan->noise_offset);
+    META("backend", "%s", gan->be->name);
+    for (size_t i = 0; i < extra_count; i++)
+        meta[nm + i] = extra[i];
+    gantry_status s = gantry__st_write_refs(path, refs, count, meta, nm + extra_count);
+#undef META
     free(meta);
     return s;
 }
 
-static gantry_status meta_size(const gantry_safetensors *st, const char *path, const char *key, size_t *out)
+static gantry_status meta_size(const gantry_safetensors *st, const char *key, size_t *out)
 {
-    const char *v = gantry_safetensors_meta(st, key);
-    char *end;
-    errno = 0;
-    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
-    if (!v || errno || *end || x == 0)
-        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata '%s' is %s%s%s", path, key, v ? "'" : "missing",
-                                v ? v : "", v ? "', not a positive integer" : "");
+    uint64_t x;
+    GANTRY_TRY(gantry_safetensors_meta_u64(st, key, 1, &x));
     *out = (size_t)x;
     return GANTRY_OK;
 }
@@ -136,8 +139,8 @@ static gantry_status config_from_metadata(const gantry_safetensors *st, const ch
     if (s)
         return gantry_set_error(s, "%s: %s", path, gantry_last_error());
     size_t d_steps = 0;
-    if ((s = meta_size(st, path, "z_dim", &c->z_dim)) || (s = meta_size(st, path, "batch", &c->batch)) ||
-        (s = meta_size(st, path, "d_steps", &d_steps)))
+    if ((s = meta_size(st, "z_dim", &c->z_dim)) || (s = meta_size(st, "batch", &c->batch)) ||
+        (s = meta_size(st, "d_steps", &d_steps)))
         return s;
     c->d_steps = (unsigned)d_steps;
     const char *shape = gantry_safetensors_meta(st, "image_shape");
@@ -165,10 +168,31 @@ static gantry_status config_from_metadata(const gantry_safetensors *st, const ch
         c->minibatch_disc = atoi(v) != 0;
     if ((v = gantry_safetensors_meta(st, "began_hidden")) && strtoull(v, NULL, 10))
         c->began_hidden = strtoull(v, NULL, 10);
+    if ((v = gantry_safetensors_meta(st, "clip")))
+        c->clip = strtof(v, NULL);
+    if ((v = gantry_safetensors_meta(st, "label_smoothing")))
+        c->label_smoothing = strtof(v, NULL);
+    if ((v = gantry_safetensors_meta(st, "feature_matching")))
+        c->feature_matching = atoi(v) != 0;
+    if ((v = gantry_safetensors_meta(st, "batchnorm_mode"))) {
+        size_t m = 0;
+        while (m < 3 && strcmp(v, bn_mode_names[m]) != 0)
+            m++;
+        if (m == 3)
+            return gantry_set_error(GANTRY_CORRUPT_FILE,
+                                    "%s: metadata 'batchnorm_mode' is '%s', not batch, virtual or reference", path, v);
+        c->vbn = (gantry_bn_mode)m;
+    }
+    if ((v = gantry_safetensors_meta(st, "unroll")))
+        c->unroll = (unsigned)strtoul(v, NULL, 10);
+    if ((v = gantry_safetensors_meta(st, "began_gamma")))
+        c->began_gamma = strtof(v, NULL);
+    if ((v = gantry_safetensors_meta(st, "began_lambda_k")))
+        c->began_lambda_k = strtof(v, NULL);
     return GANTRY_OK;
 }
 
-static gantry_status load_entry(const gantry_safetensors *st, const char *path, const state_ref *ref)
+gantry_status gantry__st_load_ref(const gantry_safetensors *st, const char *path, const state_ref *ref)
 {
     const gantry_st_tensor *t = gantry_safetensors_find(st, ref->name);
     const gantry_param *p = ref->param;
@@ -216,7 +240,7 @@ gantry_status gantry_gan_load(gantry_backend *be, const char *path, gantry_gan *
         state_ref refs[MAX_STATE];
         size_t count = collect_state(gan, refs, MAX_STATE);
         for (size_t i = 0; !s && i < count; i++)
-            s = load_entry(st, path, &refs[i]);
+            s = gantry__st_load_ref(st, path, &refs[i]);
         const char *step = gantry_safetensors_meta(st, "step");
         if (step)
             gan->steps = strtoull(step, NULL, 10);

@@ -203,6 +203,19 @@ void gantry_loader_destroy(gantry_loader *loader)
     free(loader);
 }
 
+gantry_status gantry_loader_seek(gantry_loader *loader, uint64_t batches)
+{
+    if (!loader)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_loader_seek: loader is NULL");
+    size_t epoch = (size_t)(batches / loader->per_epoch);
+    if (epoch != loader->epoch) {
+        loader->epoch = epoch;
+        shuffle(loader);
+    }
+    loader->next = (size_t)(batches % loader->per_epoch);
+    return GANTRY_OK;
+}
+
 gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *labels, size_t *epoch)
 {
     if (!loader || !images)

@@ -141,3 +141,38 @@ gantry_status gantry_optim_copy_state(gantry_optim *dst, const gantry_optim *src
     dst->steps = src->steps;
     return GANTRY_OK;
 }
+
+size_t gantry_optim_slot_count(const gantry_optim *opt)
+{
+    if (!opt)
+        return 0;
+    switch (opt->config.kind) {
+    case GANTRY_OPTIM_ADAM: return 2;
+    case GANTRY_OPTIM_RMSPROP: return 1;
+    default: return opt->config.momentum != 0.0f;
+    }
+}
+
+const char *gantry_optim_slot_name(const gantry_optim *opt, size_t slot)
+{
+    if (slot >= gantry_optim_slot_count(opt))
+        return NULL;
+    switch (opt->config.kind) {
+    case GANTRY_OPTIM_ADAM: return slot ? "exp_avg_sq" : "exp_avg";
+    case GANTRY_OPTIM_RMSPROP: return "square_avg";
+    default: return "momentum_buffer";
+    }
+}
+
+gantry_tensor *gantry_optim_slot(gantry_optim *opt, size_t param, size_t slot)
+{
+    if (!opt || param >= opt->count || slot >= gantry_optim_slot_count(opt))
+        return NULL;
+    return slot ? opt->state2[param] : opt->state1[param];
+}
+
+void gantry_optim_set_steps(gantry_optim *opt, uint64_t steps)
+{
+    if (opt)
+        opt->steps = steps;
+}

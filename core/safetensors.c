@@ -257,6 +257,7 @@ struct gantry_safetensors {
     unsigned char *buf; /* the whole file */
     size_t meta_count;
     char **meta_keys, **meta_values;
+    char *path; /* for messages */
 };
 
 void gantry_safetensors_destroy(gantry_safetensors *st)
@@ -278,6 +279,7 @@ void gantry_safetensors_destroy(gantry_safetensors *st)
     free(st->tensors);
     free(st->meta_keys);
     free(st->meta_values);
+    free(st->path);
     free(st->buf);
     free(st);
 }
@@ -310,6 +312,22 @@ const char *gantry_safetensors_meta(const gantry_safetensors *st, const char *ke
         if (strcmp(st->meta_keys[i], key) == 0)
             return st->meta_values[i];
     return NULL;
+}
+
+gantry_status gantry_safetensors_meta_u64(const gantry_safetensors *st, const char *key, uint64_t min,
+                                          uint64_t *out)
+{
+    if (!st || !key || !out)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_safetensors_meta_u64: NULL argument");
+    const char *v = gantry_safetensors_meta(st, key);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || *v < '0' || *v > '9' || errno || *end || x < min)
+        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata '%s' is %s%s%s", st->path, key, v ? "'" : "missing",
+                                v ? v : "", !v ? "" : min ? "', not a positive integer" : "', not a count");
+    *out = (uint64_t)x;
+    return GANTRY_OK;
 }
 
 static const char *const known_dtypes[] = {
@@ -500,8 +518,10 @@ gantry_status gantry_safetensors_read(const char *path, gantry_safetensors **out
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "safetensors: empty path");
 
     gantry_safetensors *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
     size_t size = 0;
     gantry_status s = read_whole_file(path, &st->buf, &size);
     if (s != GANTRY_OK) {

@@ -28,6 +28,10 @@ mkdir -p "$tmp/data"
 # A tiny valid data set: 4 images of 2x2 with labels (IDX, uncompressed).
 printf '\x00\x00\x08\x03\x00\x00\x00\x04\x00\x00\x00\x02\x00\x00\x00\x02' >"$tmp/data/train-images-idx3-ubyte"
 head -c 16 /dev/zero >>"$tmp/data/train-images-idx3-ubyte"
+mkdir -p "$tmp/more"
+# 24 images of 2x2 (another data set of the same shape).
+printf '\x00\x00\x08\x03\x00\x00\x00\x18\x00\x00\x00\x02\x00\x00\x00\x02' >"$tmp/more/train-images-idx3-ubyte"
+head -c 96 /dev/zero >>"$tmp/more/train-images-idx3-ubyte"
 mkdir -p "$tmp/bad"
 printf '\x00\x00\x08\x04\x00\x00\x00\x04' >"$tmp/bad/train-images-idx3-ubyte"
 mkdir -p "$tmp/short"
@@ -65,6 +69,37 @@ expect 2 "\-\-began-lambda-k '0' is not a number from" "--began-lambda-k 0" -- \
 expect 2 "\-\-label-smoothing '1.5'" "--label-smoothing above 1" -- "$gantry" train --label-smoothing 1.5
 check_no_dir() { [[ ! -e $1 ]] || { echo "FAIL: $1 was created"; fail=1; }; }
 for r in r1 r2 r3 r4 r5 r6 r7; do check_no_dir "$tmp/$r"; done
+
+# --resume: what it refuses, and state files that do not fit together.
+expect 1 "$tmp/none/train-state.safetensors: No such file" "--resume of a directory gantry did not write" -- \
+  "$gantry" train --resume "$tmp/none"
+"$gantry" train --data "$tmp/data" --batch 2 --steps 2 --out "$tmp/run" --quiet ||
+  { echo "FAIL: a 2-step run on the tiny data set"; fail=1; }
+"$gantry" train --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/run1" --quiet ||
+  { echo "FAIL: a 1-step run on the tiny data set"; fail=1; }
+expect 2 "\-\-lr cannot be given with \-\-resume" "--resume with a setting of the run" -- \
+  "$gantry" train --resume "$tmp/run" --lr 0.1
+expect 2 "\-\-out cannot be given with \-\-resume" "--resume with --out" -- \
+  "$gantry" train --resume "$tmp/run" --out "$tmp/r8"
+expect 1 "is at step 2 of 2: give --steps or --epochs beyond" "--resume of a finished run" -- \
+  "$gantry" train --resume "$tmp/run"
+expect 1 "24 training images, but the run in .* trained on 4" "--resume with other data" -- \
+  "$gantry" train --resume "$tmp/run" --data "$tmp/more" --steps 4
+cp -r "$tmp/run" "$tmp/mixed" && cp "$tmp/run1/checkpoint.safetensors" "$tmp/mixed/"
+expect 1 "saved at step 2, the checkpoint at step 1 (not from one save)" "--resume of a checkpoint and state of two saves" -- \
+  "$gantry" train --resume "$tmp/mixed" --steps 4
+cp -r "$tmp/run" "$tmp/cut" && head -c 200 "$tmp/run/train-state.safetensors" >"$tmp/cut/train-state.safetensors"
+expect 1 "cut/train-state.safetensors" "--resume of a truncated training state" -- \
+  "$gantry" train --resume "$tmp/cut" --steps 4
+cmp -s "$tmp/run/log.csv" "$tmp/mixed/log.csv" || { echo "FAIL: a refused --resume changed log.csv"; fail=1; }
+# Rows logged after the last save (a run killed between saves) give way to the resumed ones.
+cp -r "$tmp/run" "$tmp/extra" && printf '3,9.5,9.5,9,9,9,9,9,9,9\n4,9.5,9' >>"$tmp/extra/log.csv"
+if "$gantry" train --resume "$tmp/extra" --steps 3 --quiet &&
+  awk -F, 'NR > 1 && ($1 != NR - 1 || $2 == "9.5") { bad = 1 } END { exit bad || NR != 4 }' "$tmp/extra/log.csv"; then
+  echo "ok: --resume drops the log rows after the saved step and goes on from there"
+else
+  echo "FAIL: --resume did not continue log.csv from the saved step:"; cat "$tmp/extra/log.csv"; fail=1
+fi
 
 expect 2 "\-\-checkpoint FILE is required" "sample without checkpoint" -- "$gantry" sample --out "$tmp/x.png"
 expect 2 "must end in .png or .npy" "sample to an unknown format" -- \

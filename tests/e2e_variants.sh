@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Every model and every trick trains a few steps on one backend: finite
 # losses in log.csv, a sample grid, a checkpoint that `gantry sample` loads
-# (with --label for the conditional models), and sgan's test accuracy.
+# (with --label for the conditional models), and sgan's test accuracy; and
+# a run stopped after one step and resumed with --resume ends with the same
+# checkpoint, training state and losses as the uninterrupted run, bit for bit.
 # Networks are narrow (--width 4) so the reference backend is quick too.
-# usage: e2e_variants.sh GANTRY BACKEND
+# usage: e2e_variants.sh GANTRY BACKEND ST_EQUAL_PY
 set -u
 gantry=$1
 backend=$2
+st_equal=$3
 data=${GANTRY_E2E_DATA:-/usr/share/datasets/fashion-mnist}
 [[ -f $data/train-images-idx3-ubyte.gz || -f $data/train-images-idx3-ubyte ]] || {
   echo "SKIP: no Fashion-MNIST at $data (apt-get install dataset-fashion-mnist)"; exit 77; }
@@ -58,6 +61,21 @@ for r in "${runs[@]}"; do
   check "awk -F, 'NR>1 { for (i=2;i<=10;i++) if (\$i !~ /^-?[0-9]+\\.[0-9]+\$/) bad=1 } END { exit bad || NR != 4 }' '$tmp/$name/log.csv'" \
     "$name: 3 rows of finite numbers in log.csv"
   check "[[ -s '$tmp/$name/samples.png' && -s '$tmp/$name/checkpoint.safetensors' ]]" "$name: samples.png and checkpoint"
+
+  # The same run stopped after step 1, then resumed to step 3.
+  # shellcheck disable=SC2086
+  GANTRY_BACKEND=$backend "$gantry" train $opts --width 4 --batch 8 --data "$data" --limit 96 --steps 1 \
+    --seed 3 --out "$tmp/$name-r" --quiet >"$tmp/$name.out" 2>&1 &&
+    GANTRY_BACKEND=$backend "$gantry" train --resume "$tmp/$name-r" --steps 3 --quiet >>"$tmp/$name.out" 2>&1
+  rc=$?
+  check "[[ $rc -eq 0 ]]" "$name: 1 step, then --resume to step 3 (exit $rc)"
+  [[ $rc -eq 0 ]] || cat "$tmp/$name.out"
+  check "python3 '$st_equal' '$tmp/$name/checkpoint.safetensors' '$tmp/$name-r/checkpoint.safetensors'" \
+    "$name: resumed checkpoint = uninterrupted checkpoint"
+  check "python3 '$st_equal' '$tmp/$name/train-state.safetensors' '$tmp/$name-r/train-state.safetensors' --ignore run_seconds" \
+    "$name: resumed training state = uninterrupted one"
+  check "cmp -s <(cut -d, -f1-9 '$tmp/$name/log.csv') <(cut -d, -f1-9 '$tmp/$name-r/log.csv')" \
+    "$name: resumed log.csv = uninterrupted log (but the times)"
 done
 
 check "awk -F, 'NR>1 && \$6 == 0 { bad=1 } END { exit bad }' '$tmp/wgan/log.csv'" "wgan logs a Wasserstein estimate"

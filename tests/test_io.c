@@ -557,6 +557,25 @@ static void test_loader(void)
     for (size_t j = 0; j < n; j++)
         identity &= a[j] == j;
     CHECK(!identity);
+
+    /* seek(k) continues exactly where k batches taken would: within the
+     * first epoch, at an epoch's end, in later epochs, and back again */
+    static const size_t seeks[] = { 3, 7, 7 * 2 + 5, 1, 0, 7 * 3 + 6 };
+    float *seek_img = malloc(batch * 6 * sizeof(float));
+    REQUIRE(seek_img);
+    CHECK_OK(gantry_loader_create(ds, batch, 42, &l));
+    for (size_t i = 0; i < sizeof seeks / sizeof *seeks; i++) {
+        CHECK_OK(gantry_loader_seek(l, seeks[i]));
+        size_t epoch = 12345;
+        CHECK_OK(gantry_loader_next(l, seek_img, NULL, &epoch));
+        CHECK(epoch == seeks[i] / per);
+        for (size_t j = 0; j < batch; j++)
+            CHECK((size_t)seek_img[j * 6] == a[seeks[i] * batch + j]);
+    }
+    gantry_loader_destroy(l);
+    l = NULL;
+    free(seek_img);
+    CHECK_STATUS(gantry_loader_seek(NULL, 1), GANTRY_INVALID_ARGUMENT);
     free(a);
     free(a2);
     free(b);

@@ -363,12 +363,96 @@ static void test_errors(void)
     gantry_seq_destroy(seq);
 }
 
+/* A one-layer model with W0/B0, after one forward and backward on step t's data. */
+static gantry_seq *model_with_grads(int t)
+{
+    gantry_seq *seq = linear_model();
+    float x[BATCH * IN], dy[BATCH * OUT];
+    step_data(t, x, dy);
+    gantry_tensor *xt = tensor_of(x, BATCH, IN), *dyt = tensor_of(dy, BATCH, OUT), *y = NULL;
+    CHECK_OK(gantry_seq_forward(seq, xt, 1, &y));
+    CHECK_OK(gantry_seq_backward(seq, dyt, 1, NULL));
+    gantry_tensor_destroy(xt);
+    gantry_tensor_destroy(dyt);
+    return seq;
+}
+
+/* The slots and step count, copied into a new optimizer over another model
+ * with the same parameters, make its next update the original's, bit for
+ * bit (what resuming a training run relies on). */
+static void test_slots(void)
+{
+    static const struct {
+        gantry_optim_kind kind;
+        float momentum;
+        size_t slots;
+        const char *names[2];
+    } cases[] = {
+        { GANTRY_OPTIM_SGD, 0.0f, 0, { NULL, NULL } },
+        { GANTRY_OPTIM_SGD, 0.9f, 1, { "momentum_buffer", NULL } },
+        { GANTRY_OPTIM_ADAM, 0.0f, 2, { "exp_avg", "exp_avg_sq" } },
+        { GANTRY_OPTIM_RMSPROP, 0.0f, 1, { "square_avg", NULL } },
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        gantry_optim_config c = gantry_optim_defaults(cases[ci].kind);
+        c.momentum = cases[ci].momentum;
+        c.lr = 0.05f;
+        gantry_seq *a = model_with_grads(1), *b = model_with_grads(1);
+        gantry_optim *oa = NULL, *ob = NULL;
+        CHECK_OK(gantry_optim_create(a, &c, &oa));
+        CHECK_OK(gantry_optim_create(b, &c, &ob));
+        REQUIRE(oa && ob);
+        CHECK(gantry_optim_slot_count(oa) == cases[ci].slots);
+        for (size_t k = 0; k < 2; k++) {
+            const char *name = gantry_optim_slot_name(oa, k);
+            CHECK(cases[ci].names[k] ? name && strcmp(name, cases[ci].names[k]) == 0 : name == NULL);
+        }
+        CHECK(gantry_optim_slot(oa, 2, 0) == NULL); /* one Linear: parameters 0 and 1 */
+        CHECK(gantry_optim_slot(oa, 0, cases[ci].slots) == NULL);
+        /* Two steps on a; then b takes a's parameters, slots and count. */
+        CHECK_OK(gantry_optim_step(oa));
+        CHECK_OK(gantry_optim_step(oa));
+        float buf[NW];
+        for (size_t i = 0; i < 2; i++) {
+            size_t n = i ? OUT : NW;
+            CHECK_OK(gantry_tensor_read(gantry_seq_param(a, i)->value, buf, n));
+            CHECK_OK(gantry_tensor_write(gantry_seq_param(b, i)->value, buf, n));
+            for (size_t k = 0; k < cases[ci].slots; k++) {
+                gantry_tensor *sa = gantry_optim_slot(oa, i, k), *sb = gantry_optim_slot(ob, i, k);
+                REQUIRE(sa && sb && gantry_tensor_numel(sa) == n);
+                CHECK_OK(gantry_tensor_read(sa, buf, n));
+                CHECK_OK(gantry_tensor_write(sb, buf, n));
+            }
+        }
+        gantry_optim_set_steps(ob, gantry_optim_steps(oa));
+        CHECK(gantry_optim_steps(ob) == 2);
+        CHECK_OK(gantry_optim_step(oa));
+        CHECK_OK(gantry_optim_step(ob));
+        for (size_t i = 0; i < 2; i++) {
+            size_t n = i ? OUT : NW;
+            float pa[NW], pb[NW];
+            CHECK_OK(gantry_tensor_read(gantry_seq_param(a, i)->value, pa, n));
+            CHECK_OK(gantry_tensor_read(gantry_seq_param(b, i)->value, pb, n));
+            CHECK(memcmp(pa, pb, n * sizeof *pa) == 0);
+            CHECK(memcmp(pa, i ? B0 : W0, n * sizeof *pa) != 0); /* and they did move */
+        }
+        gantry_optim_destroy(oa);
+        gantry_optim_destroy(ob);
+        gantry_seq_destroy(a);
+        gantry_seq_destroy(b);
+    }
+    CHECK(gantry_optim_slot_count(NULL) == 0);
+    CHECK(gantry_optim_slot(NULL, 0, 0) == NULL);
+    CHECK(gantry_optim_slot_name(NULL, 0) == NULL);
+}
+
 int main(void)
 {
     REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
     test_defaults();
     test_updates();
     test_parameters_only();
+    test_slots();
     test_errors();
     gantry_backend_close(be);
     return test_finish("test_optim");

@@ -13,6 +13,7 @@
 #include "gantry/gan.h"
 #include "gantry/io.h"
 #include "tools/cli.h"
+#include "tools/train_resume.h"
 
 #define GRID_IMAGES 64
 #define GRID_PER_ROW 8
@@ -39,7 +40,8 @@ static void help(void)
            "  samples-STEP.png         the grid at each sampling step\n"
            "  log.csv                  step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,\n"
            "                           d_class,seconds (model-specific columns are 0 elsewhere)\n"
-           "  checkpoint.safetensors   G and D with PyTorch state_dict names\n\n"
+           "  checkpoint.safetensors   G and D with PyTorch state_dict names\n"
+           "  train-state.safetensors  the optimizers' state and counters, for --resume\n\n"
            "models (each with its paper's defaults):\n"
            "  gan     Goodfellow et al. 2014, Generative Adversarial Nets: MLP G and D,\n"
            "          Algorithm 1 with --d-steps K; Adam 2e-4, betas (0.5, 0.999)\n"
@@ -97,12 +99,20 @@ static void help(void)
            "  --sample-every N    write samples and a checkpoint every N steps (default 200)\n"
            "  --out DIR           output directory (default runs/MODEL-YYYYmmdd-HHMMSS)\n"
            "  --backend NAME      backend (default: GANTRY_BACKEND, else auto)\n"
-           "  --quiet             no progress output\n\n"
-           "Ctrl-C stops after the current step and still writes samples and the checkpoint.\n");
+           "  --quiet             no progress output\n"
+           "  --resume DIR        continue the run in DIR from its last save, with its model,\n"
+           "                      settings, data order and noise: the result is bit for bit that\n"
+           "                      of an uninterrupted run (on the same backend).  --steps/--epochs\n"
+           "                      then count from the run's start (default: its own end); only\n"
+           "                      --data (a moved data set), --sample-every, --backend and --quiet\n"
+           "                      may be given with it\n\n"
+           "Ctrl-C stops after the current step and still writes samples, the checkpoint and the\n"
+           "training state; `gantry train --resume DIR` continues from there.\n");
 }
 
 typedef struct train_options {
-    const char *model, *data, *out, *backend;
+    const char *model, *data, *out, *backend, *resume;
+    const char *setting; /* the first option given that --resume takes from the run instead */
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
     uint64_t width, labeled, unroll;
     float lr, clip, smoothing, gamma, lambda_k;
@@ -114,7 +124,7 @@ static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
            O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA,
-           O_LAMBDA_K };
+           O_LAMBDA_K, O_RESUME };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -130,14 +140,20 @@ static int parse(int argc, char **argv, train_options *o)
         { "labeled", required_argument, NULL, O_LABELED }, { "vbn", no_argument, NULL, O_VBN },
         { "unroll", required_argument, NULL, O_UNROLL }, { "ref-bn", no_argument, NULL, O_REFBN },
         { "began-gamma", required_argument, NULL, O_GAMMA },
-        { "began-lambda-k", required_argument, NULL, O_LAMBDA_K }, { 0, 0, 0, 0 },
+        { "began-lambda-k", required_argument, NULL, O_LAMBDA_K }, { "resume", required_argument, NULL, O_RESUME },
+        { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
-    int c;
+    int c, index = -1;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", options, &index)) != -1) {
         int bad = 0;
+        /* What a resumed run takes from its directory (the rest may change). */
+        if (c >= O_MODEL && c != O_DATA && c != O_STEPS && c != O_EPOCHS && c != O_EVERY && c != O_BACKEND &&
+            c != O_QUIET && c != O_RESUME && !o->setting && index >= 0)
+            o->setting = options[index].name;
+        index = -1;
         switch (c) {
         case 'h': help(); return 1;
         case O_MODEL: o->model = optarg; break;
@@ -170,6 +186,7 @@ static int parse(int argc, char **argv, train_options *o)
         case O_LAMBDA_K:
             bad = cli_parse_float(cmd, "--began-lambda-k", optarg, 1e-6f, 1.0f, &o->lambda_k);
             break;
+        case O_RESUME: o->resume = optarg; break;
         case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
         case O_GLOSS:
@@ -191,6 +208,9 @@ static int parse(int argc, char **argv, train_options *o)
         return -cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (o->steps_set && o->epochs)
         return -cli_usage_error(cmd, "--steps and --epochs exclude each other");
+    if (o->resume && o->setting)
+        return -cli_usage_error(cmd, "--%s cannot be given with --resume: the run continues with its own settings",
+                                o->setting);
     return 0;
 }
 
@@ -222,9 +242,13 @@ typedef struct run_state {
     uint64_t grid_seed;
     float *grid;
     size_t image_size;
+    train_run_info info; /* what --resume needs; seconds counted from `start` */
+    double start;
 } run_state;
 
-/* samples-STEP.png, samples.png and the checkpoint, each written atomically. */
+/* samples-STEP.png, samples.png, the checkpoint and the training state,
+ * each written atomically (the state last: --resume checks that it
+ * belongs to the checkpoint). */
 static gantry_status write_outputs(run_state *r)
 {
     const gantry_gan_config *c = gantry_gan_config_of(r->gan);
@@ -244,8 +268,15 @@ static gantry_status write_outputs(run_state *r)
     if ((s = gantry_png_write_grid(path, r->grid, count, c->channels, c->height, c->width, GRID_PER_ROW,
                                    GRID_PADDING)))
         return s;
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", r->out);
-    return gantry_gan_save(r->gan, path, NULL, 0);
+    snprintf(path, sizeof path, "%s/%s", r->out, TRAIN_CHECKPOINT);
+    if ((s = gantry_gan_save(r->gan, path, NULL, 0)))
+        return s;
+    gantry_st_meta meta[TRAIN_RUN_META];
+    char text[TRAIN_RUN_META][64];
+    r->info.seconds = cli_now() - r->start;
+    size_t n = train_run_meta(&r->info, meta, text);
+    snprintf(path, sizeof path, "%s/%s", r->out, TRAIN_STATE);
+    return gantry_gan_save_training(r->gan, path, meta, n);
 }
 
 /* sgan: the first n / classes training images of each class are labelled. */
@@ -333,59 +364,88 @@ static void progress(int tty, uint64_t step, uint64_t total, double elapsed, siz
     fflush(stderr);
 }
 
+#define LOG_HEADER "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n"
+
+/* The configuration the options ask for (a new run). */
+static int config_from_options(const train_options *o, gantry_gan_config *config)
+{
+    gantry_status s = gantry_gan_defaults(o->model, config);
+    if (s) {
+        fprintf(stderr, "gantry train: %s (see gantry train --help)\n", gantry_last_error());
+        return CLI_USAGE;
+    }
+    if (o->batch)
+        config->batch = o->batch;
+    if (o->d_steps)
+        config->d_steps = (unsigned)o->d_steps;
+    if (o->g_loss_set)
+        config->g_loss = o->g_loss;
+    if (o->lr > 0)
+        config->lr = o->lr;
+    if (o->width)
+        config->base_channels = o->width;
+    if (o->clip_set)
+        config->clip = o->clip;
+    if (o->smoothing > 0)
+        config->label_smoothing = o->smoothing;
+    config->minibatch_disc = o->minibatch_disc;
+    config->feature_matching = o->feature_matching;
+    config->vbn = (gantry_bn_mode)o->vbn;
+    int began = strcmp(config->model, "began") == 0;
+    if ((o->gamma > 0 || o->lambda_k > 0) && !began) {
+        fprintf(stderr, "gantry train: %s applies to --model began only\n",
+                o->gamma > 0 ? "--began-gamma" : "--began-lambda-k");
+        return CLI_USAGE;
+    }
+    if (o->gamma > 0)
+        config->began_gamma = o->gamma;
+    if (o->lambda_k > 0)
+        config->began_lambda_k = o->lambda_k;
+    config->unroll = (unsigned)o->unroll;
+    config->seed = o->seed;
+    if (o->labeled && strcmp(config->model, "sgan") != 0) {
+        fprintf(stderr, "gantry train: --labeled applies to --model sgan only\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+/* The model of a resumed run, from DIR's checkpoint and training state. */
+static gantry_status resume_model(gantry_backend *be, const char *dir, gantry_gan **out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_CHECKPOINT);
+    GANTRY_TRY(gantry_gan_load(be, path, out));
+    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_STATE);
+    gantry_status s = gantry_gan_load_training(*out, path);
+    if (s) {
+        gantry_gan_destroy(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    train_options o = { .model = "gan", .data = "fashion-mnist", .sample_every = 200 };
+    train_options o = { .model = "gan", .sample_every = 200 };
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc > 0 ? CLI_OK : -rc;
 
     gantry_gan_config config;
-    gantry_status s = gantry_gan_defaults(o.model, &config);
-    if (s) {
-        fprintf(stderr, "gantry train: %s (see gantry train --help)\n", gantry_last_error());
-        return CLI_USAGE;
-    }
-    if (o.batch)
-        config.batch = o.batch;
-    if (o.d_steps)
-        config.d_steps = (unsigned)o.d_steps;
-    if (o.g_loss_set)
-        config.g_loss = o.g_loss;
-    if (o.lr > 0)
-        config.lr = o.lr;
-    if (o.width)
-        config.base_channels = o.width;
-    if (o.clip_set)
-        config.clip = o.clip;
-    if (o.smoothing > 0)
-        config.label_smoothing = o.smoothing;
-    config.minibatch_disc = o.minibatch_disc;
-    config.feature_matching = o.feature_matching;
-    config.vbn = (gantry_bn_mode)o.vbn;
-    if (o.gamma > 0) {
-        if (strcmp(config.model, "began") != 0) {
-            fprintf(stderr, "gantry train: --began-gamma applies to --model began only\n");
-            return CLI_USAGE;
-        }
-        config.began_gamma = o.gamma;
-    }
-    if (o.lambda_k > 0) {
-        if (strcmp(config.model, "began") != 0) {
-            fprintf(stderr, "gantry train: --began-lambda-k applies to --model began only\n");
-            return CLI_USAGE;
-        }
-        config.began_lambda_k = o.lambda_k;
-    }
-    config.unroll = (unsigned)o.unroll;
-    config.seed = o.seed;
-    int is_sgan = strcmp(config.model, "sgan") == 0;
-    if (o.labeled && !is_sgan) {
-        fprintf(stderr, "gantry train: --labeled applies to --model sgan only\n");
-        return CLI_USAGE;
-    }
-    if (is_sgan && !o.labeled)
-        o.labeled = 1000;
+    train_run_info info = { .limit = o.limit, .labeled = o.labeled };
+    gantry_status s = GANTRY_OK;
+    if (!o.resume && (rc = config_from_options(&o, &config)))
+        return rc;
+    if (o.resume && (s = train_run_read(o.resume, &info)))
+        return cli_fail(s);
+    if (o.data)
+        snprintf(info.data, sizeof info.data, "%s", o.data);
+    else if (!o.resume)
+        snprintf(info.data, sizeof info.data, "fashion-mnist");
+    int is_sgan = o.resume ? info.labeled > 0 : strcmp(config.model, "sgan") == 0;
+    if (is_sgan && !info.labeled)
+        info.labeled = 1000;
 
     gantry_dataset *ds = NULL;
     gantry_backend *be = NULL;
@@ -396,13 +456,25 @@ int cmd_train(int argc, char **argv)
     FILE *log = NULL;
     char out[4096], path[4200];
 
-    if ((s = gantry_dataset_load(o.data, "train", (size_t)o.limit, &ds)))
+    if ((s = gantry_dataset_load(info.data, "train", (size_t)info.limit, &ds)))
         goto fail;
-    config.channels = ds->channels;
-    config.height = ds->height;
-    config.width = ds->width;
+    if (o.resume && ds->count != info.images) {
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %zu training images, but the run in %s trained on %llu",
+                             info.data, ds->count, o.resume, (unsigned long long)info.images);
+        goto fail;
+    }
+    info.images = ds->count;
     if ((s = cli_open_backend(o.backend, &be)))
         goto fail;
+    if (o.resume) {
+        if ((s = resume_model(be, o.resume, &gan)))
+            goto fail;
+        config = *gantry_gan_config_of(gan);
+    } else {
+        config.channels = ds->channels;
+        config.height = ds->height;
+        config.width = ds->width;
+    }
     if ((s = gantry_loader_create(ds, config.batch, config.seed, &loader)))
         goto fail;
     size_t batches = gantry_loader_batches_per_epoch(loader);
@@ -411,19 +483,34 @@ int cmd_train(int argc, char **argv)
                              ds->count, batches, config.batch, config.d_steps);
         goto fail;
     }
-    uint64_t total = o.steps_set ? o.steps : (o.epochs ? o.epochs : 1) * (batches / config.d_steps);
-    if ((s = gantry_gan_create(be, &config, &gan)))
+    uint64_t total = o.steps_set ? o.steps
+                     : o.epochs  ? o.epochs * (batches / config.d_steps)
+                     : o.resume  ? info.total
+                                 : batches / config.d_steps;
+    info.total = total;
+    if (!o.resume && (s = gantry_gan_create(be, &config, &gan)))
+        goto fail;
+    uint64_t first = gantry_gan_steps(gan);
+    if (o.resume && first >= total) {
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                             "the run in %s is at step %llu of %llu: give --steps or --epochs beyond that to go on",
+                             o.resume, (unsigned long long)first, (unsigned long long)total);
+        goto fail;
+    }
+    if ((s = gantry_loader_seek(loader, first * config.d_steps)))
         goto fail;
     int needs_labels = gantry_gan_is_conditional(gan) || is_sgan;
     if (needs_labels && !ds->labels) {
         s = gantry_set_error(GANTRY_NOT_FOUND, "%s: %s needs the data set's label file (train-labels-idx1-ubyte)",
-                             o.data, config.model);
+                             info.data, config.model);
         goto fail;
     }
-    if (is_sgan && (s = set_labeled(gan, ds, (size_t)o.labeled)))
+    if (is_sgan && (s = set_labeled(gan, ds, (size_t)info.labeled)))
         goto fail;
 
-    if (o.out) {
+    if (o.resume) {
+        snprintf(out, sizeof out, "%s", o.resume);
+    } else if (o.out) {
         snprintf(out, sizeof out, "%s", o.out);
     } else {
         char stamp[32];
@@ -434,12 +521,13 @@ int cmd_train(int argc, char **argv)
     if ((s = make_dirs(out)))
         goto fail;
     snprintf(path, sizeof path, "%s/log.csv", out);
-    log = fopen(path, "w");
-    if (!log) {
+    if (o.resume && (s = train_log_trim(path, first, LOG_HEADER)))
+        goto fail;
+    log = fopen(path, o.resume ? "a" : "w");
+    if (!log || (!o.resume && fputs(LOG_HEADER, log) == EOF)) {
         s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
         goto fail;
     }
-    fprintf(log, "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n");
 
     size_t image_size = ds->channels * ds->height * ds->width;
     real = malloc(config.d_steps * config.batch * image_size * sizeof *real);
@@ -449,18 +537,29 @@ int cmd_train(int argc, char **argv)
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
         goto fail;
     }
-    run_state run = { gan, out, config.seed ^ GRID_SEED_MIX, grid, image_size };
+    /* A resumed run's clock goes on from the time already spent. */
+    double start = cli_now() - info.seconds, last_print = 0;
+    run_state run = { gan, out, config.seed ^ GRID_SEED_MIX, grid, image_size, info, start };
     int tty = isatty(STDERR_FILENO);
-    if (!o.quiet)
-        fprintf(stderr, "gantry: training %s on %s (%zu images, batch %zu) with backend %s for %llu steps into %s/\n",
-                config.model, o.data, ds->count, config.batch, gantry_backend_name(be), (unsigned long long)total, out);
+    if (!o.quiet) {
+        if (o.resume)
+            fprintf(stderr, "gantry: resuming %s in %s/ at step %llu of %llu (%s, %zu images, batch %zu) "
+                            "with backend %s\n",
+                    config.model, out, (unsigned long long)first, (unsigned long long)total, info.data, ds->count,
+                    config.batch, gantry_backend_name(be));
+        else
+            fprintf(stderr, "gantry: training %s on %s (%zu images, batch %zu) with backend %s for %llu steps "
+                            "into %s/\n",
+                    config.model, info.data, ds->count, config.batch, gantry_backend_name(be),
+                    (unsigned long long)total, out);
+    }
 
     signal(SIGINT, on_sigint);
-    double start = cli_now(), last_print = 0;
+    double session = cli_now();
     uint64_t plain_every = total / 20 ? total / 20 : 1;
     gantry_gan_stats st = { 0 };
     uint64_t step;
-    for (step = 0; step < total && !interrupted; step++) {
+    for (step = first; step < total && !interrupted; step++) {
         for (unsigned k = 0; k < config.d_steps && !s; k++)
             s = gantry_loader_next(loader, real + (size_t)k * config.batch * image_size,
                                    ds->labels ? labels + (size_t)k * config.batch : NULL, NULL);
@@ -472,7 +571,8 @@ int cmd_train(int argc, char **argv)
         if (s)
             break;
         uint64_t done = step + 1;
-        if (!o.quiet && ((tty && (elapsed - last_print > 0.25 || done == total)) || (!tty && (done % plain_every == 0 || done == total)))) {
+        int show = tty ? elapsed - last_print > 0.25 || done == total : done % plain_every == 0 || done == total;
+        if (!o.quiet && show) {
             progress(tty, done, total, elapsed, (size_t)done * config.batch * config.d_steps, &st);
             last_print = elapsed;
         }
@@ -496,13 +596,18 @@ int cmd_train(int argc, char **argv)
         s = w;
     if (s)
         goto fail;
-    double secs = cli_now() - start;
-    if (is_sgan && (s = report_accuracy(gan, o.data, out, o.quiet)))
+    double secs = cli_now() - session;
+    if (is_sgan && (s = report_accuracy(gan, info.data, out, o.quiet)))
         goto fail;
     if (!o.quiet)
-        fprintf(stderr, "gantry: %s %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, log.csv, checkpoint.safetensors\n",
-                interrupted ? "interrupted after" : "finished", (unsigned long long)step, secs,
-                secs > 0 ? (double)step * (double)(config.batch * config.d_steps) / secs : 0.0, out);
+        fprintf(stderr, "gantry: %s at step %llu of %llu, %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, "
+                        "log.csv, %s, %s\n",
+                interrupted ? "interrupted" : "finished", (unsigned long long)step, (unsigned long long)total,
+                (unsigned long long)(step - first), secs,
+                secs > 0 ? (double)(step - first) * (double)(config.batch * config.d_steps) / secs : 0.0, out,
+                TRAIN_CHECKPOINT, TRAIN_STATE);
+    if (!o.quiet && interrupted && step < total)
+        fprintf(stderr, "gantry: to go on: gantry train --resume %s\n", out);
     rc = interrupted ? CLI_INTERRUPTED : CLI_OK;
     goto done;
 fail:

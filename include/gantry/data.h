@@ -55,6 +55,9 @@ GANTRY_API void gantry_loader_destroy(gantry_loader *loader);
 GANTRY_API gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *labels,
                                             size_t *epoch);
 GANTRY_API size_t gantry_loader_batches_per_epoch(const gantry_loader *loader);
+/* Positions the loader as if `batches` batches had been taken since it was
+ * created (a resumed training run continues with the same data order). */
+GANTRY_API gantry_status gantry_loader_seek(gantry_loader *loader, uint64_t batches);
 
 #ifdef __cplusplus
 }

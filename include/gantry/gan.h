@@ -124,6 +124,19 @@ GANTRY_API gantry_status gantry_gan_save(gantry_gan *gan, const char *path, cons
 /* Rebuilds the model a checkpoint describes on `be` and loads its weights. */
 GANTRY_API gantry_status gantry_gan_load(gantry_backend *be, const char *path, gantry_gan **out);
 
+/* What resuming a training run needs beyond the checkpoint, in a second
+ * safetensors file: both optimizers' state as tensors "opt_G.<name>.<slot>"
+ * and "opt_D.<name>.<slot>" (state_dict names of the parameters, torch.optim
+ * slot names), and in __metadata__ the step, the noise and label stream
+ * offsets, BEGAN's k_t and the optimizers' step counts.  Write it right after
+ * the checkpoint of the same step; `extra` adds metadata entries. */
+GANTRY_API gantry_status gantry_gan_save_training(gantry_gan *gan, const char *path, const gantry_st_meta *extra,
+                                                  size_t extra_count);
+/* Restores that state into a model loaded from the checkpoint of the same
+ * save (gantry_gan_load), which is checked: the model and step must match.
+ * Training then continues bit for bit as it would have without the stop. */
+GANTRY_API gantry_status gantry_gan_load_training(gantry_gan *gan, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

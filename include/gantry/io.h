@@ -68,6 +68,10 @@ GANTRY_API const gantry_st_tensor *gantry_safetensors_at(const gantry_safetensor
 GANTRY_API const gantry_st_tensor *gantry_safetensors_find(const gantry_safetensors *st, const char *name);
 /* The __metadata__ value for `key`, or NULL. */
 GANTRY_API const char *gantry_safetensors_meta(const gantry_safetensors *st, const char *key);
+/* That value as a decimal integer >= min; GANTRY_CORRUPT_FILE with a message
+ * naming the file and key when it is missing or not one. */
+GANTRY_API gantry_status gantry_safetensors_meta_u64(const gantry_safetensors *st, const char *key, uint64_t min,
+                                                     uint64_t *out);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,17 @@ GANTRY_API uint64_t gantry_optim_steps(const gantry_optim *opt);
  * for unrolled GANs). */
 GANTRY_API gantry_status gantry_optim_copy_state(gantry_optim *dst, const gantry_optim *src);
 
+/* The per-parameter state, for saving and restoring a training run, named
+ * as in torch.optim's state_dict: Adam keeps "exp_avg" and "exp_avg_sq",
+ * RMSProp "square_avg", SGD with momentum "momentum_buffer", SGD without
+ * none.  Slot s of parameter i (gantry_seq_param order) has the parameter's
+ * shape; the optimizer owns it (write it with gantry_tensor_write). */
+GANTRY_API size_t gantry_optim_slot_count(const gantry_optim *opt);
+GANTRY_API const char *gantry_optim_slot_name(const gantry_optim *opt, size_t slot);
+GANTRY_API gantry_tensor *gantry_optim_slot(gantry_optim *opt, size_t param, size_t slot);
+/* The update count, which Adam's bias corrections use: restored with the slots. */
+GANTRY_API void gantry_optim_set_steps(gantry_optim *opt, uint64_t steps);
+
 #ifdef __cplusplus
 }
 #endif
