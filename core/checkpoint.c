@@ -1,4 +1,5 @@
 /* GAN checkpoints as safetensors with PyTorch state_dict names. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@ static size_t collect_state(gantry_gan *gan, state_ref *refs, size_t cap)
         gantry_seq *seq;
     } models[] = { { "G.", gan->g }, { "D.", gan->d } };
     for (size_t m = 0; m < 2; m++) {
+        /* The models are the library's own: a larger one is a bug here. */
+        assert(n + gantry_seq_state_count(models[m].seq) <= cap);
         for (size_t i = 0; i < gantry_seq_state_count(models[m].seq) && n < cap; i++) {
             const gantry_param *p = gantry_seq_state(models[m].seq, i);
             snprintf(refs[n].name, sizeof refs[n].name, "%s%s", models[m].prefix, p->name);

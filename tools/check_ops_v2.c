@@ -57,13 +57,13 @@
  * NaN/Inf: injected where the ABI's formula defines the result whatever
  * the implementation: data movement (im2col, swap_axes, copy_rows: copied
  * as they are), col2im (IEEE sums of NaN and +-Inf do not depend on the
- * order), the MSE gradient, the frozen batch-norm forward, and NaN and -Inf
- * logits in log-sum-exp and the softmax gradient (a row with NaN is NaN,
- * -Inf contributes exp(-Inf) = 0).  Not checked, because the ABI leaves it
- * open and the reference's choice is one of several reasonable ones: +Inf
- * logits (the reference returns +Inf, a max-subtracting kernel NaN), rows
- * that are all -Inf, -Inf logits in the softmax forward (0 * log 0 where
- * t = 0: the reference skips t = 0), and sign(NaN) of the L1 gradient.
+ * order), the MSE and L1 gradients (sign(NaN) = 0), the frozen batch-norm
+ * forward, and non-finite logits in the softmax cross-entropy and
+ * log-sum-exp, forward and backward, as backend.h defines them after
+ * torch.logsumexp: rows with a NaN, with -Inf at some entries, with +Inf,
+ * with +Inf and NaN, all -Inf; and for the cross-entropy forward also -Inf
+ * logits only where the target is 0 (those terms contribute nothing, so the
+ * loss stays finite and is compared as a number).
  *
  * Besides the comparisons, on the backend under test alone:
  *   gradcheck(...)    central differences of each backward op's own forward
@@ -479,11 +479,9 @@ static void check_regression(check_suite *s, int backward)
     for (size_t i = 0; i < nsizes; i++)
         for (int variant = 0; variant < 6; variant++, index++) {
             /* bit 0: L1; variant 2, 3: backward in place (forward: plain
-             * again, other inputs); variant 4, 5: NaN/Inf (MSE only for the
-             * gradient: sign(NaN) is not defined by the ABI) */
+             * again, other inputs); variant 4, 5: NaN/Inf (the L1 gradient
+             * with sign(NaN) = 0) */
             int l1 = variant & 1, in_place = backward && variant / 2 == 1, nonfinite = variant / 2 == 2;
-            if (nonfinite && backward && l1)
-                continue;
             size_t n = sizes[i];
             check_case c;
             check_case_init(&c, case_seed(name, index), backward ? run_regression_backward : run_regression_forward);
@@ -525,18 +523,40 @@ static void logits(check_case *c, float *x, size_t n, int large)
     check_fill_uniform(c, x, n, large ? -100.0f : -4.0f, large ? 100.0f : 4.0f);
 }
 
-/* NaN in every third row, -Inf at a few positions of others (never a
- * whole row); see the header for what is left out. */
+/* Rows in turn: a NaN; -Inf at a few entries (not all); one +Inf; +Inf
+ * and NaN; all -Inf; untouched. */
 static void inject_logits(float *x, size_t rows, size_t k, uint64_t phase)
 {
     for (size_t r = 0; x && r < rows; r++) {
         float *row = x + r * k;
-        if ((r + phase) % 3 == 0)
-            row[(r * 7 + phase) % k] = NAN;
-        else if ((r + phase) % 3 == 1 && k > 1)
-            for (size_t j = (r + phase) % 2; j < k; j += 3)
+        size_t at = (r * 7 + phase) % k;
+        switch ((r + phase) % 6) {
+        case 0: row[at] = NAN; break;
+        case 1:
+            for (size_t j = (r + phase) % 2; j < k && k > 1; j += 3)
                 row[j] = -INFINITY;
+            break;
+        case 2: row[at] = INFINITY; break;
+        case 3:
+            row[at] = INFINITY;
+            row[(at + 1) % k] = NAN; /* k == 1: just NaN */
+            break;
+        case 4:
+            for (size_t j = 0; j < k; j++)
+                row[j] = -INFINITY;
+            break;
+        default: break;
+        }
     }
+}
+
+/* -Inf at every other entry whose target is 0 (the cross-entropy forward
+ * skips those terms: the loss stays finite). */
+static void inject_logits_where_t0(float *x, const float *t, size_t n, uint64_t phase)
+{
+    for (size_t i = 0; x && t && i < n; i++)
+        if (t[i] == 0.0f && (i + phase) % 2 == 0)
+            x[i] = -INFINITY;
 }
 
 /* Targets: one-hot rows, probabilities summing to 1, or non-negative
@@ -604,14 +624,17 @@ static void check_softmax(check_suite *s, int which)
     size_t index = 0;
     for (size_t i = 0; i < nrows; i++)
         for (size_t j = 0; j < ARRAY_LEN(class_counts); j++)
-            for (int variant = 0; variant < 5; variant++, index++) {
+            for (int variant = 0; variant < 6; variant++, index++) {
                 /* 0..2: the target kinds (log-sum-exp: plain), 3: logits up
-                 * to +-100, 4: NaN/-Inf logits (not the CE forward) */
-                int large = variant == 3, nonfinite = variant == 4;
-                int tkind = variant < TARGET_COUNT ? variant : (int)(index % TARGET_COUNT);
+                 * to +-100, 4: NaN/Inf logits (inject_logits), 5: the CE
+                 * forward with -Inf logits where one-hot targets are 0 */
+                int large = variant == 3, nonfinite = variant == 4, minus_inf_t0 = variant == 5;
+                int tkind = variant < TARGET_COUNT ? variant
+                            : minus_inf_t0          ? TARGET_ONE_HOT
+                                                    : (int)(index % TARGET_COUNT);
                 if (!ce && variant > 0 && variant < 3)
                     continue;
-                if (nonfinite && which == 0)
+                if (minus_inf_t0 && which != 0)
                     continue;
                 if (s->quick && variant == 3 && i > 0)
                     continue;
@@ -626,12 +649,15 @@ static void check_softmax(check_suite *s, int which)
                 if (ce) {
                     float *t = arg_2d(&c, "t", CHECK_IN, rows, k);
                     targets(&c, t, rows, k, tkind);
+                    if (minus_inf_t0)
+                        inject_logits_where_t0(x, t, rows * k, index);
                     if (which == 0)
                         uniform_arg(&c, "out", CHECK_OUT, 1, -1.0f, 1.0f);
                     else
                         check_fill_uniform(&c, arg_2d(&c, "dx", CHECK_OUT, rows, k), rows * k, -1.0f, 1.0f);
                     snprintf(c.desc, sizeof c.desc, "[%zu, %zu] %s%s%s", rows, k, target_names[tkind],
-                             large ? " logits +-100" : "", nonfinite ? " with NaN/-Inf" : "");
+                             large ? " logits +-100" : "",
+                             nonfinite ? " with NaN/Inf" : minus_inf_t0 ? " with -Inf where t = 0" : "");
                     if (which == 1) {
                         size_t used = strlen(c.desc);
                         snprintf(c.desc + used, sizeof c.desc - used, " scale=%g", (double)c.f[0]);
@@ -639,12 +665,12 @@ static void check_softmax(check_suite *s, int which)
                 } else if (which == 2) {
                     uniform_arg(&c, "out", CHECK_OUT, rows, -1.0f, 1.0f);
                     snprintf(c.desc, sizeof c.desc, "[%zu, %zu]%s%s", rows, k, large ? " logits +-100" : "",
-                             nonfinite ? " with NaN/-Inf" : "");
+                             nonfinite ? " with NaN/Inf" : "");
                 } else {
                     uniform_arg(&c, "dout", CHECK_IN, rows, -2.0f, 2.0f);
                     check_fill_uniform(&c, arg_2d(&c, "dx", CHECK_OUT, rows, k), rows * k, -1.0f, 1.0f);
                     snprintf(c.desc, sizeof c.desc, "[%zu, %zu]%s%s", rows, k, large ? " logits +-100" : "",
-                             nonfinite ? " with NaN/-Inf" : "");
+                             nonfinite ? " with NaN/Inf" : "");
                 }
                 check_case_run(s, &r, &c);
             }

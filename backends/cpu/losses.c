@@ -10,6 +10,7 @@
  * an ulp of them otherwise, and the same result on any thread count. */
 #include <math.h>
 
+#include "../row_lse.h"
 #include "cpu_impl.h"
 
 /* ---- regression losses -------------------------------------------------- */
@@ -83,22 +84,6 @@ gantry_status cpu_regression_loss_backward(void *ctx, gantry_loss_kind kind, gan
 
 /* ---- softmax cross-entropy and logsumexp -------------------------------- */
 
-/* The max and log-sum-exp of one row, as the reference computes them
- * (a NaN anywhere in the row gives NaN; an infinite max is returned). */
-static double row_lse(const float *row, size_t k)
-{
-    double mx = row[0];
-    for (size_t j = 1; j < k; j++)
-        if (row[j] > mx)
-            mx = row[j];
-    if (isinf(mx))
-        return mx;
-    double s = 0.0;
-    for (size_t j = 0; j < k; j++)
-        s += exp((double)row[j] - mx);
-    return mx + log(s);
-}
-
 /* Rows per thread for per-row work of k exp() calls each. */
 static int row_threads(const cpu_ctx *c, size_t rows, size_t k)
 {
@@ -110,10 +95,10 @@ static double softmax_ce_rows(const float *xp, const float *tp, size_t lo, size_
 {
     double acc = 0.0;
     for (size_t r = lo; r < hi; r++) {
-        double lse = row_lse(xp + r * k, k);
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
         for (size_t j = 0; j < k; j++)
             if (tp[r * k + j] != 0.0f)
-                acc -= (double)tp[r * k + j] * ((double)xp[r * k + j] - lse);
+                acc += (double)tp[r * k + j] * ((lse.max - (double)xp[r * k + j]) + lse.log_sum);
     }
     return acc;
 }
@@ -135,8 +120,8 @@ gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size
             size_t lo = rows / chunks * ch, hi = ch + 1 == chunks ? rows : rows / chunks * (ch + 1);
             part[ch] = softmax_ce_rows(xp, tp, lo, hi, k);
         }
-        /* The reference subtracts every term from one running sum; each
-         * part starts from 0, so adding the parts continues it. */
+        /* The reference adds every term to one running sum; each part
+         * starts from 0, so adding the parts continues it. */
         for (size_t ch = 0; ch < chunks; ch++)
             acc += part[ch];
     }
@@ -156,11 +141,12 @@ gantry_status cpu_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, siz
     for (size_t r = 0; r < rows; r++) {
         const float *xr = xp + r * k, *tr = tp + r * k;
         float *dr = dxp + r * k;
-        double lse = row_lse(xr, k), tsum = 0.0;
+        gantry_row_lse lse = gantry_row_lse_of(xr, k);
+        double tsum = 0.0;
         for (size_t j = 0; j < k; j++)
             tsum += tr[j];
         for (size_t j = 0; j < k; j++) {
-            double p = exp((double)xr[j] - lse);
+            double p = gantry_row_softmax(lse, xr[j]);
             dr[j] = (float)(s * (p * tsum - (double)tr[j]));
         }
     }
@@ -174,8 +160,10 @@ gantry_status cpu_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, siz
     float *op = cpu_f(out);
     int th = row_threads(c, rows, k);
 #pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
-    for (size_t r = 0; r < rows; r++)
-        op[r] = (float)row_lse(xp + r * k, k);
+    for (size_t r = 0; r < rows; r++) {
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
+        op[r] = (float)(lse.max + lse.log_sum);
+    }
     return GANTRY_OK;
 }
 
@@ -189,9 +177,10 @@ gantry_status cpu_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, g
     for (size_t r = 0; r < rows; r++) {
         const float *xr = xp + r * k;
         float *dr = dxp + r * k;
-        const double lse = row_lse(xr, k), d = dp[r];
+        const gantry_row_lse lse = gantry_row_lse_of(xr, k);
+        const double d = dp[r];
         for (size_t j = 0; j < k; j++)
-            dr[j] = (float)(d * exp((double)xr[j] - lse));
+            dr[j] = (float)(d * gantry_row_softmax(lse, xr[j]));
     }
     return GANTRY_OK;
 }

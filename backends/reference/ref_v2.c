@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gantry/philox.h"
+#include "../row_lse.h"
 #include "ref_v2.h"
 
 static float *f(gantry_mem m)
@@ -121,31 +122,16 @@ gantry_status ref_regression_loss_backward(void *ctx, gantry_loss_kind kind, gan
     return GANTRY_OK;
 }
 
-/* max and log-sum-exp of one row. */
-static double row_lse(const float *row, size_t k)
-{
-    double mx = row[0];
-    for (size_t j = 1; j < k; j++)
-        if (row[j] > mx)
-            mx = row[j];
-    if (isinf(mx))
-        return mx;
-    double s = 0.0;
-    for (size_t j = 0; j < k; j++)
-        s += exp((double)row[j] - mx);
-    return mx + log(s);
-}
-
 gantry_status ref_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out)
 {
     (void)ctx;
     const float *xp = cf(x), *tp = cf(t);
     double acc = 0.0;
     for (size_t r = 0; r < rows; r++) {
-        double lse = row_lse(xp + r * k, k);
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
         for (size_t j = 0; j < k; j++)
-            if (tp[r * k + j] != 0.0f)
-                acc -= (double)tp[r * k + j] * ((double)xp[r * k + j] - lse);
+            if (tp[r * k + j] != 0.0f) /* -t log softmax = t ((max - x) + log_sum) */
+                acc += (double)tp[r * k + j] * ((lse.max - (double)xp[r * k + j]) + lse.log_sum);
     }
     f(out)[0] = (float)(acc / (double)rows);
     return GANTRY_OK;
@@ -159,11 +145,12 @@ gantry_status ref_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, siz
     float *dxp = f(dx);
     const double s = (double)scale / (double)rows;
     for (size_t r = 0; r < rows; r++) {
-        double lse = row_lse(xp + r * k, k), tsum = 0.0;
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
+        double tsum = 0.0;
         for (size_t j = 0; j < k; j++)
             tsum += tp[r * k + j];
         for (size_t j = 0; j < k; j++) {
-            double p = exp((double)xp[r * k + j] - lse);
+            double p = gantry_row_softmax(lse, xp[r * k + j]);
             dxp[r * k + j] = (float)(s * (p * tsum - (double)tp[r * k + j]));
         }
     }
@@ -175,8 +162,10 @@ gantry_status ref_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, siz
     (void)ctx;
     const float *xp = cf(x);
     float *op = f(out);
-    for (size_t r = 0; r < rows; r++)
-        op[r] = (float)row_lse(xp + r * k, k);
+    for (size_t r = 0; r < rows; r++) {
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
+        op[r] = (float)(lse.max + lse.log_sum);
+    }
     return GANTRY_OK;
 }
 
@@ -186,9 +175,9 @@ gantry_status ref_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, g
     const float *xp = cf(x), *dp = cf(dout);
     float *dxp = f(dx);
     for (size_t r = 0; r < rows; r++) {
-        double lse = row_lse(xp + r * k, k);
+        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
         for (size_t j = 0; j < k; j++)
-            dxp[r * k + j] = (float)((double)dp[r] * exp((double)xp[r * k + j] - lse));
+            dxp[r * k + j] = (float)((double)dp[r] * gantry_row_softmax(lse, xp[r * k + j]));
     }
     return GANTRY_OK;
 }

@@ -241,19 +241,26 @@ typedef struct gantry_backend_ops {
     gantry_status (*regression_loss_forward)(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
                                              gantry_mem out);
     /* dx = scale * 2 (x - t) / n (MSE) or scale * sign(x - t) / n (L1,
-     * sign(0) = 0); dx may alias x. */
+     * sign(0) = sign(NaN) = 0, as torch.sign); dx may alias x. */
     gantry_status (*regression_loss_backward)(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t,
                                               size_t n, float scale, gantry_mem dx);
 
     /* Softmax cross-entropy of logits x [rows, k] against target
      * probabilities t [rows, k]: out[0] = mean over rows of
-     * -sum_j t[r, j] log softmax(x[r])_j. */
+     * -sum_j t[r, j] log softmax(x[r])_j, where log softmax(x[r])_j =
+     * x[r, j] - lse(x[r]) (lse as logsumexp_forward) in IEEE arithmetic and
+     * terms with t[r, j] == 0 contribute nothing (so -Inf logits there are
+     * harmless; +Inf or NaN in a row makes its terms NaN). */
     gantry_status (*softmax_ce_forward)(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k,
                                         gantry_mem out);
     /* dx[r, j] = scale / rows * (softmax(x[r])_j * sum_i t[r, i] - t[r, j]). */
     gantry_status (*softmax_ce_backward)(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
                                          gantry_mem dx);
-    /* out[r] = log sum_j exp(x[r, j]) for x [rows, k]. */
+    /* out[r] = lse(x[r]) = log sum_j exp(x[r, j]) for x [rows, k]; with
+     * non-finite logits as torch.logsumexp: NaN when the row holds a NaN,
+     * else +Inf when it holds +Inf, -Inf when all are -Inf.  The softmax of
+     * the gradients is exp(x[r, j] - lse(x[r])) in IEEE arithmetic: NaN where
+     * x[r, j] and lse are the same infinity, 0 at other entries of such rows. */
     gantry_status (*logsumexp_forward)(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
     /* dx[r, j] = dout[r] * softmax(x[r])_j. */
     gantry_status (*logsumexp_backward)(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows,
