@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/profile.h"
 #include "core/tensor_impl.h"
 #include "gantry/ops.h"
 
@@ -92,6 +93,8 @@ static gantry_status check_per_channel(const char *op, const char *name, const g
 }
 
 #define OPS(t) ((t)->be->ops)
+/* OPS(t)->fn(CTX(t), ...) through the profiler's hooks. */
+#define DISPATCH(t, fn, ...) GANTRY__DISPATCH((t)->be, #fn, OPS(t)->fn(CTX(t), __VA_ARGS__))
 #define CTX(t) ((t)->be->ctx)
 #define M(t) gantry__mem(t)
 
@@ -116,14 +119,14 @@ gantry_status gantry_op_gemm(int trans_a, int trans_b, float alpha, const gantry
                                 gantry__shape_str(a, sa, sizeof sa), trans_b ? "B^T, B " : "B ",
                                 gantry__shape_str(b, sb, sizeof sb), gantry__shape_str(c, sc, sizeof sc));
     }
-    return OPS(c)->gemm(CTX(c), trans_a != 0, trans_b != 0, m, n, k, alpha, M(a), a->shape[1], M(b), b->shape[1],
+    return DISPATCH(c, gemm, trans_a != 0, trans_b != 0, m, n, k, alpha, M(a), a->shape[1], M(b), b->shape[1],
                         beta, M(c), c->shape[1]);
 }
 
 gantry_status gantry_op_fill(gantry_tensor *x, float value)
 {
     CHECK_TENSORS("fill", "x", x);
-    return OPS(x)->fill(CTX(x), M(x), x->numel, value);
+    return DISPATCH(x, fill, M(x), x->numel, value);
 }
 
 gantry_status gantry_op_bias_add(gantry_tensor *x, const gantry_tensor *bias)
@@ -132,7 +135,7 @@ gantry_status gantry_op_bias_add(gantry_tensor *x, const gantry_tensor *bias)
     CHECK_TENSORS(op, "x,bias", x, bias);
     GANTRY_TRY(check_channels(op, "x", x));
     GANTRY_TRY(check_per_channel(op, "bias", bias, x->shape[1]));
-    return OPS(x)->bias_add(CTX(x), M(x), M(bias), x->shape[0], x->shape[1], gantry__inner(x));
+    return DISPATCH(x, bias_add, M(x), M(bias), x->shape[0], x->shape[1], gantry__inner(x));
 }
 
 gantry_status gantry_op_bias_grad(const gantry_tensor *dy, gantry_tensor *dbias, int accumulate)
@@ -141,7 +144,7 @@ gantry_status gantry_op_bias_grad(const gantry_tensor *dy, gantry_tensor *dbias,
     CHECK_TENSORS(op, "dy,dbias", dy, dbias);
     GANTRY_TRY(check_channels(op, "dy", dy));
     GANTRY_TRY(check_per_channel(op, "dbias", dbias, dy->shape[1]));
-    return OPS(dy)->bias_grad(CTX(dy), M(dy), M(dbias), dy->shape[0], dy->shape[1], gantry__inner(dy),
+    return DISPATCH(dy, bias_grad, M(dy), M(dbias), dy->shape[0], dy->shape[1], gantry__inner(dy),
                               accumulate ? 1.0f : 0.0f);
 }
 
@@ -159,7 +162,7 @@ gantry_status gantry_op_activation_forward(gantry_activation act, float param, c
     CHECK_TENSORS(op, "x,y", x, y);
     GANTRY_TRY(check_activation(op, act, param));
     GANTRY_TRY(same_numel(op, "x", x, "y", y));
-    return OPS(x)->activation_forward(CTX(x), act, param, M(x), M(y), x->numel);
+    return DISPATCH(x, activation_forward, act, param, M(x), M(y), x->numel);
 }
 
 gantry_status gantry_op_activation_backward(gantry_activation act, float param, const gantry_tensor *x,
@@ -171,7 +174,7 @@ gantry_status gantry_op_activation_backward(gantry_activation act, float param, 
     GANTRY_TRY(same_numel(op, "x", x, "y", y));
     GANTRY_TRY(same_numel(op, "x", x, "dy", dy));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return OPS(x)->activation_backward(CTX(x), act, param, M(x), M(y), M(dy), M(dx), x->numel);
+    return DISPATCH(x, activation_backward, act, param, M(x), M(y), M(dy), M(dx), x->numel);
 }
 
 static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name,
@@ -207,7 +210,7 @@ gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_t
     GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
     GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
     GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
-    return OPS(x)->batchnorm_forward_train(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+    return DISPATCH(x, batchnorm_forward_train, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
                                            M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x),
                                            momentum, eps);
 }
@@ -224,7 +227,7 @@ gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_te
     GANTRY_TRY(check_per_channel(op, "beta", beta, c));
     GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
     GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
-    return OPS(x)->batchnorm_forward_eval(CTX(x), M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+    return DISPATCH(x, batchnorm_forward_eval, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
                                           x->shape[0], c, gantry__inner(x), eps);
 }
 
@@ -244,7 +247,7 @@ gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_
     GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return OPS(x)->batchnorm_backward(CTX(x), M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+    return DISPATCH(x, batchnorm_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
                                       M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
 
@@ -253,7 +256,7 @@ gantry_status gantry_op_add(const gantry_tensor *a, const gantry_tensor *b, gant
     CHECK_TENSORS("add", "a,b,y", a, b, y);
     GANTRY_TRY(same_numel("add", "a", a, "b", b));
     GANTRY_TRY(same_numel("add", "a", a, "y", y));
-    return OPS(a)->add(CTX(a), M(a), M(b), M(y), a->numel);
+    return DISPATCH(a, add, M(a), M(b), M(y), a->numel);
 }
 
 gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y)
@@ -261,7 +264,7 @@ gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gant
     CHECK_TENSORS("mul", "a,b,y", a, b, y);
     GANTRY_TRY(same_numel("mul", "a", a, "b", b));
     GANTRY_TRY(same_numel("mul", "a", a, "y", y));
-    return OPS(a)->mul(CTX(a), M(a), M(b), M(y), a->numel);
+    return DISPATCH(a, mul, M(a), M(b), M(y), a->numel);
 }
 
 gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor *y)
@@ -269,7 +272,7 @@ gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor
     CHECK_TENSORS("scale", "x,y", x, y);
     GANTRY_TRY(check_finite("scale", "alpha", alpha));
     GANTRY_TRY(same_numel("scale", "x", x, "y", y));
-    return OPS(x)->scale(CTX(x), M(x), M(y), alpha, x->numel);
+    return DISPATCH(x, scale, M(x), M(y), alpha, x->numel);
 }
 
 gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor *y)
@@ -277,19 +280,19 @@ gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor 
     CHECK_TENSORS("axpy", "x,y", x, y);
     GANTRY_TRY(check_finite("axpy", "alpha", alpha));
     GANTRY_TRY(same_numel("axpy", "x", x, "y", y));
-    return OPS(x)->axpy(CTX(x), alpha, M(x), M(y), x->numel);
+    return DISPATCH(x, axpy, alpha, M(x), M(y), x->numel);
 }
 
 gantry_status gantry_op_sum(const gantry_tensor *x, gantry_tensor *out)
 {
     CHECK_TENSORS("sum", "x,out", x, out);
-    return OPS(x)->sum(CTX(x), M(x), M(out), x->numel);
+    return DISPATCH(x, sum, M(x), M(out), x->numel);
 }
 
 gantry_status gantry_op_mean(const gantry_tensor *x, gantry_tensor *out)
 {
     CHECK_TENSORS("mean", "x,out", x, out);
-    return OPS(x)->mean(CTX(x), M(x), M(out), x->numel);
+    return DISPATCH(x, mean, M(x), M(out), x->numel);
 }
 
 gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target, gantry_tensor *out)
@@ -297,7 +300,7 @@ gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target,
     static const char op[] = "bce_logits_forward";
     CHECK_TENSORS(op, "x,out", x, out);
     GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
-    return OPS(x)->bce_logits_forward(CTX(x), M(x), x->numel, target, M(out));
+    return DISPATCH(x, bce_logits_forward, M(x), x->numel, target, M(out));
 }
 
 gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target, float scale, gantry_tensor *dx)
@@ -307,7 +310,7 @@ gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target
     GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return OPS(x)->bce_logits_backward(CTX(x), M(x), x->numel, target, scale, M(dx));
+    return DISPATCH(x, bce_logits_backward, M(x), x->numel, target, scale, M(dx));
 }
 
 static gantry_status check_lr(const char *op, float lr, float weight_decay)
@@ -336,7 +339,7 @@ gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gan
     }
     GANTRY_TRY(same_numel(op, "p", p, "g", g));
     gantry_mem vm = v ? M(v) : M(p);
-    return OPS(p)->sgd_update(CTX(p), M(p), M(g), vm, p->numel, lr, momentum, weight_decay);
+    return DISPATCH(p, sgd_update, M(p), M(g), vm, p->numel, lr, momentum, weight_decay);
 }
 
 gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *m, gantry_tensor *v,
@@ -356,7 +359,7 @@ gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, ga
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
     if (step == 0)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: step counts from 1", op);
-    return OPS(p)->adam_update(CTX(p), M(p), M(g), M(m), M(v), p->numel, lr, beta1, beta2, eps, weight_decay,
+    return DISPATCH(p, adam_update, M(p), M(g), M(m), M(v), p->numel, lr, beta1, beta2, eps, weight_decay,
                                step);
 }
 
@@ -371,7 +374,7 @@ gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g,
     GANTRY_TRY(check_range(op, "alpha", alpha, 0.0f, 1.0f));
     if (!(eps > 0.0f) || !isfinite(eps))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
-    return OPS(p)->rmsprop_update(CTX(p), M(p), M(g), M(sq), p->numel, lr, alpha, eps, weight_decay);
+    return DISPATCH(p, rmsprop_update, M(p), M(g), M(sq), p->numel, lr, alpha, eps, weight_decay);
 }
 
 gantry_status gantry_op_clamp(gantry_tensor *x, float lo, float hi)
@@ -380,7 +383,7 @@ gantry_status gantry_op_clamp(gantry_tensor *x, float lo, float hi)
     if (!(lo <= hi))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "clamp: bounds [%g, %g] are empty", (double)lo,
                                 (double)hi);
-    return OPS(x)->clamp(CTX(x), M(x), x->numel, lo, hi);
+    return DISPATCH(x, clamp, M(x), x->numel, lo, hi);
 }
 
 gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed, uint64_t offset, float lo, float hi)
@@ -389,7 +392,7 @@ gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed, uint64_t o
     if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_uniform: bounds [%g, %g] are not a finite range",
                                 (double)lo, (double)hi);
-    return OPS(x)->rand_uniform(CTX(x), M(x), x->numel, seed, offset, lo, hi);
+    return DISPATCH(x, rand_uniform, M(x), x->numel, seed, offset, lo, hi);
 }
 
 gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t offset, float mean, float std)
@@ -398,7 +401,7 @@ gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t of
     GANTRY_TRY(check_finite("rand_normal", "mean", mean));
     if (!(std >= 0.0f) || !isfinite(std))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "rand_normal: std = %g must be >= 0", (double)std);
-    return OPS(x)->rand_normal(CTX(x), M(x), x->numel, seed, offset, mean, std);
+    return DISPATCH(x, rand_normal, M(x), x->numel, seed, offset, mean, std);
 }
 
 /* ---- ABI version 2 ------------------------------------------------------ */
@@ -447,7 +450,7 @@ gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const
     static const char op[] = "im2col";
     CHECK_TENSORS(op, "x,col", x, col);
     GANTRY_TRY(check_conv(op, x, col, g));
-    return OPS(x)->im2col(CTX(x), M(x), M(col), g);
+    return DISPATCH(x, im2col, M(x), M(col), g);
 }
 
 gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
@@ -456,7 +459,7 @@ gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const
     static const char op[] = "col2im";
     CHECK_TENSORS(op, "col,x", col, x);
     GANTRY_TRY(check_conv(op, x, col, g));
-    return OPS(x)->col2im(CTX(x), M(col), M(x), g, accumulate ? 1.0f : 0.0f);
+    return DISPATCH(x, col2im, M(col), M(x), g, accumulate ? 1.0f : 0.0f);
 }
 
 gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b, size_t inner)
@@ -469,7 +472,7 @@ gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size
                                 inner, x->numel);
     if (x->buf == y->buf && x->offset < y->offset + y->numel && y->offset < x->offset + x->numel)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
-    return OPS(x)->swap_axes(CTX(x), M(x), M(y), a, b, inner);
+    return DISPATCH(x, swap_axes, M(x), M(y), a, b, inner);
 }
 
 gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y, size_t ldy,
@@ -489,7 +492,7 @@ gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_c
     my.offset += y_col;
     if (mx.buf == my.buf && mx.offset < my.offset + rows * ldy && my.offset < mx.offset + rows * ldx)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
-    return OPS(x)->copy_rows(CTX(x), mx, ldx, my, ldy, rows, cols);
+    return DISPATCH(x, copy_rows, mx, ldx, my, ldy, rows, cols);
 }
 
 static gantry_status check_loss_kind(const char *op, gantry_loss_kind kind)
@@ -506,7 +509,7 @@ gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gan
     CHECK_TENSORS(op, "x,t,out", x, t, out);
     GANTRY_TRY(check_loss_kind(op, kind));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
-    return OPS(x)->regression_loss_forward(CTX(x), kind, M(x), M(t), x->numel, M(out));
+    return DISPATCH(x, regression_loss_forward, kind, M(x), M(t), x->numel, M(out));
 }
 
 gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x, const gantry_tensor *t,
@@ -518,7 +521,7 @@ gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const ga
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return OPS(x)->regression_loss_backward(CTX(x), kind, M(x), M(t), x->numel, scale, M(dx));
+    return DISPATCH(x, regression_loss_backward, kind, M(x), M(t), x->numel, scale, M(dx));
 }
 
 static gantry_status check_rows(const char *op, const gantry_tensor *x)
@@ -536,7 +539,7 @@ gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_
     CHECK_TENSORS(op, "x,t,out", x, t, out);
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
-    return OPS(x)->softmax_ce_forward(CTX(x), M(x), M(t), x->shape[0], x->shape[1], M(out));
+    return DISPATCH(x, softmax_ce_forward, M(x), M(t), x->shape[0], x->shape[1], M(out));
 }
 
 gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
@@ -548,7 +551,7 @@ gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return OPS(x)->softmax_ce_backward(CTX(x), M(x), M(t), x->shape[0], x->shape[1], scale, M(dx));
+    return DISPATCH(x, softmax_ce_backward, M(x), M(t), x->shape[0], x->shape[1], scale, M(dx));
 }
 
 static gantry_status check_row_values(const char *op, const char *name, const gantry_tensor *v, size_t rows)
@@ -566,7 +569,7 @@ gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor 
     CHECK_TENSORS(op, "x,out", x, out);
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(check_row_values(op, "out", out, x->shape[0]));
-    return OPS(x)->logsumexp_forward(CTX(x), M(x), M(out), x->shape[0], x->shape[1]);
+    return DISPATCH(x, logsumexp_forward, M(x), M(out), x->shape[0], x->shape[1]);
 }
 
 gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout, gantry_tensor *dx)
@@ -576,7 +579,7 @@ gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(check_row_values(op, "dout", dout, x->shape[0]));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return OPS(x)->logsumexp_backward(CTX(x), M(x), M(dout), M(dx), x->shape[0], x->shape[1]);
+    return DISPATCH(x, logsumexp_backward, M(x), M(dout), M(dx), x->shape[0], x->shape[1]);
 }
 
 gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed, uint64_t offset)
@@ -585,7 +588,7 @@ gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed
     CHECK_TENSORS(op, "mask", mask);
     if (!(p >= 0.0f && p < 1.0f))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: p = %g outside [0, 1)", op, (double)p);
-    return OPS(mask)->dropout_mask(CTX(mask), M(mask), mask->numel, p, seed, offset);
+    return DISPATCH(mask, dropout_mask, M(mask), mask->numel, p, seed, offset);
 }
 
 static gantry_status check_mbd(const char *op, const gantry_tensor *m, const char *o_name, const gantry_tensor *o)
@@ -605,7 +608,7 @@ gantry_status gantry_op_minibatch_disc_forward(const gantry_tensor *m, gantry_te
     static const char op[] = "minibatch_disc_forward";
     CHECK_TENSORS(op, "m,o", m, o);
     GANTRY_TRY(check_mbd(op, m, "o", o));
-    return OPS(m)->minibatch_disc_forward(CTX(m), M(m), M(o), m->shape[0], m->shape[1], m->shape[2]);
+    return DISPATCH(m, minibatch_disc_forward, M(m), M(o), m->shape[0], m->shape[1], m->shape[2]);
 }
 
 gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const gantry_tensor *dout, gantry_tensor *dm)
@@ -614,7 +617,7 @@ gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const ga
     CHECK_TENSORS(op, "m,dout,dm", m, dout, dm);
     GANTRY_TRY(check_mbd(op, m, "dout", dout));
     GANTRY_TRY(same_numel(op, "m", m, "dm", dm));
-    return OPS(m)->minibatch_disc_backward(CTX(m), M(m), M(dout), M(dm), m->shape[0], m->shape[1], m->shape[2]);
+    return DISPATCH(m, minibatch_disc_backward, M(m), M(dout), M(dm), m->shape[0], m->shape[1], m->shape[2]);
 }
 
 gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
@@ -629,7 +632,7 @@ gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_
     GANTRY_TRY(check_per_channel(op, "beta", beta, c));
     GANTRY_TRY(check_per_channel(op, "mean", mean, c));
     GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
-    return OPS(x)->batchnorm_forward_frozen(CTX(x), M(x), M(y), M(gamma), M(beta), M(mean), M(invstd), x->shape[0],
+    return DISPATCH(x, batchnorm_forward_frozen, M(x), M(y), M(gamma), M(beta), M(mean), M(invstd), x->shape[0],
                                             c, gantry__inner(x));
 }
 
@@ -648,7 +651,7 @@ gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const 
     GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return OPS(x)->batchnorm_backward_frozen(CTX(x), M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
+    return DISPATCH(x, batchnorm_backward_frozen, M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
                                              M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
 
@@ -679,7 +682,7 @@ gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, co
     GANTRY_TRY(check_per_channel(op, "ref_invstd", ref_invstd, c));
     GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
     GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
-    return OPS(x)->vbn_forward(CTX(x), M(x), M(y), M(gamma), M(beta), M(ref_mean), M(ref_invstd), ref_count,
+    return DISPATCH(x, vbn_forward, M(x), M(y), M(gamma), M(beta), M(ref_mean), M(ref_invstd), ref_count,
                                M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x), eps);
 }
 
@@ -701,6 +704,6 @@ gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor
     GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return OPS(x)->vbn_backward(CTX(x), M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+    return DISPATCH(x, vbn_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
                                 M(dbeta), ref_count, x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }

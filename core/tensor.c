@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/profile.h"
 #include "core/tensor_impl.h"
 
 const char *gantry__shape_str(const gantry_tensor *t, char *buf, size_t size)
@@ -161,7 +162,9 @@ gantry_status gantry_tensor_write(gantry_tensor *t, const float *src, size_t n)
     gantry_status s = check_transfer("tensor_write", t, src, n);
     if (s)
         return s;
-    return t->be->ops->buffer_write(t->be->ctx, t->buf, t->offset * sizeof(float), src, n * sizeof(float));
+    return GANTRY__DISPATCH(t->be, "buffer_write",
+                            t->be->ops->buffer_write(t->be->ctx, t->buf, t->offset * sizeof(float), src,
+                                                     n * sizeof(float)));
 }
 
 gantry_status gantry_tensor_read(const gantry_tensor *t, float *dst, size_t n)
@@ -169,14 +172,18 @@ gantry_status gantry_tensor_read(const gantry_tensor *t, float *dst, size_t n)
     gantry_status s = check_transfer("tensor_read", t, dst, n);
     if (s)
         return s;
-    return t->be->ops->buffer_read(t->be->ctx, t->buf, t->offset * sizeof(float), dst, n * sizeof(float));
+    return GANTRY__DISPATCH(t->be, "buffer_read",
+                            t->be->ops->buffer_read(t->be->ctx, t->buf, t->offset * sizeof(float), dst,
+                                                    n * sizeof(float)));
 }
 
 gantry_status gantry_tensor_item(const gantry_tensor *t, float *value)
 {
     if (!t || !value)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "tensor_item: tensor or value is NULL");
-    return t->be->ops->buffer_read(t->be->ctx, t->buf, t->offset * sizeof(float), value, sizeof(float));
+    return GANTRY__DISPATCH(t->be, "buffer_read",
+                            t->be->ops->buffer_read(t->be->ctx, t->buf, t->offset * sizeof(float), value,
+                                                    sizeof(float)));
 }
 
 gantry_status gantry_tensor_copy(gantry_tensor *dst, const gantry_tensor *src)
@@ -189,6 +196,7 @@ gantry_status gantry_tensor_copy(gantry_tensor *dst, const gantry_tensor *src)
     if (dst->numel != src->numel)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "tensor_copy: %zu elements into %zu", src->numel,
                                 dst->numel);
-    return dst->be->ops->buffer_copy(dst->be->ctx, dst->buf, dst->offset * sizeof(float), src->buf,
-                                     src->offset * sizeof(float), dst->numel * sizeof(float));
+    return GANTRY__DISPATCH(dst->be, "buffer_copy",
+                            dst->be->ops->buffer_copy(dst->be->ctx, dst->buf, dst->offset * sizeof(float), src->buf,
+                                                      src->offset * sizeof(float), dst->numel * sizeof(float)));
 }

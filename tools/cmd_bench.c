@@ -10,6 +10,7 @@
 #include "gantry/gan.h"
 #include "gantry/ops.h"
 #include "gantry/philox.h"
+#include "tools/bench_profile.h"
 #include "tools/cli.h"
 
 /* The synthetic "real" images come from their own Philox key, so they never
@@ -66,11 +67,15 @@ static void help(void)
            "                      else every online CPU)\n"
            "  --ops               time single operations instead of training steps\n"
            "  --min-time-ms X     --ops: time each op for at least X ms (default 50)\n"
+           "  --profile           then --steps more steps with every op timed to its end (each op\n"
+           "                      synchronised): ms per step by op, e.g. gemm, adam_update, col2im\n"
            "  --json              print one JSON object on stdout instead of a summary\n\n"
            "JSON keys (training steps): ms_per_step (the median), images_per_s, ms_min, ms_max,\n"
            "ms_mean, cpu_ms_per_step (median CPU time of the process per step, all threads), steps,\n"
            "warmup, backend, backend_description, device, model, batch, d_steps,\n"
-           "threads, threads_source.  With --ops: backend, backend_description, device, model,\n"
+           "threads, threads_source, and with --profile profile: steps, ms_per_step, ops_ms_per_step\n"
+           "(means over the profiled steps) and ops, an array of op, calls_per_step, ms_per_step,\n"
+           "share (of ops_ms_per_step).  With --ops: backend, backend_description, device, model,\n"
            "batch, threads, threads_source, min_time_ms and ops, an array of rows with op, layer,\n"
            "pass, m, n, k, trans_a, trans_b, ms (median), ms_min, calls, gflop_per_s (GEMMs) or\n"
            "op, shape, ms, ms_min, calls, bytes, gb_per_s (the others; layer and pass too for the\n"
@@ -82,12 +87,12 @@ typedef struct bench_options {
     const char *backend, *model;
     uint64_t batch, steps, warmup, threads;
     float min_time_ms;
-    int json, ops;
+    int json, ops, profile;
 } bench_options;
 
 static int parse(int argc, char **argv, bench_options *o)
 {
-    enum { O_BACKEND = 256, O_MODEL, O_BATCH, O_STEPS, O_WARMUP, O_THREADS, O_OPS, O_MINTIME, O_JSON };
+    enum { O_BACKEND = 256, O_MODEL, O_BATCH, O_STEPS, O_WARMUP, O_THREADS, O_OPS, O_MINTIME, O_JSON, O_PROFILE };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "backend", required_argument, NULL, O_BACKEND },
@@ -99,6 +104,7 @@ static int parse(int argc, char **argv, bench_options *o)
         { "ops", no_argument, NULL, O_OPS },
         { "min-time-ms", required_argument, NULL, O_MINTIME },
         { "json", no_argument, NULL, O_JSON },
+        { "profile", no_argument, NULL, O_PROFILE },
         { 0, 0, 0, 0 },
     };
     static const char cmd[] = "bench";
@@ -118,6 +124,7 @@ static int parse(int argc, char **argv, bench_options *o)
         case O_OPS: o->ops = 1; break;
         case O_MINTIME: bad = cli_parse_float(cmd, "--min-time-ms", optarg, 0.0f, 600000.0f, &o->min_time_ms); break;
         case O_JSON: o->json = 1; break;
+        case O_PROFILE: o->profile = 1; break;
         case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
         }
@@ -126,6 +133,8 @@ static int parse(int argc, char **argv, bench_options *o)
     }
     if (optind < argc)
         return -cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (o->ops && o->profile)
+        return -cli_usage_error(cmd, "--profile times training steps; it does not go with --ops");
     return 0;
 }
 
@@ -315,7 +324,24 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
     }
     size_t n = (size_t)o->steps;
     double med = median(ms, n), lo = ms[0], hi = ms[n - 1], mean = sum / (double)n;
-    double cpu_med = median(cpu_ms, n);
+    double cpu_med = median(cpu_ms, n), profiled_ms = 0.0;
+    if (o->profile) {
+        /* Separate steps, so the plain timing above stays unperturbed. */
+        gantry_profile_enable(1);
+        for (size_t i = 0; i < n && !s; i++) {
+            gantry_gan_stats st;
+            double t0 = cli_now();
+            s = gantry_gan_train_step_labeled(gan, data + (i % DATA_POOL) * per_step, labels, &st);
+            if (!s)
+                s = gantry_backend_synchronize(env->be);
+            cpu_ms[i] = (cli_now() - t0) * 1e3;
+        }
+        gantry_profile_enable(0);
+        if (s)
+            goto done;
+        for (size_t i = 0; i < n; i++) /* a mean, as the ops' totals per step */
+            profiled_ms += cpu_ms[i] / (double)n;
+    }
     double images = (double)(c->batch * c->d_steps) / (med * 1e-3);
     if (o->json) {
         printf("{\"ms_per_step\": ");
@@ -333,6 +359,10 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
         printf(", \"steps\": %llu, \"warmup\": %llu, \"d_steps\": %u, ", (unsigned long long)o->steps,
                (unsigned long long)o->warmup, c->d_steps);
         json_env_fields(env, c);
+        if (o->profile) {
+            printf(", \"profile\": ");
+            bench_profile_print(o->steps, profiled_ms, 1);
+        }
         printf("}\n");
     } else {
         print_env(env, c);
@@ -341,6 +371,8 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
         printf("median:   %.3f ms/step  (min %.3f, max %.3f, mean %.3f)\n", med, lo, hi, mean);
         printf("images/s: %.1f  (batch * d_steps / median step time)\n", images);
         printf("cpu time: %.3f ms/step (median, all threads of the process)\n", cpu_med);
+        if (o->profile)
+            bench_profile_print(o->steps, profiled_ms, 0);
     }
 done:
     free(data);

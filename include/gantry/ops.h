@@ -130,6 +130,25 @@ GANTRY_API gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const ga
                                                 const gantry_tensor *save_invstd, size_t ref_count, gantry_tensor *dx,
                                                 gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate);
 
+/* ---- profiling ------------------------------------------------------------
+ * Where a training step goes, op by op.  While profiling is on, every op of
+ * this header and every tensor write, read and copy is timed from its call
+ * to the end of a gantry_backend_synchronize of its backend: the device's
+ * time, not the time to queue it (which serialises an asynchronous
+ * backend's queue, so profiled steps can be slower than plain ones).  One
+ * table for the process, meant for a single thread's work. */
+typedef struct gantry_op_time {
+    const char *op; /* the backend.h name: "gemm", "adam_update", "buffer_write", ... */
+    uint64_t calls;
+    double seconds; /* summed over the calls */
+} gantry_op_time;
+
+/* on: empty the table and start timing; 0: stop (the table stays). */
+GANTRY_API void gantry_profile_enable(int on);
+/* Copies up to `cap` entries, in the order the ops were first called, and
+ * returns how many there are. */
+GANTRY_API size_t gantry_profile_read(gantry_op_time *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
