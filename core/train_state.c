@@ -83,7 +83,6 @@ gantry_status gantry_gan_save_training(gantry_gan *gan, const char *path, const 
     return s;
 }
 
-
 gantry_status gantry_gan_load_training(gantry_gan *gan, const char *path)
 {
     if (!gan || !path)
@@ -99,7 +98,7 @@ gantry_status gantry_gan_load_training(gantry_gan *gan, const char *path)
     uint64_t step = 0, noise = 0, label = 0, g_steps = 0, d_steps = 0;
     char *end = NULL;
     float k = k_t ? strtof(k_t, &end) : 0.0f;
-    if (!s && (!format || strcmp(format, TRAINING_FORMAT) != 0))
+    if (!format || strcmp(format, TRAINING_FORMAT) != 0)
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: not a gantry training state (metadata format is %s%s%s)", path,
                              format ? "'" : "missing", format ? format : "", format ? "'" : "");
     if (!s && (!model || strcmp(model, gan->config.model) != 0))

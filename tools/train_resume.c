@@ -59,15 +59,17 @@ gantry_status train_log_trim(const char *path, uint64_t step, const char *header
     if (!f) {
         if (errno != ENOENT)
             return gantry_set_error(GANTRY_IO, "cannot open %s: %s", path, strerror(errno));
-        if (!(f = fopen(path, "w")) || fputs(header, f) == EOF || fclose(f) != 0)
+        f = fopen(path, "w");
+        int bad = !f || fputs(header, f) == EOF;
+        if ((f && fclose(f) != 0) || bad)
             return gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
         return GANTRY_OK;
     }
-    /* Keep the header and every row up to `step`; rows are in step order. */
+    /* Keep the header and every whole row up to `step`; rows are in step order. */
     char line[1024];
     long keep = 0;
     int first = 1;
-    while (fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f) && strchr(line, '\n')) {
         if (!first) {
             char *end;
             unsigned long long row = strtoull(line, &end, 10);
