@@ -446,3 +446,35 @@ bn_backward_rows(__global const float *x, ulong xo, __global const float *dy, ul
     VSTORE(ffv_value(sdyx), 0, dgamma + dgo + ch);
     VSTORE(ffv_value(sdy), 0, dbeta + dbo + ch);
 }
+
+/* bias_grad on CPU devices, laid out as the rows kernels above (the group
+ * kernel of bias.cl was 10-20x slower there: 3.2 ms for 64 x 64 x 14 x 14):
+ * inner > 1, a channel per work-item; inner == 1, VW channels per
+ * work-item.  The same compensated sum, beta * dbias folded in, rounded once. */
+__kernel void
+bias_grad_rows(__global const float *dy, ulong dyo, __global float *db, ulong dbo, ulong outer, ulong channels,
+               ulong inner, float beta)
+{
+    dy += dyo;
+    db += dbo;
+    if (inner > 1) {
+        const size_t ch = get_global_id(0);
+        if (ch >= channels)
+            return;
+        float2 s = channel_sum(dy + ch * inner, outer, channels * inner, inner, 0, 0.0f);
+        if (beta != 0.0f) /* beta == 0: dbias is not read (it may hold NaN) */
+            s = fsum_add(s, beta * db[ch]);
+        db[ch] = fsum_value(s);
+        return;
+    }
+    const size_t ch = get_global_id(0) * VW;
+    if (ch >= channels)
+        return;
+    const floatv zero = (floatv)(0.0f);
+    ffv acc = { zero, zero };
+    for (size_t r = 0; r < outer; r++)
+        acc = ffv_acc(acc, VLOAD(0, dy + ch + r * channels));
+    if (beta != 0.0f)
+        acc = ffv_acc(acc, beta * VLOAD(0, db + ch));
+    VSTORE(ffv_value(acc), 0, db + ch);
+}

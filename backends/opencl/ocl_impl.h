@@ -53,6 +53,7 @@
     X(bn_backward, 0)                                                                                   \
     X(bn_forward_train_rows, 0)                                                                         \
     X(bn_backward_rows, 0)                                                                              \
+    X(bias_grad_rows, 0)                                                                                \
     X(sum_partial, 0)                                                                                   \
     X(reduce_final, 0)                                                                                  \
     X(bce_forward_partial, 0)                                                                           \

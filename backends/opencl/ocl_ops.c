@@ -224,6 +224,27 @@ gantry_status ocl_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t oute
     return ocl_launch_rows(c, "bias_add", OCL_K_bias_add, outer, channels * inner, ARGC(args), args);
 }
 
+/* The vector-per-work-item kernels of the per-channel reductions (bias_grad,
+ * batch norm; CPU devices) take [outer, channels] with whole vectors of
+ * channels, and [outer, channels, inner > 1] with a channel per work-item;
+ * everything else the per-channel groups. */
+static int use_rows_kernels(const ocl_ctx *c, size_t channels, size_t inner)
+{
+    return c->bn_rows && c->vw > 1 && (inner > 1 || channels % c->vw == 0);
+}
+
+/* Launches a rows kernel: inner == 1, a work-item per VW channels in groups
+ * of WG; inner > 1, a work-item per channel in groups of one, so that the
+ * few channels (64-128 in DCGAN) spread over every core of the CPU. */
+static gantry_status launch_rows_kernel(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t inner,
+                                    size_t nargs, const ocl_arg *args)
+{
+    if (inner == 1)
+        return ocl_launch_1d(c, op, k, channels / c->vw, nargs, args);
+    size_t global = channels, local = 1;
+    return ocl_launch(c, op, k, 1, &global, &local, nargs, args);
+}
+
 gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
                             float beta)
 {
@@ -231,6 +252,8 @@ gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t o
     mem_arg dm = M(dy), bm = M(dbias);
     cl_ulong o = outer, ch = channels, in = inner;
     ocl_arg args[] = { MEM_ARGS(dm), MEM_ARGS(bm), OCL_ARG(o), OCL_ARG(ch), OCL_ARG(in), OCL_ARG(beta) };
+    if (use_rows_kernels(c, channels, inner))
+        return launch_rows_kernel(c, "bias_grad", OCL_K_bias_grad_rows, channels, inner, ARGC(args), args);
     return ocl_launch_channels(c, "bias_grad", OCL_K_bias_grad, channels, ARGC(args), args);
 }
 
@@ -277,26 +300,6 @@ gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float pa
 
 /* ---- batch normalisation ------------------------------------------------------ */
 
-/* The vector-per-work-item kernels (CPU devices) take [outer, channels]
- * with whole vectors of channels, and [outer, channels, inner > 1] with a
- * channel per work-item; everything else the per-channel groups. */
-static int use_rows_kernels(const ocl_ctx *c, size_t channels, size_t inner)
-{
-    return c->bn_rows && c->vw > 1 && (inner > 1 || channels % c->vw == 0);
-}
-
-/* Launches a rows kernel: inner == 1, a work-item per VW channels in groups
- * of WG; inner > 1, a work-item per channel in groups of one, so that the
- * few channels (64-128 in DCGAN) spread over every core of the CPU. */
-static gantry_status launch_bn_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t inner,
-                                    size_t nargs, const ocl_arg *args)
-{
-    if (inner == 1)
-        return ocl_launch_1d(c, op, k, channels / c->vw, nargs, args);
-    size_t global = channels, local = 1;
-    return ocl_launch(c, op, k, 1, &global, &local, nargs, args);
-}
-
 gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
                                           gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
                                           gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
@@ -310,7 +313,7 @@ gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm), MEM_ARGS(bm), MEM_ARGS(rmm),
                            MEM_ARGS(rvm), MEM_ARGS(smm), MEM_ARGS(sim), OCL_ARG(o),  OCL_ARG(ch),
                            OCL_ARG(in),   OCL_ARG(momentum), OCL_ARG(eps) };
-        return launch_bn_rows(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels, inner, ARGC(args),
+        return launch_rows_kernel(c, "batchnorm_forward_train", OCL_K_bn_forward_train_rows, channels, inner, ARGC(args),
                               args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(ym),  MEM_ARGS(gm),   MEM_ARGS(bm),       MEM_ARGS(rmm),
@@ -344,7 +347,7 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                            MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
                            OCL_ARG(in),   OCL_ARG(grad_beta) };
-        return launch_bn_rows(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels, inner, ARGC(args), args);
+        return launch_rows_kernel(c, "batchnorm_backward", OCL_K_bn_backward_rows, channels, inner, ARGC(args), args);
     }
     ocl_arg args[] = { MEM_ARGS(xm),  MEM_ARGS(dym), MEM_ARGS(gm), MEM_ARGS(smm), MEM_ARGS(sim),
                        MEM_ARGS(dxm), MEM_ARGS(dgm), MEM_ARGS(dbm), OCL_ARG(o),   OCL_ARG(ch),
