@@ -276,6 +276,19 @@ static void print_env(const bench_env *env, const gantry_gan_config *config)
 
 /* ---- training steps ---------------------------------------------------- */
 
+/* Training step `i` on its pool batch, synchronised; *ms its wall time. */
+static gantry_status timed_step(gantry_gan *gan, gantry_backend *be, const float *data, size_t per_step,
+                                const uint8_t *labels, size_t i, double *ms)
+{
+    gantry_gan_stats st;
+    double t0 = cli_now();
+    gantry_status s = gantry_gan_train_step_labeled(gan, data + (i % DATA_POOL) * per_step, labels, &st);
+    if (!s)
+        s = gantry_backend_synchronize(be);
+    *ms = (cli_now() - t0) * 1e3;
+    return s;
+}
+
 static gantry_status bench_steps(const bench_options *o, const bench_env *env, gantry_gan *gan)
 {
     const gantry_gan_config *c = gantry_gan_config_of(gan);
@@ -309,13 +322,9 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
                 (unsigned long long)o->steps);
     double sum = 0;
     for (size_t step = 0; step < total; step++) {
-        gantry_gan_stats st;
-        double t0 = cli_now(), c0 = cpu_now();
-        if ((s = gantry_gan_train_step_labeled(gan, data + (step % DATA_POOL) * per_step, labels, &st)))
+        double t, c0 = cpu_now();
+        if ((s = timed_step(gan, env->be, data, per_step, labels, step, &t)))
             goto done;
-        if ((s = gantry_backend_synchronize(env->be)))
-            goto done;
-        double t = (cli_now() - t0) * 1e3;
         if (step >= o->warmup) {
             ms[step - o->warmup] = t;
             cpu_ms[step - o->warmup] = (cpu_now() - c0) * 1e3;
@@ -329,18 +338,13 @@ static gantry_status bench_steps(const bench_options *o, const bench_env *env, g
         /* Separate steps, so the plain timing above stays unperturbed. */
         gantry_profile_enable(1);
         for (size_t i = 0; i < n && !s; i++) {
-            gantry_gan_stats st;
-            double t0 = cli_now();
-            s = gantry_gan_train_step_labeled(gan, data + (i % DATA_POOL) * per_step, labels, &st);
-            if (!s)
-                s = gantry_backend_synchronize(env->be);
-            cpu_ms[i] = (cli_now() - t0) * 1e3;
+            double t;
+            s = timed_step(gan, env->be, data, per_step, labels, i, &t);
+            profiled_ms += t / (double)n; /* a mean, as the ops' totals per step */
         }
         gantry_profile_enable(0);
         if (s)
             goto done;
-        for (size_t i = 0; i < n; i++) /* a mean, as the ops' totals per step */
-            profiled_ms += cpu_ms[i] / (double)n;
     }
     double images = (double)(c->batch * c->d_steps) / (med * 1e-3);
     if (o->json) {
