@@ -316,7 +316,20 @@ static gantry_status create_step_tensors(gantry_gan *gan)
     gantry_backend *be = gan->be;
     size_t n = c->batch, d_out = d_outputs(gan), hw = c->height * c->width;
     gantry_status s = GANTRY_OK;
-    TRY_ALLOC(gantry_tensor_new(be, &gan->real, n, c->channels, c->height, c->width));
+    gan->stacked = gan->family != FAMILY_BEGAN && gantry__seq_rows_independent(gan->d);
+    if (gan->stacked) {
+        size_t cond = gan->conditional ? c->classes : 0;
+        if (gan->conv)
+            TRY_ALLOC(gantry_tensor_new(be, &gan->d_stack, 2 * n, c->channels + cond, c->height, c->width));
+        else
+            TRY_ALLOC(gantry_tensor_new(be, &gan->d_stack, 2 * n, image_size(c) + cond, 0, 0));
+        TRY_ALLOC(gantry_tensor_new(be, &gan->dstack, 2 * n, d_out, 0, 0));
+    }
+    if (gan->stacked && !gan->conditional) /* images go straight into D's stacked input */
+        TRY_ALLOC(gantry_tensor_view(gan->d_stack, 0, 4, (size_t[]){ n, c->channels, c->height, c->width },
+                                     &gan->real));
+    else
+        TRY_ALLOC(gantry_tensor_new(be, &gan->real, n, c->channels, c->height, c->width));
     TRY_ALLOC(gantry_tensor_new(be, &gan->z, n, c->z_dim, 0, 0));
     TRY_ALLOC(gantry_tensor_new(be, &gan->dlogits, n, d_out, 0, 0));
     TRY_ALLOC(gantry_tensor_new(be, &gan->probs, n, d_out, 0, 0));
@@ -411,7 +424,8 @@ void gantry_gan_destroy(gantry_gan *gan)
     gantry_tensor *tensors[] = { gan->real,   gan->z,         gan->dlogits,  gan->probs,     gan->scalar,
                                  gan->target, gan->g_in,      gan->d_in,     gan->onehot,    gan->planes,
                                  gan->dimage, gan->ones,      gan->feat_real, gan->feat_fake, gan->dfeat,
-                                 gan->lse,    gan->dlse,      gan->ae_grad,  gan->lab_real,  gan->lab_target };
+                                 gan->lse,    gan->dlse,      gan->ae_grad,  gan->lab_real,  gan->lab_target,
+                                 gan->dstack, gan->d_stack };
     for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++)
         gantry_tensor_destroy(tensors[i]);
     free(gan->host_labels);

@@ -69,6 +69,17 @@ static size_t d_width(const gantry_gan *gan)
     return image_numel(c) + c->classes * (gan->conv ? c->height * c->width : 1);
 }
 
+/* Conditional models: D's input rows `dst` for an image batch under the
+ * current conditioning. */
+static gantry_status d_input_into(gantry_gan *gan, const gantry_tensor *image, gantry_tensor *dst)
+{
+    const gantry_gan_config *c = &gan->config;
+    size_t n = c->batch, chw = image_numel(c), width = d_width(gan);
+    const gantry_tensor *cond = gan->conv ? gan->planes : gan->onehot;
+    GANTRY_TRY(gantry_op_copy_rows(image, chw, 0, dst, width, 0, n, chw));
+    return gantry_op_copy_rows(cond, width - chw, 0, dst, width, chw, n, width - chw);
+}
+
 /* D's input for an image batch under the current conditioning. */
 static gantry_status d_input(gantry_gan *gan, const gantry_tensor *image, const gantry_tensor **in)
 {
@@ -76,11 +87,7 @@ static gantry_status d_input(gantry_gan *gan, const gantry_tensor *image, const 
         *in = image;
         return GANTRY_OK;
     }
-    const gantry_gan_config *c = &gan->config;
-    size_t n = c->batch, chw = image_numel(c), width = d_width(gan);
-    const gantry_tensor *cond = gan->conv ? gan->planes : gan->onehot;
-    GANTRY_TRY(gantry_op_copy_rows(image, chw, 0, gan->d_in, width, 0, n, chw));
-    GANTRY_TRY(gantry_op_copy_rows(cond, width - chw, 0, gan->d_in, width, chw, n, width - chw));
+    GANTRY_TRY(d_input_into(gan, image, gan->d_in));
     *in = gan->d_in;
     return GANTRY_OK;
 }
@@ -139,20 +146,22 @@ static size_t feature_layer(const gantry_gan *gan)
     return gantry_seq_layer_count(gan->d) - 2;
 }
 
-/* out [1, F] = the batch mean of D's features from the last forward. */
+/* out [1, F] = the mean of D's features over the first batch of its last
+ * forward pass (the real rows of a stacked pass). */
 static gantry_status feature_mean(gantry_gan *gan, gantry_tensor **out)
 {
     gantry_tensor *feat = gantry_seq_output(gan->d, feature_layer(gan));
-    size_t n = gan->config.batch, f = gantry_tensor_numel(feat) / n;
+    size_t n = gan->config.batch, f = gantry_tensor_numel(feat) / feat->shape[0];
     GANTRY_TRY(gantry__ensure_tensor(gan->be, out, 2, (size_t[]){ 1, f }));
-    gantry_tensor feat2 = gantry__as_matrix(feat, f);
+    gantry_tensor all = gantry__as_matrix(feat, f), feat2 = gantry__rows(&all, 0, n);
     return gantry_op_gemm(1, 0, 1.0f / (float)n, gan->ones, &feat2, 0.0f, *out);
 }
 
 /* The loss of D's output `out` against real (target 1) or fake data, by
- * family; the gradient goes to gan->dlogits.  *loss is the term of D's
+ * family; the gradient goes to dlogits.  *loss is the term of D's
  * objective, *mean_out the mean probability (BCE, sgan) or score. */
-static gantry_status d_loss_term(gantry_gan *gan, const gantry_tensor *out, int real, double *loss, double *mean_out)
+static gantry_status d_loss_term(gantry_gan *gan, const gantry_tensor *out, int real, gantry_tensor *dlogits,
+                                 double *loss, double *mean_out)
 {
     const gantry_gan_config *c = &gan->config;
     float target = real ? c->label_smoothing : 0.0f;
@@ -165,13 +174,13 @@ static gantry_status d_loss_term(gantry_gan *gan, const gantry_tensor *out, int 
         *loss *= 0.5;
         GANTRY_TRY(gantry_op_mean(out, gan->scalar));
         GANTRY_TRY(item(gan, mean_out));
-        return gantry_op_regression_loss_backward(GANTRY_LOSS_MSE, out, gan->target, 0.5f, gan->dlogits);
+        return gantry_op_regression_loss_backward(GANTRY_LOSS_MSE, out, gan->target, 0.5f, dlogits);
     case FAMILY_WGAN: /* the critic maximises E[f(x)] - E[f(G(z))] */
         GANTRY_TRY(gantry_op_mean(out, gan->scalar));
         GANTRY_TRY(item(gan, &m));
         *mean_out = m;
         *loss = real ? -m : m;
-        return gantry_op_fill(gan->dlogits, (real ? -1.0f : 1.0f) / (float)c->batch);
+        return gantry_op_fill(dlogits, (real ? -1.0f : 1.0f) / (float)c->batch);
     case FAMILY_SGAN: /* D(x) = Z / (Z + 1) = sigmoid(logsumexp(logits)) */
         GANTRY_TRY(gantry_op_logsumexp_forward(out, gan->lse));
         GANTRY_TRY(gantry_op_bce_logits_forward(gan->lse, target, gan->scalar));
@@ -180,14 +189,14 @@ static gantry_status d_loss_term(gantry_gan *gan, const gantry_tensor *out, int 
         GANTRY_TRY(gantry_op_mean(gan->dlse, gan->scalar));
         GANTRY_TRY(item(gan, mean_out));
         GANTRY_TRY(gantry_op_bce_logits_backward(gan->lse, target, 1.0f, gan->dlse));
-        return gantry_op_logsumexp_backward(out, gan->dlse, gan->dlogits);
+        return gantry_op_logsumexp_backward(out, gan->dlse, dlogits);
     default:
         GANTRY_TRY(gantry_op_bce_logits_forward(out, target, gan->scalar));
         GANTRY_TRY(item(gan, loss));
         GANTRY_TRY(gantry_op_activation_forward(GANTRY_ACT_SIGMOID, 0.0f, out, gan->probs));
         GANTRY_TRY(gantry_op_mean(gan->probs, gan->scalar));
         GANTRY_TRY(item(gan, mean_out));
-        return gantry_op_bce_logits_backward(out, target, 1.0f, gan->dlogits);
+        return gantry_op_bce_logits_backward(out, target, 1.0f, dlogits);
     }
 }
 
@@ -200,7 +209,7 @@ static gantry_status d_term(gantry_gan *gan, const gantry_tensor *image, int rea
     GANTRY_TRY(gantry_seq_forward(gan->d, in, 1, &out));
     if (real && gan->config.feature_matching)
         GANTRY_TRY(feature_mean(gan, &gan->feat_real));
-    GANTRY_TRY(d_loss_term(gan, out, real, loss, mean_out));
+    GANTRY_TRY(d_loss_term(gan, out, real, gan->dlogits, loss, mean_out));
     return gantry_seq_backward(gan->d, gan->dlogits, 1, NULL);
 }
 
@@ -231,6 +240,32 @@ static gantry_status sgan_labeled_term(gantry_gan *gan, double *loss)
     return gantry_seq_backward(gan->d, gan->dlogits, 1, NULL);
 }
 
+/* Both terms of D's objective from one pass of the stacked batch (gan->real
+ * already in its real rows): the same values as two passes.  The gradient
+ * of D's output goes to gan->dstack; one backward pass then sums the weight
+ * gradients of both batches in one product. */
+static gantry_status d_terms_stacked(gantry_gan *gan, double *loss_real, double *out_real, double *loss_fake,
+                                     double *out_fake)
+{
+    size_t n = gan->config.batch;
+    gantry_tensor real_rows = gantry__rows(gan->d_stack, 0, n), fake_rows = gantry__rows(gan->d_stack, n, n);
+    gantry_tensor *fake, *out;
+    if (gan->conditional)
+        GANTRY_TRY(d_input_into(gan, gan->real, &real_rows));
+    GANTRY_TRY(generate(gan, &fake));
+    if (gan->conditional)
+        GANTRY_TRY(d_input_into(gan, fake, &fake_rows));
+    else
+        GANTRY_TRY(gantry_tensor_copy(&fake_rows, fake));
+    GANTRY_TRY(gantry_seq_forward(gan->d, gan->d_stack, 1, &out));
+    if (gan->config.feature_matching)
+        GANTRY_TRY(feature_mean(gan, &gan->feat_real));
+    gantry_tensor out_real_rows = gantry__rows(out, 0, n), out_fake_rows = gantry__rows(out, n, n);
+    gantry_tensor d_real = gantry__rows(gan->dstack, 0, n), d_fake = gantry__rows(gan->dstack, n, n);
+    GANTRY_TRY(d_loss_term(gan, &out_real_rows, 1, &d_real, loss_real, out_real));
+    return d_loss_term(gan, &out_fake_rows, 0, &d_fake, loss_fake, out_fake);
+}
+
 static gantry_status discriminator_step(gantry_gan *gan, const float *real, const uint8_t *labels,
                                         gantry_gan_stats *acc)
 {
@@ -241,16 +276,28 @@ static gantry_status discriminator_step(gantry_gan *gan, const float *real, cons
     gantry__seq_defer_zero_grad(gan->d);
     if (gan->conditional)
         GANTRY_TRY(gantry__gan_condition(gan, labels, c->batch));
-    GANTRY_TRY(d_term(gan, gan->real, 1, &loss_real, &out_real));
-    GANTRY_TRY(generate(gan, &fake));
-    GANTRY_TRY(d_term(gan, fake, 0, &loss_fake, &out_fake));
+    int stepped = 0;
+    if (gan->stacked) {
+        GANTRY_TRY(d_terms_stacked(gan, &loss_real, &out_real, &loss_fake, &out_fake));
+        if (gan->family == FAMILY_SGAN) { /* the labelled term adds to D's gradients */
+            GANTRY_TRY(gantry_seq_backward(gan->d, gan->dstack, 1, NULL));
+        } else {
+            GANTRY_TRY(gantry__optim_backward_step(gan->opt_d, gan->dstack));
+            stepped = 1;
+        }
+    } else {
+        GANTRY_TRY(d_term(gan, gan->real, 1, &loss_real, &out_real));
+        GANTRY_TRY(generate(gan, &fake));
+        GANTRY_TRY(d_term(gan, fake, 0, &loss_fake, &out_fake));
+    }
     if (gan->family == FAMILY_SGAN) {
         double ce = 0.0;
         GANTRY_TRY(sgan_labeled_term(gan, &ce));
         acc->d_class += ce;
         acc->d_loss += ce;
     }
-    GANTRY_TRY(gantry_optim_step(gan->opt_d));
+    if (!stepped)
+        GANTRY_TRY(gantry_optim_step(gan->opt_d));
     if (c->clip > 0.0f)
         GANTRY_TRY(gantry_seq_clamp_params(gan->d, -c->clip, c->clip));
     acc->d_loss += loss_real + loss_fake;
@@ -334,8 +381,7 @@ static gantry_status generator_step(gantry_gan *gan, double *g_loss)
         GANTRY_TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dx));
     }
     GANTRY_TRY(image_grad(gan, dx, &dimage));
-    GANTRY_TRY(gantry_seq_backward(gan->g, dimage, 1, NULL));
-    return gantry_optim_step(gan->opt_g);
+    return gantry__optim_backward_step(gan->opt_g, dimage);
 }
 
 /* BEGAN: L(v) = E|v - D(v)|;  L_D = L(x) - k_t L(G(z_D));  L_G = L(G(z_G));
@@ -381,8 +427,7 @@ static gantry_status began_g_step(gantry_gan *gan, double *l_g)
     GANTRY_TRY(gantry_op_regression_loss_backward(GANTRY_LOSS_L1, fake, ae, 1.0f, gan->dimage));
     GANTRY_TRY(gantry_seq_backward(gan->d, gan->ae_grad, 0, &dx));
     GANTRY_TRY(gantry_op_axpy(1.0f, gan->dimage, dx));
-    GANTRY_TRY(gantry_seq_backward(gan->g, dx, 1, NULL));
-    return gantry_optim_step(gan->opt_g);
+    return gantry__optim_backward_step(gan->opt_g, dx);
 }
 
 /* dst's parameters and buffers = src's (two Sequentials of one architecture). */

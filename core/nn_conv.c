@@ -169,6 +169,7 @@ static const layer_class conv_class = {
     .init = conv_init,
     .describe = conv_describe,
     .destroy = conv_destroy,
+    .rows_independent = 1,
 };
 
 gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,

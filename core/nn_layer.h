@@ -5,6 +5,7 @@
 
 #include "core/tensor_impl.h"
 #include "gantry/nn.h"
+#include "gantry/optim.h"
 
 typedef struct gantry_layer gantry_layer;
 
@@ -19,6 +20,9 @@ typedef struct layer_class {
     gantry_status (*init)(gantry_layer *l, uint64_t seed, uint64_t *offset);
     void (*describe)(const gantry_layer *l, char *buf, size_t size);
     void (*destroy)(gantry_layer *l);
+    /* Row i of the output depends on row i of the input alone (no batch
+     * statistics, no random draws), so batches can be stacked. */
+    int rows_independent;
 } layer_class;
 
 #define LAYER_MAX_STATE 5
@@ -77,6 +81,8 @@ gantry_status gantry__layer_new(gantry_backend *be, const layer_class *cls, size
 gantry_status gantry__layer_add_state(gantry_layer *l, const char *name, size_t n, int with_grad);
 /* A 2-D alias [numel/cols, cols] of t, without allocation. */
 gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols);
+/* Rows [first, first + count) of t (along dimension 0), without allocation. */
+gantry_tensor gantry__rows(const gantry_tensor *t, size_t first, size_t count);
 /* U(-bound, bound) from Philox (seed, *offset), drawn on the host. */
 gantry_status gantry__fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound);
 /* N(mean, std) from Philox (seed, *offset), drawn on the host. */
@@ -89,10 +95,30 @@ gantry_status gantry__fill_normal_host(gantry_tensor *t, uint64_t seed, uint64_t
  * gantry__seq_settle_grads, which anything that reads the gradients before
  * a backward must call (gantry_optim_step does). */
 void gantry__seq_defer_zero_grad(gantry_seq *seq);
+/* gantry_seq_backward_from, calling done(arg, first, count) as soon as a
+ * layer's parameter gradients (gantry_seq_param first .. first+count-1)
+ * are complete and the layer's own backward no longer needs its
+ * parameters: an optimizer can update them there, while they and their
+ * gradients are still in cache. */
+typedef gantry_status (*gantry__params_done)(void *arg, size_t first, size_t count);
+gantry_status gantry__seq_backward_hooked(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
+                                          gantry_tensor **dx, gantry__params_done done, void *arg);
+/* optim.c: gantry_seq_backward of opt's Sequential from its last layer
+ * (no input gradient), each layer's parameters updated by opt right after
+ * its backward: the result of gantry_seq_backward then gantry_optim_step,
+ * bit for bit, with each layer's weights and gradients read again while
+ * they are still in cache instead of in one pass over all of them at the
+ * end.  Only for a backward that completes the gradients (not one that
+ * more backward passes add to). */
+gantry_status gantry__optim_backward_step(gantry_optim *opt, const gantry_tensor *dy);
+/* Whether every layer of seq is rows_independent: two batches through it
+ * stacked into one give each batch's own outputs. */
+int gantry__seq_rows_independent(const gantry_seq *seq);
 gantry_status gantry__seq_settle_grads(gantry_seq *seq);
 
-/* Keeps *t allocated with exactly this shape, reallocating only when the
- * shape changes (a new batch size), so steady-state steps allocate nothing. */
+/* Gives *t exactly this shape, reallocating only when it needs more floats
+ * than its buffer holds (a larger batch), so steady-state steps allocate
+ * nothing, even when the batch alternates between sizes. */
 gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int ndim, const size_t *shape);
 
 #endif

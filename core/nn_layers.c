@@ -1,4 +1,5 @@
 /* Layers: Linear, BatchNorm (1d and 2d), activations, Flatten/Unflatten. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,16 @@ gantry_status gantry__ensure_tensor(gantry_backend *be, gantry_tensor **t, int n
 {
     if (*t && (*t)->ndim == ndim && memcmp((*t)->shape, shape, (size_t)ndim * sizeof *shape) == 0)
         return GANTRY_OK;
+    size_t numel = 1;
+    for (int i = 0; i < ndim; i++)
+        numel *= shape[i];
+    if (*t && (*t)->owns_buffer && numel && numel <= (*t)->capacity) {
+        /* A smaller or alternating batch (D sees 2N rows, then N) keeps the buffer. */
+        (*t)->ndim = ndim;
+        (*t)->numel = numel;
+        memcpy((*t)->shape, shape, (size_t)ndim * sizeof *shape);
+        return GANTRY_OK;
+    }
     gantry_tensor_destroy(*t);
     *t = NULL;
     return gantry_tensor_create(be, ndim, shape, t);
@@ -69,10 +80,24 @@ void gantry__layer_destroy(gantry_layer *l)
 }
 
 /* A 2-D alias [rows, numel/rows] of t, without allocation. */
+gantry_tensor gantry__rows(const gantry_tensor *t, size_t first, size_t count)
+{
+    assert(first + count <= t->shape[0]);
+    gantry_tensor r = *t;
+    size_t row = t->numel / t->shape[0];
+    r.owns_buffer = 0;
+    r.capacity = 0;
+    r.offset += first * row;
+    r.shape[0] = count;
+    r.numel = count * row;
+    return r;
+}
+
 gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols)
 {
     gantry_tensor m = *t;
     m.owns_buffer = 0;
+    m.capacity = 0;
     m.ndim = 2;
     m.shape[0] = t->numel / cols;
     m.shape[1] = cols;
@@ -168,6 +193,7 @@ static const layer_class linear_class = {
     .backward = linear_backward,
     .init = linear_init,
     .describe = linear_describe,
+    .rows_independent = 1,
 };
 
 gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, gantry_layer **out_layer)
@@ -419,6 +445,7 @@ static const layer_class activation_class = {
     .forward = activation_forward,
     .backward = activation_backward,
     .describe = activation_describe,
+    .rows_independent = 1,
 };
 
 gantry_status gantry__activation_create(gantry_backend *be, gantry_activation act, float param,
@@ -446,6 +473,7 @@ static void alias(gantry_tensor *view, const gantry_tensor *src, int ndim, const
 {
     *view = *src;
     view->owns_buffer = 0;
+    view->capacity = 0;
     view->ndim = ndim;
     memset(view->shape, 0, sizeof view->shape);
     memcpy(view->shape, shape, (size_t)ndim * sizeof *shape);
@@ -502,6 +530,7 @@ static const layer_class reshape_class = {
     .forward = reshape_forward,
     .backward = reshape_backward,
     .describe = reshape_describe,
+    .rows_independent = 1,
 };
 
 gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer)

@@ -54,6 +54,7 @@ gantry_status gantry_tensor_create(gantry_backend *be, int ndim, const size_t *s
     }
     t->be = be;
     t->numel = numel;
+    t->capacity = numel;
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->owns_buffer = 1;

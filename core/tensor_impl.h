@@ -21,6 +21,7 @@ struct gantry_tensor {
     int ndim;
     size_t shape[GANTRY_MAX_DIMS];
     int owns_buffer;
+    size_t capacity; /* floats in an owned buffer (>= numel), 0 for views */
 };
 
 static inline gantry_mem gantry__mem(const gantry_tensor *t)

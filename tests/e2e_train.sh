@@ -65,14 +65,20 @@ if [[ -n $python ]]; then
   "$gantry" sample --checkpoint "$tmp/dc/checkpoint.safetensors" --n 9 --seed 4 --out "$tmp/dc.npy" >/dev/null
   "$python" "$torch_check" "$tmp/dc/checkpoint.safetensors" "$tmp/dc.npy" 4
   check "[[ $? -eq 0 ]]" "PyTorch's DCGAN generator reproduces gantry's dcgan samples"
-  # One whole training step (D and G updates, Adam) from the same state and noise.
-  for st in 0 1; do
-    GANTRY_BACKEND=reference "$gantry" train --model dcgan --width 8 --batch 16 --data "$data" --limit 16 \
-      --steps $st --seed 9 --out "$tmp/step$st" --quiet
+  # One whole training step (D and G updates, Adam) from the same state and
+  # noise: dcgan, and gan, whose D update stacks the real and fake batches
+  # and whose Adam runs inside the backward pass (on cpu, the fast backend).
+  for model in dcgan gan; do
+    backend=reference size=(--width 8)
+    [[ $model == gan ]] && backend=cpu size=()
+    for st in 0 1; do
+      GANTRY_BACKEND=$backend "$gantry" train --model $model "${size[@]}" --batch 16 --data "$data" --limit 16 \
+        --steps $st --seed 9 --out "$tmp/$model-step$st" --quiet
+    done
+    "$python" "$(dirname "$torch_check")/torch_step.py" "$tmp/$model-step0/checkpoint.safetensors" \
+      "$tmp/$model-step1/checkpoint.safetensors" "$tmp/$model-step1/log.csv" "$data"
+    check "[[ $? -eq 0 ]]" "PyTorch's $model training step reproduces gantry's (losses and updated weights)"
   done
-  "$python" "$(dirname "$torch_check")/torch_step.py" "$tmp/step0/checkpoint.safetensors" \
-    "$tmp/step1/checkpoint.safetensors" "$tmp/step1/log.csv" "$data"
-  check "[[ $? -eq 0 ]]" "PyTorch's DCGAN training step reproduces gantry's (losses and updated weights)"
 else
   echo "note: no python3 with torch and numpy (apt-get install python3-torch): checkpoint loading into PyTorch not checked"
 fi

@@ -1,16 +1,25 @@
 /* gemm-vs-openblas: the cpu backend's GEMM against OpenBLAS's sgemm on the
- * 24 products of the gan model's Linear layers at batch 64 (forward
- * y = x W^T, weight gradient dW = dy^T x, input gradient dx = dy W), in one
- * process, as the README's GEMM comparison was measured:
+ * products of the gan model's Linear layers at batch 64 (forward y = x W^T,
+ * weight gradient dW = dy^T x, input gradient dx = dy W): G's at 64 rows,
+ * D's at 64 rows (the generator update) and at 128 (the discriminator
+ * update, which stacks the real and the fake batch), in one process, as
+ * the README's GEMM comparison was measured:
  *
- *   build/tools/gemm-vs-openblas [THREADS]      (default: every online CPU)
+ *   build/tools/gemm-vs-openblas [THREADS [ROUNDS]]
+ *       (default: every online CPU, 5 rounds)
  *
  * Each product runs for samples of at least SAMPLE_S; the median sample is
- * reported in GFLOP/s for both libraries, then the ratio, and a summary
- * weighted by work.  Each library gets its own block of samples after a
- * pause: both leave their worker threads spinning for a while after a call,
- * and interleaving them let one library's spinning threads take a core from
- * the other (our 2-thread products looked no faster than 1-thread ones).
+ * one library's time in a round.  Each library gets its own block of
+ * samples after a pause: both leave their worker threads spinning for a
+ * while after a call, and interleaving them let one library's spinning
+ * threads take a core from the other (our 2-thread products looked no
+ * faster than 1-thread ones).  ROUNDS rounds go over every product, the
+ * libraries taking turns to go first; reported per product are the median
+ * GFLOP/s of each library and the median of the rounds' ratios, and the
+ * same for the total weighted by work.  On a shared VM one slow moment
+ * used to decide a product's single ratio (the worst product moved from
+ * run to run); a ratio measured side by side in every round and the
+ * median over rounds is what the machine can reproduce.
  * OpenBLAS runs THREADS threads of its own; the backend gets the same number
  * through gantry_backend_config. */
 #include <cblas.h>
@@ -95,8 +104,9 @@ static void fill(float *x, size_t n, size_t period)
         x[i] = (float)(i % period) * 0.01f - 0.05f;
 }
 
-/* One product on both libraries: 0, or -1 with a message printed. */
-static int compare(gantry_backend *be, const char *label, const product *p, double *own_s, double *ob_s)
+/* One product on both libraries, the one named by own_first first: 0, or
+ * -1 with a message printed. */
+static int compare(gantry_backend *be, const product *p, int own_first, double *own_s, double *ob_s)
 {
     size_t as[2] = { p->ta ? p->k : p->m, p->ta ? p->m : p->k }, bs[2] = { p->tb ? p->n : p->k, p->tb ? p->k : p->n };
     size_t cs[2] = { p->m, p->n };
@@ -118,17 +128,15 @@ static int compare(gantry_backend *be, const char *label, const product *p, doub
     }
     double flop = 2.0 * (double)p->m * (double)p->n * (double)p->k;
     int reps = (int)(SAMPLE_S * 50e9 / flop) + 1; /* about SAMPLE_S at 50 GFLOP/s */
-    pause_for_spinners();
-    if (time_own(be, p, a, b, c, reps, own_s)) {
-        fprintf(stderr, "gemm-vs-openblas: %s\n", gantry_last_error());
-        goto done;
+    for (int turn = 0; turn < 2; turn++) {
+        pause_for_spinners();
+        if (turn == !own_first) {
+            *ob_s = time_openblas(p, ha, hb, hc, reps);
+        } else if (time_own(be, p, a, b, c, reps, own_s)) {
+            fprintf(stderr, "gemm-vs-openblas: %s\n", gantry_last_error());
+            goto done;
+        }
     }
-    pause_for_spinners();
-    *ob_s = time_openblas(p, ha, hb, hc, reps);
-    printf("%-21s M %5zu  N %5zu  K %5zu  %s%s   own %7.1f   OpenBLAS %7.1f GFLOP/s   %4.0f%%\n", label, p->m, p->n,
-           p->k, p->ta ? "T" : "N", p->tb ? "T" : "N", flop / *own_s * 1e-9, flop / *ob_s * 1e-9,
-           100.0 * *ob_s / *own_s);
-    fflush(stdout);
     rc = 0;
 done:
     gantry_tensor_destroy(a);
@@ -140,11 +148,16 @@ done:
     return rc;
 }
 
+#define MAX_ROUNDS 99
+/* G's 5 layers at one batch size, D's 3 at two, 3 products each. */
+#define PRODUCTS 33
+
 int main(int argc, char **argv)
 {
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (argc > 2 || (argc == 2 && (threads = atoi(argv[1])) < 1)) {
-        fprintf(stderr, "usage: gemm-vs-openblas [THREADS]\n");
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rounds = 5;
+    if (argc > 3 || (argc >= 2 && (threads = atoi(argv[1])) < 1) ||
+        (argc == 3 && ((rounds = atoi(argv[2])) < 1 || rounds > MAX_ROUNDS))) {
+        fprintf(stderr, "usage: gemm-vs-openblas [THREADS [ROUNDS]]   (ROUNDS 1..%d, default 5)\n", MAX_ROUNDS);
         return 2;
     }
     gantry_backend_config config = { .num_threads = threads };
@@ -154,34 +167,65 @@ int main(int argc, char **argv)
         return 1;
     }
     openblas_set_num_threads(threads);
-    printf("%d threads; %s; OpenBLAS %s\n\n", threads, gantry_backend_name(be), openblas_get_config());
-    /* The gan model's Linear layers, in -> out (G, then D). */
-    static const size_t layers[][2] = { { 100, 128 }, { 128, 256 }, { 256, 512 }, { 512, 1024 },
-                                        { 1024, 784 }, { 784, 512 }, { 512, 256 }, { 256, 1 } };
-    double flop = 0.0, own = 0.0, ob = 0.0, worst = 1e9;
-    int rc = 0;
-    for (size_t l = 0; l < sizeof layers / sizeof *layers && !rc; l++) {
-        size_t in = layers[l][0], out = layers[l][1];
-        const product ps[3] = { { BATCH, out, in, 0, 1 }, { out, in, BATCH, 1, 0 }, { BATCH, in, out, 0, 0 } };
-        static const char *const pass[3] = { "forward", "weight_grad", "input_grad" };
-        for (int i = 0; i < 3 && !rc; i++) {
-            char label[48];
-            double own_s, ob_s;
-            snprintf(label, sizeof label, "%zu->%zu %s", in, out, pass[i]);
-            rc = compare(be, label, &ps[i], &own_s, &ob_s);
-            if (rc)
-                break;
-            double f = 2.0 * (double)ps[i].m * (double)ps[i].n * (double)ps[i].k;
-            flop += f;
-            own += own_s;
-            ob += ob_s;
-            if (out > 1 && ob_s / own_s < worst) /* matrix-vector products aside */
-                worst = ob_s / own_s;
+    printf("%d threads, %d rounds; %s; OpenBLAS %s\n\n", threads, rounds, gantry_backend_name(be),
+           openblas_get_config());
+    /* The gan model's Linear layers, in -> out, and the rows they see. */
+    static const struct {
+        char net;
+        size_t in, out, rows;
+    } layers[PRODUCTS / 3] = { { 'G', 100, 128, BATCH },      { 'G', 128, 256, BATCH },     { 'G', 256, 512, BATCH },
+                               { 'G', 512, 1024, BATCH },     { 'G', 1024, 784, BATCH },    { 'D', 784, 512, BATCH },
+                               { 'D', 512, 256, BATCH },      { 'D', 256, 1, BATCH },       { 'D', 784, 512, 2 * BATCH },
+                               { 'D', 512, 256, 2 * BATCH }, { 'D', 256, 1, 2 * BATCH } };
+    static const char *const pass[3] = { "forward", "weight_grad", "input_grad" };
+    product ps[PRODUCTS];
+    char labels[PRODUCTS][48];
+    double flops[PRODUCTS];
+    for (size_t l = 0; l < PRODUCTS / 3; l++) {
+        size_t in = layers[l].in, out = layers[l].out, b = layers[l].rows;
+        const product three[3] = { { b, out, in, 0, 1 }, { out, in, b, 1, 0 }, { b, in, out, 0, 0 } };
+        for (int i = 0; i < 3; i++) {
+            ps[3 * l + i] = three[i];
+            snprintf(labels[3 * l + i], sizeof labels[0], "%c %zu->%zu %s", layers[l].net, in, out, pass[i]);
+            flops[3 * l + i] = 2.0 * (double)three[i].m * (double)three[i].n * (double)three[i].k;
         }
     }
-    if (!rc)
-        printf("\nweighted by work: own %.1f, OpenBLAS %.1f GFLOP/s (%.0f%%); worst matrix product %.0f%%\n",
-               flop / own * 1e-9, flop / ob * 1e-9, 100.0 * ob / own, 100.0 * worst);
+    static double own[PRODUCTS][MAX_ROUNDS], ob[PRODUCTS][MAX_ROUNDS], ratio[PRODUCTS][MAX_ROUNDS];
+    double total_ratio[MAX_ROUNDS], total_own[MAX_ROUNDS], total_ob[MAX_ROUNDS];
+    int rc = 0;
+    for (int r = 0; r < rounds && !rc; r++) {
+        fprintf(stderr, "round %d of %d...\n", r + 1, rounds);
+        double own_s = 0.0, ob_s = 0.0, flop = 0.0;
+        for (size_t i = 0; i < PRODUCTS && !rc; i++) {
+            double o = 0.0, b = 0.0;
+            rc = compare(be, &ps[i], r % 2 == 0, &o, &b);
+            own[i][r] = flops[i] / o * 1e-9;
+            ob[i][r] = flops[i] / b * 1e-9;
+            ratio[i][r] = b / o;
+            own_s += o;
+            ob_s += b;
+            flop += flops[i];
+        }
+        total_own[r] = flop / own_s * 1e-9;
+        total_ob[r] = flop / ob_s * 1e-9;
+        total_ratio[r] = ob_s / own_s;
+    }
+    if (!rc) {
+        double worst = 1e9;
+        for (size_t i = 0; i < PRODUCTS; i++) {
+            const product *p = &ps[i];
+            double q = median(ratio[i], (size_t)rounds);
+            printf("%-23s M %5zu  N %5zu  K %5zu  %s%s   own %7.1f   OpenBLAS %7.1f GFLOP/s   %4.0f%%\n", labels[i],
+                   p->m, p->n, p->k, p->ta ? "T" : "N", p->tb ? "T" : "N", median(own[i], (size_t)rounds),
+                   median(ob[i], (size_t)rounds), 100.0 * q);
+            if (p->m > 1 && p->n > 1 && p->k > 1 && q < worst) /* matrix-vector products aside */
+                worst = q;
+        }
+        printf("\nweighted by work: own %.1f, OpenBLAS %.1f GFLOP/s (%.0f%%); worst matrix product %.0f%%\n"
+               "(medians over %d rounds; the percentages are medians of each round's ratio)\n",
+               median(total_own, (size_t)rounds), median(total_ob, (size_t)rounds),
+               100.0 * median(total_ratio, (size_t)rounds), 100.0 * worst, rounds);
+    }
     gantry_backend_close(be);
     return rc ? 1 : 0;
 }

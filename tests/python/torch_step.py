@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One dcgan training step in gantry and in PyTorch from the same state.
+"""One gan or dcgan training step in gantry and in PyTorch from the same state.
 
 usage: torch_step.py CHECKPOINT_STEP0 CHECKPOINT_STEP1 LOG_CSV DATA_DIR
 
@@ -11,7 +11,10 @@ independent of that order.  Here PyTorch loads step 0 into the equivalent
 nn.Sequential models, draws the same noise from the Philox stream at the
 checkpoint's noise_offset, runs Algorithm 1 once (D: real and fake BCE terms,
 Adam; G: non-saturating loss through D, Adam) and must reproduce gantry's
-losses and updated weights.  Exits 77 (skipped) without torch.
+losses and updated weights.  For gan this checks gantry's fast paths against
+PyTorch's plain ones: gantry runs the real and the fake batch through its
+batch-norm-free D as one stacked batch and updates each layer's weights
+inside the backward pass.  Exits 77 (skipped) without torch.
 """
 import gzip
 import sys
@@ -25,7 +28,14 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from torch_checkpoint import dcgan_discriminator, dcgan_generator, load_safetensors, philox_normal  # noqa: E402
+from torch_checkpoint import (  # noqa: E402
+    dcgan_discriminator,
+    dcgan_generator,
+    discriminator,
+    generator,
+    load_safetensors,
+    philox_normal,
+)
 
 
 def real_batch(data_dir, n):
@@ -44,12 +54,17 @@ def main():
     ck0, ck1, log_path, data_dir = sys.argv[1:5]
     t0, meta = load_safetensors(ck0)
     t1, _ = load_safetensors(ck1)
-    assert meta["model"] == "dcgan", meta["model"]
-    batch, z_dim, width = int(meta["batch"]), int(meta["z_dim"]), int(meta["width"])
+    model = meta["model"]
+    assert model in ("gan", "dcgan"), model
+    batch, z_dim = int(meta["batch"]), int(meta["z_dim"])
     seed, offset = int(meta["seed"]), int(meta["noise_offset"])
     lr = float(meta["lr"])
     b1, b2 = (float(v) for v in meta["betas"].split(","))
-    G, D = dcgan_generator(z_dim, 1, 28, 28, width), dcgan_discriminator(1, 28, 28, width)
+    if model == "dcgan":
+        width = int(meta["width"])
+        G, D = dcgan_generator(z_dim, 1, 28, 28, width), dcgan_discriminator(1, 28, 28, width)
+    else:
+        G, D = generator(z_dim, 1, 28, 28), discriminator(1, 28, 28)
     G.load_state_dict({k[2:]: v for k, v in t0.items() if k.startswith("G.")}, strict=True)
     D.load_state_dict({k[2:]: v for k, v in t0.items() if k.startswith("D.")}, strict=True)
     G.train()
@@ -96,7 +111,7 @@ def main():
         worst = max(worst, float(diff.max()))
     print(f"{total} state values after one step: {flipped} differ by more than lr/100 (worst {worst:.3g}, lr {lr:g})")
     if fail or flipped > total * 1e-3 or worst > 2.5 * lr:
-        print("FAIL: PyTorch's DCGAN step does not reproduce gantry's")
+        print(f"FAIL: PyTorch's {model} step does not reproduce gantry's")
         sys.exit(1)
     print("ok")
 
