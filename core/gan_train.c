@@ -276,15 +276,9 @@ static gantry_status discriminator_step(gantry_gan *gan, const float *real, cons
     gantry__seq_defer_zero_grad(gan->d);
     if (gan->conditional)
         GANTRY_TRY(gantry__gan_condition(gan, labels, c->batch));
-    int stepped = 0;
     if (gan->stacked) {
         GANTRY_TRY(d_terms_stacked(gan, &loss_real, &out_real, &loss_fake, &out_fake));
-        if (gan->family == FAMILY_SGAN) { /* the labelled term adds to D's gradients */
-            GANTRY_TRY(gantry_seq_backward(gan->d, gan->dstack, 1, NULL));
-        } else {
-            GANTRY_TRY(gantry__optim_backward_step(gan->opt_d, gan->dstack));
-            stepped = 1;
-        }
+        GANTRY_TRY(gantry_seq_backward(gan->d, gan->dstack, 1, NULL));
     } else {
         GANTRY_TRY(d_term(gan, gan->real, 1, &loss_real, &out_real));
         GANTRY_TRY(generate(gan, &fake));
@@ -296,8 +290,7 @@ static gantry_status discriminator_step(gantry_gan *gan, const float *real, cons
         acc->d_class += ce;
         acc->d_loss += ce;
     }
-    if (!stepped)
-        GANTRY_TRY(gantry_optim_step(gan->opt_d));
+    GANTRY_TRY(gantry_optim_step(gan->opt_d));
     if (c->clip > 0.0f)
         GANTRY_TRY(gantry_seq_clamp_params(gan->d, -c->clip, c->clip));
     acc->d_loss += loss_real + loss_fake;
@@ -381,7 +374,8 @@ static gantry_status generator_step(gantry_gan *gan, double *g_loss)
         GANTRY_TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dx));
     }
     GANTRY_TRY(image_grad(gan, dx, &dimage));
-    return gantry__optim_backward_step(gan->opt_g, dimage);
+    GANTRY_TRY(gantry_seq_backward(gan->g, dimage, 1, NULL));
+    return gantry_optim_step(gan->opt_g);
 }
 
 /* BEGAN: L(v) = E|v - D(v)|;  L_D = L(x) - k_t L(G(z_D));  L_G = L(G(z_G));
@@ -427,7 +421,8 @@ static gantry_status began_g_step(gantry_gan *gan, double *l_g)
     GANTRY_TRY(gantry_op_regression_loss_backward(GANTRY_LOSS_L1, fake, ae, 1.0f, gan->dimage));
     GANTRY_TRY(gantry_seq_backward(gan->d, gan->ae_grad, 0, &dx));
     GANTRY_TRY(gantry_op_axpy(1.0f, gan->dimage, dx));
-    return gantry__optim_backward_step(gan->opt_g, dx);
+    GANTRY_TRY(gantry_seq_backward(gan->g, dx, 1, NULL));
+    return gantry_optim_step(gan->opt_g);
 }
 
 /* dst's parameters and buffers = src's (two Sequentials of one architecture). */

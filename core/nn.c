@@ -254,12 +254,6 @@ gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int 
 gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
                                        gantry_tensor **dx)
 {
-    return gantry__seq_backward_hooked(seq, layer, dy, param_grads, dx, NULL, NULL);
-}
-
-gantry_status gantry__seq_backward_hooked(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
-                                          gantry_tensor **dx, gantry__params_done done, void *arg)
-{
     CHECK_SEQ(seq);
     if (layer >= seq->nlayers)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: layer %zu of %zu", layer, seq->nlayers);
@@ -283,16 +277,11 @@ gantry_status gantry__seq_backward_hooked(gantry_seq *seq, size_t layer, const g
     size_t lowest = 0;
     while (lowest < layer && seq->layers[lowest]->nparams == 0)
         lowest++;
-    size_t first_param = 0; /* of layer `layer`, in seq->params */
-    for (size_t i = 0; i < layer; i++)
-        first_param += seq->layers[i]->nparams;
     const gantry_tensor *cur = dy;
     for (size_t i = layer + 1; i-- > 0;) {
         gantry_layer *l = seq->layers[i];
         int need_dx = dx != NULL || (param_grads && i > lowest);
         gantry_status s = l->cls->backward(l, cur, mode, need_dx);
-        if (!s && done && param_grads && l->nparams)
-            s = done(arg, first_param, l->nparams);
         if (s) {
             if (mode == LAYER_GRADS_SET) /* some were written, some not: still all owed a zero */
                 seq->grads_deferred = 1;
@@ -301,8 +290,6 @@ gantry_status gantry__seq_backward_hooked(gantry_seq *seq, size_t layer, const g
         if (!need_dx)
             break;
         cur = l->dx;
-        if (i)
-            first_param -= seq->layers[i - 1]->nparams;
     }
     if (dx)
         *dx = (gantry_tensor *)cur;

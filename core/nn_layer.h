@@ -5,7 +5,6 @@
 
 #include "core/tensor_impl.h"
 #include "gantry/nn.h"
-#include "gantry/optim.h"
 
 typedef struct gantry_layer gantry_layer;
 
@@ -95,22 +94,6 @@ gantry_status gantry__fill_normal_host(gantry_tensor *t, uint64_t seed, uint64_t
  * gantry__seq_settle_grads, which anything that reads the gradients before
  * a backward must call (gantry_optim_step does). */
 void gantry__seq_defer_zero_grad(gantry_seq *seq);
-/* gantry_seq_backward_from, calling done(arg, first, count) as soon as a
- * layer's parameter gradients (gantry_seq_param first .. first+count-1)
- * are complete and the layer's own backward no longer needs its
- * parameters: an optimizer can update them there, while they and their
- * gradients are still in cache. */
-typedef gantry_status (*gantry__params_done)(void *arg, size_t first, size_t count);
-gantry_status gantry__seq_backward_hooked(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
-                                          gantry_tensor **dx, gantry__params_done done, void *arg);
-/* optim.c: gantry_seq_backward of opt's Sequential from its last layer
- * (no input gradient), each layer's parameters updated by opt right after
- * its backward: the result of gantry_seq_backward then gantry_optim_step,
- * bit for bit, with each layer's weights and gradients read again while
- * they are still in cache instead of in one pass over all of them at the
- * end.  Only for a backward that completes the gradients (not one that
- * more backward passes add to). */
-gantry_status gantry__optim_backward_step(gantry_optim *opt, const gantry_tensor *dy);
 /* Whether every layer of seq is rows_independent: two batches through it
  * stacked into one give each batch's own outputs. */
 int gantry__seq_rows_independent(const gantry_seq *seq);

@@ -1,6 +1,5 @@
 /* Optimizers: per-parameter state on the backend, one fused update op per
  * parameter per step. */
-#include <assert.h>
 #include <stdlib.h>
 
 #include "core/nn_layer.h"
@@ -92,11 +91,14 @@ gantry_status gantry_optim_create(gantry_seq *seq, const gantry_optim_config *co
     return GANTRY_OK;
 }
 
-/* Update number `step` of parameters first .. first+count-1. */
-static gantry_status update_params(gantry_optim *opt, uint64_t step, size_t first, size_t count)
+gantry_status gantry_optim_step(gantry_optim *opt)
 {
+    if (!opt)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_step: optimizer is NULL");
     const gantry_optim_config *c = &opt->config;
-    for (size_t i = first; i < first + count; i++) {
+    GANTRY_TRY(gantry__seq_settle_grads(opt->seq)); /* deferred zeros, when no backward came */
+    uint64_t step = opt->steps + 1; /* counted only once every parameter moved */
+    for (size_t i = 0; i < opt->count; i++) {
         const gantry_param *p = gantry_seq_param(opt->seq, i);
         gantry_status s;
         switch (c->kind) {
@@ -115,42 +117,7 @@ static gantry_status update_params(gantry_optim *opt, uint64_t step, size_t firs
         if (s)
             return s;
     }
-    return GANTRY_OK;
-}
-
-gantry_status gantry_optim_step(gantry_optim *opt)
-{
-    if (!opt)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_step: optimizer is NULL");
-    GANTRY_TRY(gantry__seq_settle_grads(opt->seq)); /* deferred zeros, when no backward came */
-    uint64_t step = opt->steps + 1; /* counted only once every parameter moved */
-    GANTRY_TRY(update_params(opt, step, 0, opt->count));
     opt->steps = step;
-    return GANTRY_OK;
-}
-
-typedef struct backward_step {
-    gantry_optim *opt;
-    size_t updated;
-} backward_step;
-
-static gantry_status update_layer(void *arg, size_t first, size_t count)
-{
-    backward_step *b = arg;
-    b->updated += count;
-    return update_params(b->opt, b->opt->steps + 1, first, count);
-}
-
-gantry_status gantry__optim_backward_step(gantry_optim *opt, const gantry_tensor *dy)
-{
-    size_t layers = gantry_seq_layer_count(opt->seq);
-    if (!layers)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_backward_step: the Sequential has no layers");
-    backward_step b = { opt, 0 };
-    GANTRY_TRY(gantry__seq_backward_hooked(opt->seq, layers - 1, dy, 1, NULL, update_layer, &b));
-    /* A backward from the last layer reaches every layer with parameters. */
-    assert(b.updated == opt->count);
-    opt->steps++;
     return GANTRY_OK;
 }
 

@@ -67,7 +67,7 @@ if [[ -n $python ]]; then
   check "[[ $? -eq 0 ]]" "PyTorch's DCGAN generator reproduces gantry's dcgan samples"
   # One whole training step (D and G updates, Adam) from the same state and
   # noise: dcgan, and gan, whose D update stacks the real and fake batches
-  # and whose Adam runs inside the backward pass (on cpu, the fast backend).
+  # (on cpu, the fast backend).
   for model in dcgan gan; do
     backend=reference size=(--width 8)
     [[ $model == gan ]] && backend=cpu size=()
