@@ -459,6 +459,13 @@ gantry_seq *gantry_gan_discriminator(gantry_gan *gan)
     return gan ? gan->d : NULL;
 }
 
+size_t gantry_gan_d_update_rows(const gantry_gan *gan)
+{
+    if (!gan)
+        return 0;
+    return gan->stacked ? 2 * gan->config.batch : gan->config.batch;
+}
+
 uint64_t gantry_gan_steps(const gantry_gan *gan)
 {
     return gan ? gan->steps : 0;

@@ -45,7 +45,8 @@ static void help(void)
            "With --ops it instead times the operations of one training step at --batch: for every\n"
            "Linear layer of G and D the three matrix products (forward y = x W^T: M=batch, N=out,\n"
            "K=in; weight gradient dW += dy^T x: M=out, N=in, K=batch; input gradient dx = dy W:\n"
-           "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time;\n"
+           "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time,\n"
+           "D's again at 2 x batch rows where its update stacks the real and fake batches (gan);\n"
            "for every Conv2d / ConvTranspose2d layer (dcgan and the other conv models) the ops it\n"
            "runs, at the input size of a forward pass: im2col, the forward GEMM and swap_axes, the\n"
            "weight and input gradient GEMMs and col2im (ConvTranspose2d: the adjoint sequence),\n"
@@ -876,6 +877,9 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     static op_case cases[MAX_CASES];
     size_t n = linear_cases(gantry_gan_generator(gan), "G", config->batch, cases, MAX_CASES);
     n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
+    size_t d_rows = gantry_gan_d_update_rows(gan); /* the discriminator update's stacked pass */
+    if (d_rows != config->batch)
+        n += linear_cases(gantry_gan_discriminator(gan), "D", d_rows, cases + n, MAX_CASES - n);
     static op_case bns[MAX_BN_CASES];
     size_t nbn = 0;
     TRY(conv_and_bn_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The GAN that `gantry bench` times, in PyTorch, timed the same way.
 
-usage: pytorch_reference.py [--model gan|dcgan] [--threads N] [--batch N] [--steps N] [--warmup N] [--json]
+usage: pytorch_reference.py [--model gan|dcgan] [--threads N] [--batch N] [--steps N] [--warmup N]
+                            [--stack-d] [--json]
 
 The model, hyperparameters and training step are those of gantry's `gan`
 (include/gantry/gan.h, core/gan.c), so the numbers compare directly with
@@ -29,6 +30,12 @@ non-saturating loss -log D(G(z)), backpropagated through D without
 accumulating D's parameter gradients (gantry_seq_backward(D, .., 0, ..)), and
 an Adam step.  Like gantry, every step also reads back the losses and the
 mean probabilities D(x) and D(G(z)).
+
+gantry runs the discriminator update's real and fake batches through D as one
+stacked batch of 2 x batch rows when D has no batch norm (the gan model: the
+same values, every weight read once per pass).  The default here is the
+usual PyTorch code, two D passes; --stack-d does what gantry does
+(D(torch.cat([real, fake])), the two losses on the halves), for gan only.
 
 The real images are synthetic, uniform in [-1, 1] (two batches the steps
 cycle through, as `gantry bench` does).  Each step is timed on its own after
@@ -83,9 +90,10 @@ MODELS = {"gan": (generator, discriminator), "dcgan": (dcgan_generator, dcgan_di
 
 
 class GAN:
-    def __init__(self, batch, model="gan", seed=0):
+    def __init__(self, batch, model="gan", seed=0, stack_d=False):
         torch.manual_seed(seed)
         self.batch = batch
+        self.stack_d = stack_d
         make_g, make_d = MODELS[model]
         self.G, self.D = make_g(), make_d()
         self.G.train()
@@ -96,7 +104,24 @@ class GAN:
         self.ones = torch.ones(batch, 1)
         self.zeros = torch.zeros(batch, 1)
 
+    def discriminator_step_stacked(self, real):
+        self.opt_d.zero_grad()
+        z = torch.randn(self.batch, Z_DIM)
+        fake = self.G(z)
+        logits = self.D(torch.cat([real, fake.detach()]))
+        logits_real, logits_fake = logits[:self.batch], logits[self.batch:]
+        loss_real = self.bce(logits_real, self.ones)
+        loss_fake = self.bce(logits_fake, self.zeros)
+        (loss_real + loss_fake).backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            d_real = torch.sigmoid(logits_real).mean().item()
+            d_fake = torch.sigmoid(logits_fake).mean().item()
+        return loss_real.item() + loss_fake.item(), d_real, d_fake
+
     def discriminator_step(self, real):
+        if self.stack_d:
+            return self.discriminator_step_stacked(real)
         self.opt_d.zero_grad()
         logits_real = self.D(real)
         loss_real = self.bce(logits_real, self.ones)
@@ -195,14 +220,18 @@ def main():
     ap.add_argument("--batch", type=positive, default=64, help="minibatch size (default 64)")
     ap.add_argument("--steps", type=positive, default=50, help="timed steps (default 50)")
     ap.add_argument("--warmup", type=non_negative, default=5, help="untimed steps first (default 5)")
+    ap.add_argument("--stack-d", action="store_true",
+                    help="gan: one D pass over real and fake stacked, as gantry runs it (default: two passes)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args()
+    if args.stack_d and args.model != "gan":
+        ap.error("--stack-d is for gan only (dcgan's D has batch norm, which a stacked batch would change)")
     if args.batch < 2:
         ap.error("--batch must be at least 2 (batch norm)")
 
     threads = args.threads if args.threads else online_cpus()
     pools = import_torch(threads)
-    gan = GAN(args.batch, args.model)
+    gan = GAN(args.batch, args.model, stack_d=args.stack_d)
     data_gen = torch.Generator().manual_seed(0xB3AC4DA7A5EED)
     pool = torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1
 
@@ -232,6 +261,7 @@ def main():
         "backend_description": f"PyTorch {torch.__version__} on the CPU",
         "device": cpu_description(),
         "model": args.model,
+        "stack_d": args.stack_d,
         "batch": args.batch,
         "threads": torch.get_num_threads(),
         "threads_source": "--threads" if args.threads else "online CPUs",
@@ -245,7 +275,8 @@ def main():
     print(f"device:   {result['device']}")
     print(f"threads:  {result['threads']} ({result['threads_source']}; "
           + ", ".join(f"{k}={v}" for k, v in pools.items()) + ")")
-    print(f"model:    {args.model}, batch {args.batch}, d_steps {D_STEPS}")
+    print(f"model:    {args.model}, batch {args.batch}, d_steps {D_STEPS}"
+          + (", D's real and fake batches stacked" if args.stack_d else ""))
     print(f"steps:    {args.steps} timed after {args.warmup} warm-up")
     print(f"median:   {med:.3f} ms/step  (min {result['ms_min']:.3f}, max {result['ms_max']:.3f}, "
           f"mean {result['ms_mean']:.3f})")

@@ -80,6 +80,12 @@ GANTRY_API void gantry_gan_destroy(gantry_gan *gan);
 GANTRY_API const gantry_gan_config *gantry_gan_config_of(const gantry_gan *gan);
 GANTRY_API gantry_seq *gantry_gan_generator(gantry_gan *gan);
 GANTRY_API gantry_seq *gantry_gan_discriminator(gantry_gan *gan);
+/* The rows of one D pass in a discriminator update: 2 x batch when D has
+ * no layer that mixes a batch's rows (no batch norm, dropout or minibatch
+ * discrimination), so the real and the fake batch go through D stacked as
+ * one (the same values, each weight read once per pass); batch otherwise
+ * (two passes), and for began's autoencoder D. */
+GANTRY_API size_t gantry_gan_d_update_rows(const gantry_gan *gan);
 
 typedef struct gantry_gan_stats {
     double d_loss;  /* BCE(D(x), 1) + BCE(D(G(z)), 0), mean over the d steps */
