@@ -353,6 +353,15 @@ static gantry_status create_step_tensors(gantry_gan *gan)
     }
     if (c->classes && !s && !(gan->fake_labels = malloc(n)))
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+    gan->g_stacked = gan->family != FAMILY_BEGAN && c->d_steps == 1 && !c->unroll && !c->vbn &&
+                     gantry__seq_groupable(gan->g);
+    if (gan->g_stacked) {
+        TRY_ALLOC(gantry_tensor_new(be, &gan->z_pair, 2 * n, c->z_dim, 0, 0));
+        if (gan->conditional)
+            TRY_ALLOC(gantry_tensor_new(be, &gan->g_in_pair, 2 * n, c->z_dim + c->classes, 0, 0));
+        if (gan->conditional && !s && !(gan->fake_labels2 = malloc(n)))
+            s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "gan_create: out of host memory");
+    }
     if (gan->family == FAMILY_SGAN) {
         TRY_ALLOC(gantry_tensor_new(be, &gan->lse, n, 1, 0, 0));
         TRY_ALLOC(gantry_tensor_new(be, &gan->dlse, n, 1, 0, 0));
@@ -425,11 +434,12 @@ void gantry_gan_destroy(gantry_gan *gan)
                                  gan->target, gan->g_in,      gan->d_in,     gan->onehot,    gan->planes,
                                  gan->dimage, gan->ones,      gan->feat_real, gan->feat_fake, gan->dfeat,
                                  gan->lse,    gan->dlse,      gan->ae_grad,  gan->lab_real,  gan->lab_target,
-                                 gan->dstack, gan->d_stack };
+                                 gan->dstack, gan->d_stack, gan->z_pair, gan->g_in_pair };
     for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++)
         gantry_tensor_destroy(tensors[i]);
     free(gan->host_labels);
     free(gan->fake_labels);
+    free(gan->fake_labels2);
     free(gan->labeled_images);
     free(gan->labeled_labels);
     free(gan->lab_host);
@@ -464,6 +474,13 @@ size_t gantry_gan_d_update_rows(const gantry_gan *gan)
     if (!gan)
         return 0;
     return gan->stacked ? 2 * gan->config.batch : gan->config.batch;
+}
+
+size_t gantry_gan_g_forward_rows(const gantry_gan *gan)
+{
+    if (!gan)
+        return 0;
+    return gan->g_stacked ? 2 * gan->config.batch : gan->config.batch;
 }
 
 uint64_t gantry_gan_steps(const gantry_gan *gan)

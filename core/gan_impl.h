@@ -60,6 +60,19 @@ struct gantry_gan {
     int stacked;
     gantry_tensor *d_stack;  /* [2N, D's input] */
     gantry_tensor *dstack;   /* [2N, D's outputs]: the gradient of D's stacked output */
+    /* Algorithm 1 draws G's noise twice a step, for the discriminator and
+     * the generator update, while G stays unchanged in between: when G is
+     * groupable (an MLP) and nothing else runs G in between (one D step, no
+     * unrolling, no virtual batch norm), one forward over both noise
+     * batches stacked, each batch normalised by its own statistics, gives
+     * both fakes (the same values as two forwards); the generator update
+     * then backpropagates through the second group alone. */
+    int g_stacked;
+    int pair_next;                 /* the second fake of this step is ready */
+    gantry_tensor *z_pair;         /* [2N, z_dim] */
+    gantry_tensor *g_in_pair;      /* conditional: [2N, z_dim + classes] */
+    uint8_t *fake_labels2;         /* conditional: the second batch's labels */
+    gantry_tensor fake_first, fake_second; /* rows 0..N and N..2N of G's stacked output */
     /* --unroll: a snapshot of D and its optimizer. */
     gantry_seq *d_saved;
     gantry_optim *opt_saved;

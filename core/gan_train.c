@@ -118,23 +118,78 @@ static gantry_status reference_pass(gantry_gan *gan)
     return gantry_seq_forward(gan->g, in, GANTRY_FORWARD_REFERENCE, &out);
 }
 
+/* The next batch of noise into z, and for conditional models the next
+ * uniform labels into `labels`. */
+static gantry_status draw_noise(gantry_gan *gan, gantry_tensor *z, uint8_t *labels)
+{
+    const gantry_gan_config *c = &gan->config;
+    GANTRY_TRY(gantry_op_rand_normal(z, c->seed, gan->noise_offset, 0.0f, 1.0f));
+    gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(z));
+    if (!gan->conditional)
+        return GANTRY_OK;
+    for (size_t i = 0; i < c->batch; i++) {
+        float u = gantry_philox_uniform(c->seed ^ LABEL_STREAM, gan->label_offset, i, 0.0f, (float)c->classes);
+        labels[i] = (uint8_t)(u < (float)c->classes ? u : (float)c->classes - 1.0f);
+    }
+    gan->label_offset += gantry_philox_uniform_blocks(c->batch);
+    return GANTRY_OK;
+}
+
+/* G's input rows `dst` for noise z under the labels (conditional models:
+ * [z, one-hot], and the conditioning is left at these labels). */
+static gantry_status g_input_rows(gantry_gan *gan, const gantry_tensor *z, const uint8_t *labels, gantry_tensor *dst)
+{
+    const gantry_gan_config *c = &gan->config;
+    size_t n = c->batch, k = c->classes;
+    GANTRY_TRY(gantry__gan_condition(gan, labels, n));
+    GANTRY_TRY(gantry_op_copy_rows(z, c->z_dim, 0, dst, c->z_dim + k, 0, n, c->z_dim));
+    return gantry_op_copy_rows(gan->onehot, k, 0, dst, c->z_dim + k, c->z_dim, n, k);
+}
+
+/* gan->g_stacked: both of the step's noise batches, drawn in the order two
+ * generate calls draw them, through G at once.  *fake = the first fake;
+ * gan->fake_second the other; the conditioning is the first batch's. */
+static gantry_status generate_pair(gantry_gan *gan, gantry_tensor **fake)
+{
+    size_t n = gan->config.batch;
+    gantry_tensor z0 = gantry__rows(gan->z_pair, 0, n), z1 = gantry__rows(gan->z_pair, n, n);
+    GANTRY_TRY(draw_noise(gan, &z0, gan->fake_labels));
+    GANTRY_TRY(draw_noise(gan, &z1, gan->fake_labels2));
+    const gantry_tensor *in = gan->z_pair;
+    if (gan->conditional) {
+        gantry_tensor in0 = gantry__rows(gan->g_in_pair, 0, n), in1 = gantry__rows(gan->g_in_pair, n, n);
+        GANTRY_TRY(g_input_rows(gan, &z1, gan->fake_labels2, &in1));
+        GANTRY_TRY(g_input_rows(gan, &z0, gan->fake_labels, &in0));
+        in = gan->g_in_pair;
+    }
+    gantry_tensor *out;
+    GANTRY_TRY(gantry__seq_forward_groups(gan->g, in, 1, 2, &out));
+    gan->fake_first = gantry__rows(out, 0, n);
+    gan->fake_second = gantry__rows(out, n, n);
+    gan->pair_next = 1;
+    *fake = &gan->fake_first;
+    return GANTRY_OK;
+}
+
 /* Fresh noise (and, for conditional models, fresh uniform labels), then
  * G's output in training mode. */
 static gantry_status generate(gantry_gan *gan, gantry_tensor **fake)
 {
     const gantry_gan_config *c = &gan->config;
+    if (gan->g_stacked && !gan->pair_next)
+        return generate_pair(gan, fake);
+    if (gan->g_stacked) { /* the second of the pair: G's update */
+        gan->pair_next = 0;
+        if (gan->conditional)
+            GANTRY_TRY(gantry__gan_condition(gan, gan->fake_labels2, c->batch));
+        *fake = &gan->fake_second;
+        return GANTRY_OK;
+    }
     if (c->vbn)
         GANTRY_TRY(reference_pass(gan));
-    GANTRY_TRY(gantry_op_rand_normal(gan->z, c->seed, gan->noise_offset, 0.0f, 1.0f));
-    gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(gan->z));
-    if (gan->conditional) {
-        for (size_t i = 0; i < c->batch; i++) {
-            float u = gantry_philox_uniform(c->seed ^ LABEL_STREAM, gan->label_offset, i, 0.0f, (float)c->classes);
-            gan->fake_labels[i] = (uint8_t)(u < (float)c->classes ? u : (float)c->classes - 1.0f);
-        }
-        gan->label_offset += gantry_philox_uniform_blocks(c->batch);
+    GANTRY_TRY(draw_noise(gan, gan->z, gan->fake_labels));
+    if (gan->conditional)
         GANTRY_TRY(gantry__gan_condition(gan, gan->fake_labels, c->batch));
-    }
     gantry_tensor *in;
     GANTRY_TRY(gantry__gan_g_input(gan, gan->z, &in));
     return gantry_seq_forward(gan->g, in, 1, fake);
@@ -374,7 +429,10 @@ static gantry_status generator_step(gantry_gan *gan, double *g_loss)
         GANTRY_TRY(gantry_seq_backward(gan->d, gan->dlogits, 0, &dx));
     }
     GANTRY_TRY(image_grad(gan, dx, &dimage));
-    GANTRY_TRY(gantry_seq_backward(gan->g, dimage, 1, NULL));
+    if (gan->g_stacked)
+        GANTRY_TRY(gantry__seq_backward_group(gan->g, 1, dimage, 1, NULL));
+    else
+        GANTRY_TRY(gantry_seq_backward(gan->g, dimage, 1, NULL));
     return gantry_optim_step(gan->opt_g);
 }
 
@@ -459,6 +517,7 @@ gantry_status gantry__gan_step(gantry_gan *gan, const float *real, const uint8_t
 {
     const gantry_gan_config *c = &gan->config;
     size_t per_batch = gantry_tensor_numel(gan->real);
+    gan->pair_next = 0; /* a step that failed half-way leaves no fake behind */
     if (gan->conditional && !labels)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: training needs the labels of the real images",
                                 c->model);

@@ -1,5 +1,6 @@
 /* The Sequential container: layer order, state_dict names, and the
  * forward/backward drivers. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ struct gantry_seq {
     gantry_param *params, *state;
     size_t nparams, nstate;
     int forwarded;
+    size_t groups; /* of the last forward */
     int grads_deferred; /* gantry__seq_defer_zero_grad: the grads are logically zero */
 };
 
@@ -212,6 +214,12 @@ gantry_status gantry_seq_init(gantry_seq *seq, uint64_t seed, uint64_t *offset)
 
 gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int training, gantry_tensor **y)
 {
+    return gantry__seq_forward_groups(seq, x, training, 1, y);
+}
+
+gantry_status gantry__seq_forward_groups(gantry_seq *seq, const gantry_tensor *x, int training, size_t groups,
+                                         gantry_tensor **y)
+{
     CHECK_SEQ(seq);
     if (!x || !y)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_forward: input or output is NULL");
@@ -220,10 +228,15 @@ gantry_status gantry_seq_forward(gantry_seq *seq, const gantry_tensor *x, int tr
                                 x->be->name, seq->be->name);
     if (x->ndim < 2)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "seq_forward: input needs a batch dimension");
+    /* Grouping is internal: callers check gantry__seq_groupable first. */
+    assert(groups == 1 || (x->shape[0] % groups == 0 && gantry__seq_groupable(seq)));
     const gantry_tensor *cur = x;
+    seq->groups = groups;
     for (size_t i = 0; i < seq->nlayers; i++) {
         gantry_layer *l = seq->layers[i];
         l->x = cur;
+        l->groups = groups;
+        l->group = LAYER_ALL_GROUPS;
         gantry_status s = l->cls->forward(l, cur, training);
         if (s) {
             seq->forwarded = 0;
@@ -251,8 +264,49 @@ gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int 
     return gantry_seq_backward_from(seq, seq->nlayers - 1, dy, param_grads, dx);
 }
 
+/* One layer's backward, of every row or of one group's rows (x and y
+ * narrowed to them for the call). */
+static gantry_status layer_backward(gantry_layer *l, size_t group, const gantry_tensor *dy, int mode, int need_dx)
+{
+    if (group == LAYER_ALL_GROUPS || l->groups == 1)
+        return l->cls->backward(l, dy, mode, need_dx);
+    const gantry_tensor *x_all = l->x;
+    gantry_tensor *y_all = l->y;
+    size_t rows = x_all->shape[0] / l->groups;
+    gantry_tensor x = gantry__rows(x_all, group * rows, rows), y = gantry__rows(y_all, group * rows, rows);
+    l->x = &x;
+    l->y = &y;
+    l->group = group;
+    gantry_status s = l->cls->backward(l, dy, mode, need_dx);
+    l->x = x_all;
+    l->y = y_all;
+    l->group = LAYER_ALL_GROUPS;
+    return s;
+}
+
+static gantry_status backward_from(gantry_seq *seq, size_t layer, size_t group, const gantry_tensor *dy,
+                                   int param_grads, gantry_tensor **dx);
+
 gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gantry_tensor *dy, int param_grads,
                                        gantry_tensor **dx)
+{
+    return backward_from(seq, layer, LAYER_ALL_GROUPS, dy, param_grads, dx);
+}
+
+gantry_status gantry__seq_backward_group(gantry_seq *seq, size_t group, const gantry_tensor *dy, int param_grads,
+                                         gantry_tensor **dx)
+{
+    CHECK_SEQ(seq);
+    if (seq->nlayers == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: the Sequential has no layers");
+    if (group >= seq->groups)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_backward: group %zu of a forward of %zu", group,
+                                seq->groups);
+    return backward_from(seq, seq->nlayers - 1, group, dy, param_grads, dx);
+}
+
+static gantry_status backward_from(gantry_seq *seq, size_t layer, size_t group, const gantry_tensor *dy,
+                                   int param_grads, gantry_tensor **dx)
 {
     CHECK_SEQ(seq);
     if (layer >= seq->nlayers)
@@ -281,7 +335,7 @@ gantry_status gantry_seq_backward_from(gantry_seq *seq, size_t layer, const gant
     for (size_t i = layer + 1; i-- > 0;) {
         gantry_layer *l = seq->layers[i];
         int need_dx = dx != NULL || (param_grads && i > lowest);
-        gantry_status s = l->cls->backward(l, cur, mode, need_dx);
+        gantry_status s = layer_backward(l, group, cur, mode, need_dx);
         if (s) {
             if (mode == LAYER_GRADS_SET) /* some were written, some not: still all owed a zero */
                 seq->grads_deferred = 1;
@@ -317,6 +371,14 @@ int gantry__seq_rows_independent(const gantry_seq *seq)
 {
     for (size_t i = 0; i < seq->nlayers; i++)
         if (!seq->layers[i]->cls->rows_independent)
+            return 0;
+    return 1;
+}
+
+int gantry__seq_groupable(const gantry_seq *seq)
+{
+    for (size_t i = 0; i < seq->nlayers; i++)
+        if (!seq->layers[i]->cls->groupable)
             return 0;
     return 1;
 }

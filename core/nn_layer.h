@@ -22,9 +22,16 @@ typedef struct layer_class {
     /* Row i of the output depends on row i of the input alone (no batch
      * statistics, no random draws), so batches can be stacked. */
     int rows_independent;
+    /* A forward over l->groups equal groups of rows treats each group as a
+     * batch of its own (rows_independent layers, and batch norm with
+     * statistics per group), and a backward can differentiate one group
+     * alone: it reads only that group's rows of x, y and dy, and its
+     * statistics. */
+    int groupable;
 } layer_class;
 
 #define LAYER_MAX_STATE 5
+#define LAYER_ALL_GROUPS ((size_t)-1)
 
 /* A backward pass's param_grads: 0 leaves the parameter gradients alone,
  * LAYER_GRADS_ADD adds to them, LAYER_GRADS_SET overwrites them without
@@ -46,6 +53,10 @@ struct gantry_layer {
     gantry_tensor *y;       /* output: owned, or &y_view for reshapes */
     gantry_tensor *dx;      /* input gradient: owned, or &dx_view */
     gantry_tensor y_view, dx_view;
+    /* Set by the Sequential: the last forward's batch was `groups` equal
+     * groups of rows (1: one batch); a backward differentiates group
+     * `group` alone, or every row when it is LAYER_ALL_GROUPS. */
+    size_t groups, group;
     /* state_dict entries with local names ("weight"); parameters first. */
     gantry_param state[LAYER_MAX_STATE];
     size_t nparams, nstate;
@@ -97,6 +108,18 @@ void gantry__seq_defer_zero_grad(gantry_seq *seq);
 /* Whether every layer of seq is rows_independent: two batches through it
  * stacked into one give each batch's own outputs. */
 int gantry__seq_rows_independent(const gantry_seq *seq);
+/* Whether every layer of seq is groupable (see layer_class). */
+int gantry__seq_groupable(const gantry_seq *seq);
+/* gantry_seq_forward of `groups` batches stacked in x (equal numbers of
+ * rows), each normalised by its own batch statistics: the outputs, and the
+ * running statistics, of `groups` forward passes in order, from one pass
+ * whose products are `groups` times as tall.  seq must be groupable. */
+gantry_status gantry__seq_forward_groups(gantry_seq *seq, const gantry_tensor *x, int training, size_t groups,
+                                         gantry_tensor **y);
+/* gantry_seq_backward of group `group` of the last (grouped) forward: dy
+ * holds that group's rows; the gradients of a forward of that batch alone. */
+gantry_status gantry__seq_backward_group(gantry_seq *seq, size_t group, const gantry_tensor *dy, int param_grads,
+                                         gantry_tensor **dx);
 gantry_status gantry__seq_settle_grads(gantry_seq *seq);
 
 /* Gives *t exactly this shape, reallocating only when it needs more floats

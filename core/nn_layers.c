@@ -41,6 +41,8 @@ gantry_status gantry__layer_new(gantry_backend *be, const layer_class *cls, size
     l->cls = cls;
     l->be = be;
     l->priv = priv;
+    l->groups = 1;
+    l->group = LAYER_ALL_GROUPS;
     *out = l;
     return GANTRY_OK;
 }
@@ -194,6 +196,7 @@ static const layer_class linear_class = {
     .init = linear_init,
     .describe = linear_describe,
     .rows_independent = 1,
+    .groupable = 1,
 };
 
 gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, gantry_layer **out_layer)
@@ -239,6 +242,27 @@ typedef struct batchnorm_priv {
 
 enum { BN_WEIGHT, BN_BIAS, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_BATCHES };
 
+/* Training mode over l->groups stacked batches: each normalised by its own
+ * statistics, kept as row g of save_mean and save_invstd; the running
+ * statistics move once per group, in order, as after that many forwards. */
+static gantry_status batchnorm_forward_groups(gantry_layer *l, const gantry_tensor *x)
+{
+    batchnorm_priv *p = l->priv;
+    gantry_param *st = l->state;
+    size_t groups = l->groups, rows = x->shape[0] / groups;
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 2, (size_t[]){ groups, p->features }));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 2, (size_t[]){ groups, p->features }));
+    for (size_t g = 0; g < groups; g++) {
+        gantry_tensor xg = gantry__rows(x, g * rows, rows), yg = gantry__rows(l->y, g * rows, rows);
+        gantry_tensor mean = gantry__rows(p->save_mean, g, 1), invstd = gantry__rows(p->save_invstd, g, 1);
+        GANTRY_TRY(gantry_op_batchnorm_forward_train(&xg, &yg, st[BN_WEIGHT].value, st[BN_BIAS].value,
+                                                     st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, &mean,
+                                                     &invstd, p->momentum, p->eps));
+        p->batches_tracked++;
+    }
+    return GANTRY_OK;
+}
+
 static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, int training)
 {
     batchnorm_priv *p = l->priv;
@@ -271,6 +295,14 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     if (!training)
         return gantry_op_batchnorm_forward_eval(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                                 st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->eps);
+    if (l->groups > 1) {
+        if (p->virtual_mode)
+            return gantry_set_error(GANTRY_UNSUPPORTED, "BatchNorm(%zu): virtual batch norm of stacked batches",
+                                    p->features);
+        return batchnorm_forward_groups(l, x);
+    }
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
     GANTRY_TRY(gantry_op_batchnorm_forward_train(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                           st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->save_mean,
                                           p->save_invstd, p->momentum, p->eps));
@@ -308,7 +340,15 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
         return gantry_op_vbn_backward(l->x, dy, st[BN_WEIGHT].value, p->vsave_mean, p->vsave_invstd, p->ref_count,
                                       l->dx, param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                       param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
-    return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, p->save_mean, p->save_invstd, l->dx,
+    gantry_tensor mean = *p->save_mean, invstd = *p->save_invstd;
+    if (l->groups > 1) { /* the Sequential narrowed x and y to one group */
+        if (l->group >= l->groups)
+            return gantry_set_error(GANTRY_UNSUPPORTED, "BatchNorm(%zu): backward of %zu stacked batches at once",
+                                    p->features, l->groups);
+        mean = gantry__rows(p->save_mean, l->group, 1);
+        invstd = gantry__rows(p->save_invstd, l->group, 1);
+    }
+    return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, &mean, &invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                         param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
 }
@@ -361,6 +401,7 @@ static const layer_class batchnorm_class = {
     .init = batchnorm_init,
     .describe = batchnorm_describe,
     .destroy = batchnorm_destroy,
+    .groupable = 1,
 };
 
 gantry_status gantry__batchnorm_create(gantry_backend *be, size_t features, float eps, float momentum,
@@ -446,6 +487,7 @@ static const layer_class activation_class = {
     .backward = activation_backward,
     .describe = activation_describe,
     .rows_independent = 1,
+    .groupable = 1,
 };
 
 gantry_status gantry__activation_create(gantry_backend *be, gantry_activation act, float param,
@@ -531,6 +573,7 @@ static const layer_class reshape_class = {
     .backward = reshape_backward,
     .describe = reshape_describe,
     .rows_independent = 1,
+    .groupable = 1,
 };
 
 gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer)

@@ -46,7 +46,8 @@ static void help(void)
            "Linear layer of G and D the three matrix products (forward y = x W^T: M=batch, N=out,\n"
            "K=in; weight gradient dW += dy^T x: M=out, N=in, K=batch; input gradient dx = dy W:\n"
            "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time,\n"
-           "D's again at 2 x batch rows where its update stacks the real and fake batches (gan);\n"
+           "G's forward and D's again at 2 x batch rows where a step stacks G's two noise batches\n"
+           "and D's real and fake batches (gan, cgan);\n"
            "for every Conv2d / ConvTranspose2d layer (dcgan and the other conv models) the ops it\n"
            "runs, at the input size of a forward pass: im2col, the forward GEMM and swap_axes, the\n"
            "weight and input gradient GEMMs and col2im (ConvTranspose2d: the adjoint sequence),\n"
@@ -603,8 +604,10 @@ static gantry_status op_time(gantry_backend *be, op_case *c, double min_time_s, 
     return GANTRY_OK;
 }
 
-/* The GEMMs of every Linear layer (2-D ".weight" parameters, [out, in]) of `seq`. */
-static size_t linear_cases(gantry_seq *seq, const char *prefix, size_t batch, op_case *cases, size_t room)
+/* The GEMMs of every Linear layer (2-D ".weight" parameters, [out, in]) of
+ * `seq` at `batch` rows: all three passes, or the forward alone. */
+static size_t linear_cases(gantry_seq *seq, const char *prefix, size_t batch, int forward_only, op_case *cases,
+                           size_t room)
 {
     size_t count = 0;
     for (size_t i = 0; i < gantry_seq_param_count(seq); i++) {
@@ -614,7 +617,7 @@ static size_t linear_cases(gantry_seq *seq, const char *prefix, size_t batch, op
             continue;
         size_t out = gantry_tensor_dim(p->value, 0), in = gantry_tensor_dim(p->value, 1);
         static const char *const passes[] = { "forward", "weight_grad", "input_grad" };
-        for (int pass = 0; pass < 3 && count < room; pass++) {
+        for (int pass = 0; pass < (forward_only ? 1 : 3) && count < room; pass++) {
             op_case *c = &cases[count++];
             memset(c, 0, sizeof *c);
             c->kind = OP_GEMM;
@@ -875,11 +878,14 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
 {
     const gantry_gan_config *config = gantry_gan_config_of(gan);
     static op_case cases[MAX_CASES];
-    size_t n = linear_cases(gantry_gan_generator(gan), "G", config->batch, cases, MAX_CASES);
-    n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, cases + n, MAX_CASES - n);
+    size_t n = linear_cases(gantry_gan_generator(gan), "G", config->batch, 0, cases, MAX_CASES);
+    size_t g_rows = gantry_gan_g_forward_rows(gan); /* both noise batches of a step at once */
+    if (g_rows != config->batch)
+        n += linear_cases(gantry_gan_generator(gan), "G", g_rows, 1, cases + n, MAX_CASES - n);
+    n += linear_cases(gantry_gan_discriminator(gan), "D", config->batch, 0, cases + n, MAX_CASES - n);
     size_t d_rows = gantry_gan_d_update_rows(gan); /* the discriminator update's stacked pass */
     if (d_rows != config->batch)
-        n += linear_cases(gantry_gan_discriminator(gan), "D", d_rows, cases + n, MAX_CASES - n);
+        n += linear_cases(gantry_gan_discriminator(gan), "D", d_rows, 0, cases + n, MAX_CASES - n);
     static op_case bns[MAX_BN_CASES];
     size_t nbn = 0;
     TRY(conv_and_bn_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n,

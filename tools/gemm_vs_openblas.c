@@ -1,9 +1,10 @@
 /* gemm-vs-openblas: the cpu backend's GEMM against OpenBLAS's sgemm on the
  * products of the gan model's Linear layers at batch 64 (forward y = x W^T,
- * weight gradient dW = dy^T x, input gradient dx = dy W): G's at 64 rows,
- * D's at 64 rows (the generator update) and at 128 (the discriminator
- * update, which stacks the real and the fake batch), in one process, as
- * the README's GEMM comparison was measured:
+ * weight gradient dW = dy^T x, input gradient dx = dy W) as a training step
+ * runs them: G's gradients at 64 rows and its forward at 128 (both noise
+ * batches of a step), D's at 64 rows (the generator update) and at 128 (the
+ * discriminator update, which stacks the real and the fake batch), in one
+ * process, as the README's GEMM comparison was measured:
  *
  *   build/tools/gemm-vs-openblas [THREADS [ROUNDS]]
  *       (default: every online CPU, 5 rounds)
@@ -22,6 +23,7 @@
  * median over rounds is what the machine can reproduce.
  * OpenBLAS runs THREADS threads of its own; the backend gets the same number
  * through gantry_backend_config. */
+#include <assert.h>
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,8 +151,10 @@ done:
 }
 
 #define MAX_ROUNDS 99
-/* G's 5 layers at one batch size, D's 3 at two, 3 products each. */
-#define PRODUCTS 33
+/* G's 5 layers: 3 products at 64 rows, the forward again at 128; D's 3:
+ * 3 products at 64 and at 128 rows. */
+#define LAYER_ROWS 16
+#define PRODUCTS (5 * 3 + 5 + 3 * 3 * 2)
 
 int main(int argc, char **argv)
 {
@@ -173,23 +177,30 @@ int main(int argc, char **argv)
     static const struct {
         char net;
         size_t in, out, rows;
-    } layers[PRODUCTS / 3] = { { 'G', 100, 128, BATCH },      { 'G', 128, 256, BATCH },     { 'G', 256, 512, BATCH },
-                               { 'G', 512, 1024, BATCH },     { 'G', 1024, 784, BATCH },    { 'D', 784, 512, BATCH },
-                               { 'D', 512, 256, BATCH },      { 'D', 256, 1, BATCH },       { 'D', 784, 512, 2 * BATCH },
-                               { 'D', 512, 256, 2 * BATCH }, { 'D', 256, 1, 2 * BATCH } };
+        int passes; /* 3, or 1: the forward alone */
+    } layers[LAYER_ROWS] = {
+        { 'G', 100, 128, BATCH, 3 },        { 'G', 128, 256, BATCH, 3 },        { 'G', 256, 512, BATCH, 3 },
+        { 'G', 512, 1024, BATCH, 3 },       { 'G', 1024, 784, BATCH, 3 },       { 'G', 100, 128, 2 * BATCH, 1 },
+        { 'G', 128, 256, 2 * BATCH, 1 },    { 'G', 256, 512, 2 * BATCH, 1 },    { 'G', 512, 1024, 2 * BATCH, 1 },
+        { 'G', 1024, 784, 2 * BATCH, 1 },   { 'D', 784, 512, BATCH, 3 },        { 'D', 512, 256, BATCH, 3 },
+        { 'D', 256, 1, BATCH, 3 },          { 'D', 784, 512, 2 * BATCH, 3 },    { 'D', 512, 256, 2 * BATCH, 3 },
+        { 'D', 256, 1, 2 * BATCH, 3 },
+    };
     static const char *const pass[3] = { "forward", "weight_grad", "input_grad" };
     product ps[PRODUCTS];
     char labels[PRODUCTS][48];
     double flops[PRODUCTS];
-    for (size_t l = 0; l < PRODUCTS / 3; l++) {
+    size_t count = 0;
+    for (size_t l = 0; l < sizeof layers / sizeof *layers; l++) {
         size_t in = layers[l].in, out = layers[l].out, b = layers[l].rows;
         const product three[3] = { { b, out, in, 0, 1 }, { out, in, b, 1, 0 }, { b, in, out, 0, 0 } };
-        for (int i = 0; i < 3; i++) {
-            ps[3 * l + i] = three[i];
-            snprintf(labels[3 * l + i], sizeof labels[0], "%c %zu->%zu %s", layers[l].net, in, out, pass[i]);
-            flops[3 * l + i] = 2.0 * (double)three[i].m * (double)three[i].n * (double)three[i].k;
+        for (int i = 0; i < layers[l].passes; i++, count++) {
+            ps[count] = three[i];
+            snprintf(labels[count], sizeof labels[0], "%c %zu->%zu %s", layers[l].net, in, out, pass[i]);
+            flops[count] = 2.0 * (double)three[i].m * (double)three[i].n * (double)three[i].k;
         }
     }
+    assert(count == PRODUCTS);
     static double own[PRODUCTS][MAX_ROUNDS], ob[PRODUCTS][MAX_ROUNDS], ratio[PRODUCTS][MAX_ROUNDS];
     double total_ratio[MAX_ROUNDS], total_own[MAX_ROUNDS], total_ob[MAX_ROUNDS];
     int rc = 0;

@@ -86,6 +86,13 @@ GANTRY_API gantry_seq *gantry_gan_discriminator(gantry_gan *gan);
  * one (the same values, each weight read once per pass); batch otherwise
  * (two passes), and for began's autoencoder D. */
 GANTRY_API size_t gantry_gan_d_update_rows(const gantry_gan *gan);
+/* The rows of G's forward pass in a training step: 2 x batch when G is an
+ * MLP (Linear, batch norm, activations) and the step draws G's two noise
+ * batches (discriminator and generator update) with nothing else running G
+ * in between (d_steps 1, no --unroll, no --vbn): one pass over both, each
+ * batch normalised by its own statistics (the same values as two passes);
+ * batch otherwise. */
+GANTRY_API size_t gantry_gan_g_forward_rows(const gantry_gan *gan);
 
 typedef struct gantry_gan_stats {
     double d_loss;  /* BCE(D(x), 1) + BCE(D(G(z)), 0), mean over the d steps */
