@@ -48,16 +48,22 @@ gantry_status gantry__gan_condition(gantry_gan *gan, const uint8_t *labels, size
     return gantry_tensor_write(gan->planes, h, n * k * hw);
 }
 
-gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor *z, gantry_tensor **in)
+/* Conditional models: G's input rows `dst` = [z, the current one-hot]. */
+static gantry_status g_input_into(gantry_gan *gan, const gantry_tensor *z, gantry_tensor *dst)
 {
     const gantry_gan_config *c = &gan->config;
+    size_t n = c->batch, k = c->classes;
+    GANTRY_TRY(gantry_op_copy_rows(z, c->z_dim, 0, dst, c->z_dim + k, 0, n, c->z_dim));
+    return gantry_op_copy_rows(gan->onehot, k, 0, dst, c->z_dim + k, c->z_dim, n, k);
+}
+
+gantry_status gantry__gan_g_input(gantry_gan *gan, gantry_tensor *z, gantry_tensor **in)
+{
     if (!gan->conditional) {
         *in = z;
         return GANTRY_OK;
     }
-    size_t n = c->batch, k = c->classes;
-    GANTRY_TRY(gantry_op_copy_rows(z, c->z_dim, 0, gan->g_in, c->z_dim + k, 0, n, c->z_dim));
-    GANTRY_TRY(gantry_op_copy_rows(gan->onehot, k, 0, gan->g_in, c->z_dim + k, c->z_dim, n, k));
+    GANTRY_TRY(g_input_into(gan, z, gan->g_in));
     *in = gan->g_in;
     return GANTRY_OK;
 }
@@ -135,17 +141,6 @@ static gantry_status draw_noise(gantry_gan *gan, gantry_tensor *z, uint8_t *labe
     return GANTRY_OK;
 }
 
-/* G's input rows `dst` for noise z under the labels (conditional models:
- * [z, one-hot], and the conditioning is left at these labels). */
-static gantry_status g_input_rows(gantry_gan *gan, const gantry_tensor *z, const uint8_t *labels, gantry_tensor *dst)
-{
-    const gantry_gan_config *c = &gan->config;
-    size_t n = c->batch, k = c->classes;
-    GANTRY_TRY(gantry__gan_condition(gan, labels, n));
-    GANTRY_TRY(gantry_op_copy_rows(z, c->z_dim, 0, dst, c->z_dim + k, 0, n, c->z_dim));
-    return gantry_op_copy_rows(gan->onehot, k, 0, dst, c->z_dim + k, c->z_dim, n, k);
-}
-
 /* gan->g_stacked: both of the step's noise batches, drawn in the order two
  * generate calls draw them, through G at once.  *fake = the first fake;
  * gan->fake_second the other; the conditioning is the first batch's. */
@@ -158,8 +153,10 @@ static gantry_status generate_pair(gantry_gan *gan, gantry_tensor **fake)
     const gantry_tensor *in = gan->z_pair;
     if (gan->conditional) {
         gantry_tensor in0 = gantry__rows(gan->g_in_pair, 0, n), in1 = gantry__rows(gan->g_in_pair, n, n);
-        GANTRY_TRY(g_input_rows(gan, &z1, gan->fake_labels2, &in1));
-        GANTRY_TRY(g_input_rows(gan, &z0, gan->fake_labels, &in0));
+        GANTRY_TRY(gantry__gan_condition(gan, gan->fake_labels2, n));
+        GANTRY_TRY(g_input_into(gan, &z1, &in1));
+        GANTRY_TRY(gantry__gan_condition(gan, gan->fake_labels, n));
+        GANTRY_TRY(g_input_into(gan, &z0, &in0));
         in = gan->g_in_pair;
     }
     gantry_tensor *out;
