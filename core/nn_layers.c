@@ -82,6 +82,18 @@ void gantry__layer_destroy(gantry_layer *l)
 }
 
 /* A 2-D alias [rows, numel/rows] of t, without allocation. */
+gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols)
+{
+    gantry_tensor m = *t;
+    m.owns_buffer = 0;
+    m.capacity = 0;
+    m.ndim = 2;
+    m.shape[0] = t->numel / cols;
+    m.shape[1] = cols;
+    m.shape[2] = m.shape[3] = 0;
+    return m;
+}
+
 gantry_tensor gantry__rows(const gantry_tensor *t, size_t first, size_t count)
 {
     assert(first + count <= t->shape[0]);
@@ -93,18 +105,6 @@ gantry_tensor gantry__rows(const gantry_tensor *t, size_t first, size_t count)
     r.shape[0] = count;
     r.numel = count * row;
     return r;
-}
-
-gantry_tensor gantry__as_matrix(const gantry_tensor *t, size_t cols)
-{
-    gantry_tensor m = *t;
-    m.owns_buffer = 0;
-    m.capacity = 0;
-    m.ndim = 2;
-    m.shape[0] = t->numel / cols;
-    m.shape[1] = cols;
-    m.shape[2] = m.shape[3] = 0;
-    return m;
 }
 
 gantry_status gantry__fill_uniform_host(gantry_tensor *t, uint64_t seed, uint64_t *offset, float bound)
