@@ -66,8 +66,8 @@ if [[ -n $python ]]; then
   "$python" "$torch_check" "$tmp/dc/checkpoint.safetensors" "$tmp/dc.npy" 4
   check "[[ $? -eq 0 ]]" "PyTorch's DCGAN generator reproduces gantry's dcgan samples"
   # One whole training step (D and G updates, Adam) from the same state and
-  # noise: dcgan, and gan, whose D update stacks the real and fake batches
-  # (on cpu, the fast backend).
+  # noise: dcgan, and gan, whose step stacks D's real and fake batches and
+  # G's two noise batches (on cpu, the fast backend).
   for model in dcgan gan; do
     backend=reference size=(--width 8)
     [[ $model == gan ]] && backend=cpu size=()

@@ -13,7 +13,9 @@ checkpoint's noise_offset, runs Algorithm 1 once (D: real and fake BCE terms,
 Adam; G: non-saturating loss through D, Adam) and must reproduce gantry's
 losses and updated weights.  For gan this checks gantry's fast paths against
 PyTorch's plain ones: gantry runs the real and the fake batch through its
-batch-norm-free D as one stacked batch.  Exits 77 (skipped) without torch.
+batch-norm-free D as one stacked batch, and both of a step's noise batches
+through its MLP G at once (batch norm per half), where PyTorch runs two
+passes of each.  Exits 77 (skipped) without torch.
 """
 import gzip
 import sys
