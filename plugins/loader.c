@@ -232,6 +232,7 @@ static void options_for(const char *name, const gantry_backend_config *config, g
     const char *kernel_dir = getenv("GANTRY_CL_DIR");
     opts->kernel_dir = (kernel_dir && *kernel_dir) ? kernel_dir : NULL;
     opts->kernel_binary = backend_env(name, "BINARY");
+    opts->gemm = backend_env(name, "GEMM");
 }
 
 /* The first required method the table leaves NULL, or NULL when complete;

@@ -49,6 +49,20 @@ expect 2 "exclude each other" "--steps with --epochs" -- "$gantry" train --steps
 expect 2 "\-\-g-loss 'max'" "unknown --g-loss" -- "$gantry" train --g-loss max
 expect 2 "unknown option '--bogus'" "unknown option" -- "$gantry" train --bogus
 expect 2 "unknown command 'trian'" "unknown command" -- "$gantry" trian
+# GEMM paths: an unknown one is refused by name; a build without OpenBLAS
+# refuses that one (tests/test_cpu_threads.c checks which applies).
+if "$gantry" backends 2>/dev/null | grep -q "^cpu *loaded"; then
+  expect 1 "cpu: GANTRY_CPU_GEMM='blas' (expected own, openblas or auto)" "unknown GANTRY_CPU_GEMM" -- \
+    env GANTRY_CPU_GEMM=blas "$gantry" train --backend cpu --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
+fi
+if "$gantry" backends 2>/dev/null | grep -q "^opencl *loaded"; then
+  expect 1 "opencl: GANTRY_OPENCL_GEMM='cublas' (expected own, clblast or auto)" "unknown GANTRY_OPENCL_GEMM" -- \
+    env GANTRY_OPENCL_GEMM=cublas "$gantry" train --backend opencl --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
+  expect 1 "GANTRY_OPENCL_GEMM=own disagrees with gemm= in GANTRY_OPENCL_DEVICE 'gemm=clblast'" \
+    "GANTRY_OPENCL_GEMM against GANTRY_OPENCL_DEVICE" -- env GANTRY_OPENCL_GEMM=own GANTRY_OPENCL_DEVICE=gemm=clblast \
+    "$gantry" train --backend opencl --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
+fi
+[[ ! -e $tmp/r1 ]] || { echo "FAIL: an output directory was made despite the error"; fail=1; }
 expect 1 "$tmp/nowhere" "missing data directory" -- "$gantry" train --data "$tmp/nowhere" --out "$tmp/r2"
 expect 1 "bad magic" "bad IDX magic" -- "$gantry" train --data "$tmp/bad" --out "$tmp/r3"
 expect 1 "train-images-idx3-ubyte" "IDX dimensions larger than the file" -- \

@@ -242,6 +242,8 @@ static gantry_status open_env(const bench_options *o, bench_env *env)
             } else if (p[1]) {
                 env->device[n++] = ';';
                 env->device[n++] = ' ';
+                while (p[1] == ' ') /* a continuation line's indent */
+                    p++;
             }
         }
         env->device[n] = '\0';

@@ -43,7 +43,15 @@ cycle through, as `gantry bench` does).  Each step is timed on its own after
 images/s = batch * d_steps / median step time.
 
 PyTorch is only a point of comparison: it is never a dependency of gantry.
-Debian's python3-torch is enough (/usr/bin/python3).
+Compare with the PyTorch users install today, from PyPI: tools/torch-venv.sh
+makes .venv-torch/ with it, then
+
+  .venv-torch/bin/python tools/pytorch_reference.py --model dcgan --threads 2
+
+Every report names the PyTorch version and the CPU capability it dispatches
+to (torch.backends.cpu.get_cpu_capability(): DEFAULT, AVX2, AVX512, ...).
+Debian's python3-torch (1.13, /usr/bin/python3) also runs this, but it is an
+AVX2-only build 2-4x slower than today's on AVX-512 CPUs.
 """
 import argparse
 import json
@@ -170,6 +178,15 @@ def cpu_description():
     return "cpu"
 
 
+def cpu_capability():
+    """The kernels PyTorch dispatches to on this CPU (AVX512, AVX2, ...);
+    torch.backends.cpu appeared in 2.1, older builds say so."""
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return "unknown (PyTorch before 2.1)"
+
+
 def online_cpus():
     try:
         return len(os.sched_getaffinity(0))
@@ -204,8 +221,8 @@ def import_torch(threads):
         import torch as torch_module
         from torch import nn as nn_module
     except ImportError:
-        sys.exit("pytorch_reference.py: PyTorch is not installed (Debian: apt-get install python3-torch; "
-                 "run it with /usr/bin/python3)")
+        sys.exit("pytorch_reference.py: PyTorch is not installed for this Python; make a virtual environment "
+                 "with it (tools/torch-venv.sh) and run .venv-torch/bin/python tools/pytorch_reference.py")
     torch, nn = torch_module, nn_module
     torch.set_num_threads(threads)
     return {var: os.environ[var] for var in pools}
@@ -258,7 +275,9 @@ def main():
         "warmup": args.warmup,
         "d_steps": D_STEPS,
         "backend": "pytorch",
-        "backend_description": f"PyTorch {torch.__version__} on the CPU",
+        "backend_description": f"PyTorch {torch.__version__} on the CPU, capability {cpu_capability()}",
+        "torch_version": torch.__version__,
+        "cpu_capability": cpu_capability(),
         "device": cpu_description(),
         "model": args.model,
         "stack_d": args.stack_d,

@@ -107,6 +107,14 @@ int64_t cpu_thread_cpu_ns(void)
 
 int cpu_solo(const cpu_ctx *c)
 {
+#ifdef GANTRY_CPU_SOLO_TEST
+    /* Test builds (backends/cpu/solo/): every other run of
+     * GANTRY_CPU_SOLO_TEST parallel ops goes to one thread, as if the cores
+     * were busy elsewhere, so a test can see that results do not change. */
+    static unsigned long calls;
+    if ((__atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED) / GANTRY_CPU_SOLO_TEST) % 2 == 1)
+        return 1;
+#endif
     int64_t until = __atomic_load_n(&c->solo_until_ns, __ATOMIC_RELAXED);
     return until != 0 && cpu_now_ns() < until;
 }
@@ -140,21 +148,39 @@ static int cpu_probe(const gantry_backend_options *opts, char *why, size_t why_s
     return 50;
 }
 
+static const char *gemm_setting(const gantry_backend_options *opts)
+{
+    if (!opts || opts->struct_size < offsetof(gantry_backend_options, gemm) + sizeof(opts->gemm))
+        return NULL;
+    return opts->gemm;
+}
+
 static void cpu_describe(const gantry_backend_options *opts, char *buf, size_t size)
 {
     if (!buf || size == 0)
         return;
-    int threads = threads_of(opts);
-    char model[256], gemm[128];
+    int threads = threads_of(opts), avx2 = cpu_has_avx2();
+    char model[256], gemm[160], why[160];
     cpu_model(model, sizeof model);
-    cpu_gemm_describe(cpu_has_avx2(), gemm, sizeof gemm);
-    snprintf(buf, size, "host memory, %d thread%s, GEMM: %s%s%s", threads, threads == 1 ? "" : "s", gemm,
-             model[0] ? "; CPU: " : "", model);
+    cpu_gemm_path path;
+    if (cpu_gemm_choose(gemm_setting(opts), avx2, &path, why, sizeof why) == 0)
+        cpu_gemm_describe(path, avx2, gemm, sizeof gemm);
+    else
+        snprintf(gemm, sizeof gemm, "none: create() will fail");
+    snprintf(buf, size, "host memory, %d thread%s%s%s\nGEMM: %s\n      %s (GANTRY_CPU_GEMM=own|openblas|auto)", threads,
+             threads == 1 ? "" : "s", model[0] ? "; CPU: " : "", model, gemm, why);
 }
 
 static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
 {
     const gantry_host *host = host_of(opts);
+    int avx2 = cpu_has_avx2();
+    cpu_gemm_path path;
+    char why[160];
+    if (cpu_gemm_choose(gemm_setting(opts), avx2, &path, why, sizeof why) != 0) {
+        cpu_ctx tmp = { .host = host };
+        return cpu_error(&tmp, GANTRY_INVALID_ARGUMENT, CPU_NAME ": %s", why);
+    }
     cpu_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         cpu_ctx tmp = { .host = host };
@@ -162,7 +188,8 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
     }
     c->host = host;
     c->threads = threads_of(opts);
-    c->avx2 = cpu_has_avx2();
+    c->avx2 = avx2;
+    c->gemm_path = path;
     c->pack_stride = (size_t)CPU_MC * CPU_KC + (size_t)CPU_KC * CPU_NC;
     size_t bytes = (size_t)c->threads * c->pack_stride * sizeof(float);
     void *pack = NULL;
@@ -217,7 +244,7 @@ static const gantry_backend_ops cpu_ops = {
     .abi_version = GANTRY_BACKEND_ABI_VERSION,
     .struct_size = sizeof(gantry_backend_ops),
     .name = CPU_NAME,
-    .description = "host memory, OpenMP threads, packed AVX2/FMA GEMM; the fast host backend",
+    .description = "host memory, OpenMP threads, own packed GEMM or OpenBLAS; the fast host backend",
     .probe = cpu_probe,
     .describe = cpu_describe,
     .create = cpu_create,

@@ -54,7 +54,7 @@
 
 typedef enum cpu_gemm_path {
     CPU_GEMM_OWN = 0,      /* our packed kernels (AVX2/FMA or portable) */
-    CPU_GEMM_OPENBLAS = 1, /* cblas_sgemm, one OpenBLAS thread per OpenMP thread */
+    CPU_GEMM_OPENBLAS = 1, /* single-threaded cblas_sgemm calls on blocks fixed by the shape */
 } cpu_gemm_path;
 
 typedef struct cpu_ctx {
@@ -144,12 +144,15 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
 int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
-/* The GEMM path for this CPU; cpu_gemm_init() sets it up in a new context
- * (and OpenBLAS's thread count when it is OpenBLAS). */
-cpu_gemm_path cpu_gemm_default_path(int avx2);
+/* The path GANTRY_CPU_GEMM (`setting`, NULL for auto) picks on this CPU,
+ * with the reason in `why`; -1 with `why` naming what is wrong for a value
+ * that is not own/openblas/auto, or openblas in a build without it. */
+int cpu_gemm_choose(const char *setting, int avx2, cpu_gemm_path *path, char *why, size_t why_size);
+int cpu_gemm_have_openblas(void);
+/* Sets up c->gemm_path once chosen (OpenBLAS's own thread count). */
 void cpu_gemm_init(cpu_ctx *c);
-/* "own AVX2/FMA kernels" or "OpenBLAS 0.3.21 (Haswell)" into buf. */
-void cpu_gemm_describe(int avx2, char *buf, size_t size);
+/* "own AVX2/FMA kernels" or "OpenBLAS 0.3.21 (Haswell kernels), ..." into buf. */
+void cpu_gemm_describe(cpu_gemm_path path, int avx2, char *buf, size_t size);
 
 /* The full-tile kernel, or with `narrow` one that computes (and writes)
  * only the first 8 columns of the tile, for a last panel of <= 8 columns. */

@@ -31,11 +31,11 @@
  * 91% or more in that run; 1 thread 62-65 against 61 (102-106%).  Single
  * products vary by up to 20% between runs on that shared VM.
  *
- * Decision (cpu_gemm_default_path): our kernels wherever the CPU has AVX2
- * and FMA but not AVX-512; OpenBLAS, when built in (-Dopenblas, default
- * auto), where the CPU has AVX-512 (vectors twice as wide as our kernels')
- * or only our portable kernel would run.  The choice depends on the CPU
- * only, never on timings, so a machine always rounds the same way.
+ * Decision (cpu_gemm_choose, below): GANTRY_CPU_GEMM=own|openblas forces
+ * a path; auto picks one from the CPU alone, never from timings, so a
+ * machine always rounds the same way.  Both paths give the same bits at any
+ * thread count: this one by its order of operations, the OpenBLAS one by
+ * cutting every product into blocks that follow from its shape alone.
  *
  * The driver splits C into a grid of thread blocks (rows in multiples of
  * CPU_MR, columns in multiples of CPU_NR), chosen to balance micro-tiles per
@@ -177,21 +177,24 @@ static void scale_c(size_t m, size_t n, float alpha, float beta, float *cm, size
             cm[i * ldc + j] = beta != 0.0f ? zero + beta * cm[i * ldc + j] : zero;
 }
 
-/* The thread grid: tm row blocks x tn column blocks, tm * tn <= threads,
- * minimising the largest per-thread cost (micro-tiles times their
- * multiply-adds, plus packing, a packed float counted as 8 multiply-adds). */
+/* A grid of tm row blocks x tn column blocks over C. */
 typedef struct gemm_grid {
     size_t tm, tn;
     size_t rows, cols; /* per block, multiples of CPU_MR / CPU_NR */
 } gemm_grid;
 
-static gemm_grid choose_grid(size_t m, size_t n, size_t k, size_t threads)
+/* The grid of at most `limit` blocks (exactly `limit` when `exact` and the
+ * tiles allow) minimising the largest block's cost: micro-tiles times their
+ * multiply-adds, plus packing, a packed float counted as 8 multiply-adds. */
+static gemm_grid choose_grid(size_t m, size_t n, size_t k, size_t limit, int exact)
 {
     size_t mt = (m + CPU_MR - 1) / CPU_MR, nt = (n + CPU_NR - 1) / CPU_NR;
     gemm_grid best = { 1, 1, mt * CPU_MR, nt * CPU_NR };
     double best_cost = -1.0;
-    for (size_t tm = 1; tm <= threads && tm <= mt; tm++) {
-        for (size_t tn = 1; tm * tn <= threads && tn <= nt; tn++) {
+    for (size_t tm = 1; tm <= limit && tm <= mt; tm++) {
+        for (size_t tn = 1; tm * tn <= limit && tn <= nt; tn++) {
+            if (exact && tm * tn != limit)
+                continue;
             size_t rt = (mt + tm - 1) / tm, ct = (nt + tn - 1) / tn; /* tiles per block */
             double cost = (double)rt * ct * CPU_MR * CPU_NR * k + 8.0 * (double)(rt * CPU_MR + ct * CPU_NR) * k;
             if (best_cost < 0.0 || cost < best_cost * 0.999) {
@@ -317,7 +320,7 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         gemm_serial(c, c->pack, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
-    gemm_grid g = choose_grid(m, n, k, threads);
+    gemm_grid g = choose_grid(m, n, k, threads, 0);
     size_t blocks = g.tm * g.tn;
     int64_t t0 = cpu_now_ns(), stall = 0;
 #pragma omp parallel num_threads((int)blocks) reduction(max : stall)
@@ -340,6 +343,33 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
 
 /* ---- OpenBLAS ------------------------------------------------------------- */
 
+/* OpenBLAS picks its kernel by the shape of each call, and its kernels
+ * round differently: on AVX-512 CPUs (its SkylakeX and Cooperlake kernels)
+ * a small product goes through a separate small-matrix kernel.  Cutting a
+ * product into one call per thread, as this path once did, made the bits
+ * depend on the thread count (a 3-step gan run gave different checkpoints at
+ * 1 and 2 threads on a Zen 4 host), and on the drop to one thread under load.
+ * So the blocks come from the product's shape alone, each one
+ * single-threaded cblas_sgemm over the whole of K, and the threads take
+ * blocks in turn: the thread count decides who computes a block, never what
+ * it is.
+ *
+ * How many blocks: one below 2 * CPU_GEMM_GRAIN multiply-adds; else two
+ * (what two threads need), or more, a power of two up to
+ * CPU_BLAS_MAX_BLOCKS, while they cost at most CPU_BLAS_OVERHEAD of the
+ * product more than two, counting per block CPU_BLAS_CALL multiply-adds for
+ * the call and CPU_BLAS_PACK per float OpenBLAS packs (each block packs its
+ * rows of A and its columns of B over all of K).  Sixteen blocks of every
+ * large product, tried first, made the DCGAN's products 15% slower than the
+ * thread grid on 2 threads (Zen 4): a 128 x 1024 x 3136 weight gradient cut
+ * into 64 x 128 blocks packs A eight times and B twice over, for 19% more
+ * time (the model says 12%).  With this rule the DCGAN's products take 31.7
+ * ms a step against 30.7 by the thread grid, the GAN's 10.3 against 11.2. */
+#define CPU_BLAS_MAX_BLOCKS 16
+#define CPU_BLAS_CALL 262144.0
+#define CPU_BLAS_PACK 16.0
+#define CPU_BLAS_OVERHEAD 0.05
+
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
 static void sgemm_block(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                         const float *b, size_t ldb, float beta, float *cm, size_t ldc)
@@ -347,11 +377,36 @@ static void sgemm_block(int ta, int tb, size_t m, size_t n, size_t k, float alph
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m,
                 (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb, beta, cm, (blasint)ldc);
 }
+
+/* Multiply-adds plus overhead of the grid's blocks, all of them. */
+static double blas_cost(const gemm_grid *g, size_t m, size_t n, size_t k)
+{
+    double blocks = (double)(g->tm * g->tn);
+    return (double)m * n * k + blocks * CPU_BLAS_CALL +
+           CPU_BLAS_PACK * (double)k * ((double)g->tn * m + (double)g->tm * n);
+}
+
+static gemm_grid blas_blocks(size_t m, size_t n, size_t k)
+{
+    gemm_grid best = choose_grid(m, n, k, 1, 1);
+    if (m * n * k < 2 * CPU_GEMM_GRAIN)
+        return best;
+    gemm_grid two = choose_grid(m, n, k, 2, 1);
+    if (two.tm * two.tn != 2)
+        return best;
+    best = two;
+    const double limit = blas_cost(&two, m, n, k) + CPU_BLAS_OVERHEAD * (double)m * n * k;
+    for (size_t blocks = 4; blocks <= CPU_BLAS_MAX_BLOCKS; blocks *= 2) {
+        gemm_grid g = choose_grid(m, n, k, blocks, 1);
+        if (g.tm * g.tn == blocks && blas_cost(&g, m, n, k) <= limit)
+            best = g;
+    }
+    return best;
+}
 #endif
 
-/* The same thread grid, one single-threaded OpenBLAS call per block (no
- * second thread pool competing with OpenMP's).  Returns 0 when OpenBLAS
- * is not built in. */
+/* One single-threaded OpenBLAS call per block (no second thread pool
+ * competing with OpenMP's).  Returns 0 when OpenBLAS is not built in. */
 int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
@@ -360,15 +415,16 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
         scale_c(m, n, alpha, beta, cm, ldc);
         return 1;
     }
-    size_t threads = gemm_threads(c, m, n, k);
-    if (threads == 1) {
+    gemm_grid g = blas_blocks(m, n, k);
+    size_t blocks = g.tm * g.tn, threads = gemm_threads(c, m, n, k);
+    if (blocks == 1) {
         sgemm_block(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return 1;
     }
-    gemm_grid g = choose_grid(m, n, k, threads);
-    size_t blocks = g.tm * g.tn;
+    if (threads > blocks)
+        threads = blocks;
     int64_t t0 = cpu_now_ns(), stall = 0;
-#pragma omp parallel num_threads((int)blocks) reduction(max : stall)
+#pragma omp parallel num_threads((int)threads) if (threads > 1) reduction(max : stall)
     {
         int64_t cpu0 = cpu_thread_cpu_ns();
         size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
@@ -382,7 +438,8 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
         }
         stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0);
     }
-    cpu_note_stall(c, stall, cpu_now_ns() - t0);
+    if (threads > 1)
+        cpu_note_stall(c, stall, cpu_now_ns() - t0);
     return 1;
 #else
     (void)c, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
@@ -391,50 +448,99 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
 #endif
 }
 
-/* Which path this machine's products take, from its CPU alone (never from
- * timings: the same machine must always round the same way).  Our kernels
- * where they are measured to match OpenBLAS (AVX2/FMA, see the top of this
- * file); OpenBLAS, when built in, where the CPU has wider vectors than our
- * kernels use (AVX-512) or where we only have the portable kernel. */
-cpu_gemm_path cpu_gemm_default_path(int avx2)
+/* ---- which path ------------------------------------------------------------ */
+
+int cpu_gemm_have_openblas(void)
 {
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
-#if CPU_X86
-    if (!avx2 || __builtin_cpu_supports("avx512f"))
-        return CPU_GEMM_OPENBLAS;
+    return 1;
 #else
-    (void)avx2;
-    return CPU_GEMM_OPENBLAS;
+    return 0;
 #endif
+}
+
+/* Without a setting, the path follows from the CPU alone (never from
+ * timings: the same machine must always round the same way): OpenBLAS, when
+ * built in, on Intel CPUs with AVX-512, whose 512-bit units it uses and our
+ * AVX2 kernels do not (measured on a 2-core Xeon: GAN step 9.2 against 10.4
+ * ms, DCGAN 81 against 95); our kernels on other CPUs with AVX2/FMA, AMD's
+ * AVX-512 ones included (Zen 4 runs 512-bit operations as two 256-bit
+ * halves; measured on a 2-core EPYC: our GAN products 8.0 ms a step against
+ * OpenBLAS's 10.3, the DCGAN's even); OpenBLAS where we only have the
+ * portable kernel. */
+int cpu_gemm_choose(const char *setting, int avx2, cpu_gemm_path *path, char *why, size_t why_size)
+{
+    int blas = cpu_gemm_have_openblas();
+    if (setting && strcmp(setting, "own") == 0) {
+        *path = CPU_GEMM_OWN;
+        snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=own");
+        return 0;
+    }
+    if (setting && strcmp(setting, "openblas") == 0) {
+        if (!blas) {
+            snprintf(why, why_size,
+                     "GANTRY_CPU_GEMM=openblas, but this build has no OpenBLAS (meson setup -Dopenblas=enabled)");
+            return -1;
+        }
+        *path = CPU_GEMM_OPENBLAS;
+        snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=openblas");
+        return 0;
+    }
+    if (setting && strcmp(setting, "auto") != 0) {
+        snprintf(why, why_size, "GANTRY_CPU_GEMM='%.60s' (expected own, openblas or auto)", setting);
+        return -1;
+    }
+    int avx512 = 0, intel = 0;
+#if CPU_X86
+    __builtin_cpu_init();
+    avx512 = __builtin_cpu_supports("avx512f");
+    intel = __builtin_cpu_is("intel");
+#else
+    avx2 = 0; /* our vector kernels are x86 only */
 #endif
-    (void)avx2;
-    return CPU_GEMM_OWN;
+    if (!blas) {
+        *path = CPU_GEMM_OWN;
+        snprintf(why, why_size, "auto: built without OpenBLAS");
+    } else if (!avx2) {
+        *path = CPU_GEMM_OPENBLAS;
+        snprintf(why, why_size, "auto: no AVX2/FMA, where we have only a portable kernel");
+    } else if (avx512 && intel) {
+        *path = CPU_GEMM_OPENBLAS;
+        snprintf(why, why_size, "auto: an Intel CPU with AVX-512, twice as wide as our AVX2 kernels");
+    } else {
+        *path = CPU_GEMM_OWN;
+        snprintf(why, why_size, "auto: AVX2/FMA%s, where our kernels are as fast as OpenBLAS",
+                 avx512 ? " (AVX-512, not Intel's)" : "");
+    }
+    return 0;
 }
 
 void cpu_gemm_init(cpu_ctx *c)
 {
-    c->gemm_path = cpu_gemm_default_path(c->avx2);
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
     /* Our threads call OpenBLAS, so OpenBLAS itself runs one thread. */
     if (c->gemm_path == CPU_GEMM_OPENBLAS)
         openblas_set_num_threads(1);
+#else
+    (void)c;
 #endif
 }
 
-void cpu_gemm_describe(int avx2, char *buf, size_t size)
+void cpu_gemm_describe(cpu_gemm_path path, int avx2, char *buf, size_t size)
 {
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
-    if (cpu_gemm_default_path(avx2) == CPU_GEMM_OPENBLAS) {
+    if (path == CPU_GEMM_OPENBLAS) {
         /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ...": the first two words */
         const char *cfg = openblas_get_config(), *core = openblas_get_corename();
         size_t n = cfg ? strcspn(cfg, " ") : 0;
         if (cfg && cfg[n] == ' ')
             n += 1 + strcspn(cfg + n + 1, " ");
-        snprintf(buf, size, "%.*s (%s kernels), one thread per OpenMP thread", (int)n, cfg ? cfg : "",
-                 core ? core : "?");
+        snprintf(buf, size, "%.*s (%s kernels), single-threaded calls on blocks set by each product's shape",
+                 (int)n, cfg ? cfg : "", core ? core : "?");
         return;
     }
 #endif
+    (void)path;
     snprintf(buf, size, "own %s kernels", avx2 ? "AVX2/FMA" : "portable");
 }
 

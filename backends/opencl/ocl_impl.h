@@ -111,6 +111,7 @@ typedef enum ocl_gemm_path {
 typedef struct ocl_selector {
     char match[256]; /* "" = the default device */
     ocl_gemm_path gemm;
+    int gemm_set;    /* gemm= was given */
     int wg, vw;      /* 0 = per device type */
     int nt;          /* B^T with our GEMM: 0 auto, 1 dot-product kernel, 2 transpose first */
     int profile;     /* kernel shapes: 0 by device type, OCL_PROFILE_GPU, OCL_PROFILE_CPU */

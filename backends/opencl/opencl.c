@@ -19,6 +19,8 @@
  *              the GPU code paths can be run and checked on a CPU device
  *              (tests do, on PoCL); auto (the default) goes by device type.
  * e.g. GANTRY_OPENCL_DEVICE="1:0", "gpu", "intel,gemm=own", "gemm=clblast".
+ * GANTRY_OPENCL_GEMM=own|clblast|auto (opts->gemm) is the same as the gemm=
+ * setting, as GANTRY_CPU_GEMM is for the cpu backend.
  * A selector that matches nothing fails create() with GANTRY_NOT_FOUND and
  * the list of devices.
  *
@@ -180,6 +182,19 @@ static int ci_equal(const char *a, const char *b)
     return *a == *b;
 }
 
+static int parse_gemm(const char *value, ocl_gemm_path *gemm)
+{
+    if (ci_equal(value, "own"))
+        *gemm = OCL_GEMM_OWN;
+    else if (ci_equal(value, "clblast"))
+        *gemm = OCL_GEMM_CLBLAST;
+    else if (ci_equal(value, "auto"))
+        *gemm = OCL_GEMM_AUTO;
+    else
+        return -1;
+    return 0;
+}
+
 /* Parses opts->device; 0, or -1 with `err` describing the bad part. */
 static int parse_selector(const char *text, ocl_selector *sel, char *err, size_t err_size)
 {
@@ -210,16 +225,11 @@ static int parse_selector(const char *text, ocl_selector *sel, char *err, size_t
         *eq = '\0';
         const char *key = tok, *value = eq + 1;
         if (ci_equal(key, "gemm")) {
-            if (ci_equal(value, "own"))
-                sel->gemm = OCL_GEMM_OWN;
-            else if (ci_equal(value, "clblast"))
-                sel->gemm = OCL_GEMM_CLBLAST;
-            else if (ci_equal(value, "auto"))
-                sel->gemm = OCL_GEMM_AUTO;
-            else {
+            if (parse_gemm(value, &sel->gemm) != 0) {
                 snprintf(err, err_size, "gemm='%s' (expected own, clblast or auto)", value);
                 return -1;
             }
+            sel->gemm_set = 1;
         } else if (ci_equal(key, "nt")) {
             if (ci_equal(value, "dot"))
                 sel->nt = 1;
@@ -457,6 +467,39 @@ static const char *opt_device(const gantry_backend_options *opts)
     return opts->device;
 }
 
+static const char *opt_gemm(const gantry_backend_options *opts)
+{
+    if (!opts || opts->struct_size < offsetof(gantry_backend_options, gemm) + sizeof(opts->gemm))
+        return NULL;
+    return opts->gemm;
+}
+
+/* GANTRY_OPENCL_DEVICE, then GANTRY_OPENCL_GEMM (the same as its gemm=
+ * setting); 0, or -1 with the whole complaint in `err`. */
+static int parse_settings(const gantry_backend_options *opts, ocl_selector *sel, char *err, size_t err_size)
+{
+    char why[256];
+    if (parse_selector(opt_device(opts), sel, why, sizeof why) != 0) {
+        snprintf(err, err_size, "bad GANTRY_OPENCL_DEVICE '%.200s': %s", opt_device(opts), why);
+        return -1;
+    }
+    const char *gemm = opt_gemm(opts);
+    ocl_gemm_path path;
+    if (!gemm)
+        return 0;
+    if (parse_gemm(gemm, &path) != 0) {
+        snprintf(err, err_size, "GANTRY_OPENCL_GEMM='%.60s' (expected own, clblast or auto)", gemm);
+        return -1;
+    }
+    if (sel->gemm_set && sel->gemm != path) {
+        snprintf(err, err_size, "GANTRY_OPENCL_GEMM=%.60s disagrees with gemm= in GANTRY_OPENCL_DEVICE '%.200s'", gemm,
+                 opt_device(opts));
+        return -1;
+    }
+    sel->gemm = path;
+    return 0;
+}
+
 static int ocl_probe(const gantry_backend_options *opts, char *why, size_t why_size)
 {
     char dummy[8];
@@ -473,9 +516,9 @@ static int ocl_probe(const gantry_backend_options *opts, char *why, size_t why_s
         return 0;
     }
     ocl_selector sel;
-    char err[256];
+    char err[512];
     long chosen = -1;
-    if (parse_selector(opt_device(opts), &sel, err, sizeof err) == 0)
+    if (parse_settings(opts, &sel, err, sizeof err) == 0)
         chosen = select_device(&list, sel.match);
     /* A selector that matches nothing still probes the default device, so
      * that create() runs and reports the list of devices. */
@@ -512,15 +555,15 @@ static void ocl_describe(const gantry_backend_options *opts, char *buf, size_t s
         return;
     }
     ocl_selector sel;
-    char err[256];
+    char err[512];
     long chosen = -1;
-    int parsed = parse_selector(opt_device(opts), &sel, err, sizeof err) == 0;
+    int parsed = parse_settings(opts, &sel, err, sizeof err) == 0;
     if (parsed)
         chosen = select_device(&list, sel.match);
     device_list_text(&list, chosen, buf, size);
     size_t used = strlen(buf);
     if (!parsed)
-        snprintf(buf + used, size - used, "GANTRY_OPENCL_DEVICE: %s", err);
+        snprintf(buf + used, size - used, "%s", err);
     else if (chosen < 0)
         snprintf(buf + used, size - used, "GANTRY_OPENCL_DEVICE '%s' matches no device", sel.match);
     else
@@ -605,10 +648,9 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
     const gantry_host *host = opts ? opts->host : NULL;
     *out = NULL;
     ocl_selector sel;
-    char err[256];
-    if (parse_selector(opt_device(opts), &sel, err, sizeof err) != 0)
-        return ocl_error(host, GANTRY_INVALID_ARGUMENT, OCL_NAME ": bad GANTRY_OPENCL_DEVICE '%s': %s",
-                         opt_device(opts), err);
+    char err[512];
+    if (parse_settings(opts, &sel, err, sizeof err) != 0)
+        return ocl_error(host, GANTRY_INVALID_ARGUMENT, OCL_NAME ": %s", err);
 
     ocl_device_list list;
     list_devices(&list);
@@ -660,8 +702,9 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
     /* A kernel the compiler could only fit in smaller work-groups (registers,
      * local memory) would fail at its first launch: build again with half
      * the work-group size (not with an offline binary, which is fixed). */
-    int offline = opts && opts->struct_size >= sizeof(gantry_backend_options) && opts->kernel_binary &&
-                  *opts->kernel_binary;
+    int offline = opts &&
+                  opts->struct_size >= offsetof(gantry_backend_options, kernel_binary) + sizeof(opts->kernel_binary) &&
+                  opts->kernel_binary && *opts->kernel_binary;
     while (s == GANTRY_OK && c->wg > 1 && !offline) {
         size_t fits = kernels_max_wg(c);
         if (fits >= c->wg)

@@ -99,6 +99,12 @@ typedef struct gantry_backend_options {
     /* A prebuilt program binary to load instead of compiling (offline-
      * compiled FPGA bitstreams and the like); GANTRY_<NAME>_BINARY. */
     const char *kernel_binary;
+    /* Appended later: check struct_size before reading. */
+    /* The GEMM path to force where a backend has several (cpu: own,
+     * openblas; opencl: own, clblast; "auto" or NULL: the backend's own
+     * choice); GANTRY_<NAME>_GEMM.  create() refuses a value it does not
+     * know; a backend with a single path ignores it. */
+    const char *gemm;
 } gantry_backend_options;
 
 typedef struct gantry_backend_ops {
