@@ -179,12 +179,15 @@ def cpu_description():
 
 
 def cpu_capability():
-    """The kernels PyTorch dispatches to on this CPU (AVX512, AVX2, ...);
-    torch.backends.cpu appeared in 2.1, older builds say so."""
+    """The kernels PyTorch dispatches to on this CPU (AVX512, AVX2, ...):
+    torch.backends.cpu from 2.1 on, the build summary before."""
     try:
         return torch.backends.cpu.get_cpu_capability()
     except AttributeError:
-        return "unknown (PyTorch before 2.1)"
+        for line in torch.__config__.show().splitlines():
+            if "CPU capability usage:" in line:
+                return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def online_cpus():
