@@ -5,8 +5,7 @@
  * laid out like bn_forward_eval; the difference is exact and the rest runs
  * in float-float (common.cl), rounded once, as the reference rounds its
  * double result (a non-finite result as the plain float formula gives it:
- * the float-float steps would turn Inf into NaN).  Rows from r0 (the host launches at most 65535 at a time,
- * as for conv.cl).  y may alias x.
+ * the float-float steps would turn Inf into NaN).  y may alias x.
  * Backward: dx = (gamma invstd) dy, dgamma = sum dy (x - mean) invstd,
  * dbeta = sum dy (+ grad_beta * the old values), one BN_LX x BN_LY
  * work-group per BN_LX channels as bn_backward, compensated sums reduced in
@@ -20,11 +19,11 @@
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
 bn_forward_frozen(__global const float *x, ulong xo, __global float *y, ulong yo, __global const float *gamma,
                   ulong go, __global const float *beta, ulong bo, __global const float *mean, ulong mo,
-                  __global const float *invstd, ulong io, ulong outer, ulong cols, ulong inner, ulong r0)
+                  __global const float *invstd, ulong io, ulong outer, ulong cols, ulong inner)
 {
     x += xo;
     y += yo;
-    const size_t col = get_global_id(0), o = r0 + get_global_id(1);
+    const size_t col = get_global_id(0), o = get_global_id(1);
     if (col >= cols || o >= outer)
         return;
     const size_t ch = inner == 1 ? col : col / inner, at = o * cols + col;
@@ -174,7 +173,7 @@ vbn_forward(__global const float *x, ulong xo, __global float *y, ulong yo, __gl
             ulong sio, ulong ref_count, ulong channels, ulong inner, float eps)
 {
     __local float2 sh[WG];
-    const size_t pair = get_group_id(0), ch = pair % channels, l = get_local_id(0);
+    const size_t pair = get_global_id(0) / WG, ch = pair % channels, l = get_local_id(0);
     x += xo + pair * inner;
     y += yo + pair * inner;
     float2 s = (float2)(0.0f, 0.0f), q = (float2)(0.0f, 0.0f);
@@ -258,7 +257,7 @@ vbn_backward(__global const float *x, ulong xo, __global const float *dy, ulong 
              __global float *dx, ulong dxo, __global float4 *part, ulong ref_count, ulong channels, ulong inner)
 {
     __local float2 sh[WG];
-    const size_t pair = get_group_id(0), ch = pair % channels, l = get_local_id(0);
+    const size_t pair = get_global_id(0) / WG, ch = pair % channels, l = get_local_id(0);
     x += xo + pair * inner;
     dy += dyo + pair * inner;
     dx += dxo + pair * inner;

@@ -14,14 +14,14 @@
  * swap_axes: one work-item per element of y, dimension 0 the a * inner
  * floats of one output row.  copy_rows: one work-item per copied
  * element, dimension 0 the columns.  The layout is that of bias_add: rows
- * along dimension 1, so no division on the row index; the host launches at
- * most 65535 rows at a time (some GPUs' limit on a grid dimension other
- * than the first), from row r0. */
+ * along dimension 1, so no division on the row index (ocl_launch cuts a
+ * grid beyond a device's limits into slices; get_global_id includes their
+ * offsets). */
 #pragma OPENCL FP_CONTRACT OFF
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
 im2col(__global const float *x, ulong xo, __global float *col, ulong co, ulong c, ulong h, ulong w, ulong kh, ulong kw,
-       ulong sh, ulong sw, ulong ph, ulong pw, ulong oh, ulong ow, ulong cols, ulong r0)
+       ulong sh, ulong sw, ulong ph, ulong pw, ulong oh, ulong ow, ulong cols)
 {
     x += xo;
     col += co;
@@ -29,7 +29,7 @@ im2col(__global const float *x, ulong xo, __global float *col, ulong co, ulong c
      * their kw rows (kj = 0 .. kw - 1), so the division of j into (b, oy,
      * ox) serves kw elements, and each of those rows is still written
      * coalesced across the work-group. */
-    const size_t j = get_global_id(0), rk = r0 + get_global_id(1);
+    const size_t j = get_global_id(0), rk = get_global_id(1);
     if (j >= cols)
         return;
     const size_t ki = rk % kh, ci = rk / kh;
@@ -171,11 +171,11 @@ col2im(__global const float *col, ulong co, __global float *x, ulong xo, ulong c
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
-swap_axes(__global const float *x, ulong xo, __global float *y, ulong yo, ulong a, ulong b, ulong inner, ulong r0)
+swap_axes(__global const float *x, ulong xo, __global float *y, ulong yo, ulong a, ulong b, ulong inner)
 {
     x += xo;
     y += yo;
-    const size_t q = get_global_id(0), j = r0 + get_global_id(1), width = a * inner;
+    const size_t q = get_global_id(0), j = get_global_id(1), width = a * inner;
     if (q >= width)
         return;
     size_t i = q, k = 0;
@@ -187,9 +187,9 @@ swap_axes(__global const float *x, ulong xo, __global float *y, ulong yo, ulong 
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
-copy_rows(__global const float *x, ulong xo, ulong ldx, __global float *y, ulong yo, ulong ldy, ulong cols, ulong r0)
+copy_rows(__global const float *x, ulong xo, ulong ldx, __global float *y, ulong yo, ulong ldy, ulong cols)
 {
-    const size_t i = get_global_id(0), r = r0 + get_global_id(1);
+    const size_t i = get_global_id(0), r = get_global_id(1);
     if (i < cols)
         y[yo + r * ldy + i] = x[xo + r * ldx + i];
 }

@@ -114,7 +114,7 @@ softmax_ce_backward(__global const float *x, ulong xo, __global const float *t, 
 {
     __local float shm[WG];
     __local float2 sh[WG];
-    const size_t r = get_group_id(0);
+    const size_t r = get_global_id(0) / WG; /* a group per row; with the launch's offset */
     __global const float *xr = x + xo + r * k, *tr = t + to + r * k;
     __global float *dr = dx + dxo + r * k;
     const float m = row_max(xr, k, shm);
@@ -135,7 +135,7 @@ logsumexp_forward(__global const float *x, ulong xo, __global float *out, ulong 
 {
     __local float shm[WG];
     __local float2 sh[WG];
-    const size_t r = get_group_id(0);
+    const size_t r = get_global_id(0) / WG; /* a group per row; with the launch's offset */
     __global const float *xr = x + xo + r * k;
     const float m = row_max(xr, k, shm);
     const float ls = row_log_sum(row_expsum(xr, k, m, sh), m);
@@ -149,7 +149,7 @@ logsumexp_backward(__global const float *x, ulong xo, __global const float *dout
 {
     __local float shm[WG];
     __local float2 sh[WG];
-    const size_t r = get_group_id(0);
+    const size_t r = get_global_id(0) / WG; /* a group per row; with the launch's offset */
     __global const float *xr = x + xo + r * k;
     __global float *dr = dx + dxo + r * k;
     const float m = row_max(xr, k, shm);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,37 @@ static void check_works(gantry_backend *be)
     gantry_tensor_destroy(ta);
     gantry_tensor_destroy(tb);
     gantry_tensor_destroy(ty);
+}
+
+/* A matrix product through the backend, against plain C: [3, 5] x [5, 4]. */
+static void check_gemm_works(gantry_backend *be)
+{
+    enum { M = 3, K = 5, N = 4 };
+    float a[M * K], b[K * N], c[M * N];
+    for (int i = 0; i < M * K; i++)
+        a[i] = (float)(i % 7) - 3.0f;
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)(i % 5) * 0.25f;
+    gantry_tensor *ta = NULL, *tb = NULL, *tc = NULL;
+    REQUIRE(gantry_tensor_new(be, &ta, M, K, 0, 0) == GANTRY_OK);
+    REQUIRE(gantry_tensor_new(be, &tb, K, N, 0, 0) == GANTRY_OK);
+    REQUIRE(gantry_tensor_new(be, &tc, M, N, 0, 0) == GANTRY_OK);
+    CHECK_OK(gantry_tensor_write(ta, a, M * K));
+    CHECK_OK(gantry_tensor_write(tb, b, K * N));
+    CHECK_OK(gantry_op_gemm(0, 0, 1.0f, ta, tb, 0.0f, tc));
+    CHECK_OK(gantry_tensor_read(tc, c, M * N));
+    int bad = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float want = 0.0f;
+            for (int p = 0; p < K; p++)
+                want += a[i * K + p] * b[p * N + j];
+            bad += fabsf(c[i * N + j] - want) > 1e-5f;
+        }
+    CHECK(bad == 0);
+    gantry_tensor_destroy(ta);
+    gantry_tensor_destroy(tb);
+    gantry_tensor_destroy(tc);
 }
 
 /* ---- cache files ------------------------------------------------------------ */
@@ -394,6 +426,27 @@ static void test_offline_binary(void)
     if (be)
         check_works(be);
     gantry_backend_close(be);
+
+    /* An accelerator without an online compiler (FPGA flows) runs every
+     * kernel from the binary: GEMM through our own kernels, never CLBlast,
+     * which compiles at run time; without a binary the profile takes
+     * CLBlast, and CLBlast with a binary is refused. */
+    CHECK_OK(open_counted(dir, "cpu,profile=accelerator", &be, &builds, &hits, &log));
+    CHECK(strstr(log, "GEMM: own kernels") != NULL);
+    CHECK(builds == 0);
+    if (be)
+        check_gemm_works(be);
+    gantry_backend_close(be);
+    unsetenv("GANTRY_OPENCL_BINARY");
+    CHECK_OK(open_counted(dir, "cpu,profile=accelerator", &be, &builds, &hits, &log));
+    CHECK(strstr(log, "GEMM: CLBlast") != NULL);
+    gantry_backend_close(be);
+    setenv("GANTRY_OPENCL_BINARY", bin_path, 1);
+    be = NULL;
+    CHECK_STATUS(open_counted(dir, "cpu,profile=accelerator,gemm=clblast", &be, &builds, &hits, NULL),
+                 GANTRY_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("CLBlast compiles its kernels at run time");
+    CHECK(be == NULL);
 
     /* A binary built with other tunables (as an offline compile for another
      * configuration would be): the backend adopts them and still works. */

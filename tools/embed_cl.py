@@ -9,9 +9,12 @@ the file; the program is all sources in the order given.  One literal per
 line keeps every literal far below the 4095 characters C11 compilers must
 accept (no -Woverlength-strings), and clCreateProgramWithSource takes the
 lines as they are.  The output is written to a temporary file and renamed.
+A source that uses double precision in code (not in comments) is refused:
+the kernels must build on devices without fp64.
 """
 import argparse
 import os
+import re
 import sys
 
 
@@ -39,6 +42,36 @@ def c_literal(text):
     return ''.join(out)
 
 
+def strip_comments(text):
+    """`text` with its comments blanked, newlines kept (so line numbers hold)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith('/*', i):
+            end = text.find('*/', i + 2)
+            end = n if end < 0 else end + 2
+            out.append(''.join(c if c == '\n' else ' ' for c in text[i:end]))
+            i = end
+        elif text.startswith('//', i):
+            end = text.find('\n', i)
+            end = n if end < 0 else end
+            out.append(' ' * (end - i))
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return ''.join(out)
+
+
+def fp64_uses(name, text):
+    """'NAME:LINE: ...' for every use of double precision in kernel code:
+    devices without fp64 (Intel Arc, many FPGAs) refuse such a program."""
+    found = []
+    for number, line in enumerate(strip_comments(text).splitlines(), 1):
+        if re.search(r'\bdouble\d*\b|cl_khr_fp64|cl_amd_fp64', line):
+            found.append('%s:%d: double precision in kernel code: %s' % (name, number, line.strip()))
+    return found
+
+
 def identifier(name):
     return 'ocl_src_' + ''.join(c if c.isalnum() else '_' for c in name)
 
@@ -59,6 +92,10 @@ def main(argv):
     for path, name in zip(args.sources, names):
         with open(path, encoding='utf-8') as f:
             text = f.read()
+        problems = fp64_uses(name, text)
+        if problems:
+            sys.exit('embed_cl.py: ' + '\nembed_cl.py: '.join(problems) +
+                     '\nembed_cl.py: kernels must run on devices without fp64; use float-float (common.cl)')
         if text and not text.endswith('\n'):
             text += '\n'
         src_lines = ['#line 1 "%s"\n' % name] + text.splitlines(keepends=True)

@@ -2,7 +2,7 @@
 """The GAN that `gantry bench` times, in PyTorch, timed the same way.
 
 usage: pytorch_reference.py [--model gan|dcgan] [--threads N] [--batch N] [--steps N] [--warmup N]
-                            [--stack-d] [--json]
+                            [--stack-d] [--device cpu|cuda] [--json]
 
 The model, hyperparameters and training step are those of gantry's `gan`
 (include/gantry/gan.h, core/gan.c), so the numbers compare directly with
@@ -98,23 +98,24 @@ MODELS = {"gan": (generator, discriminator), "dcgan": (dcgan_generator, dcgan_di
 
 
 class GAN:
-    def __init__(self, batch, model="gan", seed=0, stack_d=False):
+    def __init__(self, batch, model="gan", seed=0, stack_d=False, device="cpu"):
         torch.manual_seed(seed)
         self.batch = batch
         self.stack_d = stack_d
+        self.device = device
         make_g, make_d = MODELS[model]
-        self.G, self.D = make_g(), make_d()
+        self.G, self.D = make_g().to(device), make_d().to(device)
         self.G.train()
         self.D.train()
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.bce = nn.BCEWithLogitsLoss()
-        self.ones = torch.ones(batch, 1)
-        self.zeros = torch.zeros(batch, 1)
+        self.ones = torch.ones(batch, 1, device=device)
+        self.zeros = torch.zeros(batch, 1, device=device)
 
     def discriminator_step_stacked(self, real):
         self.opt_d.zero_grad()
-        z = torch.randn(self.batch, Z_DIM)
+        z = torch.randn(self.batch, Z_DIM, device=self.device)
         fake = self.G(z)
         logits = self.D(torch.cat([real, fake.detach()]))
         logits_real, logits_fake = logits[:self.batch], logits[self.batch:]
@@ -134,7 +135,7 @@ class GAN:
         logits_real = self.D(real)
         loss_real = self.bce(logits_real, self.ones)
         loss_real.backward()
-        z = torch.randn(self.batch, Z_DIM)
+        z = torch.randn(self.batch, Z_DIM, device=self.device)
         fake = self.G(z)
         logits_fake = self.D(fake.detach())
         loss_fake = self.bce(logits_fake, self.zeros)
@@ -147,7 +148,7 @@ class GAN:
 
     def generator_step(self):
         self.opt_g.zero_grad()
-        z = torch.randn(self.batch, Z_DIM)
+        z = torch.randn(self.batch, Z_DIM, device=self.device)
         fake = self.G(z)
         # gradients flow through D to G, but D's own are not accumulated
         self.D.requires_grad_(False)
@@ -164,6 +165,8 @@ class GAN:
             loss, p_real, p_fake = self.discriminator_step(real[k])
             d_loss, d_real, d_fake = d_loss + loss, d_real + p_real, d_fake + p_fake
         g_loss = self.generator_step()
+        if self.device != "cpu":
+            torch.cuda.synchronize()  # the last Adam step too, as gantry bench synchronizes its backend
         return d_loss / D_STEPS, g_loss, d_real / D_STEPS, d_fake / D_STEPS
 
 
@@ -232,7 +235,7 @@ def import_torch(threads):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Times gantry's GAN training step in PyTorch (CPU).")
+    ap = argparse.ArgumentParser(description="Times gantry's GAN training step in PyTorch (CPU or CUDA).")
     ap.add_argument("--threads", type=positive, default=None,
                     help="torch.set_num_threads (default: every online CPU)")
     ap.add_argument("--model", choices=sorted(MODELS), default="gan",
@@ -242,6 +245,8 @@ def main():
     ap.add_argument("--warmup", type=non_negative, default=5, help="untimed steps first (default 5)")
     ap.add_argument("--stack-d", action="store_true",
                     help="gan: one D pass over real and fake stacked, as gantry runs it (default: two passes)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where PyTorch trains (default cpu; cuda: the first CUDA GPU)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args()
     if args.stack_d and args.model != "gan":
@@ -251,9 +256,11 @@ def main():
 
     threads = args.threads if args.threads else online_cpus()
     pools = import_torch(threads)
-    gan = GAN(args.batch, args.model, stack_d=args.stack_d)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("pytorch_reference.py: --device cuda, but this PyTorch (%s) sees no CUDA GPU" % torch.__version__)
+    gan = GAN(args.batch, args.model, stack_d=args.stack_d, device=args.device)
     data_gen = torch.Generator().manual_seed(0xB3AC4DA7A5EED)
-    pool = torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1
+    pool = (torch.rand(DATA_POOL, D_STEPS, args.batch, C, H, W, generator=data_gen) * 2 - 1).to(args.device)
 
     if not args.json:
         print(f"pytorch_reference: {args.warmup} warm-up and {args.steps} timed steps...", file=sys.stderr)
@@ -278,10 +285,13 @@ def main():
         "warmup": args.warmup,
         "d_steps": D_STEPS,
         "backend": "pytorch",
-        "backend_description": f"PyTorch {torch.__version__} on the CPU, capability {cpu_capability()}",
+        "backend_description": (f"PyTorch {torch.__version__} on the CPU, capability {cpu_capability()}"
+                                if args.device == "cpu" else
+                                f"PyTorch {torch.__version__} on CUDA {torch.version.cuda}"),
         "torch_version": torch.__version__,
         "cpu_capability": cpu_capability(),
-        "device": cpu_description(),
+        "device": cpu_description() if args.device == "cpu" else torch.cuda.get_device_name(0),
+        "torch_device": args.device,
         "model": args.model,
         "stack_d": args.stack_d,
         "batch": args.batch,

@@ -27,8 +27,12 @@
  *   CLBlast with clblast_cpu_values below                    115-160 ms   5-7 GFLOP/s
  *   own kernels                                              14-24 ms    33-57 GFLOP/s
  *   (the cpu backend's AVX2 GEMM, for scale                  18-19 ms    40-43 GFLOP/s) */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ocl_impl.h"
@@ -113,9 +117,8 @@ typedef struct gemm_call {
 } gemm_call;
 
 /* Launches kernel `kid` over [dim0, dim1] work-items.  The tile kernels
- * take the row tiles along dimension 0 (see cl/gemm.cl); dimension 1 (the
- * column tiles) is limited to 65535 groups on some GPUs, which only matters
- * with gemm=own there (N beyond 10^6 columns). */
+ * take the row tiles along dimension 0 (see cl/gemm.cl); ocl_launch cuts a
+ * grid beyond the device's limits into slices. */
 static gantry_status launch_gemm(ocl_ctx *c, ocl_kernel_id kid, size_t dim0, size_t dim1, const gemm_call *g)
 {
     cl_ulong M = g->m, N = g->n, K = g->k, AO = g->ao, LDA = g->lda, BO = g->bo, LDB = g->ldb, CO = g->co,
@@ -204,4 +207,77 @@ gantry_status ocl_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, 
     if (c->gemm == OCL_GEMM_CLBLAST)
         return gemm_clblast(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
     return gemm_own(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
+}
+
+/* ---- CLBlast's tuning database ------------------------------------------------- */
+
+/* Whether `text` (the library's bytes) holds `key` as a string of its own:
+ * CLBlast stores device names padded with spaces to 50 characters and
+ * architecture names ("SM8.0") as they are, each NUL-terminated. */
+static int names_entry(const char *text, size_t size, const char *key)
+{
+    size_t n = strlen(key);
+    if (!n)
+        return 0;
+    for (const char *p = text; (size_t)(p - text) + n < size;) {
+        const char *hit = memmem(p, size - (size_t)(p - text), key, n);
+        if (!hit || (size_t)(hit - text) + n >= size)
+            return 0;
+        if ((hit[n] == ' ' || hit[n] == '\0') && (hit == text || hit[-1] == '\0'))
+            return 1;
+        p = hit + 1;
+    }
+    return 0;
+}
+
+void ocl_clblast_tuning(const ocl_device_info *dev, char *buf, size_t size)
+{
+    /* CLBlast picks GEMM parameters from a database compiled into it, by
+     * vendor, then architecture (NVIDIA: "SM<major>.<minor>"), then device
+     * name (without an "NVIDIA " prefix), else the vendor's or its own
+     * defaults; it has no call that says which.  The entries are strings in
+     * the library, so look for them there. */
+    Dl_info info;
+    if (!dladdr((void *)CLBlastSgemm, &info) || !info.dli_fname) {
+        snprintf(buf, size, "CLBlast's tuning database: its library was not found");
+        return;
+    }
+    const char *lib = strrchr(info.dli_fname, '/') ? strrchr(info.dli_fname, '/') + 1 : info.dli_fname;
+    FILE *f = fopen(info.dli_fname, "rb");
+    char *text = NULL;
+    size_t got = 0;
+    if (f) {
+        size_t cap = (size_t)64 << 20;
+        text = malloc(cap);
+        if (text)
+            got = fread(text, 1, cap, f);
+        fclose(f);
+    }
+    if (!text || !got) {
+        free(text);
+        snprintf(buf, size, "CLBlast's tuning database: cannot read %s", info.dli_fname);
+        return;
+    }
+    const char *name = dev->name;
+    if (strncmp(name, "NVIDIA ", 7) == 0)
+        name += 7;
+    char arch[32] = "";
+    cl_uint major = 0, minor = 0;
+    if (clGetDeviceInfo(dev->device, 0x4000 /* CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV */, sizeof major, &major,
+                        NULL) == CL_SUCCESS &&
+        clGetDeviceInfo(dev->device, 0x4001 /* CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV */, sizeof minor, &minor,
+                        NULL) == CL_SUCCESS)
+        snprintf(arch, sizeof arch, "SM%u.%u", major, minor);
+    int by_name = names_entry(text, got, dev->name) || names_entry(text, got, name);
+    int by_arch = arch[0] && names_entry(text, got, arch);
+    free(text);
+    if (by_name)
+        snprintf(buf, size, "CLBlast (%s) has tuned parameters for '%s'", lib, name);
+    else if (by_arch)
+        snprintf(buf, size, "CLBlast (%s) has no parameters for '%s', but for its architecture %s", lib, name, arch);
+    else
+        snprintf(buf, size,
+                 "CLBlast (%s) has no tuned parameters for '%s'%s%s: it runs its defaults for the vendor, which "
+                 "can be far from the device's peak (CLBlast's tuner clblast_tuner_xgemm makes some)",
+                 lib, name, arch[0] ? " nor for " : "", arch);
 }

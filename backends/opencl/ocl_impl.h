@@ -34,71 +34,78 @@
 #define OCL_NAME "opencl"
 
 /* Every kernel of cl/<family>.cl.  The second field says which GEMM path
- * needs it: 0 = always, 1 = only our own GEMM.  The GEMM kernels come last
- * (they are launched with their own work-group size; opencl.c relies on
- * the order). */
+ * needs it: 0 = always, 1 = only our own GEMM.  The third is 1 for the
+ * kernels that stride over their whole grid (get_global_size,
+ * get_num_groups): ocl_launch never cuts their launches into slices, so
+ * their callers keep the grid within the device's limits (c->max_groups).
+ * Every other kernel indexes by get_global_id alone (a group-per-row kernel
+ * by get_global_id(0) / WG), so a launch may be cut along any dimension
+ * with global offsets.  The GEMM kernels come last (they are launched with
+ * their own work-group size; opencl.c relies on the order). */
 #define OCL_KERNEL_LIST(X)                                                                              \
-    X(gantry_config, 0)                                                                                 \
-    X(ew_add, 0)                                                                                        \
-    X(ew_mul, 0)                                                                                        \
-    X(ew_scale, 0)                                                                                      \
-    X(ew_axpy, 0)                                                                                       \
-    X(ew_clamp, 0)                                                                                      \
-    X(act_forward, 0)                                                                                   \
-    X(act_backward, 0)                                                                                  \
-    X(bias_add, 0)                                                                                      \
-    X(bias_grad, 0)                                                                                     \
-    X(bn_forward_train, 0)                                                                              \
-    X(bn_forward_eval, 0)                                                                               \
-    X(bn_backward, 0)                                                                                   \
-    X(bn_forward_train_rows, 0)                                                                         \
-    X(bn_backward_rows, 0)                                                                              \
-    X(bias_grad_rows, 0)                                                                                \
-    X(sum_partial, 0)                                                                                   \
-    X(reduce_final, 0)                                                                                  \
-    X(bce_forward_partial, 0)                                                                           \
-    X(bce_backward, 0)                                                                                  \
-    X(sgd_update, 0)                                                                                    \
-    X(adam_update, 0)                                                                                   \
-    X(rmsprop_update, 0)                                                                                \
-    X(rand_uniform, 0)                                                                                  \
-    X(rand_normal, 0)                                                                                   \
-    X(im2col, 0)                                                                                        \
-    X(col2im, 0)                                                                                        \
-    X(swap_axes, 0)                                                                                     \
-    X(copy_rows, 0)                                                                                     \
-    X(regression_partial, 0)                                                                            \
-    X(regression_backward, 0)                                                                           \
-    X(softmax_ce_forward, 0)                                                                            \
-    X(softmax_ce_backward, 0)                                                                           \
-    X(logsumexp_forward, 0)                                                                             \
-    X(logsumexp_backward, 0)                                                                            \
-    X(dropout_mask, 0)                                                                                  \
-    X(mbd_forward, 0)                                                                                   \
-    X(mbd_weights, 0)                                                                                   \
-    X(mbd_backward, 0)                                                                                  \
-    X(bn_forward_frozen, 0)                                                                             \
-    X(bn_backward_frozen, 0)                                                                            \
-    X(vbn_forward, 0)                                                                                   \
-    X(vbn_forward_items, 0)                                                                             \
-    X(vbn_backward, 0)                                                                                  \
-    X(vbn_backward_channels, 0)                                                                         \
-    X(gemm_nn, 1)                                                                                       \
-    X(gemm_tn, 1)                                                                                       \
-    X(gemm_nt, 1)                                                                                       \
-    X(gemm_el_nn, 1)                                                                                    \
-    X(gemm_el_tn, 1)                                                                                    \
-    X(gemm_el_tt, 1)                                                                                    \
-    X(transpose, 1)
+    X(gantry_config, 0, 1)                                                                             \
+    X(ew_add, 0, 0)                                                                                    \
+    X(ew_mul, 0, 0)                                                                                    \
+    X(ew_scale, 0, 0)                                                                                  \
+    X(ew_axpy, 0, 0)                                                                                   \
+    X(ew_clamp, 0, 0)                                                                                  \
+    X(act_forward, 0, 0)                                                                               \
+    X(act_backward, 0, 0)                                                                              \
+    X(bias_add, 0, 0)                                                                                  \
+    X(bias_grad, 0, 0)                                                                                 \
+    X(bn_forward_train, 0, 0)                                                                          \
+    X(bn_forward_eval, 0, 0)                                                                           \
+    X(bn_backward, 0, 0)                                                                               \
+    X(bn_forward_train_rows, 0, 0)                                                                     \
+    X(bn_backward_rows, 0, 0)                                                                          \
+    X(bias_grad_rows, 0, 0)                                                                            \
+    X(sum_partial, 0, 1)                                                                               \
+    X(reduce_final, 0, 1)                                                                              \
+    X(bce_forward_partial, 0, 1)                                                                       \
+    X(bce_backward, 0, 0)                                                                              \
+    X(sgd_update, 0, 0)                                                                                \
+    X(adam_update, 0, 0)                                                                               \
+    X(rmsprop_update, 0, 0)                                                                            \
+    X(rand_uniform, 0, 0)                                                                              \
+    X(rand_normal, 0, 0)                                                                               \
+    X(im2col, 0, 0)                                                                                    \
+    X(col2im, 0, 0)                                                                                    \
+    X(swap_axes, 0, 0)                                                                                 \
+    X(copy_rows, 0, 0)                                                                                 \
+    X(regression_partial, 0, 1)                                                                        \
+    X(regression_backward, 0, 0)                                                                       \
+    X(softmax_ce_forward, 0, 1)                                                                        \
+    X(softmax_ce_backward, 0, 0)                                                                       \
+    X(logsumexp_forward, 0, 0)                                                                         \
+    X(logsumexp_backward, 0, 0)                                                                        \
+    X(dropout_mask, 0, 0)                                                                              \
+    X(mbd_forward, 0, 0)                                                                               \
+    X(mbd_weights, 0, 0)                                                                               \
+    X(mbd_backward, 0, 0)                                                                              \
+    X(bn_forward_frozen, 0, 0)                                                                         \
+    X(bn_backward_frozen, 0, 0)                                                                        \
+    X(vbn_forward, 0, 0)                                                                               \
+    X(vbn_forward_items, 0, 0)                                                                         \
+    X(vbn_backward, 0, 0)                                                                              \
+    X(vbn_backward_channels, 0, 0)                                                                     \
+    X(gemm_nn, 1, 0)                                                                                   \
+    X(gemm_tn, 1, 0)                                                                                   \
+    X(gemm_nt, 1, 0)                                                                                   \
+    X(gemm_el_nn, 1, 0)                                                                                \
+    X(gemm_el_tn, 1, 0)                                                                                \
+    X(gemm_el_tt, 1, 0)                                                                                \
+    X(transpose, 1, 0)
 
 typedef enum ocl_kernel_id {
-#define OCL_X_ENUM(name, gemm_only) OCL_K_##name,
+#define OCL_X_ENUM(name, gemm_only, whole) OCL_K_##name,
     OCL_KERNEL_LIST(OCL_X_ENUM)
 #undef OCL_X_ENUM
     OCL_K_COUNT
 } ocl_kernel_id;
 
 extern const char *const ocl_kernel_names[OCL_K_COUNT];
+/* The third field of OCL_KERNEL_LIST: launched whole, never in slices. */
+extern const unsigned char ocl_kernel_whole[OCL_K_COUNT];
 
 typedef enum ocl_gemm_path {
     OCL_GEMM_AUTO = 0, /* own kernels on CPU devices, CLBlast elsewhere */
@@ -114,11 +121,23 @@ typedef struct ocl_selector {
     int gemm_set;    /* gemm= was given */
     int wg, vw;      /* 0 = per device type */
     int nt;          /* B^T with our GEMM: 0 auto, 1 dot-product kernel, 2 transpose first */
-    int profile;     /* kernel shapes: 0 by device type, OCL_PROFILE_GPU, OCL_PROFILE_CPU */
+    int profile;     /* kernel shapes: 0 by device type, OCL_PROFILE_GPU, _CPU, _ACCELERATOR */
+    /* Limits tighter than the device's, to run on a forgiving device (PoCL)
+     * the launches a strict one would refuse: maxwg=N caps the work-group
+     * size, maxdim=N the work-items per dimension of one launch; 0 = the
+     * device's own. */
+    size_t max_wg, max_dim;
 } ocl_selector;
 
 #define OCL_PROFILE_GPU 1
 #define OCL_PROFILE_CPU 2
+#define OCL_PROFILE_ACCELERATOR 3
+
+/* Work-groups per dimension of one launch: CUDA's grid limit in y and z,
+ * which NVIDIA's OpenCL inherits; x allows more there, but one rule for
+ * every dimension and device is simpler and costs a launch per 65535
+ * groups.  ocl_launch cuts larger launches into slices. */
+#define OCL_MAX_GROUPS_PER_DIM 65535u
 
 /* The device's properties that choose tunables and name it in messages. */
 typedef struct ocl_device_info {
@@ -131,6 +150,10 @@ typedef struct ocl_device_info {
     cl_uint compute_units;
     cl_ulong global_mem, max_alloc, local_mem;
     size_t max_wg;
+    size_t max_item[3];   /* CL_DEVICE_MAX_WORK_ITEM_SIZES: a work-group's extent per dimension */
+    /* Work-items per dimension of one launch: 0, no limit but the
+     * work-group count (OCL_MAX_GROUPS_PER_DIM); maxdim= sets one. */
+    size_t max_global;
     int correct_div_sqrt; /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT for float */
 } ocl_device_info;
 
@@ -153,6 +176,9 @@ typedef struct ocl_ctx {
     ocl_gemm_path gemm; /* resolved: OWN or CLBLAST */
     int nt_transpose;   /* own GEMM, B^T: transpose B, then the row kernel */
     char build_options[512];
+
+    /* CL_KERNEL_WORK_GROUP_SIZE of each kernel created (0: not created) */
+    size_t kernel_wg[OCL_K_COUNT];
 
     /* counters, for tests and debug lines */
     unsigned builds, cache_hits;
@@ -234,7 +260,12 @@ typedef struct ocl_arg {
 
 #define OCL_ARG(x) ((ocl_arg){ sizeof(x), &(x) })
 
-/* Sets the arguments and enqueues kernel `k` over `dims` dimensions. */
+/* Sets the arguments and enqueues kernel `k` over `dims` dimensions with
+ * work-groups of `local` (required).  Refuses, with GANTRY_INTERNAL, a
+ * work-group beyond the kernel's or the device's limits; cuts a launch
+ * whose global size exceeds a dimension's limit into slices with global
+ * offsets (never a kernel marked whole in OCL_KERNEL_LIST, which it refuses
+ * instead). */
 gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint dims, const size_t *global,
                          const size_t *local, size_t nargs, const ocl_arg *args);
 /* A 1-D launch of `items` work-items (rounded up to whole groups of WG). */
@@ -256,6 +287,9 @@ size_t ocl_div_up(size_t x, size_t d);
 
 gantry_status ocl_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,
                        size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c, size_t ldc);
+/* One line on whether CLBlast's built-in database has GEMM parameters for
+ * this device (or its architecture), or runs defaults. */
+void ocl_clblast_tuning(const ocl_device_info *dev, char *buf, size_t size);
 
 /* ---- the op table's entries (ocl_ops.c) -------------------------------- */
 

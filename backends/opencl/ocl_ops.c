@@ -33,6 +33,16 @@ size_t ocl_div_up(size_t x, size_t d)
     return (x + d - 1) / d;
 }
 
+/* Work-items per dimension of one enqueue: whole groups, at most
+ * OCL_MAX_GROUPS_PER_DIM of them and at most maxdim= work-items. */
+static size_t slice_items(const ocl_ctx *c, size_t local)
+{
+    size_t groups = OCL_MAX_GROUPS_PER_DIM;
+    if (c->dev.max_global && c->dev.max_global / local < groups)
+        groups = c->dev.max_global / local;
+    return (groups ? groups : 1) * local;
+}
+
 gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint dims, const size_t *global,
                          const size_t *local, size_t nargs, const ocl_arg *args)
 {
@@ -40,6 +50,30 @@ gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint di
     if (!kernel)
         return ocl_error(c->host, GANTRY_INTERNAL, OCL_NAME ": %s on '%s': kernel '%s' is not loaded", op, c->dev.name,
                          ocl_kernel_names[k]);
+    /* What a strict device refuses and PoCL forgives: checked here, once,
+     * for every launch. */
+    size_t group = 1, step[3] = { 1, 1, 1 };
+    int slices = 0;
+    for (cl_uint d = 0; d < dims; d++) {
+        group *= local[d];
+        if (local[d] > c->dev.max_item[d] || global[d] % local[d])
+            return ocl_error(c->host, GANTRY_INTERNAL,
+                             OCL_NAME ": %s on '%s': kernel '%s' launched with %zu work-items in a group along dimension "
+                             "%u of %zu (the device takes %zu)",
+                             op, c->dev.name, ocl_kernel_names[k], local[d], d, global[d], c->dev.max_item[d]);
+        step[d] = slice_items(c, local[d]);
+        slices |= global[d] > step[d];
+    }
+    if (group > c->dev.max_wg || (c->kernel_wg[k] && group > c->kernel_wg[k]))
+        return ocl_error(c->host, GANTRY_INTERNAL,
+                         OCL_NAME ": %s on '%s': kernel '%s' launched with work-groups of %zu, beyond the device's %zu "
+                         "(the kernel's: %zu)",
+                         op, c->dev.name, ocl_kernel_names[k], group, c->dev.max_wg, c->kernel_wg[k]);
+    if (slices && ocl_kernel_whole[k])
+        return ocl_error(c->host, GANTRY_INTERNAL,
+                         OCL_NAME ": %s on '%s': kernel '%s' strides over its whole grid, which exceeds the device's "
+                         "limit of %zu work-items along a dimension",
+                         op, c->dev.name, ocl_kernel_names[k], step[0]);
     for (size_t i = 0; i < nargs; i++) {
         cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) {
@@ -48,13 +82,24 @@ gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint di
             return ocl_fail(c, err, op, what);
         }
     }
-    cl_int err = clEnqueueNDRangeKernel(c->queue, kernel, dims, NULL, global, local, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
-        char what[96];
-        snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", ocl_kernel_names[k]);
-        return ocl_fail(c, err, op, what);
+    /* Larger grids in slices: the kernels index by get_global_id, which
+     * includes the slice's offset. */
+    size_t off[3] = { 0, 0, 0 }, size[3];
+    for (;;) {
+        for (cl_uint d = 0; d < dims; d++)
+            size[d] = global[d] - off[d] < step[d] ? global[d] - off[d] : step[d];
+        cl_int err = clEnqueueNDRangeKernel(c->queue, kernel, dims, slices ? off : NULL, size, local, 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s)", ocl_kernel_names[k]);
+            return ocl_fail(c, err, op, what);
+        }
+        cl_uint d = 0;
+        while (d < dims && (off[d] += step[d]) >= global[d])
+            off[d++] = 0;
+        if (d == dims)
+            return GANTRY_OK;
     }
-    return GANTRY_OK;
 }
 
 /* A 1-D launch of `items` work-items (rounded up to whole groups). */

@@ -5,8 +5,7 @@
  *   rows          im2col (kw elements per work-item, a row per (ci, ki)),
  *                 swap_axes, copy_rows, batchnorm_forward_frozen: an
  *                 element per work-item, dimension 0 the columns of a row
- *                 (coalesced), dimension 1 the rows, launched in slices of
- *                 at most OCL_V2_MAX_ROWS rows from a first row r0
+ *                 (coalesced), dimension 1 the rows
  *   elementwise   regression backward, col2im (a gather per run of columns
  *                 of an image row: a row of VW planes on CPUs, an element
  *                 on GPUs),
@@ -27,10 +26,6 @@
 #include <stdio.h>
 
 #include "ocl_impl.h"
-
-/* The largest work-group count some GPUs take along dimensions 1 and 2
- * (CUDA's grid limit, which NVIDIA's OpenCL inherits). */
-#define OCL_V2_MAX_ROWS 65535u
 
 /* Virtual batch norm runs a work-group of WG per (example, channel) pair
  * from this many inner values per pair (WG / 2 or more), a work-item per
@@ -55,19 +50,6 @@ static mem_arg M(gantry_mem m)
 
 #define MEM_ARGS(m) OCL_ARG((m).buf), OCL_ARG((m).off)
 #define ARGC(a) (sizeof(a) / sizeof *(a))
-
-/* ocl_launch_rows in slices of at most OCL_V2_MAX_ROWS rows; the kernel's
- * last argument is its first row, `*r0`, which this sets. */
-static gantry_status launch_row_slices(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t cols,
-                                       size_t nargs, const ocl_arg *args, cl_ulong *r0)
-{
-    for (size_t first = 0; first < rows; first += OCL_V2_MAX_ROWS) {
-        size_t count = rows - first < OCL_V2_MAX_ROWS ? rows - first : OCL_V2_MAX_ROWS;
-        *r0 = first;
-        GANTRY_TRY(ocl_launch_rows(c, op, k, count, cols, nargs, args));
-    }
-    return GANTRY_OK;
-}
 
 /* Stage 2 of a loss whose stage 1 left `groups` partials in c->partials. */
 static gantry_status reduce_partials(ocl_ctx *c, const char *op, size_t groups, mem_arg om, float divisor)
@@ -98,12 +80,12 @@ gantry_status ocl_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_c
     ocl_ctx *c = ctx;
     mem_arg xm = M(x), cm = M(col);
     cl_ulong ch = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw, ph = g->ph, pw = g->pw,
-             oh = g->oh, ow = g->ow, cols = (cl_ulong)g->n * g->oh * g->ow, r0 = 0;
+             oh = g->oh, ow = g->ow, cols = (cl_ulong)g->n * g->oh * g->ow;
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(cm), OCL_ARG(ch), OCL_ARG(h),  OCL_ARG(w),  OCL_ARG(kh),
                        OCL_ARG(kw),  OCL_ARG(sh),  OCL_ARG(sw), OCL_ARG(ph), OCL_ARG(pw), OCL_ARG(oh),
-                       OCL_ARG(ow),  OCL_ARG(cols), OCL_ARG(r0) };
+                       OCL_ARG(ow),  OCL_ARG(cols) };
     /* A row per (ci, ki): the kernel writes its kw rows of col. */
-    return launch_row_slices(c, "im2col", OCL_K_im2col, g->c * g->kh, (size_t)cols, ARGC(args), args, &r0);
+    return ocl_launch_rows(c, "im2col", OCL_K_im2col, g->c * g->kh, (size_t)cols, ARGC(args), args);
 }
 
 gantry_status ocl_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta)
@@ -135,18 +117,18 @@ gantry_status ocl_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, siz
 {
     ocl_ctx *c = ctx;
     mem_arg xm = M(x), ym = M(y);
-    cl_ulong aa = a, bb = b, in = inner, r0 = 0;
-    ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(ym), OCL_ARG(aa), OCL_ARG(bb), OCL_ARG(in), OCL_ARG(r0) };
-    return launch_row_slices(c, "swap_axes", OCL_K_swap_axes, b, a * inner, ARGC(args), args, &r0);
+    cl_ulong aa = a, bb = b, in = inner;
+    ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(ym), OCL_ARG(aa), OCL_ARG(bb), OCL_ARG(in) };
+    return ocl_launch_rows(c, "swap_axes", OCL_K_swap_axes, b, a * inner, ARGC(args), args);
 }
 
 gantry_status ocl_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols)
 {
     ocl_ctx *c = ctx;
     mem_arg xm = M(x), ym = M(y);
-    cl_ulong lx = ldx, ly = ldy, cc = cols, r0 = 0;
-    ocl_arg args[] = { MEM_ARGS(xm), OCL_ARG(lx), MEM_ARGS(ym), OCL_ARG(ly), OCL_ARG(cc), OCL_ARG(r0) };
-    return launch_row_slices(c, "copy_rows", OCL_K_copy_rows, rows, cols, ARGC(args), args, &r0);
+    cl_ulong lx = ldx, ly = ldy, cc = cols;
+    ocl_arg args[] = { MEM_ARGS(xm), OCL_ARG(lx), MEM_ARGS(ym), OCL_ARG(ly), OCL_ARG(cc) };
+    return ocl_launch_rows(c, "copy_rows", OCL_K_copy_rows, rows, cols, ARGC(args), args);
 }
 
 /* ---- regression losses ------------------------------------------------------------ */
@@ -302,11 +284,11 @@ gantry_status ocl_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y
 {
     ocl_ctx *c = ctx;
     mem_arg xm = M(x), ym = M(y), gm = M(gamma), bm = M(beta), mm = M(mean), im = M(invstd);
-    cl_ulong o = outer, cols = (cl_ulong)channels * inner, in = inner, r0 = 0;
+    cl_ulong o = outer, cols = (cl_ulong)channels * inner, in = inner;
     ocl_arg args[] = { MEM_ARGS(xm), MEM_ARGS(ym), MEM_ARGS(gm),  MEM_ARGS(bm), MEM_ARGS(mm),
-                       MEM_ARGS(im), OCL_ARG(o),   OCL_ARG(cols), OCL_ARG(in),  OCL_ARG(r0) };
-    return launch_row_slices(c, "batchnorm_forward_frozen", OCL_K_bn_forward_frozen, outer, channels * inner,
-                             ARGC(args), args, &r0);
+                       MEM_ARGS(im), OCL_ARG(o),   OCL_ARG(cols), OCL_ARG(in) };
+    return ocl_launch_rows(c, "batchnorm_forward_frozen", OCL_K_bn_forward_frozen, outer, channels * inner,
+                           ARGC(args), args);
 }
 
 gantry_status ocl_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,

@@ -32,15 +32,21 @@
 #include "ocl_impl.h"
 
 const char *const ocl_kernel_names[OCL_K_COUNT] = {
-#define OCL_X_NAME(name, gemm_only) #name,
+#define OCL_X_NAME(name, gemm_only, whole) #name,
     OCL_KERNEL_LIST(OCL_X_NAME)
 #undef OCL_X_NAME
 };
 
 static const int ocl_kernel_gemm_only[OCL_K_COUNT] = {
-#define OCL_X_GEMM(name, gemm_only) gemm_only,
+#define OCL_X_GEMM(name, gemm_only, whole) gemm_only,
     OCL_KERNEL_LIST(OCL_X_GEMM)
 #undef OCL_X_GEMM
+};
+
+const unsigned char ocl_kernel_whole[OCL_K_COUNT] = {
+#define OCL_X_WHOLE(name, gemm_only, whole) whole,
+    OCL_KERNEL_LIST(OCL_X_WHOLE)
+#undef OCL_X_WHOLE
 };
 
 uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n)

@@ -86,6 +86,14 @@ static void query_device(ocl_device_info *info)
     if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_wg, &info->max_wg, NULL) != CL_SUCCESS ||
         info->max_wg == 0)
         info->max_wg = 1;
+    cl_uint dims = 0;
+    size_t items[16];
+    if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof dims, &dims, NULL) != CL_SUCCESS || dims < 3 ||
+        dims > 16 || clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, dims * sizeof *items, items, NULL) != CL_SUCCESS)
+        items[0] = items[1] = items[2] = info->max_wg;
+    for (int i = 0; i < 3; i++)
+        info->max_item[i] = items[i] ? items[i] : 1;
+    info->max_global = 0;
     cl_device_fp_config fp = 0;
     if (clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) != CL_SUCCESS)
         fp = 0;
@@ -259,14 +267,29 @@ static int parse_selector(const char *text, ocl_selector *sel, char *err, size_t
                 sel->profile = OCL_PROFILE_GPU;
             else if (ci_equal(value, "cpu"))
                 sel->profile = OCL_PROFILE_CPU;
+            else if (ci_equal(value, "accelerator"))
+                sel->profile = OCL_PROFILE_ACCELERATOR;
             else if (ci_equal(value, "auto"))
                 sel->profile = 0;
             else {
-                snprintf(err, err_size, "profile='%s' (expected gpu, cpu or auto)", value);
+                snprintf(err, err_size, "profile='%s' (expected gpu, cpu, accelerator or auto)", value);
                 return -1;
             }
+        } else if (ci_equal(key, "maxwg") || ci_equal(key, "maxdim")) {
+            char *end;
+            long v = strtol(value, &end, 10);
+            int is_wg = ci_equal(key, "maxwg");
+            long lo = is_wg ? 1 : 64;
+            if (!*value || *end || v < lo || v > (1L << 30)) {
+                snprintf(err, err_size, "%s='%s' (expected a whole number from %ld up)", key, value, lo);
+                return -1;
+            }
+            if (is_wg)
+                sel->max_wg = (size_t)v;
+            else
+                sel->max_dim = (size_t)v;
         } else {
-            snprintf(err, err_size, "unknown setting '%s' (known: gemm, nt, wg, vw, profile)", key);
+            snprintf(err, err_size, "unknown setting '%s' (known: gemm, nt, wg, vw, profile, maxwg, maxdim)", key);
             return -1;
         }
     }
@@ -346,11 +369,16 @@ static int shaped_as(const ocl_selector *sel, cl_device_type type, int profile, 
     return sel->profile ? sel->profile == profile : (type & kind) != 0;
 }
 
-/* Our kernels on CPUs (profile=cpu included), CLBlast elsewhere. */
-static ocl_gemm_path resolve_gemm(const ocl_selector *sel, cl_device_type type)
+/* Our kernels on CPUs (profile=cpu included) and wherever the kernels come
+ * from an offline binary (`offline`: CLBlast compiles its own at run time,
+ * which a device without an online compiler cannot), CLBlast elsewhere.
+ * parse_settings() refuses gemm=clblast with an offline binary. */
+static ocl_gemm_path resolve_gemm(const ocl_selector *sel, cl_device_type type, int offline)
 {
     if (sel->gemm != OCL_GEMM_AUTO)
         return sel->gemm;
+    if (offline)
+        return OCL_GEMM_OWN;
     return shaped_as(sel, type, OCL_PROFILE_CPU, CL_DEVICE_TYPE_CPU) ? OCL_GEMM_OWN : OCL_GEMM_CLBLAST;
 }
 
@@ -467,11 +495,29 @@ static const char *opt_device(const gantry_backend_options *opts)
     return opts->device;
 }
 
+/* GANTRY_OPENCL_BINARY, or NULL when unset or empty. */
+static const char *opt_binary(const gantry_backend_options *opts)
+{
+    if (!opts || opts->struct_size < offsetof(gantry_backend_options, kernel_binary) + sizeof(opts->kernel_binary))
+        return NULL;
+    return opts->kernel_binary && *opts->kernel_binary ? opts->kernel_binary : NULL;
+}
+
 static const char *opt_gemm(const gantry_backend_options *opts)
 {
     if (!opts || opts->struct_size < offsetof(gantry_backend_options, gemm) + sizeof(opts->gemm))
         return NULL;
     return opts->gemm;
+}
+
+static int check_offline_gemm(const gantry_backend_options *opts, const ocl_selector *sel, char *err, size_t err_size)
+{
+    if (sel->gemm != OCL_GEMM_CLBLAST || !opt_binary(opts))
+        return 0;
+    snprintf(err, err_size,
+             "GEMM through CLBlast with GANTRY_OPENCL_BINARY: CLBlast compiles its kernels at run time, which a device "
+             "that needs an offline binary cannot; use gemm=own or auto");
+    return -1;
 }
 
 /* GANTRY_OPENCL_DEVICE, then GANTRY_OPENCL_GEMM (the same as its gemm=
@@ -486,7 +532,7 @@ static int parse_settings(const gantry_backend_options *opts, ocl_selector *sel,
     const char *gemm = opt_gemm(opts);
     ocl_gemm_path path;
     if (!gemm)
-        return 0;
+        return check_offline_gemm(opts, sel, err, err_size);
     if (parse_gemm(gemm, &path) != 0) {
         snprintf(err, err_size, "GANTRY_OPENCL_GEMM='%.60s' (expected own, clblast or auto)", gemm);
         return -1;
@@ -497,7 +543,8 @@ static int parse_settings(const gantry_backend_options *opts, ocl_selector *sel,
         return -1;
     }
     sel->gemm = path;
-    return 0;
+    sel->gemm_set = 1;
+    return check_offline_gemm(opts, sel, err, err_size);
 }
 
 static int ocl_probe(const gantry_backend_options *opts, char *why, size_t why_size)
@@ -529,11 +576,7 @@ static int ocl_probe(const gantry_backend_options *opts, char *why, size_t why_s
     if (clGetDeviceInfo(list.items[chosen].device, CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, NULL) !=
         CL_SUCCESS)
         compiler = CL_TRUE;
-    const char *binary = opts && opts->struct_size >= offsetof(gantry_backend_options, kernel_binary) +
-                                                          sizeof(opts->kernel_binary)
-                             ? opts->kernel_binary
-                             : NULL;
-    if (!compiler && !(binary && *binary)) {
+    if (!compiler && !opt_binary(opts)) {
         snprintf(why, why_size, "OpenCL device '%s' has no compiler and GANTRY_OPENCL_BINARY is not set",
                  list.items[chosen].name);
         score = 0;
@@ -566,8 +609,22 @@ static void ocl_describe(const gantry_backend_options *opts, char *buf, size_t s
         snprintf(buf + used, size - used, "%s", err);
     else if (chosen < 0)
         snprintf(buf + used, size - used, "GANTRY_OPENCL_DEVICE '%s' matches no device", sel.match);
-    else
-        snprintf(buf + used, size - used, "GEMM: %s", gemm_path_name(resolve_gemm(&sel, list.items[chosen].type)));
+    else {
+        ocl_gemm_path g = resolve_gemm(&sel, list.items[chosen].type, opt_binary(opts) != NULL);
+        char tuning[400] = "";
+        if (g == OCL_GEMM_CLBLAST) {
+            if (shaped_as(&sel, list.items[chosen].type, OCL_PROFILE_CPU, CL_DEVICE_TYPE_CPU))
+                snprintf(tuning, sizeof tuning, "\n      CPU device: gantry's CLBlast parameters (ocl_gemm.c)");
+            else {
+                tuning[0] = '\n';
+                memset(tuning + 1, ' ', 6);
+                ocl_clblast_tuning(&list.items[chosen], tuning + 7, sizeof tuning - 7);
+            }
+        }
+        snprintf(buf + used, size - used, "GEMM: %s%s%s", gemm_path_name(g),
+                 opt_binary(opts) && !sel.gemm_set ? " (GANTRY_OPENCL_BINARY: every kernel from that binary)" : "",
+                 tuning);
+    }
     list_free(&list);
 }
 
@@ -580,7 +637,7 @@ static size_t floor_pow2(size_t x)
 }
 
 /* Tunables per device type, then the -D options that carry them. */
-static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
+static void choose_tunables(ocl_ctx *c, const ocl_selector *sel, int offline)
 {
     const cl_device_type t = c->dev.type;
     c->gpu_shaped = shaped_as(sel, t, OCL_PROFILE_GPU, CL_DEVICE_TYPE_GPU);
@@ -592,6 +649,10 @@ static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
     size_t wg = sel->wg ? (size_t)sel->wg : gpu ? 256 : 64;
     if (wg > c->dev.max_wg)
         wg = c->dev.max_wg;
+    if (wg > c->dev.max_item[0])
+        wg = c->dev.max_item[0];
+    if (c->dev.max_global && wg > c->dev.max_global)
+        wg = c->dev.max_global;
     /* Local memory of the per-channel reductions: 2 floats per work-item. */
     if (c->dev.local_mem && wg * 2 * sizeof(float) > c->dev.local_mem / 2)
         wg = c->dev.local_mem / 4 / sizeof(float);
@@ -608,13 +669,13 @@ static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
     c->bn_rows = !gpu;
     if (c->bn_lx > c->wg)
         c->bn_lx = c->wg;
+    while (c->bn_lx > 1 && c->bn_lx > c->dev.max_item[0])
+        c->bn_lx /= 2;
+    while (c->bn_lx < c->wg && c->wg / c->bn_lx > c->dev.max_item[1])
+        c->bn_lx *= 2;
     c->max_groups = (size_t)c->dev.compute_units * (gpu ? 16 : 4);
-    if (c->max_groups < 1)
-        c->max_groups = 1;
-    if (c->max_groups > 65536)
-        c->max_groups = 65536;
     c->gemm_lx = c->wg < 8 ? c->wg : 8;
-    c->gemm = resolve_gemm(sel, t);
+    c->gemm = resolve_gemm(sel, t, offline);
     c->nt_transpose = sel->nt == 2; /* measured: the dot-product kernel wins on PoCL */
 
     /* -cl-std=CL1.2 where the device's OpenCL C is 1.2 or later. */
@@ -625,21 +686,50 @@ static void choose_tunables(ocl_ctx *c, const ocl_selector *sel)
 
 static void ocl_destroy(void *ctx);
 
-/* The smallest CL_KERNEL_WORK_GROUP_SIZE of the kernels launched with WG
- * work-items (all but the GEMM kernels, which use gemm_lx). */
-static size_t kernels_max_wg(const ocl_ctx *c)
+/* Records each kernel's CL_KERNEL_WORK_GROUP_SIZE (capped by the device's,
+ * which maxwg= may have lowered) for ocl_launch, and returns the smallest
+ * of the kernels launched with WG work-items (all but the GEMM kernels,
+ * which use gemm_lx); half of WG where a kernel needs more local memory
+ * than the device has.  `worst` names the kernel that decided. */
+static size_t kernels_max_wg(ocl_ctx *c, const char **worst)
 {
     size_t fits = c->wg;
+    *worst = NULL;
     for (int k = 0; k < OCL_K_COUNT; k++) {
         size_t m = 0;
-        if (!c->kernels[k] || k >= OCL_K_gemm_nn)
+        cl_ulong local = 0;
+        c->kernel_wg[k] = 0;
+        if (!c->kernels[k])
             continue;
-        if (clGetKernelWorkGroupInfo(c->kernels[k], c->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof m, &m, NULL) ==
-                CL_SUCCESS &&
-            m > 0 && m < fits)
+        if (clGetKernelWorkGroupInfo(c->kernels[k], c->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof m, &m, NULL) !=
+                CL_SUCCESS ||
+            m == 0)
+            m = c->dev.max_wg;
+        if (m > c->dev.max_wg)
+            m = c->dev.max_wg;
+        c->kernel_wg[k] = m;
+        if (clGetKernelWorkGroupInfo(c->kernels[k], c->dev.device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof local, &local,
+                                     NULL) == CL_SUCCESS &&
+            c->dev.local_mem && local > c->dev.local_mem && m >= c->wg)
+            m = c->wg / 2;
+        if (k < OCL_K_gemm_nn && m < fits) {
             fits = m;
+            *worst = ocl_kernel_names[k];
+        }
     }
     return fits;
+}
+
+/* The reductions stride over at most max_groups groups in one launch,
+ * which must stay within the device's limits (they are never sliced). */
+static void settle_max_groups(ocl_ctx *c)
+{
+    if (c->max_groups > OCL_MAX_GROUPS_PER_DIM)
+        c->max_groups = OCL_MAX_GROUPS_PER_DIM;
+    if (c->dev.max_global && c->max_groups > c->dev.max_global / c->wg)
+        c->max_groups = c->dev.max_global / c->wg;
+    if (c->max_groups < 1)
+        c->max_groups = 1;
 }
 
 static gantry_status ocl_create(const gantry_backend_options *opts_in, void **out)
@@ -697,25 +787,45 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
         ocl_destroy(c);
         return s;
     }
-    choose_tunables(c, &sel);
+    /* Limits tighter than the device's (maxwg=, maxdim=), as if it had them. */
+    if (sel.max_wg) {
+        if (c->dev.max_wg > sel.max_wg)
+            c->dev.max_wg = sel.max_wg;
+        for (int i = 0; i < 3; i++)
+            if (c->dev.max_item[i] > sel.max_wg)
+                c->dev.max_item[i] = sel.max_wg;
+    }
+    c->dev.max_global = sel.max_dim;
+    int offline = opt_binary(opts) != NULL;
+    choose_tunables(c, &sel, offline);
     gantry_status s = ocl_program_init(c, opts);
     /* A kernel the compiler could only fit in smaller work-groups (registers,
      * local memory) would fail at its first launch: build again with half
      * the work-group size (not with an offline binary, which is fixed). */
-    int offline = opts &&
-                  opts->struct_size >= offsetof(gantry_backend_options, kernel_binary) + sizeof(opts->kernel_binary) &&
-                  opts->kernel_binary && *opts->kernel_binary;
-    while (s == GANTRY_OK && c->wg > 1 && !offline) {
-        size_t fits = kernels_max_wg(c);
+    while (s == GANTRY_OK) {
+        const char *worst = NULL;
+        size_t fits = kernels_max_wg(c, &worst);
         if (fits >= c->wg)
             break;
-        ocl_log(host, GANTRY_LOG_DEBUG, OCL_NAME ": a kernel fits only %zu work-items on '%s'; WG %zu -> %zu", fits,
-                c->dev.name, c->wg, c->wg / 2);
+        if (offline || c->wg == 1) {
+            s = ocl_error(host, GANTRY_DEVICE,
+                          OCL_NAME ": kernel '%s' runs at most %zu work-items in a group on '%s', fewer than the %zu "
+                          "%s",
+                          worst ? worst : "?", fits, c->dev.name, c->wg,
+                          offline ? "the offline binary was compiled for (GANTRY_OPENCL_BINARY; compile it with a "
+                                    "smaller WG)"
+                                  : "it needs");
+            break;
+        }
+        ocl_log(host, GANTRY_LOG_DEBUG, OCL_NAME ": kernel '%s' fits only %zu work-items on '%s'; WG %zu -> %zu",
+                worst ? worst : "?", fits, c->dev.name, c->wg, c->wg / 2);
         ocl_program_release(c);
         sel.wg = (int)(c->wg / 2);
-        choose_tunables(c, &sel);
+        choose_tunables(c, &sel, offline);
         s = ocl_program_init(c, opts);
     }
+    if (s == GANTRY_OK)
+        settle_max_groups(c);
     if (s) {
         ocl_destroy(c);
         return s;
