@@ -183,6 +183,10 @@ fi
 if [[ $mode == gpu ]]; then
   export GANTRY_OPENCL_DEVICE=${GANTRY_OPENCL_DEVICE:-gpu}
 fi
+# The build tree's path is compiled in; the copy on the GPU machine may lie
+# elsewhere, so name its backends folder.
+[[ $build == /* ]] || build=$root/$build
+export GANTRY_PLUGIN_PATH=$build/backends${GANTRY_PLUGIN_PATH:+:$GANTRY_PLUGIN_PATH}
 export GANTRY_CACHE_DIR=$work/cache GANTRY_DATA_DIR=$data_dir
 gantry=$build/tools/gantry
 
