@@ -239,25 +239,14 @@ static void options_for(const char *name, const gantry_backend_config *config, g
  * only describe() and destroy() are optional. */
 static const char *missing_method(const gantry_backend_ops *ops)
 {
-#define REQUIRE_METHOD(m)                                                                               \
-    if (!ops->m)                                                                                        \
-        return #m;
-    REQUIRE_METHOD(probe) REQUIRE_METHOD(create) REQUIRE_METHOD(buffer_alloc) REQUIRE_METHOD(buffer_free)
-    REQUIRE_METHOD(buffer_write) REQUIRE_METHOD(buffer_read) REQUIRE_METHOD(buffer_copy) REQUIRE_METHOD(fill)
-    REQUIRE_METHOD(gemm) REQUIRE_METHOD(bias_add) REQUIRE_METHOD(bias_grad) REQUIRE_METHOD(activation_forward)
-    REQUIRE_METHOD(activation_backward) REQUIRE_METHOD(batchnorm_forward_train)
-    REQUIRE_METHOD(batchnorm_forward_eval) REQUIRE_METHOD(batchnorm_backward) REQUIRE_METHOD(add)
-    REQUIRE_METHOD(mul) REQUIRE_METHOD(scale) REQUIRE_METHOD(axpy) REQUIRE_METHOD(sum) REQUIRE_METHOD(mean)
-    REQUIRE_METHOD(bce_logits_forward) REQUIRE_METHOD(bce_logits_backward) REQUIRE_METHOD(sgd_update)
-    REQUIRE_METHOD(adam_update) REQUIRE_METHOD(rmsprop_update) REQUIRE_METHOD(clamp) REQUIRE_METHOD(rand_uniform)
-    REQUIRE_METHOD(rand_normal) REQUIRE_METHOD(synchronize)
-    /* ABI version 2 */
-    REQUIRE_METHOD(im2col) REQUIRE_METHOD(col2im) REQUIRE_METHOD(swap_axes) REQUIRE_METHOD(copy_rows)
-    REQUIRE_METHOD(regression_loss_forward) REQUIRE_METHOD(regression_loss_backward)
-    REQUIRE_METHOD(softmax_ce_forward) REQUIRE_METHOD(softmax_ce_backward) REQUIRE_METHOD(logsumexp_forward)
-    REQUIRE_METHOD(logsumexp_backward) REQUIRE_METHOD(dropout_mask) REQUIRE_METHOD(minibatch_disc_forward)
-    REQUIRE_METHOD(minibatch_disc_backward) REQUIRE_METHOD(batchnorm_forward_frozen)
-    REQUIRE_METHOD(batchnorm_backward_frozen) REQUIRE_METHOD(vbn_forward) REQUIRE_METHOD(vbn_backward)
+    if (!ops->probe)
+        return "probe";
+    if (!ops->create)
+        return "create";
+#define REQUIRE_METHOD(name, family)                                                                    \
+    if (!ops->name)                                                                                     \
+        return #name;
+    GANTRY_BACKEND_OPS(REQUIRE_METHOD)
 #undef REQUIRE_METHOD
     return NULL;
 }

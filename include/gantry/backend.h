@@ -325,6 +325,57 @@ typedef struct gantry_backend_ops {
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
 
+/* Every method after destroy(), in table order, with its op family: the
+ * files of every backend (backends/NAME/FAMILY.c), of the check harness
+ * (tools/check/FAMILY.c), of the core's checks (core/ops/FAMILY.c) and of
+ * the OpenCL kernels (cl/FAMILY.cl) are named by it.  All of them are
+ * required.  One list generates the loader's check for missing methods,
+ * the backends' tables and declarations (below) and the check harness's
+ * coverage; the assertions after it fail the build when the list and the
+ * struct disagree (a method missing from either, or out of order). */
+#define GANTRY_BACKEND_OPS(X)                                                                          \
+    X(buffer_alloc, memory) X(buffer_free, memory) X(buffer_write, memory) X(buffer_read, memory)      \
+    X(buffer_copy, memory) X(fill, elementwise) X(gemm, gemm) X(bias_add, elementwise)                  \
+    X(bias_grad, elementwise) X(activation_forward, elementwise) X(activation_backward, elementwise)    \
+    X(batchnorm_forward_train, norm) X(batchnorm_forward_eval, norm) X(batchnorm_backward, norm)        \
+    X(add, elementwise) X(mul, elementwise) X(scale, elementwise) X(axpy, elementwise)                  \
+    X(sum, elementwise) X(mean, elementwise) X(bce_logits_forward, loss) X(bce_logits_backward, loss)  \
+    X(sgd_update, optim) X(adam_update, optim) X(rmsprop_update, optim) X(clamp, elementwise)           \
+    X(rand_uniform, random) X(rand_normal, random) X(synchronize, memory) X(im2col, conv)               \
+    X(col2im, conv) X(swap_axes, conv) X(copy_rows, conv) X(regression_loss_forward, loss)             \
+    X(regression_loss_backward, loss) X(softmax_ce_forward, loss) X(softmax_ce_backward, loss)         \
+    X(logsumexp_forward, loss) X(logsumexp_backward, loss) X(dropout_mask, random)                     \
+    X(minibatch_disc_forward, minibatch) X(minibatch_disc_backward, minibatch)                         \
+    X(batchnorm_forward_frozen, norm) X(batchnorm_backward_frozen, norm) X(vbn_forward, norm)           \
+    X(vbn_backward, norm)
+
+/* The function type of method `name`, to declare an implementation:
+ *   GANTRY_BACKEND_METHOD_TYPE(fill) my_fill;
+ * A backend's table and declarations from the list, for functions named
+ * PREFIX_METHOD (a missing one fails the build):
+ *   #define MY_DECLARE(name, family) extern GANTRY_BACKEND_METHOD_TYPE(name) my_##name;
+ *   GANTRY_BACKEND_OPS(MY_DECLARE)
+ *   #define MY_ENTRY(name, family) .name = my_##name,
+ *   static const gantry_backend_ops table = { ..., GANTRY_BACKEND_OPS(MY_ENTRY) }; */
+#define GANTRY_BACKEND_METHOD_TYPE(name) __typeof__(*((gantry_backend_ops *)0)->name)
+
+#ifndef __cplusplus
+#define GANTRY__OPS_SLOT(name, family) void (*name)(void);
+struct gantry__backend_ops_slots {
+    GANTRY_BACKEND_OPS(GANTRY__OPS_SLOT)
+};
+#undef GANTRY__OPS_SLOT
+#define GANTRY__OPS_AT(name, family)                                                                   \
+    _Static_assert(offsetof(gantry_backend_ops, name) - offsetof(gantry_backend_ops, buffer_alloc) ==  \
+                       offsetof(struct gantry__backend_ops_slots, name),                               \
+                   "GANTRY_BACKEND_OPS: '" #name "' is not where gantry_backend_ops has it");
+GANTRY_BACKEND_OPS(GANTRY__OPS_AT)
+#undef GANTRY__OPS_AT
+_Static_assert(sizeof(gantry_backend_ops) - offsetof(gantry_backend_ops, buffer_alloc) ==
+                   sizeof(struct gantry__backend_ops_slots),
+               "gantry_backend_ops has a method that GANTRY_BACKEND_OPS does not list");
+#endif
+
 #ifdef __cplusplus
 }
 #endif
