@@ -1,5 +1,6 @@
 /* Argument validation of every checked op (gantry/ops.h) and of the tensor
- * functions (gantry/tensor.h).
+ * functions (gantry/tensor.h); main() requires rejection cases for every op
+ * of GANTRY_BACKEND_OPS (the memory family through the tensor functions).
  *
  * Each op is called with a NULL tensor in every position, mismatched shapes,
  * bad scalars where it takes any, and a tensor from a second instance of the
@@ -71,12 +72,28 @@ static int holds_sentinel(const gantry_tensor *t)
 
 #define MAX_GUARDS 8
 
+/* The ops that have rejection cases (the op name each REJECT expects in
+ * the message), so that main() can require one for every op of
+ * GANTRY_BACKEND_OPS: a new op without validation tests fails here. */
+static const char *rejected_ops[256];
+static size_t rejected_count;
+
+static void note_rejection(const char *op)
+{
+    for (size_t i = 0; i < rejected_count; i++)
+        if (strcmp(rejected_ops[i], op) == 0)
+            return;
+    if (rejected_count < sizeof rejected_ops / sizeof *rejected_ops)
+        rejected_ops[rejected_count++] = op;
+}
+
 /* Fills the guarded tensors (NULLs skipped) with the sentinel, runs `call`,
  * expects `status` and a message containing `needle`, then checks that
  * every guarded tensor still holds the sentinel. */
 #define REJECT(call, status, needle, ...)                                                               \
     do {                                                                                                \
         const gantry_tensor *guards_[] = { __VA_ARGS__ };                                               \
+        note_rejection(needle);                                                                         \
         size_t nguards_ = sizeof guards_ / sizeof *guards_;                                             \
         for (size_t g_ = 0; g_ < nguards_; g_++)                                                        \
             if (guards_[g_])                                                                            \
@@ -738,6 +755,295 @@ static void test_optimizer_ops(void)
         gantry_tensor_destroy(t[i]);
 }
 
+/* ---- conv ----------------------------------------------------------------- */
+
+static void test_conv(void)
+{
+    /* 2 images of 3 x 5 x 4, kernel 3 x 2, stride 2 x 1, padding 1 x 0:
+     * output 3 x 3, col [3*3*2, 2*3*3] = [18, 18]. */
+    gantry_conv_geometry g = { .n = 2, .c = 3, .h = 5, .w = 4, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1, .pw = 0 };
+    CHECK_OK(gantry_conv_geometry_finish(&g));
+    CHECK(g.oh == 3 && g.ow == 3);
+    gantry_tensor *x = tnew(2, 3, 5, 4), *col = tnew(18, 18, 0, 0), *small = tnew(18, 17, 0, 0);
+    gantry_tensor *x_small = tnew(2, 3, 5, 3), *other = tnew_on(be2, 18, 18, 0, 0);
+
+    gantry_conv_geometry bad = g;
+    bad.kh = 0;
+    CHECK_STATUS(gantry_conv_geometry_finish(&bad), INVALID);
+    CHECK_ERROR_MENTIONS("must be positive");
+    bad = g;
+    bad.kw = 9; /* wider than the padded input */
+    CHECK_STATUS(gantry_conv_geometry_finish(&bad), SHAPE);
+    CHECK_ERROR_MENTIONS("does not fit");
+    CHECK_STATUS(gantry_conv_geometry_finish(NULL), INVALID);
+
+    REJECT(gantry_op_im2col(NULL, col, &g), INVALID, "im2col", col);
+    REJECT(gantry_op_im2col(x, NULL, &g), INVALID, "im2col", NULL);
+    REJECT(gantry_op_im2col(x, col, NULL), INVALID, "im2col", col);
+    CHECK_ERROR_MENTIONS("geometry");
+    REJECT(gantry_op_im2col(x, small, &g), SHAPE, "im2col", small);
+    REJECT(gantry_op_im2col(x_small, col, &g), SHAPE, "im2col", col);
+    bad = g;
+    bad.oh = 4; /* not what the geometry gives */
+    REJECT(gantry_op_im2col(x, col, &bad), INVALID, "im2col", col);
+    CHECK_ERROR_MENTIONS("should be 3x3");
+    REJECT(gantry_op_im2col(x, other, &g), OTHER_BE, "im2col", other);
+    CHECK_OK(gantry_op_im2col(x, col, &g));
+
+    for (int acc = 0; acc <= 1; acc++) {
+        REJECT(gantry_op_col2im(NULL, x, &g, acc), INVALID, "col2im", x);
+        REJECT(gantry_op_col2im(col, NULL, &g, acc), INVALID, "col2im", NULL);
+        REJECT(gantry_op_col2im(col, x, NULL, acc), INVALID, "col2im", x);
+        REJECT(gantry_op_col2im(small, x, &g, acc), SHAPE, "col2im", x);
+        REJECT(gantry_op_col2im(col, x_small, &g, acc), SHAPE, "col2im", x_small);
+        REJECT(gantry_op_col2im(other, x, &g, acc), OTHER_BE, "col2im", x);
+        CHECK_OK(gantry_op_col2im(col, x, &g, acc));
+    }
+
+    /* swap_axes: x [a, b, inner] -> y [b, a, inner] */
+    gantry_tensor *s = tnew(2, 3, 4, 0), *sy = tnew(3, 2, 4, 0), *s_small = tnew(23, 0, 0, 0);
+    REJECT(gantry_op_swap_axes(NULL, sy, 2, 3, 4), INVALID, "swap_axes", sy);
+    REJECT(gantry_op_swap_axes(s, NULL, 2, 3, 4), INVALID, "swap_axes", NULL);
+    REJECT(gantry_op_swap_axes(s, s_small, 2, 3, 4), SHAPE, "swap_axes", s_small);
+    REJECT(gantry_op_swap_axes(s, sy, 2, 3, 5), SHAPE, "swap_axes", sy);
+    CHECK_ERROR_MENTIONS("does not match 24 elements");
+    REJECT(gantry_op_swap_axes(s, sy, 0, 3, 4), SHAPE, "swap_axes", sy);
+    REJECT(gantry_op_swap_axes(s, s, 2, 3, 4), INVALID, "swap_axes", NULL);
+    CHECK_ERROR_MENTIONS("overlap");
+    gantry_tensor *s_other = tnew_on(be2, 3, 2, 4, 0);
+    REJECT(gantry_op_swap_axes(s, s_other, 2, 3, 4), OTHER_BE, "swap_axes", s_other);
+    CHECK_OK(gantry_op_swap_axes(s, sy, 2, 3, 4));
+
+    /* copy_rows: columns [1, 3) of x [4, 5] into columns [2, 4) of y [4, 6] */
+    gantry_tensor *cx = tnew(4, 5, 0, 0), *cy = tnew(4, 6, 0, 0), *c_other = tnew_on(be2, 4, 6, 0, 0);
+    REJECT(gantry_op_copy_rows(NULL, 5, 1, cy, 6, 2, 4, 2), INVALID, "copy_rows", cy);
+    REJECT(gantry_op_copy_rows(cx, 5, 1, NULL, 6, 2, 4, 2), INVALID, "copy_rows", NULL);
+    REJECT(gantry_op_copy_rows(cx, 5, 4, cy, 6, 2, 4, 2), SHAPE, "copy_rows", cy); /* past x's row */
+    REJECT(gantry_op_copy_rows(cx, 5, 1, cy, 6, 5, 4, 2), SHAPE, "copy_rows", cy); /* past y's row */
+    REJECT(gantry_op_copy_rows(cx, 5, 1, cy, 6, 2, 5, 2), SHAPE, "copy_rows", cy); /* five rows of four */
+    CHECK_ERROR_MENTIONS("exceed");
+    REJECT(gantry_op_copy_rows(cx, 5, 1, cy, 6, 2, 0, 2), SHAPE, "copy_rows", cy);
+    REJECT(gantry_op_copy_rows(cy, 6, 0, cy, 6, 1, 4, 2), INVALID, "copy_rows", NULL);
+    CHECK_ERROR_MENTIONS("overlap");
+    REJECT(gantry_op_copy_rows(cx, 5, 1, c_other, 6, 2, 4, 2), OTHER_BE, "copy_rows", c_other);
+    CHECK_OK(gantry_op_copy_rows(cx, 5, 1, cy, 6, 2, 4, 2));
+
+    gantry_tensor *t[] = { x, col, small, x_small, other, s, sy, s_small, s_other, cx, cy, c_other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+/* ---- losses beyond BCE ------------------------------------------------------- */
+
+static void test_losses(void)
+{
+    gantry_tensor *x = tnew(4, 5, 0, 0), *t = tnew(20, 0, 0, 0), *dx = tnew(4, 5, 0, 0), *out = tnew(1, 0, 0, 0);
+    gantry_tensor *small = tnew(19, 0, 0, 0), *x1 = tnew(20, 0, 0, 0), *x3 = tnew(4, 5, 1, 0);
+    gantry_tensor *rows = tnew(4, 0, 0, 0), *rows3 = tnew(3, 0, 0, 0), *other = tnew_on(be2, 4, 5, 0, 0);
+
+    for (int kind = GANTRY_LOSS_MSE; kind <= GANTRY_LOSS_L1; kind++) {
+        gantry_loss_kind k = (gantry_loss_kind)kind;
+        static const char rf[] = "regression_loss_forward", rb[] = "regression_loss_backward";
+        REJECT(gantry_op_regression_loss_forward(k, NULL, t, out), INVALID, rf, out);
+        REJECT(gantry_op_regression_loss_forward(k, x, NULL, out), INVALID, rf, out);
+        REJECT(gantry_op_regression_loss_forward(k, x, t, NULL), INVALID, rf, NULL);
+        REJECT(gantry_op_regression_loss_forward(k, x, small, out), SHAPE, rf, out);
+        REJECT(gantry_op_regression_loss_forward(k, x, t, other), OTHER_BE, rf, other);
+        CHECK_OK(gantry_op_regression_loss_forward(k, x, t, out));
+
+        REJECT(gantry_op_regression_loss_backward(k, NULL, t, 1.0f, dx), INVALID, rb, dx);
+        REJECT(gantry_op_regression_loss_backward(k, x, NULL, 1.0f, dx), INVALID, rb, dx);
+        REJECT(gantry_op_regression_loss_backward(k, x, t, 1.0f, NULL), INVALID, rb, NULL);
+        REJECT(gantry_op_regression_loss_backward(k, x, small, 1.0f, dx), SHAPE, rb, dx);
+        REJECT(gantry_op_regression_loss_backward(k, x, t, 1.0f, small), SHAPE, rb, small);
+        REJECT(gantry_op_regression_loss_backward(k, x, t, fnan, dx), INVALID, rb, dx);
+        CHECK_ERROR_MENTIONS("scale");
+        REJECT(gantry_op_regression_loss_backward(k, x, t, finf, dx), INVALID, rb, dx);
+        REJECT(gantry_op_regression_loss_backward(k, x, t, 1.0f, other), OTHER_BE, rb, other);
+        CHECK_OK(gantry_op_regression_loss_backward(k, x, t, -0.5f, dx));
+    }
+    REJECT(gantry_op_regression_loss_forward((gantry_loss_kind)2, x, t, out), INVALID, "regression_loss_forward", out);
+    CHECK_ERROR_MENTIONS("unknown loss kind 2");
+    REJECT(gantry_op_regression_loss_backward((gantry_loss_kind)-1, x, t, 1.0f, dx), INVALID,
+           "regression_loss_backward", dx);
+
+    static const char sf[] = "softmax_ce_forward", sb[] = "softmax_ce_backward";
+    REJECT(gantry_op_softmax_ce_forward(NULL, t, out), INVALID, sf, out);
+    REJECT(gantry_op_softmax_ce_forward(x, NULL, out), INVALID, sf, out);
+    REJECT(gantry_op_softmax_ce_forward(x, t, NULL), INVALID, sf, NULL);
+    REJECT(gantry_op_softmax_ce_forward(x1, t, out), SHAPE, sf, out);
+    CHECK_ERROR_MENTIONS("[rows, classes]");
+    REJECT(gantry_op_softmax_ce_forward(x3, t, out), SHAPE, sf, out);
+    REJECT(gantry_op_softmax_ce_forward(x, small, out), SHAPE, sf, out);
+    REJECT(gantry_op_softmax_ce_forward(other, t, out), OTHER_BE, sf, out);
+    CHECK_OK(gantry_op_softmax_ce_forward(x, t, out));
+
+    REJECT(gantry_op_softmax_ce_backward(NULL, t, 1.0f, dx), INVALID, sb, dx);
+    REJECT(gantry_op_softmax_ce_backward(x, NULL, 1.0f, dx), INVALID, sb, dx);
+    REJECT(gantry_op_softmax_ce_backward(x, t, 1.0f, NULL), INVALID, sb, NULL);
+    REJECT(gantry_op_softmax_ce_backward(x1, t, 1.0f, dx), SHAPE, sb, dx);
+    REJECT(gantry_op_softmax_ce_backward(x, small, 1.0f, dx), SHAPE, sb, dx);
+    REJECT(gantry_op_softmax_ce_backward(x, t, 1.0f, small), SHAPE, sb, small);
+    REJECT(gantry_op_softmax_ce_backward(x, t, fnan, dx), INVALID, sb, dx);
+    REJECT(gantry_op_softmax_ce_backward(x, t, 1.0f, other), OTHER_BE, sb, other);
+    CHECK_OK(gantry_op_softmax_ce_backward(x, t, 2.0f, dx));
+
+    static const char lf[] = "logsumexp_forward", lb[] = "logsumexp_backward";
+    REJECT(gantry_op_logsumexp_forward(NULL, rows), INVALID, lf, rows);
+    REJECT(gantry_op_logsumexp_forward(x, NULL), INVALID, lf, NULL);
+    REJECT(gantry_op_logsumexp_forward(x1, rows), SHAPE, lf, rows);
+    REJECT(gantry_op_logsumexp_forward(x, rows3), SHAPE, lf, rows3);
+    CHECK_ERROR_MENTIONS("one value per row (4)");
+    REJECT(gantry_op_logsumexp_forward(other, rows), OTHER_BE, lf, rows);
+    CHECK_OK(gantry_op_logsumexp_forward(x, rows));
+
+    REJECT(gantry_op_logsumexp_backward(NULL, rows, dx), INVALID, lb, dx);
+    REJECT(gantry_op_logsumexp_backward(x, NULL, dx), INVALID, lb, dx);
+    REJECT(gantry_op_logsumexp_backward(x, rows, NULL), INVALID, lb, NULL);
+    REJECT(gantry_op_logsumexp_backward(x3, rows, dx), SHAPE, lb, dx);
+    REJECT(gantry_op_logsumexp_backward(x, rows3, dx), SHAPE, lb, dx);
+    REJECT(gantry_op_logsumexp_backward(x, rows, small), SHAPE, lb, small);
+    REJECT(gantry_op_logsumexp_backward(x, rows, other), OTHER_BE, lb, other);
+    CHECK_OK(gantry_op_logsumexp_backward(x, rows, dx));
+
+    gantry_tensor *all[] = { x, t, dx, out, small, x1, x3, rows, rows3, other };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* ---- dropout and minibatch discrimination ------------------------------------ */
+
+static void test_dropout_mbd(void)
+{
+    gantry_tensor *mask = tnew(3, 4, 0, 0);
+    static const char dm[] = "dropout_mask";
+    REJECT(gantry_op_dropout_mask(NULL, 0.5f, 1, 0), INVALID, dm, mask);
+    REJECT(gantry_op_dropout_mask(mask, 1.0f, 1, 0), INVALID, dm, mask);
+    CHECK_ERROR_MENTIONS("outside [0, 1)");
+    REJECT(gantry_op_dropout_mask(mask, -0.1f, 1, 0), INVALID, dm, mask);
+    REJECT(gantry_op_dropout_mask(mask, fnan, 1, 0), INVALID, dm, mask);
+    CHECK_OK(gantry_op_dropout_mask(mask, 0.0f, 1, 0));
+    CHECK_OK(gantry_op_dropout_mask(mask, 0.5f, 7, 3));
+
+    /* m [n, b, c] = [4, 3, 2]; o, dout [4, 3] */
+    gantry_tensor *m = tnew(4, 3, 2, 0), *o = tnew(4, 3, 0, 0), *dmm = tnew(24, 0, 0, 0), *m2 = tnew(4, 6, 0, 0);
+    gantry_tensor *o_small = tnew(11, 0, 0, 0), *dm_small = tnew(23, 0, 0, 0), *other = tnew_on(be2, 4, 3, 0, 0);
+    static const char mf[] = "minibatch_disc_forward", mb[] = "minibatch_disc_backward";
+    REJECT(gantry_op_minibatch_disc_forward(NULL, o), INVALID, mf, o);
+    REJECT(gantry_op_minibatch_disc_forward(m, NULL), INVALID, mf, NULL);
+    REJECT(gantry_op_minibatch_disc_forward(m2, o), SHAPE, mf, o);
+    CHECK_ERROR_MENTIONS("[n, kernels, dims]");
+    REJECT(gantry_op_minibatch_disc_forward(m, o_small), SHAPE, mf, o_small);
+    REJECT(gantry_op_minibatch_disc_forward(m, other), OTHER_BE, mf, other);
+    CHECK_OK(gantry_op_minibatch_disc_forward(m, o));
+
+    REJECT(gantry_op_minibatch_disc_backward(NULL, o, dmm), INVALID, mb, dmm);
+    REJECT(gantry_op_minibatch_disc_backward(m, NULL, dmm), INVALID, mb, dmm);
+    REJECT(gantry_op_minibatch_disc_backward(m, o, NULL), INVALID, mb, NULL);
+    REJECT(gantry_op_minibatch_disc_backward(m2, o, dmm), SHAPE, mb, dmm);
+    REJECT(gantry_op_minibatch_disc_backward(m, o_small, dmm), SHAPE, mb, dmm);
+    REJECT(gantry_op_minibatch_disc_backward(m, o, dm_small), SHAPE, mb, dm_small);
+    REJECT(gantry_op_minibatch_disc_backward(m, other, dmm), OTHER_BE, mb, dmm);
+    CHECK_OK(gantry_op_minibatch_disc_backward(m, o, dmm));
+
+    gantry_tensor *t[] = { mask, m, o, dmm, m2, o_small, dm_small, other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+/* ---- batch norm with given statistics, virtual batch norm -------------------- */
+
+static void test_frozen_and_virtual_batchnorm(void)
+{
+    enum { N = 2, C = 3 };
+    gantry_tensor *x = tnew(N, C, 2, 2), *y = tnew(N, C, 2, 2), *dx = tnew(N, C, 2, 2), *x1 = tnew(N * C * 4, 0, 0, 0);
+    gantry_tensor *y_small = tnew(N * C * 4 - 1, 0, 0, 0), *wrong = tnew(C + 1, 0, 0, 0);
+    gantry_tensor *pc[6]; /* gamma, beta, mean, invstd, dgamma, dbeta */
+    for (int i = 0; i < 6; i++)
+        pc[i] = tnew(C, 0, 0, 0);
+    gantry_tensor *g = pc[0], *bt = pc[1], *mu = pc[2], *is = pc[3], *dg = pc[4], *db = pc[5];
+    gantry_tensor *pe[2] = { tnew(N, C, 0, 0), tnew(N * C, 0, 0, 0) }; /* per example: save_mean, save_invstd */
+    gantry_tensor *other = tnew_on(be2, C, 0, 0, 0);
+
+    static const char ff[] = "batchnorm_forward_frozen";
+    REJECT(gantry_op_batchnorm_forward_frozen(NULL, y, g, bt, mu, is), INVALID, ff, y);
+    REJECT(gantry_op_batchnorm_forward_frozen(x, NULL, g, bt, mu, is), INVALID, ff, NULL);
+    REJECT(gantry_op_batchnorm_forward_frozen(x, y, g, bt, NULL, is), INVALID, ff, y);
+    CHECK_ERROR_MENTIONS("'mean'");
+    REJECT(gantry_op_batchnorm_forward_frozen(x1, y, g, bt, mu, is), SHAPE, ff, y);
+    REJECT(gantry_op_batchnorm_forward_frozen(x, y_small, g, bt, mu, is), SHAPE, ff, y_small);
+    REJECT(gantry_op_batchnorm_forward_frozen(x, y, wrong, bt, mu, is), SHAPE, ff, y);
+    CHECK_ERROR_MENTIONS("one value per channel (3)");
+    REJECT(gantry_op_batchnorm_forward_frozen(x, y, g, bt, mu, wrong), SHAPE, ff, y);
+    REJECT(gantry_op_batchnorm_forward_frozen(x, y, g, bt, other, is), OTHER_BE, ff, y);
+    CHECK_OK(gantry_op_batchnorm_forward_frozen(x, y, g, bt, mu, is));
+
+    static const char fb[] = "batchnorm_backward_frozen";
+    for (int acc = 0; acc <= 1; acc++) {
+        REJECT(gantry_op_batchnorm_backward_frozen(NULL, y, g, mu, is, dx, dg, db, acc), INVALID, fb, dx, dg, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, NULL, dg, db, acc), INVALID, fb, dg, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, dx, NULL, db, acc), INVALID, fb, dx, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y_small, g, mu, is, dx, dg, db, acc), SHAPE, fb, dx, dg, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, y_small, dg, db, acc), SHAPE, fb, y_small, dg, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, dx, wrong, db, acc), SHAPE, fb, dx, wrong, db);
+        REJECT(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, dx, dg, other, acc), OTHER_BE, fb, dx, dg,
+               other);
+        CHECK_OK(gantry_op_batchnorm_backward_frozen(x, y, g, mu, is, dx, dg, db, acc));
+    }
+
+    static const char vf[] = "vbn_forward";
+    gantry_tensor *sm = pe[0], *si = pe[1];
+    REJECT(gantry_op_vbn_forward(NULL, y, g, bt, mu, is, 8, sm, si, 1e-5f), INVALID, vf, y, sm, si);
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, mu, is, 8, NULL, si, 1e-5f), INVALID, vf, y, si);
+    CHECK_ERROR_MENTIONS("'save_mean'");
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, mu, is, 0, sm, si, 1e-5f), INVALID, vf, y, sm, si);
+    CHECK_ERROR_MENTIONS("reference batch is empty");
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, mu, is, 8, sm, si, 0.0f), INVALID, vf, y, sm, si);
+    CHECK_ERROR_MENTIONS("eps");
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, mu, is, 8, sm, si, fnan), INVALID, vf, y, sm, si);
+    REJECT(gantry_op_vbn_forward(x1, y, g, bt, mu, is, 8, sm, si, 1e-5f), SHAPE, vf, y, sm, si);
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, wrong, is, 8, sm, si, 1e-5f), SHAPE, vf, y, sm, si);
+    REJECT(gantry_op_vbn_forward(x, y, g, bt, mu, is, 8, wrong, si, 1e-5f), SHAPE, vf, y, wrong, si);
+    CHECK_ERROR_MENTIONS("one value per example and channel (6)");
+    REJECT(gantry_op_vbn_forward(x, y, g, other, mu, is, 8, sm, si, 1e-5f), OTHER_BE, vf, y, sm, si);
+    CHECK_OK(gantry_op_vbn_forward(x, y, g, bt, mu, is, 8, sm, si, 1e-5f));
+
+    static const char vb[] = "vbn_backward";
+    for (int acc = 0; acc <= 1; acc++) {
+        REJECT(gantry_op_vbn_backward(NULL, y, g, sm, si, 8, dx, dg, db, acc), INVALID, vb, dx, dg, db);
+        REJECT(gantry_op_vbn_backward(x, y, g, sm, NULL, 8, dx, dg, db, acc), INVALID, vb, dx, dg, db);
+        REJECT(gantry_op_vbn_backward(x, y, g, sm, si, 0, dx, dg, db, acc), INVALID, vb, dx, dg, db);
+        REJECT(gantry_op_vbn_backward(x, y, g, sm, si, 8, y_small, dg, db, acc), SHAPE, vb, y_small, dg, db);
+        REJECT(gantry_op_vbn_backward(x, y, g, wrong, si, 8, dx, dg, db, acc), SHAPE, vb, dx, dg, db);
+        REJECT(gantry_op_vbn_backward(x, y, g, sm, si, 8, dx, dg, wrong, acc), SHAPE, vb, dx, dg, wrong);
+        REJECT(gantry_op_vbn_backward(x, y, other, sm, si, 8, dx, dg, db, acc), OTHER_BE, vb, dx, dg, db);
+        CHECK_OK(gantry_op_vbn_backward(x, y, g, sm, si, 8, dx, dg, db, acc));
+    }
+
+    gantry_tensor *t[] = { x, y, dx, x1, y_small, wrong, g, bt, mu, is, dg, db, sm, si, other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+/* Every op of the backend list has rejection cases above; the memory family
+ * is validated through the tensor functions (test_tensor_transfers). */
+static void test_every_op_covered(void)
+{
+#define REQUIRE_COVERED(name, family)                                                                   \
+    if (strcmp(#family, "memory") != 0) {                                                               \
+        int found_ = 0;                                                                                 \
+        for (size_t i_ = 0; i_ < rejected_count; i_++)                                                  \
+            found_ |= strcmp(rejected_ops[i_], #name) == 0;                                             \
+        if (!found_) {                                                                                  \
+            test_failures++;                                                                            \
+            fprintf(stderr, "op '%s' (%s) has no validation cases in this test\n", #name, #family);     \
+        }                                                                                               \
+        test_checks++;                                                                                  \
+    }
+    GANTRY_BACKEND_OPS(REQUIRE_COVERED)
+#undef REQUIRE_COVERED
+}
+
 /* Views are tensors too: a view of the right size passes, and a view on
  * another backend is still caught. */
 static void test_views_in_ops(void)
@@ -774,7 +1080,12 @@ int main(void)
     test_elementwise();
     test_bce();
     test_optimizer_ops();
+    test_conv();
+    test_losses();
+    test_dropout_mbd();
+    test_frozen_and_virtual_batchnorm();
     test_views_in_ops();
+    test_every_op_covered();
 
     gantry_backend_close(be2);
     gantry_backend_close(be);

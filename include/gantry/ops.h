@@ -3,7 +3,8 @@
  * Each function validates its arguments (non-NULL, same backend, shapes and
  * element counts) and returns GANTRY_INVALID_ARGUMENT, GANTRY_SHAPE_MISMATCH
  * or GANTRY_BACKEND_MISMATCH with a message naming the op before the backend
- * sees anything.  Semantics are those of gantry/backend.h. */
+ * sees anything.  Semantics are those of gantry/backend.h; the sections
+ * follow its op families, as core/ops/FAMILY.c does. */
 #ifndef GANTRY_OPS_H
 #define GANTRY_OPS_H
 
@@ -14,20 +15,33 @@
 extern "C" {
 #endif
 
+/* ---- gemm: matrix products ------------------------------------------------------------------- */
+
 /* C = alpha op(A) op(B) + beta C with A, B, C 2-D. */
 GANTRY_API gantry_status gantry_op_gemm(int trans_a, int trans_b, float alpha, const gantry_tensor *a,
                                         const gantry_tensor *b, float beta, gantry_tensor *c);
-GANTRY_API gantry_status gantry_op_fill(gantry_tensor *x, float value);
 
+/* ---- elementwise: fill, bias, activations, arithmetic, reductions, clamp --------------------- */
+
+GANTRY_API gantry_status gantry_op_fill(gantry_tensor *x, float value);
 /* x is [N, C] or [N, C, H, W]; bias is [C]. */
 GANTRY_API gantry_status gantry_op_bias_add(gantry_tensor *x, const gantry_tensor *bias);
 GANTRY_API gantry_status gantry_op_bias_grad(const gantry_tensor *dy, gantry_tensor *dbias, int accumulate);
-
 GANTRY_API gantry_status gantry_op_activation_forward(gantry_activation act, float param,
                                                       const gantry_tensor *x, gantry_tensor *y);
 GANTRY_API gantry_status gantry_op_activation_backward(gantry_activation act, float param,
                                                        const gantry_tensor *x, const gantry_tensor *y,
                                                        const gantry_tensor *dy, gantry_tensor *dx);
+GANTRY_API gantry_status gantry_op_add(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y);
+GANTRY_API gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y);
+GANTRY_API gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor *y);
+GANTRY_API gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor *y);
+/* out has at least one element; element 0 receives the result. */
+GANTRY_API gantry_status gantry_op_sum(const gantry_tensor *x, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_mean(const gantry_tensor *x, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_clamp(gantry_tensor *x, float lo, float hi);
+
+/* ---- norm: batch norm: training, inference, with given statistics, virtual ------------------- */
 
 /* x, y are [N, C] or [N, C, H, W]; every other tensor is [C]. */
 GANTRY_API gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_tensor *y,
@@ -45,19 +59,47 @@ GANTRY_API gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, co
                                                       const gantry_tensor *save_invstd, gantry_tensor *dx,
                                                       gantry_tensor *dgamma, gantry_tensor *dbeta,
                                                       int accumulate);
+/* As batchnorm_forward_eval/backward, with mean and invstd given. */
+GANTRY_API gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y,
+                                                            const gantry_tensor *gamma, const gantry_tensor *beta,
+                                                            const gantry_tensor *mean, const gantry_tensor *invstd);
+GANTRY_API gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
+                                                             const gantry_tensor *gamma, const gantry_tensor *mean,
+                                                             const gantry_tensor *invstd, gantry_tensor *dx,
+                                                             gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                                             int accumulate);
+/* Virtual batch norm: x, y are [N, C] or [N, C, H, W]; gamma, beta,
+ * ref_mean, ref_invstd are [C]; save_mean, save_invstd hold N*C values. */
+GANTRY_API gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                               const gantry_tensor *beta, const gantry_tensor *ref_mean,
+                                               const gantry_tensor *ref_invstd, size_t ref_count,
+                                               gantry_tensor *save_mean, gantry_tensor *save_invstd, float eps);
+GANTRY_API gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy,
+                                                const gantry_tensor *gamma, const gantry_tensor *save_mean,
+                                                const gantry_tensor *save_invstd, size_t ref_count, gantry_tensor *dx,
+                                                gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate);
 
-GANTRY_API gantry_status gantry_op_add(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y);
-GANTRY_API gantry_status gantry_op_mul(const gantry_tensor *a, const gantry_tensor *b, gantry_tensor *y);
-GANTRY_API gantry_status gantry_op_scale(const gantry_tensor *x, float alpha, gantry_tensor *y);
-GANTRY_API gantry_status gantry_op_axpy(float alpha, const gantry_tensor *x, gantry_tensor *y);
-
-/* out has at least one element; element 0 receives the result. */
-GANTRY_API gantry_status gantry_op_sum(const gantry_tensor *x, gantry_tensor *out);
-GANTRY_API gantry_status gantry_op_mean(const gantry_tensor *x, gantry_tensor *out);
+/* ---- loss: losses and their gradients -------------------------------------------------------- */
 
 GANTRY_API gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target, gantry_tensor *out);
 GANTRY_API gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target, float scale,
                                                        gantry_tensor *dx);
+/* MSE or L1 of x against t (same element count); out[0] = the mean. */
+GANTRY_API gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gantry_tensor *x,
+                                                           const gantry_tensor *t, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x,
+                                                            const gantry_tensor *t, float scale, gantry_tensor *dx);
+/* x and t are [rows, k] (2-D). */
+GANTRY_API gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_tensor *t,
+                                                      gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
+                                                       gantry_tensor *dx);
+/* x is [rows, k]; out and dout hold rows values. */
+GANTRY_API gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor *out);
+GANTRY_API gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout,
+                                                      gantry_tensor *dx);
+
+/* ---- optim: optimizer updates ---------------------------------------------------------------- */
 
 /* v may be NULL when momentum == 0. */
 GANTRY_API gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *v,
@@ -67,14 +109,16 @@ GANTRY_API gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_te
                                                float weight_decay, uint64_t step);
 GANTRY_API gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *sq,
                                                   float lr, float alpha, float eps, float weight_decay);
-GANTRY_API gantry_status gantry_op_clamp(gantry_tensor *x, float lo, float hi);
+
+/* ---- random: Philox fills and dropout masks -------------------------------------------------- */
 
 GANTRY_API gantry_status gantry_op_rand_uniform(gantry_tensor *x, uint64_t seed, uint64_t offset, float lo,
                                                 float hi);
 GANTRY_API gantry_status gantry_op_rand_normal(gantry_tensor *x, uint64_t seed, uint64_t offset, float mean,
                                                float std);
+GANTRY_API gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed, uint64_t offset);
 
-/* ---- ABI version 2 ---- */
+/* ---- conv: convolution unfolding and reshuffles ---------------------------------------------- */
 
 /* Fills in oh, ow of *g from the other fields; GANTRY_INVALID_ARGUMENT when
  * the kernel does not fit the padded input or a size is 0. */
@@ -90,45 +134,13 @@ GANTRY_API gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tens
  * columns [y_col, y_col + cols) of y viewed as [rows, ldy]. */
 GANTRY_API gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y,
                                              size_t ldy, size_t y_col, size_t rows, size_t cols);
-/* MSE or L1 of x against t (same element count); out[0] = the mean. */
-GANTRY_API gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gantry_tensor *x,
-                                                           const gantry_tensor *t, gantry_tensor *out);
-GANTRY_API gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x,
-                                                            const gantry_tensor *t, float scale, gantry_tensor *dx);
-/* x and t are [rows, k] (2-D). */
-GANTRY_API gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_tensor *t,
-                                                      gantry_tensor *out);
-GANTRY_API gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
-                                                       gantry_tensor *dx);
-/* x is [rows, k]; out and dout hold rows values. */
-GANTRY_API gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor *out);
-GANTRY_API gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout,
-                                                      gantry_tensor *dx);
-GANTRY_API gantry_status gantry_op_dropout_mask(gantry_tensor *mask, float p, uint64_t seed, uint64_t offset);
+
+/* ---- minibatch: minibatch discrimination ----------------------------------------------------- */
+
 /* m is [n, b, c] (3-D); o and dout are [n, b]. */
 GANTRY_API gantry_status gantry_op_minibatch_disc_forward(const gantry_tensor *m, gantry_tensor *o);
 GANTRY_API gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const gantry_tensor *dout,
                                                            gantry_tensor *dm);
-/* As batchnorm_forward_eval/backward, with mean and invstd given. */
-GANTRY_API gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y,
-                                                            const gantry_tensor *gamma, const gantry_tensor *beta,
-                                                            const gantry_tensor *mean, const gantry_tensor *invstd);
-GANTRY_API gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
-                                                             const gantry_tensor *gamma, const gantry_tensor *mean,
-                                                             const gantry_tensor *invstd, gantry_tensor *dx,
-                                                             gantry_tensor *dgamma, gantry_tensor *dbeta,
-                                                             int accumulate);
-
-/* Virtual batch norm: x, y are [N, C] or [N, C, H, W]; gamma, beta,
- * ref_mean, ref_invstd are [C]; save_mean, save_invstd hold N*C values. */
-GANTRY_API gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
-                                               const gantry_tensor *beta, const gantry_tensor *ref_mean,
-                                               const gantry_tensor *ref_invstd, size_t ref_count,
-                                               gantry_tensor *save_mean, gantry_tensor *save_invstd, float eps);
-GANTRY_API gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy,
-                                                const gantry_tensor *gamma, const gantry_tensor *save_mean,
-                                                const gantry_tensor *save_invstd, size_t ref_count, gantry_tensor *dx,
-                                                gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate);
 
 /* ---- profiling ------------------------------------------------------------
  * Where a training step goes, op by op.  While profiling is on, every op of

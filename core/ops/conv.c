@@ -1,0 +1,91 @@
+/* Checked ops of the conv family: convolution unfolding (im2col, col2im) and reshuffles. */
+#include "core/ops/ops_check.h"
+
+gantry_status gantry_conv_geometry_finish(gantry_conv_geometry *g)
+{
+    if (!g)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "conv geometry is NULL");
+    if (!g->n || !g->c || !g->h || !g->w || !g->kh || !g->kw || !g->sh || !g->sw)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "convolution: sizes, kernel and stride must be positive (input %zux%zux%zux%zu, "
+                                "kernel %zux%zu, stride %zux%zu)",
+                                g->n, g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw);
+    if (g->h + 2 * g->ph < g->kh || g->w + 2 * g->pw < g->kw)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "convolution: kernel %zux%zu does not fit the padded input %zux%zu (padding %zu, %zu)",
+                                g->kh, g->kw, g->h, g->w, g->ph, g->pw);
+    g->oh = (g->h + 2 * g->ph - g->kh) / g->sh + 1;
+    g->ow = (g->w + 2 * g->pw - g->kw) / g->sw + 1;
+    return GANTRY_OK;
+}
+
+static gantry_status check_conv(const char *op, const gantry_tensor *x, const gantry_tensor *col,
+                                const gantry_conv_geometry *g)
+{
+    if (!g)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: geometry is NULL", op);
+    gantry_conv_geometry want = *g;
+    GANTRY_TRY(gantry_conv_geometry_finish(&want));
+    if (want.oh != g->oh || want.ow != g->ow)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: output %zux%zu should be %zux%zu for this geometry", op,
+                                g->oh, g->ow, want.oh, want.ow);
+    char b[96];
+    if (x->numel != g->n * g->c * g->h * g->w)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: image tensor %s is not [%zu, %zu, %zu, %zu]", op,
+                                gantry__shape_str(x, b, sizeof b), g->n, g->c, g->h, g->w);
+    size_t rows = g->c * g->kh * g->kw, cols = g->n * g->oh * g->ow;
+    if (col->numel != rows * cols)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: column tensor %s should hold [%zu, %zu]", op,
+                                gantry__shape_str(col, b, sizeof b), rows, cols);
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const gantry_conv_geometry *g)
+{
+    static const char op[] = "im2col";
+    CHECK_TENSORS(op, "x,col", x, col);
+    GANTRY_TRY(check_conv(op, x, col, g));
+    return DISPATCH(x, im2col, M(x), M(col), g);
+}
+
+gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
+                               int accumulate)
+{
+    static const char op[] = "col2im";
+    CHECK_TENSORS(op, "col,x", col, x);
+    GANTRY_TRY(check_conv(op, x, col, g));
+    return DISPATCH(x, col2im, M(col), M(x), g, accumulate ? 1.0f : 0.0f);
+}
+
+gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b, size_t inner)
+{
+    static const char op[] = "swap_axes";
+    CHECK_TENSORS(op, "x,y", x, y);
+    GANTRY_TRY(same_numel(op, "x", x, "y", y));
+    if (!a || !b || !inner || x->numel != a * b * inner)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: [%zu, %zu, %zu] does not match %zu elements", op, a, b,
+                                inner, x->numel);
+    if (x->buf == y->buf && x->offset < y->offset + y->numel && y->offset < x->offset + x->numel)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
+    return DISPATCH(x, swap_axes, M(x), M(y), a, b, inner);
+}
+
+gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y, size_t ldy,
+                                  size_t y_col, size_t rows, size_t cols)
+{
+    static const char op[] = "copy_rows";
+    CHECK_TENSORS(op, "x,y", x, y);
+    if (!rows || !cols || x_col + cols > ldx || y_col + cols > ldy)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "%s: columns [%zu, %zu) of rows %zu wide and [%zu, %zu) of rows %zu wide", op, x_col,
+                                x_col + cols, ldx, y_col, y_col + cols, ldy);
+    if (rows * ldx > x->numel || rows * ldy > y->numel)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: %zu rows of %zu and %zu exceed %zu and %zu elements", op,
+                                rows, ldx, ldy, x->numel, y->numel);
+    gantry_mem mx = M(x), my = M(y);
+    mx.offset += x_col;
+    my.offset += y_col;
+    if (mx.buf == my.buf && mx.offset < my.offset + rows * ldy && my.offset < mx.offset + rows * ldx)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
+    return DISPATCH(x, copy_rows, mx, ldx, my, ldy, rows, cols);
+}

@@ -1,0 +1,164 @@
+/* Checked ops of the norm family: batch norm: training, inference, with given statistics, virtual. */
+#include "core/ops/ops_check.h"
+
+static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name,
+                                    const gantry_tensor *y, float eps, int training)
+{
+    GANTRY_TRY(check_channels(op, "x", x));
+    GANTRY_TRY(same_numel(op, "x", x, y_name, y));
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
+    if (training && x->shape[0] * gantry__inner(x) < 2) {
+        char b[96];
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH,
+                                "%s: x %s has one value per channel; batch statistics need at least two", op,
+                                gantry__shape_str(x, b, sizeof b));
+    }
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                                const gantry_tensor *beta, gantry_tensor *running_mean,
+                                                gantry_tensor *running_var, gantry_tensor *save_mean,
+                                                gantry_tensor *save_invstd, float momentum, float eps)
+{
+    static const char op[] = "batchnorm_forward_train";
+    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta,
+                  running_mean, running_var, save_mean, save_invstd);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 1));
+    GANTRY_TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
+    GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
+    GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
+    GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    return DISPATCH(x, batchnorm_forward_train, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+                                           M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x),
+                                           momentum, eps);
+}
+
+gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                               const gantry_tensor *beta, const gantry_tensor *running_mean,
+                                               const gantry_tensor *running_var, float eps)
+{
+    static const char op[] = "batchnorm_forward_eval";
+    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var", x, y, gamma, beta, running_mean, running_var);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 0));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
+    GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
+    return DISPATCH(x, batchnorm_forward_eval, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
+                                          x->shape[0], c, gantry__inner(x), eps);
+}
+
+gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
+                                           const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
+                                           gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                           int accumulate)
+{
+    static const char op[] = "batchnorm_backward";
+    CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
+                  dgamma, dbeta);
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 1));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
+    GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return DISPATCH(x, batchnorm_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+                                      M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}
+
+gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                                 const gantry_tensor *beta, const gantry_tensor *mean,
+                                                 const gantry_tensor *invstd)
+{
+    static const char op[] = "batchnorm_forward_frozen";
+    CHECK_TENSORS(op, "x,y,gamma,beta,mean,invstd", x, y, gamma, beta, mean, invstd);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, 1.0f, 0));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "mean", mean, c));
+    GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
+    return DISPATCH(x, batchnorm_forward_frozen, M(x), M(y), M(gamma), M(beta), M(mean), M(invstd), x->shape[0],
+                                            c, gantry__inner(x));
+}
+
+gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
+                                                  const gantry_tensor *gamma, const gantry_tensor *mean,
+                                                  const gantry_tensor *invstd, gantry_tensor *dx, gantry_tensor *dgamma,
+                                                  gantry_tensor *dbeta, int accumulate)
+{
+    static const char op[] = "batchnorm_backward_frozen";
+    CHECK_TENSORS(op, "x,dy,gamma,mean,invstd,dx,dgamma,dbeta", x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 0));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "mean", mean, c));
+    GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return DISPATCH(x, batchnorm_backward_frozen, M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
+                                             M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}
+
+static gantry_status check_per_example(const char *op, const char *name, const gantry_tensor *v, const gantry_tensor *x)
+{
+    if (v->numel == x->shape[0] * x->shape[1])
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per example and channel (%zu)",
+                            op, name, gantry__shape_str(v, b, sizeof b), x->shape[0] * x->shape[1]);
+}
+
+gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                    const gantry_tensor *beta, const gantry_tensor *ref_mean,
+                                    const gantry_tensor *ref_invstd, size_t ref_count, gantry_tensor *save_mean,
+                                    gantry_tensor *save_invstd, float eps)
+{
+    static const char op[] = "vbn_forward";
+    CHECK_TENSORS(op, "x,y,gamma,beta,ref_mean,ref_invstd,save_mean,save_invstd", x, y, gamma, beta, ref_mean,
+                  ref_invstd, save_mean, save_invstd);
+    GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 0));
+    if (ref_count == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: the reference batch is empty", op);
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_channel(op, "beta", beta, c));
+    GANTRY_TRY(check_per_channel(op, "ref_mean", ref_mean, c));
+    GANTRY_TRY(check_per_channel(op, "ref_invstd", ref_invstd, c));
+    GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
+    GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
+    return DISPATCH(x, vbn_forward, M(x), M(y), M(gamma), M(beta), M(ref_mean), M(ref_invstd), ref_count,
+                               M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x), eps);
+}
+
+gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
+                                     const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
+                                     size_t ref_count, gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                     int accumulate)
+{
+    static const char op[] = "vbn_backward";
+    CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
+                  dgamma, dbeta);
+    GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 0));
+    GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
+    if (ref_count == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: the reference batch is empty", op);
+    size_t c = x->shape[1];
+    GANTRY_TRY(check_per_channel(op, "gamma", gamma, c));
+    GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
+    GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
+    GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
+    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return DISPATCH(x, vbn_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
+                                M(dbeta), ref_count, x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}
