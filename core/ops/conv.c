@@ -45,7 +45,7 @@ gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const
     static const char op[] = "im2col";
     CHECK_TENSORS(op, "x,col", x, col);
     GANTRY_TRY(check_conv(op, x, col, g));
-    return DISPATCH(x, im2col, M(x), M(col), g);
+    return DISPATCH(x, im2col, MEM(x), MEM(col), g);
 }
 
 gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
@@ -54,7 +54,7 @@ gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const
     static const char op[] = "col2im";
     CHECK_TENSORS(op, "col,x", col, x);
     GANTRY_TRY(check_conv(op, x, col, g));
-    return DISPATCH(x, col2im, M(col), M(x), g, accumulate ? 1.0f : 0.0f);
+    return DISPATCH(x, col2im, MEM(col), MEM(x), g, accumulate ? 1.0f : 0.0f);
 }
 
 gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b, size_t inner)
@@ -67,7 +67,7 @@ gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size
                                 inner, x->numel);
     if (x->buf == y->buf && x->offset < y->offset + y->numel && y->offset < x->offset + x->numel)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
-    return DISPATCH(x, swap_axes, M(x), M(y), a, b, inner);
+    return DISPATCH(x, swap_axes, MEM(x), MEM(y), a, b, inner);
 }
 
 gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_col, gantry_tensor *y, size_t ldy,
@@ -82,7 +82,7 @@ gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_c
     if (rows * ldx > x->numel || rows * ldy > y->numel)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: %zu rows of %zu and %zu exceed %zu and %zu elements", op,
                                 rows, ldx, ldy, x->numel, y->numel);
-    gantry_mem mx = M(x), my = M(y);
+    gantry_mem mx = MEM(x), my = MEM(y);
     mx.offset += x_col;
     my.offset += y_col;
     if (mx.buf == my.buf && mx.offset < my.offset + rows * ldy && my.offset < mx.offset + rows * ldx)

@@ -6,7 +6,7 @@ gantry_status gantry_op_bce_logits_forward(const gantry_tensor *x, float target,
     static const char op[] = "bce_logits_forward";
     CHECK_TENSORS(op, "x,out", x, out);
     GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
-    return DISPATCH(x, bce_logits_forward, M(x), x->numel, target, M(out));
+    return DISPATCH(x, bce_logits_forward, MEM(x), x->numel, target, MEM(out));
 }
 
 gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target, float scale, gantry_tensor *dx)
@@ -16,7 +16,7 @@ gantry_status gantry_op_bce_logits_backward(const gantry_tensor *x, float target
     GANTRY_TRY(check_range(op, "target", target, 0.0f, 1.0f));
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return DISPATCH(x, bce_logits_backward, M(x), x->numel, target, scale, M(dx));
+    return DISPATCH(x, bce_logits_backward, MEM(x), x->numel, target, scale, MEM(dx));
 }
 
 static gantry_status check_loss_kind(const char *op, gantry_loss_kind kind)
@@ -33,7 +33,7 @@ gantry_status gantry_op_regression_loss_forward(gantry_loss_kind kind, const gan
     CHECK_TENSORS(op, "x,t,out", x, t, out);
     GANTRY_TRY(check_loss_kind(op, kind));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
-    return DISPATCH(x, regression_loss_forward, kind, M(x), M(t), x->numel, M(out));
+    return DISPATCH(x, regression_loss_forward, kind, MEM(x), MEM(t), x->numel, MEM(out));
 }
 
 gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const gantry_tensor *x, const gantry_tensor *t,
@@ -45,7 +45,7 @@ gantry_status gantry_op_regression_loss_backward(gantry_loss_kind kind, const ga
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return DISPATCH(x, regression_loss_backward, kind, M(x), M(t), x->numel, scale, M(dx));
+    return DISPATCH(x, regression_loss_backward, kind, MEM(x), MEM(t), x->numel, scale, MEM(dx));
 }
 
 static gantry_status check_rows(const char *op, const gantry_tensor *x)
@@ -63,7 +63,7 @@ gantry_status gantry_op_softmax_ce_forward(const gantry_tensor *x, const gantry_
     CHECK_TENSORS(op, "x,t,out", x, t, out);
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
-    return DISPATCH(x, softmax_ce_forward, M(x), M(t), x->shape[0], x->shape[1], M(out));
+    return DISPATCH(x, softmax_ce_forward, MEM(x), MEM(t), x->shape[0], x->shape[1], MEM(out));
 }
 
 gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry_tensor *t, float scale,
@@ -75,7 +75,7 @@ gantry_status gantry_op_softmax_ce_backward(const gantry_tensor *x, const gantry
     GANTRY_TRY(check_finite(op, "scale", scale));
     GANTRY_TRY(same_numel(op, "x", x, "t", t));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return DISPATCH(x, softmax_ce_backward, M(x), M(t), x->shape[0], x->shape[1], scale, M(dx));
+    return DISPATCH(x, softmax_ce_backward, MEM(x), MEM(t), x->shape[0], x->shape[1], scale, MEM(dx));
 }
 
 static gantry_status check_row_values(const char *op, const char *name, const gantry_tensor *v, size_t rows)
@@ -93,7 +93,7 @@ gantry_status gantry_op_logsumexp_forward(const gantry_tensor *x, gantry_tensor 
     CHECK_TENSORS(op, "x,out", x, out);
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(check_row_values(op, "out", out, x->shape[0]));
-    return DISPATCH(x, logsumexp_forward, M(x), M(out), x->shape[0], x->shape[1]);
+    return DISPATCH(x, logsumexp_forward, MEM(x), MEM(out), x->shape[0], x->shape[1]);
 }
 
 gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_tensor *dout, gantry_tensor *dx)
@@ -103,5 +103,5 @@ gantry_status gantry_op_logsumexp_backward(const gantry_tensor *x, const gantry_
     GANTRY_TRY(check_rows(op, x));
     GANTRY_TRY(check_row_values(op, "dout", dout, x->shape[0]));
     GANTRY_TRY(same_numel(op, "x", x, "dx", dx));
-    return DISPATCH(x, logsumexp_backward, M(x), M(dout), M(dx), x->shape[0], x->shape[1]);
+    return DISPATCH(x, logsumexp_backward, MEM(x), MEM(dout), MEM(dx), x->shape[0], x->shape[1]);
 }

@@ -18,7 +18,7 @@ gantry_status gantry_op_minibatch_disc_forward(const gantry_tensor *m, gantry_te
     static const char op[] = "minibatch_disc_forward";
     CHECK_TENSORS(op, "m,o", m, o);
     GANTRY_TRY(check_mbd(op, m, "o", o));
-    return DISPATCH(m, minibatch_disc_forward, M(m), M(o), m->shape[0], m->shape[1], m->shape[2]);
+    return DISPATCH(m, minibatch_disc_forward, MEM(m), MEM(o), m->shape[0], m->shape[1], m->shape[2]);
 }
 
 gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const gantry_tensor *dout, gantry_tensor *dm)
@@ -27,5 +27,5 @@ gantry_status gantry_op_minibatch_disc_backward(const gantry_tensor *m, const ga
     CHECK_TENSORS(op, "m,dout,dm", m, dout, dm);
     GANTRY_TRY(check_mbd(op, m, "dout", dout));
     GANTRY_TRY(same_numel(op, "m", m, "dm", dm));
-    return DISPATCH(m, minibatch_disc_backward, M(m), M(dout), M(dm), m->shape[0], m->shape[1], m->shape[2]);
+    return DISPATCH(m, minibatch_disc_backward, MEM(m), MEM(dout), MEM(dm), m->shape[0], m->shape[1], m->shape[2]);
 }

@@ -1,8 +1,8 @@
 /* Checked ops of the norm family: batch norm: training, inference, with given statistics, virtual. */
 #include "core/ops/ops_check.h"
 
-static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name,
-                                    const gantry_tensor *y, float eps, int training)
+static gantry_status check_bn_input(const char *op, const gantry_tensor *x, const char *y_name, const gantry_tensor *y,
+                                    float eps, int training)
 {
     GANTRY_TRY(check_channels(op, "x", x));
     GANTRY_TRY(same_numel(op, "x", x, y_name, y));
@@ -23,8 +23,8 @@ gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_t
                                                 gantry_tensor *save_invstd, float momentum, float eps)
 {
     static const char op[] = "batchnorm_forward_train";
-    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta,
-                  running_mean, running_var, save_mean, save_invstd);
+    CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta, running_mean,
+                  running_var, save_mean, save_invstd);
     GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 1));
     GANTRY_TRY(check_range(op, "momentum", momentum, 0.0f, 1.0f));
     size_t c = x->shape[1];
@@ -34,9 +34,9 @@ gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_t
     GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
     GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
     GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
-    return DISPATCH(x, batchnorm_forward_train, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
-                                           M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x),
-                                           momentum, eps);
+    return DISPATCH(x, batchnorm_forward_train, MEM(x), MEM(y), MEM(gamma), MEM(beta), MEM(running_mean),
+                    MEM(running_var), MEM(save_mean), MEM(save_invstd), x->shape[0], c, gantry__inner(x), momentum,
+                    eps);
 }
 
 gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
@@ -51,8 +51,8 @@ gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_te
     GANTRY_TRY(check_per_channel(op, "beta", beta, c));
     GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
     GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
-    return DISPATCH(x, batchnorm_forward_eval, M(x), M(y), M(gamma), M(beta), M(running_mean), M(running_var),
-                                          x->shape[0], c, gantry__inner(x), eps);
+    return DISPATCH(x, batchnorm_forward_eval, MEM(x), MEM(y), MEM(gamma), MEM(beta), MEM(running_mean),
+                    MEM(running_var), x->shape[0], c, gantry__inner(x), eps);
 }
 
 gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
@@ -71,8 +71,8 @@ gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_
     GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return DISPATCH(x, batchnorm_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
-                                      M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+    return DISPATCH(x, batchnorm_backward, MEM(x), MEM(dy), MEM(gamma), MEM(save_mean), MEM(save_invstd), MEM(dx),
+                    MEM(dgamma), MEM(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
 
 gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
@@ -87,8 +87,8 @@ gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_
     GANTRY_TRY(check_per_channel(op, "beta", beta, c));
     GANTRY_TRY(check_per_channel(op, "mean", mean, c));
     GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
-    return DISPATCH(x, batchnorm_forward_frozen, M(x), M(y), M(gamma), M(beta), M(mean), M(invstd), x->shape[0],
-                                            c, gantry__inner(x));
+    return DISPATCH(x, batchnorm_forward_frozen, MEM(x), MEM(y), MEM(gamma), MEM(beta), MEM(mean), MEM(invstd),
+                    x->shape[0], c, gantry__inner(x));
 }
 
 gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const gantry_tensor *dy,
@@ -106,8 +106,8 @@ gantry_status gantry_op_batchnorm_backward_frozen(const gantry_tensor *x, const 
     GANTRY_TRY(check_per_channel(op, "invstd", invstd, c));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return DISPATCH(x, batchnorm_backward_frozen, M(x), M(dy), M(gamma), M(mean), M(invstd), M(dx), M(dgamma),
-                                             M(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+    return DISPATCH(x, batchnorm_backward_frozen, MEM(x), MEM(dy), MEM(gamma), MEM(mean), MEM(invstd), MEM(dx),
+                    MEM(dgamma), MEM(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }
 
 static gantry_status check_per_example(const char *op, const char *name, const gantry_tensor *v, const gantry_tensor *x)
@@ -137,14 +137,13 @@ gantry_status gantry_op_vbn_forward(const gantry_tensor *x, gantry_tensor *y, co
     GANTRY_TRY(check_per_channel(op, "ref_invstd", ref_invstd, c));
     GANTRY_TRY(check_per_example(op, "save_mean", save_mean, x));
     GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
-    return DISPATCH(x, vbn_forward, M(x), M(y), M(gamma), M(beta), M(ref_mean), M(ref_invstd), ref_count,
-                               M(save_mean), M(save_invstd), x->shape[0], c, gantry__inner(x), eps);
+    return DISPATCH(x, vbn_forward, MEM(x), MEM(y), MEM(gamma), MEM(beta), MEM(ref_mean), MEM(ref_invstd), ref_count,
+                    MEM(save_mean), MEM(save_invstd), x->shape[0], c, gantry__inner(x), eps);
 }
 
 gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
-                                     const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
-                                     size_t ref_count, gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
-                                     int accumulate)
+                                     const gantry_tensor *save_mean, const gantry_tensor *save_invstd, size_t ref_count,
+                                     gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate)
 {
     static const char op[] = "vbn_backward";
     CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
@@ -159,6 +158,6 @@ gantry_status gantry_op_vbn_backward(const gantry_tensor *x, const gantry_tensor
     GANTRY_TRY(check_per_example(op, "save_invstd", save_invstd, x));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
     GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
-    return DISPATCH(x, vbn_backward, M(x), M(dy), M(gamma), M(save_mean), M(save_invstd), M(dx), M(dgamma),
-                                M(dbeta), ref_count, x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+    return DISPATCH(x, vbn_backward, MEM(x), MEM(dy), MEM(gamma), MEM(save_mean), MEM(save_invstd), MEM(dx),
+                    MEM(dgamma), MEM(dbeta), ref_count, x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
 }

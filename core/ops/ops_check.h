@@ -31,7 +31,7 @@ static inline const char *arg_name(const char *names, size_t i, char *buf, size_
 }
 
 static inline gantry_status check_tensors(const char *op, const char *names, const gantry_tensor *const *ts,
-                                   size_t count)
+                                          size_t count)
 {
     char name[32], other[32];
     for (size_t i = 0; i < count; i++) {
@@ -46,16 +46,16 @@ static inline gantry_status check_tensors(const char *op, const char *names, con
     return GANTRY_OK;
 }
 
-#define CHECK_TENSORS(op, names, ...)                                                                   \
-    do {                                                                                                \
-        const gantry_tensor *const check_ts_[] = { __VA_ARGS__ };                                       \
+#define CHECK_TENSORS(op, names, ...)                                                                       \
+    do {                                                                                                    \
+        const gantry_tensor *const check_ts_[] = { __VA_ARGS__ };                                           \
         gantry_status check_s_ = check_tensors(op, names, check_ts_, sizeof check_ts_ / sizeof *check_ts_); \
-        if (check_s_)                                                                                   \
-            return check_s_;                                                                            \
+        if (check_s_)                                                                                       \
+            return check_s_;                                                                                \
     } while (0)
 
 static inline gantry_status same_numel(const char *op, const char *an, const gantry_tensor *a, const char *bn,
-                                const gantry_tensor *b)
+                                       const gantry_tensor *b)
 {
     if (a->numel == b->numel)
         return GANTRY_OK;
@@ -75,8 +75,8 @@ static inline gantry_status check_range(const char *op, const char *name, float 
 {
     if (v >= lo && v <= hi)
         return GANTRY_OK;
-    return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %s = %g outside [%g, %g]", op, name, (double)v,
-                            (double)lo, (double)hi);
+    return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %s = %g outside [%g, %g]", op, name, (double)v, (double)lo,
+                            (double)hi);
 }
 
 /* x must be [N, C, ...] with at least two dimensions. */
@@ -94,14 +94,14 @@ static inline gantry_status check_per_channel(const char *op, const char *name, 
     if (v->numel == channels)
         return GANTRY_OK;
     char b[96];
-    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per channel (%zu)", op,
-                            name, gantry__shape_str(v, b, sizeof b), channels);
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: '%s' %s should hold one value per channel (%zu)", op, name,
+                            gantry__shape_str(v, b, sizeof b), channels);
 }
 
 #define OPS(t) ((t)->be->ops)
 /* OPS(t)->fn(CTX(t), ...) through the profiler's hooks. */
 #define DISPATCH(t, fn, ...) GANTRY__DISPATCH((t)->be, #fn, OPS(t)->fn(CTX(t), __VA_ARGS__))
 #define CTX(t) ((t)->be->ctx)
-#define M(t) gantry__mem(t)
+#define MEM(t) gantry__mem(t)
 
 #endif

@@ -6,13 +6,12 @@ static gantry_status check_lr(const char *op, float lr, float weight_decay)
     if (!(lr >= 0.0f) || !isfinite(lr))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: learning rate %g must be >= 0", op, (double)lr);
     if (!(weight_decay >= 0.0f) || !isfinite(weight_decay))
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: weight decay %g must be >= 0", op,
-                                (double)weight_decay);
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: weight decay %g must be >= 0", op, (double)weight_decay);
     return GANTRY_OK;
 }
 
-gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *v, float lr,
-                                   float momentum, float weight_decay)
+gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *v, float lr, float momentum,
+                                   float weight_decay)
 {
     static const char op[] = "sgd_update";
     GANTRY_TRY(check_lr(op, lr, weight_decay));
@@ -26,13 +25,12 @@ gantry_status gantry_op_sgd_update(gantry_tensor *p, const gantry_tensor *g, gan
             return gantry_set_error(GANTRY_BACKEND_MISMATCH, "%s: 'v' is on another backend", op);
     }
     GANTRY_TRY(same_numel(op, "p", p, "g", g));
-    gantry_mem vm = v ? M(v) : M(p);
-    return DISPATCH(p, sgd_update, M(p), M(g), vm, p->numel, lr, momentum, weight_decay);
+    gantry_mem vm = v ? MEM(v) : MEM(p);
+    return DISPATCH(p, sgd_update, MEM(p), MEM(g), vm, p->numel, lr, momentum, weight_decay);
 }
 
 gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *m, gantry_tensor *v,
-                                    float lr, float beta1, float beta2, float eps, float weight_decay,
-                                    uint64_t step)
+                                    float lr, float beta1, float beta2, float eps, float weight_decay, uint64_t step)
 {
     static const char op[] = "adam_update";
     CHECK_TENSORS(op, "p,g,m,v", p, g, m, v);
@@ -41,14 +39,14 @@ gantry_status gantry_op_adam_update(gantry_tensor *p, const gantry_tensor *g, ga
     GANTRY_TRY(same_numel(op, "p", p, "m", m));
     GANTRY_TRY(same_numel(op, "p", p, "v", v));
     if (!(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f))
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: betas (%g, %g) must lie in [0, 1)", op,
-                                (double)beta1, (double)beta2);
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: betas (%g, %g) must lie in [0, 1)", op, (double)beta1,
+                                (double)beta2);
     if (!(eps > 0.0f) || !isfinite(eps))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
     if (step == 0)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: step counts from 1", op);
-    return DISPATCH(p, adam_update, M(p), M(g), M(m), M(v), p->numel, lr, beta1, beta2, eps, weight_decay,
-                               step);
+    return DISPATCH(p, adam_update, MEM(p), MEM(g), MEM(m), MEM(v), p->numel, lr, beta1, beta2, eps, weight_decay,
+                    step);
 }
 
 gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g, gantry_tensor *sq, float lr,
@@ -62,5 +60,5 @@ gantry_status gantry_op_rmsprop_update(gantry_tensor *p, const gantry_tensor *g,
     GANTRY_TRY(check_range(op, "alpha", alpha, 0.0f, 1.0f));
     if (!(eps > 0.0f) || !isfinite(eps))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: eps = %g must be positive", op, (double)eps);
-    return DISPATCH(p, rmsprop_update, M(p), M(g), M(sq), p->numel, lr, alpha, eps, weight_decay);
+    return DISPATCH(p, rmsprop_update, MEM(p), MEM(g), MEM(sq), p->numel, lr, alpha, eps, weight_decay);
 }
