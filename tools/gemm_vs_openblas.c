@@ -4,7 +4,7 @@
  * runs them: G's gradients at 64 rows and its forward at 128 (both noise
  * batches of a step), D's at 64 rows (the generator update) and at 128 (the
  * discriminator update, which stacks the real and the fake batch), in one
- * process, as the README's GEMM comparison was measured:
+ * process, as docs/benchmarks.md's GEMM comparison was measured:
  *
  *   build/tools/gemm-vs-openblas [THREADS [ROUNDS]]
  *       (default: every online CPU, 11 rounds, about 5 minutes here)

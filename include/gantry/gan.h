@@ -4,7 +4,7 @@
  *   gan     Goodfellow et al. 2014, the MLPs below
  *   cgan    Mirza & Osindero 2014: gan with one-hot labels concatenated to z
  *           and to D's input
- *   dcgan   Radford et al. 2015 for 28x28 (README lists the layers)
+ *   dcgan   Radford et al. 2015 for 28x28 (docs/models.md lists the layers)
  *   cdcgan  dcgan with labels concatenated to z and as extra input channels of D
  *   wgan    Arjovsky et al. 2017: dcgan networks, a critic without sigmoid,
  *           RMSProp 5e-5, 5 critic steps, weight clipping 0.01
@@ -130,7 +130,7 @@ GANTRY_API gantry_status gantry_gan_sample_labeled(gantry_gan *gan, size_t n, ui
                                                    float *images);
 
 /* Checkpoints: safetensors with PyTorch state_dict names prefixed "G." and
- * "D." and the configuration in __metadata__ (see README).  `extra` adds
+ * "D." and the configuration in __metadata__ (see docs/models.md).  `extra` adds
  * metadata entries. */
 GANTRY_API gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st_meta *extra,
                                          size_t extra_count);
