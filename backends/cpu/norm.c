@@ -1,18 +1,15 @@
-/* gantry cpu backend: the layer ops of ABI version 2 that are neither
- * convolution nor a loss: dropout masks, minibatch discrimination, batch
- * normalisation with given statistics (reference / virtual batch norm) and
- * virtual batch norm proper.  All give the reference's bits on any thread count:
+/* gantry cpu backend: batch normalisation with the batch's statistics
+ * (training), the running statistics (evaluation) and given statistics
+ * (frozen: reference batch norm), and virtual batch norm.  All give the
+ * reference's bits on any thread count:
  *
- * - dropout_mask draws each counter block once for its four elements, as
- *   rand_uniform (random.c) does, and applies gantry/philox.h's uniform
- *   formula for [0, 1) in float exactly as the header writes it.
- * - minibatch discrimination runs samples i in parallel and computes every
- *   L1 distance, exponential and sum over j in the reference's order; the
- *   backward computes e_ijk once per (i, k, j) instead of once per l (the
- *   same value) and accumulates each dm element over j ascending.
+ * - training and its backward run channels in parallel, as cpu_impl.h's
+ *   CPU_CH_BLOCK describes; evaluation runs every (row, channel) plane in
+ *   parallel.
  * - frozen batch norm is the reference's double expression per element;
  *   its backward sums each channel in the reference's order (channels in
- *   parallel; blocks of adjacent channels for [N, C] tensors, as nn_ops.c).
+ *   parallel; blocks of adjacent channels for [N, C] tensors, as in
+ *   training).
  * - virtual batch norm runs (example, channel) planes in parallel in the
  *   forward and channels in the backward (dgamma, dbeta sum over examples),
  *   each sum in the reference's order.
@@ -20,111 +17,195 @@
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
 #include <math.h>
 
-#include "gantry/philox.h"
-
+#include "../lane_sums.h"
 #include "cpu_impl.h"
 
-#define CH_BLOCK 32
-/* minibatch_disc_backward accumulates at most this many of the c
- * dimensions at a time (doubles on the stack). */
-#define MBD_TILE 64
+/* ---- training and evaluation -------------------------------------------- */
 
-static size_t min_size(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
-/* ---- dropout ------------------------------------------------------------ */
-
-gantry_status cpu_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset)
+gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
+                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
+                                          float momentum, float eps)
 {
     const cpu_ctx *c = ctx;
-    float *mp = cpu_f(mask);
-    const float keep = (float)(1.0 / (1.0 - (double)p));
-    const float lo = 0.0f, hi = 1.0f;
-    const size_t blocks = (n + 3) / 4;
-    int t = cpu_threads_for(c, n, CPU_GRAIN / 8);
+    const float *xp = cpu_cf(x), *gp = cpu_cf(gamma), *bp = cpu_cf(beta);
+    float *yp = cpu_f(y), *rm = cpu_f(running_mean), *rv = cpu_f(running_var);
+    float *sm = cpu_f(save_mean), *si = cpu_f(save_invstd);
+    const double count = (double)(outer * inner), mom = momentum;
+    int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
+    if (inner == 1) {
+        size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
-    for (size_t blk = 0; blk < blocks; blk++) {
-        gantry_philox_block b = gantry_philox4x32_10(seed, offset + blk);
-        size_t i0 = blk * 4, end = n - i0 < 4 ? n - i0 : 4;
-        for (size_t w = 0; w < end; w++) {
-            /* gantry_philox_uniform(seed, offset, i0 + w, 0, 1) */
-            float u = gantry_philox_u01(b.v[w]);
-            float span = hi - lo;
-            float scaled = span * u;
-            float v = lo + scaled;
-            mp[i0 + w] = v >= p ? keep : 0.0f;
+        for (size_t blk = 0; blk < blocks; blk++) {
+            size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+            double sum[CPU_CH_BLOCK] = { 0.0 }, sq[CPU_CH_BLOCK] = { 0.0 }, mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK];
+            double g[CPU_CH_BLOCK], b[CPU_CH_BLOCK];
+            for (size_t o = 0; o < outer; o++) {
+                const float *row = xp + o * channels + c0;
+                for (size_t j = 0; j < cb; j++)
+                    sum[j] += row[j];
+            }
+            for (size_t j = 0; j < cb; j++)
+                mean[j] = sum[j] / count;
+            for (size_t o = 0; o < outer; o++) {
+                const float *row = xp + o * channels + c0;
+                for (size_t j = 0; j < cb; j++) {
+                    double d = row[j] - mean[j];
+                    sq[j] += d * d;
+                }
+            }
+            for (size_t j = 0; j < cb; j++) {
+                const double var = sq[j] / count;
+                const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+                invstd[j] = 1.0 / sqrt(var + (double)eps);
+                g[j] = gp[c0 + j];
+                b[j] = bp[c0 + j];
+                sm[c0 + j] = (float)mean[j];
+                si[c0 + j] = (float)invstd[j];
+                rm[c0 + j] = (float)((1.0 - mom) * rm[c0 + j] + mom * mean[j]);
+                rv[c0 + j] = (float)((1.0 - mom) * rv[c0 + j] + mom * unbiased);
+            }
+            for (size_t o = 0; o < outer; o++) {
+                const float *row = xp + o * channels + c0;
+                float *out = yp + o * channels + c0;
+                for (size_t j = 0; j < cb; j++)
+                    out[j] = (float)(g[j] * ((row[j] - mean[j]) * invstd[j]) + b[j]);
+            }
         }
+        return GANTRY_OK;
+    }
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t ch = 0; ch < channels; ch++) {
+        /* Two passes, as the reference: the mean, then the biased variance. */
+        double sum = 0.0, sq = 0.0;
+        for (size_t o = 0; o < outer; o++)
+            sum += gantry_run_sum(xp + (o * channels + ch) * inner, inner);
+        const double mean = sum / count;
+        for (size_t o = 0; o < outer; o++)
+            sq += gantry_run_sum_sqdev(xp + (o * channels + ch) * inner, inner, mean);
+        const double var = sq / count;
+        const double invstd = 1.0 / sqrt(var + (double)eps);
+        const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+        const double g = gp[ch], b = bp[ch];
+        for (size_t o = 0; o < outer; o++) {
+            const float *run = xp + (o * channels + ch) * inner;
+            float *out = yp + (o * channels + ch) * inner;
+            for (size_t i = 0; i < inner; i++)
+                out[i] = (float)(g * ((run[i] - mean) * invstd) + b);
+        }
+        sm[ch] = (float)mean;
+        si[ch] = (float)invstd;
+        rm[ch] = (float)((1.0 - mom) * rm[ch] + mom * mean);
+        rv[ch] = (float)((1.0 - mom) * rv[ch] + mom * unbiased);
     }
     return GANTRY_OK;
 }
 
-/* ---- minibatch discrimination ------------------------------------------- */
-
-/* exp(-L1 distance) between rows mi and mj of c values, as the reference. */
-static double similarity(const float *mi, const float *mj, size_t c)
+gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                         gantry_mem running_mean, gantry_mem running_var, size_t outer,
+                                         size_t channels, size_t inner, float eps)
 {
-    double d = 0.0;
-    for (size_t l = 0; l < c; l++)
-        d += fabs((double)mi[l] - (double)mj[l]);
-    return exp(-d);
-}
-
-gantry_status cpu_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c)
-{
-    const cpu_ctx *cx = ctx;
-    const float *mp = cpu_cf(m);
-    float *op = cpu_f(o);
-    int t = cpu_threads_for(cx, n * n * b * c, CPU_GRAIN);
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *gp = cpu_cf(gamma), *bp = cpu_cf(beta);
+    const float *rm = cpu_cf(running_mean), *rv = cpu_cf(running_var);
+    float *yp = cpu_f(y);
+    int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
+    size_t planes = outer * channels;
+    /* Every (row, channel) plane is independent: parallel over all of them. */
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < b; k++) {
-            const float *mi = mp + (i * b + k) * c;
-            double acc = 0.0;
-            for (size_t j = 0; j < n; j++)
-                acc += similarity(mi, mp + (j * b + k) * c, c);
-            op[i * b + k] = (float)acc;
-        }
+    for (size_t oc = 0; oc < planes; oc++) {
+        size_t ch = oc % channels;
+        const double mean = rm[ch];
+        const double invstd = 1.0 / sqrt((double)rv[ch] + (double)eps);
+        const double g = gp[ch], b = bp[ch];
+        const float *run = xp + oc * inner;
+        float *out = yp + oc * inner;
+        for (size_t i = 0; i < inner; i++)
+            out[i] = (float)(g * ((run[i] - mean) * invstd) + b);
+    }
     return GANTRY_OK;
 }
 
-gantry_status cpu_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n, size_t b,
-                                          size_t c)
+gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                     size_t outer, size_t channels, size_t inner, float grad_beta)
 {
-    const cpu_ctx *cx = ctx;
-    const float *mp = cpu_cf(m), *dp = cpu_cf(dout);
-    float *dmp = cpu_f(dm);
-    int t = cpu_threads_for(cx, n * n * b * c, CPU_GRAIN / 2);
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x), *dyp = cpu_cf(dy), *gp = cpu_cf(gamma);
+    const float *sm = cpu_cf(save_mean), *si = cpu_cf(save_invstd);
+    float *dxp = cpu_f(dx), *dgp = cpu_f(dgamma), *dbp = cpu_f(dbeta);
+    const double count = (double)(outer * inner), gb = grad_beta;
+    int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
+    if (inner == 1) {
+        size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < b; k++) {
-            const float *mi = mp + (i * b + k) * c;
-            const double dpi = dp[i * b + k];
-            for (size_t l0 = 0; l0 < c; l0 += MBD_TILE) {
-                const size_t len = min_size(MBD_TILE, c - l0);
-                double acc[MBD_TILE];
-                for (size_t l = 0; l < len; l++)
-                    acc[l] = 0.0;
-                for (size_t j = 0; j < n; j++) {
-                    const float *mj = mp + (j * b + k) * c;
-                    const double w = dpi + (double)dp[j * b + k];
-                    const double e = similarity(mi, mj, c);
-                    for (size_t l = 0; l < len; l++) {
-                        double diff = (double)mi[l0 + l] - (double)mj[l0 + l];
-                        if (diff == 0.0)
-                            continue;
-                        acc[l] -= w * e * (diff > 0.0 ? 1.0 : -1.0);
-                    }
+        for (size_t blk = 0; blk < blocks; blk++) {
+            size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+            double mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK], k[CPU_CH_BLOCK];
+            double sdy[CPU_CH_BLOCK] = { 0.0 }, sdyx[CPU_CH_BLOCK] = { 0.0 };
+            for (size_t j = 0; j < cb; j++) {
+                mean[j] = sm[c0 + j];
+                invstd[j] = si[c0 + j];
+            }
+            for (size_t o = 0; o < outer; o++) {
+                const float *xr = xp + o * channels + c0, *dyr = dyp + o * channels + c0;
+                for (size_t j = 0; j < cb; j++) {
+                    double xhat = (xr[j] - mean[j]) * invstd[j];
+                    sdy[j] += dyr[j];
+                    sdyx[j] += dyr[j] * xhat;
                 }
-                for (size_t l = 0; l < len; l++)
-                    dmp[(i * b + k) * c + l0 + l] = (float)acc[l];
+            }
+            /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
+            for (size_t j = 0; j < cb; j++)
+                k[j] = (double)gp[c0 + j] * invstd[j] / count;
+            for (size_t o = 0; o < outer; o++) {
+                const float *xr = xp + o * channels + c0, *dyr = dyp + o * channels + c0;
+                float *dxr = dxp + o * channels + c0;
+                for (size_t j = 0; j < cb; j++) {
+                    double xhat = (xr[j] - mean[j]) * invstd[j];
+                    dxr[j] = (float)(k[j] * (count * dyr[j] - sdy[j] - xhat * sdyx[j]));
+                }
+            }
+            for (size_t j = 0; j < cb; j++) {
+                double dg = sdyx[j], db = sdy[j];
+                if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
+                    dg += gb * (double)dgp[c0 + j];
+                    db += gb * (double)dbp[c0 + j];
+                }
+                dgp[c0 + j] = (float)dg;
+                dbp[c0 + j] = (float)db;
             }
         }
+        return GANTRY_OK;
+    }
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t ch = 0; ch < channels; ch++) {
+        const double mean = sm[ch], invstd = si[ch];
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t o = 0; o < outer; o++) {
+            size_t at = (o * channels + ch) * inner;
+            gantry_run_sum_bn_grad(xp + at, dyp + at, inner, mean, invstd, &sdy, &sdyx);
+        }
+        const double k = (double)gp[ch] * invstd / count;
+        for (size_t o = 0; o < outer; o++) {
+            size_t at = (o * channels + ch) * inner;
+            for (size_t i = 0; i < inner; i++) {
+                double xhat = (xp[at + i] - mean) * invstd;
+                dxp[at + i] = (float)(k * (count * dyp[at + i] - sdy - xhat * sdyx));
+            }
+        }
+        double dg = sdyx, db = sdy;
+        if (grad_beta != 0.0f) {
+            dg += gb * (double)dgp[ch];
+            db += gb * (double)dbp[ch];
+        }
+        dgp[ch] = (float)dg;
+        dbp[ch] = (float)db;
+    }
     return GANTRY_OK;
 }
 
-/* ---- batch normalisation with given statistics -------------------------- */
+/* ---- given statistics --------------------------------------------------- */
 
 gantry_status cpu_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
                                            gantry_mem mean, gantry_mem invstd, size_t outer, size_t channels,
@@ -171,12 +252,12 @@ gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem 
     float *dxp = cpu_f(dx), *dgp = cpu_f(dgamma), *dbp = cpu_f(dbeta);
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     if (inner == 1) {
-        const size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
+        const size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
-            const size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
-            double mu[CH_BLOCK], is[CH_BLOCK], k[CH_BLOCK];
-            double sdy[CH_BLOCK] = { 0.0 }, sdyx[CH_BLOCK] = { 0.0 };
+            const size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+            double mu[CPU_CH_BLOCK], is[CPU_CH_BLOCK], k[CPU_CH_BLOCK];
+            double sdy[CPU_CH_BLOCK] = { 0.0 }, sdyx[CPU_CH_BLOCK] = { 0.0 };
             for (size_t j = 0; j < cb; j++) {
                 mu[j] = mp[c0 + j];
                 is[j] = ip[c0 + j];
@@ -230,7 +311,7 @@ gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem 
     return GANTRY_OK;
 }
 
-/* ---- virtual batch norm --------------------------------------------------- */
+/* ---- virtual batch norm ------------------------------------------------- */
 
 /* Each (example, channel) plane is independent in the forward: its sums,
  * statistics and outputs are the reference's double expressions in the
@@ -286,11 +367,11 @@ gantry_status cpu_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_me
     const double n = (double)ref_count + (double)inner;
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     if (inner == 1) {
-        const size_t blocks = (channels + CH_BLOCK - 1) / CH_BLOCK;
+        const size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
-            const size_t c0 = blk * CH_BLOCK, cb = min_size(CH_BLOCK, channels - c0);
-            double dg[CH_BLOCK] = { 0.0 }, db[CH_BLOCK] = { 0.0 };
+            const size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+            double dg[CPU_CH_BLOCK] = { 0.0 }, db[CPU_CH_BLOCK] = { 0.0 };
             for (size_t o = 0; o < outer; o++) {
                 const size_t at = o * channels + c0;
                 for (size_t j = 0; j < cb; j++) {

@@ -1,17 +1,67 @@
-/* gantry cpu backend: the losses of ABI version 2 (MSE / L1 regression,
+/* gantry cpu backend: the losses (BCE with logits, MSE / L1 regression,
  * softmax cross-entropy) and logsumexp.
  *
  * The arithmetic is the reference's, in double, expression for expression.
- * Per-row work (softmax, logsumexp and their gradients) runs rows in
- * parallel and gives the reference's bits.  The whole-tensor means (the
- * regression loss, softmax CE's mean over rows) add double partial sums of
- * fixed chunks, each summed in the reference's order, the chunks depending
- * on the size alone: the reference's bits when there is one chunk, within
- * an ulp of them otherwise, and the same result on any thread count. */
+ * Per-element and per-row work (the gradients, softmax, logsumexp) runs in
+ * parallel and gives the reference's bits.  The whole-tensor means (BCE,
+ * the regression loss, softmax CE's mean over rows) add double partial sums
+ * of fixed chunks, each summed in the reference's order, the chunks
+ * depending on the size alone: the reference's bits when there is one
+ * chunk, within an ulp of them otherwise, and the same result on any thread
+ * count. */
 #include <math.h>
 
 #include "../row_lse.h"
 #include "cpu_impl.h"
+
+/* ---- binary cross-entropy ----------------------------------------------- */
+
+static double bce_run(const float *x, size_t n, double t)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i];
+        acc += (v > 0.0 ? v : 0.0) - v * t + log1p(exp(-fabs(v)));
+    }
+    return acc;
+}
+
+gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    const double tg = target;
+    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN / 16);
+    double acc = 0.0;
+    if (chunks == 1) {
+        acc = bce_run(xp, n, tg); /* the reference's order exactly */
+    } else {
+        double part[CPU_MAX_REDUCE_CHUNKS];
+        int t = cpu_threads_for(c, chunks, 1);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+        for (size_t ch = 0; ch < chunks; ch++) {
+            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
+            part[ch] = bce_run(xp + lo, hi - lo, tg);
+        }
+        for (size_t ch = 0; ch < chunks; ch++)
+            acc += part[ch];
+    }
+    cpu_f(out)[0] = (float)(n ? acc / (double)n : 0.0);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale, gantry_mem dx)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *dxp = cpu_f(dx);
+    const double tg = target, k = (double)scale / (double)n;
+    int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dxp[i] = (float)(k * (cpu_sigmoid(xp[i]) - tg));
+    return GANTRY_OK;
+}
 
 /* ---- regression losses -------------------------------------------------- */
 
