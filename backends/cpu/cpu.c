@@ -12,23 +12,15 @@
 
 #include "cpu_impl.h"
 
+#include "../host_module.h"
+
 gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
 {
-    if (!c || !c->host || !c->host->set_error)
-        return status;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    status = host_vreport(c ? c->host : NULL, status, fmt, ap);
     va_end(ap);
-    return c->host->set_error(status, "%s", msg);
-}
-
-static const gantry_host *host_of(const gantry_backend_options *opts)
-{
-    if (!opts || opts->struct_size < offsetof(gantry_backend_options, host) + sizeof(opts->host))
-        return NULL;
-    return opts->host;
+    return status;
 }
 
 static int threads_of(const gantry_backend_options *opts)
@@ -168,7 +160,7 @@ static void cpu_describe(const gantry_backend_options *opts, char *buf, size_t s
 
 static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
 {
-    const gantry_host *host = host_of(opts);
+    const gantry_host *host = host_of_options(opts);
     int avx2 = cpu_has_avx2();
     cpu_gemm_path path;
     char why[160];

@@ -29,7 +29,6 @@
 #ifndef GANTRY_CPU_IMPL_H
 #define GANTRY_CPU_IMPL_H
 
-#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,16 +206,6 @@ void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size
  * number of them; cpu_reduce_chunks() gives the chunking behind it. */
 double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n);
 size_t cpu_reduce_chunks(size_t n, size_t grain);
-
-/* The logistic function, for the sigmoid activation and the BCE gradient. */
-static inline double cpu_sigmoid(double x)
-{
-    /* Both branches avoid exp() of a large positive argument. */
-    if (x >= 0.0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
-}
 
 /* ---- the ops: cpu_METHOD for every method of GANTRY_BACKEND_OPS --------- */
 

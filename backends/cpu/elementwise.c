@@ -23,6 +23,7 @@
  * dbias[0] by 1.001, a relative error of 1e-3 that a comparison against the
  * reference backend must catch. */
 #include "../lane_sums.h"
+#include "../sigmoid_double.h"
 #include "../tanh_double.h"
 #include "cpu_impl.h"
 
@@ -174,7 +175,7 @@ gantry_status cpu_activation_forward(void *ctx, gantry_activation act, float par
         t = cpu_threads_for(c, n, CPU_GRAIN / 16);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t i = 0; i < n; i++)
-            yp[i] = (float)cpu_sigmoid((double)xp[i]);
+            yp[i] = (float)gantry_sigmoid_double((double)xp[i]);
         return GANTRY_OK;
     }
     return cpu_error(c, GANTRY_UNSUPPORTED, CPU_NAME ": activation_forward: unknown activation %d", (int)act);

@@ -9,22 +9,12 @@
  * depending on the size alone: the reference's bits when there is one
  * chunk, within an ulp of them otherwise, and the same result on any thread
  * count. */
-#include <math.h>
-
+#include "../host_loss.h"
 #include "../row_lse.h"
+#include "../sigmoid_double.h"
 #include "cpu_impl.h"
 
 /* ---- binary cross-entropy ----------------------------------------------- */
-
-static double bce_run(const float *x, size_t n, double t)
-{
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double v = x[i];
-        acc += (v > 0.0 ? v : 0.0) - v * t + log1p(exp(-fabs(v)));
-    }
-    return acc;
-}
 
 gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out)
 {
@@ -34,14 +24,14 @@ gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float ta
     size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN / 16);
     double acc = 0.0;
     if (chunks == 1) {
-        acc = bce_run(xp, n, tg); /* the reference's order exactly */
+        acc = host_bce_logits_sum(xp, n, tg); /* the reference's order exactly */
     } else {
         double part[CPU_MAX_REDUCE_CHUNKS];
         int t = cpu_threads_for(c, chunks, 1);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t ch = 0; ch < chunks; ch++) {
             size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-            part[ch] = bce_run(xp + lo, hi - lo, tg);
+            part[ch] = host_bce_logits_sum(xp + lo, hi - lo, tg);
         }
         for (size_t ch = 0; ch < chunks; ch++)
             acc += part[ch];
@@ -59,28 +49,11 @@ gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float t
     int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
-        dxp[i] = (float)(k * (cpu_sigmoid(xp[i]) - tg));
+        dxp[i] = (float)(k * (gantry_sigmoid_double(xp[i]) - tg));
     return GANTRY_OK;
 }
 
 /* ---- regression losses -------------------------------------------------- */
-
-static double regression_run(gantry_loss_kind kind, const float *x, const float *t, size_t n)
-{
-    double acc = 0.0;
-    if (kind == GANTRY_LOSS_MSE) {
-        for (size_t i = 0; i < n; i++) {
-            double d = (double)x[i] - (double)t[i];
-            acc += d * d;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            double d = (double)x[i] - (double)t[i];
-            acc += fabs(d);
-        }
-    }
-    return acc;
-}
 
 gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
                                           gantry_mem out)
@@ -90,14 +63,14 @@ gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gant
     size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
     double acc = 0.0;
     if (chunks == 1) {
-        acc = regression_run(kind, xp, tp, n); /* the reference's order exactly */
+        acc = host_regression_sum(kind, xp, tp, n); /* the reference's order exactly */
     } else {
         double part[CPU_MAX_REDUCE_CHUNKS];
         int th = cpu_threads_for(c, chunks, 1);
 #pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
         for (size_t ch = 0; ch < chunks; ch++) {
             size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-            part[ch] = regression_run(kind, xp + lo, tp + lo, hi - lo);
+            part[ch] = host_regression_sum(kind, xp + lo, tp + lo, hi - lo);
         }
         for (size_t ch = 0; ch < chunks; ch++)
             acc += part[ch];
@@ -140,19 +113,6 @@ static int row_threads(const cpu_ctx *c, size_t rows, size_t k)
     return cpu_threads_for(c, rows * k, CPU_GRAIN / 16);
 }
 
-/* -sum over rows [lo, hi) of sum_j t log softmax(x)_j, added in the reference's order. */
-static double softmax_ce_rows(const float *xp, const float *tp, size_t lo, size_t hi, size_t k)
-{
-    double acc = 0.0;
-    for (size_t r = lo; r < hi; r++) {
-        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
-        for (size_t j = 0; j < k; j++)
-            if (tp[r * k + j] != 0.0f)
-                acc += (double)tp[r * k + j] * ((lse.max - (double)xp[r * k + j]) + lse.log_sum);
-    }
-    return acc;
-}
-
 gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out)
 {
     const cpu_ctx *c = ctx;
@@ -161,14 +121,14 @@ gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size
     size_t chunks = cpu_reduce_chunks(rows, grain ? grain : 1);
     double acc = 0.0;
     if (chunks == 1) {
-        acc = softmax_ce_rows(xp, tp, 0, rows, k);
+        acc = host_softmax_ce_sum(xp, tp, 0, rows, k);
     } else {
         double part[CPU_MAX_REDUCE_CHUNKS];
         int th = cpu_threads_for(c, chunks, 1);
 #pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
         for (size_t ch = 0; ch < chunks; ch++) {
             size_t lo = rows / chunks * ch, hi = ch + 1 == chunks ? rows : rows / chunks * (ch + 1);
-            part[ch] = softmax_ce_rows(xp, tp, lo, hi, k);
+            part[ch] = host_softmax_ce_sum(xp, tp, lo, hi, k);
         }
         /* The reference adds every term to one running sum; each part
          * starts from 0, so adding the parts continues it. */

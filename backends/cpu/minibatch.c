@@ -7,22 +7,12 @@
  * ascending.
  *
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
-#include <math.h>
-
+#include "../host_minibatch.h"
 #include "cpu_impl.h"
 
 /* minibatch_disc_backward accumulates at most this many of the c
  * dimensions at a time (doubles on the stack). */
 #define MBD_TILE 64
-
-/* exp(-L1 distance) between rows mi and mj of c values, as the reference. */
-static double similarity(const float *mi, const float *mj, size_t c)
-{
-    double d = 0.0;
-    for (size_t l = 0; l < c; l++)
-        d += fabs((double)mi[l] - (double)mj[l]);
-    return exp(-d);
-}
 
 gantry_status cpu_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c)
 {
@@ -36,7 +26,7 @@ gantry_status cpu_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, 
             const float *mi = mp + (i * b + k) * c;
             double acc = 0.0;
             for (size_t j = 0; j < n; j++)
-                acc += similarity(mi, mp + (j * b + k) * c, c);
+                acc += host_mbd_similarity(mi, mp + (j * b + k) * c, c);
             op[i * b + k] = (float)acc;
         }
     return GANTRY_OK;
@@ -62,7 +52,7 @@ gantry_status cpu_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem do
                 for (size_t j = 0; j < n; j++) {
                     const float *mj = mp + (j * b + k) * c;
                     const double w = dpi + (double)dp[j * b + k];
-                    const double e = similarity(mi, mj, c);
+                    const double e = host_mbd_similarity(mi, mj, c);
                     for (size_t l = 0; l < len; l++) {
                         double diff = (double)mi[l0 + l] - (double)mj[l0 + l];
                         if (diff == 0.0)

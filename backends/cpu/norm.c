@@ -17,6 +17,7 @@
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
 #include <math.h>
 
+#include "../host_norm.h"
 #include "../lane_sums.h"
 #include "cpu_impl.h"
 
@@ -324,24 +325,14 @@ gantry_status cpu_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem 
     const float *xp = cpu_cf(x), *gp = cpu_cf(gamma), *bp = cpu_cf(beta);
     const float *rm = cpu_cf(ref_mean), *ri = cpu_cf(ref_invstd);
     float *yp = cpu_f(y), *sm = cpu_f(save_mean), *si = cpu_f(save_invstd);
-    const double r = (double)ref_count, n = r + (double)inner, e = (double)eps;
     const size_t planes = outer * channels;
     int t = cpu_threads_for(c, planes * inner, CPU_GRAIN / 4);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t oc = 0; oc < planes; oc++) {
         const size_t ch = oc % channels;
         const float *run = xp + oc * inner;
-        double s = 0.0, q = 0.0;
-        for (size_t i = 0; i < inner; i++) { /* in order: no simd reduction */
-            s += run[i];
-            q += (double)run[i] * (double)run[i];
-        }
-        const double rmean = rm[ch], rvar = 1.0 / ((double)ri[ch] * (double)ri[ch]) - e;
-        const double mean = (r * rmean + s) / n;
-        double var = (r * (rvar + rmean * rmean) + q) / n - mean * mean;
-        if (var < 0.0)
-            var = 0.0;
-        const double is = 1.0 / sqrt(var + e), g = gp[ch], b = bp[ch];
+        const host_vbn_stats st = host_vbn_plane_stats(run, inner, rm[ch], ri[ch], ref_count, eps);
+        const double mean = st.mean, is = st.invstd, g = gp[ch], b = bp[ch];
         float *out = yp + oc * inner;
 #pragma omp simd
         for (size_t i = 0; i < inner; i++)
@@ -406,12 +397,8 @@ gantry_status cpu_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_me
             const float *xr = xp + at, *dyr = dyp + at;
             float *dxr = dxp + at;
             const double mean = sm[o * channels + ch], is = si[o * channels + ch];
-            double sum_dy = 0.0, sum_dy_xhat = 0.0;
-            for (size_t i = 0; i < inner; i++) { /* in order: no simd reduction */
-                const double xhat = ((double)xr[i] - mean) * is;
-                sum_dy += dyr[i];
-                sum_dy_xhat += (double)dyr[i] * xhat;
-            }
+            const host_vbn_grad_sums sums = host_vbn_plane_grad_sums(xr, dyr, inner, mean, is);
+            const double sum_dy = sums.dy, sum_dy_xhat = sums.dy_xhat;
             const double k = g * is, a = sum_dy / n;
 #pragma omp simd
             for (size_t i = 0; i < inner; i++) {

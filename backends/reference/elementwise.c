@@ -5,6 +5,7 @@
 #include "reference_impl.h"
 
 #include "../lane_sums.h"
+#include "../sigmoid_double.h"
 #include "../tanh_double.h"
 
 gantry_status ref_fill(void *ctx, gantry_mem x, size_t n, float value)
@@ -73,7 +74,7 @@ gantry_status ref_activation_forward(void *ctx, gantry_activation act, float par
             r = gantry_tanh_double(v); /* libm's float results, shared with cpu */
             break;
         case GANTRY_ACT_SIGMOID:
-            r = ref_sigmoid(v);
+            r = gantry_sigmoid_double(v);
             break;
         default:
             return ref_error(c->host, GANTRY_UNSUPPORTED, REF_NAME ": activation_forward: unknown activation %d",

@@ -1,10 +1,10 @@
 /* gantry reference backend: the losses (BCE with logits, MSE / L1
  * regression, softmax cross-entropy) and logsumexp. */
-#include <math.h>
-
 #include "reference_impl.h"
 
+#include "../host_loss.h"
 #include "../row_lse.h"
+#include "../sigmoid_double.h"
 
 /* ---- binary cross-entropy ----------------------------------------------- */
 
@@ -12,12 +12,7 @@ gantry_status ref_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float ta
 {
     (void)ctx;
     const float *xp = ref_cf(x);
-    const double t = target;
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double v = xp[i];
-        acc += (v > 0.0 ? v : 0.0) - v * t + log1p(exp(-fabs(v)));
-    }
+    double acc = host_bce_logits_sum(xp, n, target);
     ref_f(out)[0] = (float)(n ? acc / (double)n : 0.0);
     return GANTRY_OK;
 }
@@ -30,7 +25,7 @@ gantry_status ref_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float t
     float *dxp = ref_f(dx);
     const double t = target, k = (double)scale / (double)n;
     for (size_t i = 0; i < n; i++)
-        dxp[i] = (float)(k * (ref_sigmoid(xp[i]) - t));
+        dxp[i] = (float)(k * (gantry_sigmoid_double(xp[i]) - t));
     return GANTRY_OK;
 }
 
@@ -41,11 +36,7 @@ gantry_status ref_regression_loss_forward(void *ctx, gantry_loss_kind kind, gant
 {
     (void)ctx;
     const float *xp = ref_cf(x), *tp = ref_cf(t);
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)xp[i] - (double)tp[i];
-        acc += kind == GANTRY_LOSS_MSE ? d * d : fabs(d);
-    }
+    double acc = host_regression_sum(kind, xp, tp, n);
     ref_f(out)[0] = (float)(acc / (double)n);
     return GANTRY_OK;
 }
@@ -71,13 +62,7 @@ gantry_status ref_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size
 {
     (void)ctx;
     const float *xp = ref_cf(x), *tp = ref_cf(t);
-    double acc = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
-        for (size_t j = 0; j < k; j++)
-            if (tp[r * k + j] != 0.0f) /* -t log softmax = t ((max - x) + log_sum) */
-                acc += (double)tp[r * k + j] * ((lse.max - (double)xp[r * k + j]) + lse.log_sum);
-    }
+    double acc = host_softmax_ce_sum(xp, tp, 0, rows, k);
     ref_f(out)[0] = (float)(acc / (double)rows);
     return GANTRY_OK;
 }

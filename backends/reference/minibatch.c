@@ -1,17 +1,13 @@
 /* gantry reference backend: minibatch discrimination (Salimans et al.
  * 2016). */
-#include <math.h>
-
 #include "reference_impl.h"
+
+#include "../host_minibatch.h"
 
 /* exp(-L1 distance) between rows i and j of kernel k. */
 static double mbd_similarity(const float *mp, size_t i, size_t j, size_t k, size_t b, size_t c)
 {
-    const float *mi = mp + (i * b + k) * c, *mj = mp + (j * b + k) * c;
-    double d = 0.0;
-    for (size_t l = 0; l < c; l++)
-        d += fabs((double)mi[l] - (double)mj[l]);
-    return exp(-d);
+    return host_mbd_similarity(mp + (i * b + k) * c, mp + (j * b + k) * c, c);
 }
 
 gantry_status ref_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c)

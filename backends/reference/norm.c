@@ -5,6 +5,7 @@
 
 #include "reference_impl.h"
 
+#include "../host_norm.h"
 #include "../lane_sums.h"
 
 /* ---- training and evaluation -------------------------------------------- */
@@ -175,23 +176,14 @@ gantry_status ref_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem 
                               gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps)
 {
     (void)ctx;
-    const float *xp = ref_cf(x), *gp = ref_cf(gamma), *bp = ref_cf(beta), *rm = ref_cf(ref_mean), *ri = ref_cf(ref_invstd);
+    const float *xp = ref_cf(x), *gp = ref_cf(gamma), *bp = ref_cf(beta);
+    const float *rm = ref_cf(ref_mean), *ri = ref_cf(ref_invstd);
     float *yp = ref_f(y), *sm = ref_f(save_mean), *si = ref_f(save_invstd);
-    const double r = (double)ref_count, n = r + (double)inner;
     for (size_t o = 0; o < outer; o++)
         for (size_t ch = 0; ch < channels; ch++) {
             const float *xo = xp + (o * channels + ch) * inner;
-            double s = 0.0, q = 0.0;
-            for (size_t i = 0; i < inner; i++) {
-                s += xo[i];
-                q += (double)xo[i] * (double)xo[i];
-            }
-            double rmean = rm[ch], rvar = 1.0 / ((double)ri[ch] * (double)ri[ch]) - (double)eps;
-            double mean = (r * rmean + s) / n;
-            double var = (r * (rvar + rmean * rmean) + q) / n - mean * mean;
-            if (var < 0.0)
-                var = 0.0;
-            double invstd = 1.0 / sqrt(var + (double)eps);
+            host_vbn_stats st = host_vbn_plane_stats(xo, inner, rm[ch], ri[ch], ref_count, eps);
+            double mean = st.mean, invstd = st.invstd;
             float *yo = yp + (o * channels + ch) * inner;
             for (size_t i = 0; i < inner; i++)
                 yo[i] = (float)((double)gp[ch] * (((double)xo[i] - mean) * invstd) + (double)bp[ch]);
@@ -206,7 +198,8 @@ gantry_status ref_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_me
                                size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta)
 {
     (void)ctx;
-    const float *xp = ref_cf(x), *dyp = ref_cf(dy), *gp = ref_cf(gamma), *sm = ref_cf(save_mean), *si = ref_cf(save_invstd);
+    const float *xp = ref_cf(x), *dyp = ref_cf(dy), *gp = ref_cf(gamma);
+    const float *sm = ref_cf(save_mean), *si = ref_cf(save_invstd);
     float *dxp = ref_f(dx), *dgp = ref_f(dgamma), *dbp = ref_f(dbeta);
     const double n = (double)ref_count + (double)inner;
     for (size_t ch = 0; ch < channels; ch++) {
@@ -214,12 +207,8 @@ gantry_status ref_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_me
         for (size_t o = 0; o < outer; o++) {
             size_t base = (o * channels + ch) * inner;
             double mean = sm[o * channels + ch], invstd = si[o * channels + ch];
-            double sum_dy = 0.0, sum_dy_xhat = 0.0;
-            for (size_t i = 0; i < inner; i++) {
-                double xhat = ((double)xp[base + i] - mean) * invstd;
-                sum_dy += dyp[base + i];
-                sum_dy_xhat += (double)dyp[base + i] * xhat;
-            }
+            host_vbn_grad_sums sums = host_vbn_plane_grad_sums(xp + base, dyp + base, inner, mean, invstd);
+            const double sum_dy = sums.dy, sum_dy_xhat = sums.dy_xhat;
             const double k = (double)gp[ch] * invstd;
             for (size_t i = 0; i < inner; i++) {
                 double xhat = ((double)xp[base + i] - mean) * invstd;

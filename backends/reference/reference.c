@@ -7,23 +7,15 @@
 
 #include "reference_impl.h"
 
-static const gantry_host *ref_host_of(const gantry_backend_options *opts)
-{
-    if (!opts || opts->struct_size < offsetof(gantry_backend_options, host) + sizeof(opts->host))
-        return NULL;
-    return opts->host;
-}
+#include "../host_module.h"
 
 gantry_status ref_error(const gantry_host *host, gantry_status status, const char *fmt, ...)
 {
-    if (!host || !host->set_error)
-        return status;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    status = host_vreport(host, status, fmt, ap);
     va_end(ap);
-    return host->set_error(status, "%s", msg);
+    return status;
 }
 
 /* ---- module ------------------------------------------------------------- */
@@ -45,7 +37,7 @@ static void ref_describe(const gantry_backend_options *opts, char *buf, size_t s
 
 static gantry_status ref_create(const gantry_backend_options *opts, void **ctx)
 {
-    const gantry_host *host = ref_host_of(opts);
+    const gantry_host *host = host_of_options(opts);
     ref_ctx *c = malloc(sizeof *c);
     if (!c)
         return ref_error(host, GANTRY_OUT_OF_MEMORY, REF_NAME ": create: out of memory (%zu bytes)",

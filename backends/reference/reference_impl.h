@@ -30,8 +30,6 @@
 #ifndef GANTRY_REFERENCE_IMPL_H
 #define GANTRY_REFERENCE_IMPL_H
 
-#include <math.h>
-
 #include "gantry/backend.h"
 
 #include "../host_memory.h"
@@ -57,16 +55,6 @@ static inline float *ref_f(gantry_mem m)
 static inline const float *ref_cf(gantry_mem m)
 {
     return (const float *)m.buf + m.offset;
-}
-
-/* The logistic function, for the sigmoid activation and the BCE gradient. */
-static inline double ref_sigmoid(double x)
-{
-    /* Both branches avoid exp() of a large positive argument. */
-    if (x >= 0.0)
-        return 1.0 / (1.0 + exp(-x));
-    double e = exp(x);
-    return e / (1.0 + e);
 }
 
 /* ---- the ops: ref_METHOD for every method of GANTRY_BACKEND_OPS --------- */
