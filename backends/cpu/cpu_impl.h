@@ -202,10 +202,14 @@ void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size
 
 /* ---- elementwise (elementwise.c) ---------------------------------------- */
 
-/* The double sum of x[0..n) on up to c->threads threads, the same on any
- * number of them; cpu_reduce_chunks() gives the chunking behind it. */
-double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n);
-size_t cpu_reduce_chunks(size_t n, size_t grain);
+/* A double sum over the index range [lo, hi) of what `arg` points at. */
+typedef double (*cpu_range_sum_fn)(const void *arg, size_t lo, size_t hi);
+/* The whole-tensor reductions (sum, mean, the losses): [0, n) cut into at
+ * most CPU_MAX_REDUCE_CHUNKS chunks of at least `grain` indices, summed by
+ * `sum` on up to c->threads threads and added in chunk order.  The chunks
+ * depend on n alone, so the result is the same on any number of threads;
+ * with one chunk it is sum(arg, 0, n), the reference's order exactly. */
+double cpu_chunked_sum(const cpu_ctx *c, size_t n, size_t grain, cpu_range_sum_fn sum, const void *arg);
 
 /* ---- the ops: cpu_METHOD for every method of GANTRY_BACKEND_OPS --------- */
 

@@ -314,7 +314,7 @@ static double sum_serial(const float *x, size_t n)
 /* Up to CPU_MAX_REDUCE_CHUNKS chunks of at least `grain` elements each,
  * their bounds a function of n alone: partial sums combined in chunk order
  * give the same bits on any number of threads. */
-size_t cpu_reduce_chunks(size_t n, size_t grain)
+static size_t reduce_chunks(size_t n, size_t grain)
 {
     size_t chunks = n / grain;
     if (chunks < 1)
@@ -322,17 +322,17 @@ size_t cpu_reduce_chunks(size_t n, size_t grain)
     return chunks < CPU_MAX_REDUCE_CHUNKS ? chunks : CPU_MAX_REDUCE_CHUNKS;
 }
 
-double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n)
+double cpu_chunked_sum(const cpu_ctx *c, size_t n, size_t grain, cpu_range_sum_fn sum, const void *arg)
 {
-    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
+    size_t chunks = reduce_chunks(n, grain);
     if (chunks == 1)
-        return sum_serial(x, n);
+        return sum(arg, 0, n);
     double part[CPU_MAX_REDUCE_CHUNKS];
     int t = cpu_threads_for(c, chunks, 1);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < chunks; ch++) {
         size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-        part[ch] = sum_serial(x + lo, hi - lo);
+        part[ch] = sum(arg, lo, hi);
     }
     double s = 0.0;
     for (size_t ch = 0; ch < chunks; ch++)
@@ -340,16 +340,21 @@ double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n)
     return s;
 }
 
+static double sum_range(const void *x, size_t lo, size_t hi)
+{
+    return sum_serial((const float *)x + lo, hi - lo);
+}
+
 gantry_status cpu_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n)
 {
-    double s = cpu_sum_double(ctx, cpu_cf(x), n);
+    double s = cpu_chunked_sum(ctx, n, CPU_GRAIN, sum_range, cpu_cf(x));
     cpu_f(out)[0] = (float)s;
     return GANTRY_OK;
 }
 
 gantry_status cpu_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n)
 {
-    double s = cpu_sum_double(ctx, cpu_cf(x), n);
+    double s = cpu_chunked_sum(ctx, n, CPU_GRAIN, sum_range, cpu_cf(x));
     cpu_f(out)[0] = (float)(n ? s / (double)n : 0.0);
     return GANTRY_OK;
 }

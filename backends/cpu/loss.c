@@ -16,26 +16,22 @@
 
 /* ---- binary cross-entropy ----------------------------------------------- */
 
+typedef struct bce_sum_args {
+    const float *x;
+    double t;
+} bce_sum_args;
+
+static double bce_range_sum(const void *arg, size_t lo, size_t hi)
+{
+    const bce_sum_args *a = arg;
+    return host_bce_logits_sum(a->x + lo, hi - lo, a->t);
+}
+
 gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out)
 {
     const cpu_ctx *c = ctx;
-    const float *xp = cpu_cf(x);
-    const double tg = target;
-    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN / 16);
-    double acc = 0.0;
-    if (chunks == 1) {
-        acc = host_bce_logits_sum(xp, n, tg); /* the reference's order exactly */
-    } else {
-        double part[CPU_MAX_REDUCE_CHUNKS];
-        int t = cpu_threads_for(c, chunks, 1);
-#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
-        for (size_t ch = 0; ch < chunks; ch++) {
-            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-            part[ch] = host_bce_logits_sum(xp + lo, hi - lo, tg);
-        }
-        for (size_t ch = 0; ch < chunks; ch++)
-            acc += part[ch];
-    }
+    const bce_sum_args args = { cpu_cf(x), target };
+    double acc = cpu_chunked_sum(c, n, CPU_GRAIN / 16, bce_range_sum, &args);
     cpu_f(out)[0] = (float)(n ? acc / (double)n : 0.0);
     return GANTRY_OK;
 }
@@ -55,26 +51,23 @@ gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float t
 
 /* ---- regression losses -------------------------------------------------- */
 
+typedef struct regression_sum_args {
+    gantry_loss_kind kind;
+    const float *x, *t;
+} regression_sum_args;
+
+static double regression_range_sum(const void *arg, size_t lo, size_t hi)
+{
+    const regression_sum_args *a = arg;
+    return host_regression_sum(a->kind, a->x + lo, a->t + lo, hi - lo);
+}
+
 gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
                                           gantry_mem out)
 {
     const cpu_ctx *c = ctx;
-    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
-    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
-    double acc = 0.0;
-    if (chunks == 1) {
-        acc = host_regression_sum(kind, xp, tp, n); /* the reference's order exactly */
-    } else {
-        double part[CPU_MAX_REDUCE_CHUNKS];
-        int th = cpu_threads_for(c, chunks, 1);
-#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
-        for (size_t ch = 0; ch < chunks; ch++) {
-            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-            part[ch] = host_regression_sum(kind, xp + lo, tp + lo, hi - lo);
-        }
-        for (size_t ch = 0; ch < chunks; ch++)
-            acc += part[ch];
-    }
+    const regression_sum_args args = { kind, cpu_cf(x), cpu_cf(t) };
+    double acc = cpu_chunked_sum(c, n, CPU_GRAIN, regression_range_sum, &args);
     cpu_f(out)[0] = (float)(acc / (double)n);
     return GANTRY_OK;
 }
@@ -113,28 +106,25 @@ static int row_threads(const cpu_ctx *c, size_t rows, size_t k)
     return cpu_threads_for(c, rows * k, CPU_GRAIN / 16);
 }
 
+typedef struct softmax_ce_sum_args {
+    const float *x, *t;
+    size_t k;
+} softmax_ce_sum_args;
+
+static double softmax_ce_range_sum(const void *arg, size_t lo, size_t hi)
+{
+    const softmax_ce_sum_args *a = arg;
+    return host_softmax_ce_sum(a->x, a->t, lo, hi, a->k);
+}
+
 gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out)
 {
     const cpu_ctx *c = ctx;
-    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
     size_t grain = CPU_GRAIN / 16 / k;
-    size_t chunks = cpu_reduce_chunks(rows, grain ? grain : 1);
-    double acc = 0.0;
-    if (chunks == 1) {
-        acc = host_softmax_ce_sum(xp, tp, 0, rows, k);
-    } else {
-        double part[CPU_MAX_REDUCE_CHUNKS];
-        int th = cpu_threads_for(c, chunks, 1);
-#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
-        for (size_t ch = 0; ch < chunks; ch++) {
-            size_t lo = rows / chunks * ch, hi = ch + 1 == chunks ? rows : rows / chunks * (ch + 1);
-            part[ch] = host_softmax_ce_sum(xp, tp, lo, hi, k);
-        }
-        /* The reference adds every term to one running sum; each part
-         * starts from 0, so adding the parts continues it. */
-        for (size_t ch = 0; ch < chunks; ch++)
-            acc += part[ch];
-    }
+    const softmax_ce_sum_args args = { cpu_cf(x), cpu_cf(t), k };
+    /* The reference adds every term to one running sum; each part
+     * starts from 0, so adding the parts continues it. */
+    double acc = cpu_chunked_sum(c, rows, grain ? grain : 1, softmax_ce_range_sum, &args);
     cpu_f(out)[0] = (float)(acc / (double)rows);
     return GANTRY_OK;
 }
