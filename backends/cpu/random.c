@@ -55,21 +55,14 @@ gantry_status cpu_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, ui
     const cpu_ctx *c = ctx;
     float *mp = cpu_f(mask);
     const float keep = (float)(1.0 / (1.0 - (double)p));
-    const float lo = 0.0f, hi = 1.0f;
     const size_t blocks = (n + 3) / 4;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 8);
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t blk = 0; blk < blocks; blk++) {
         gantry_philox_block b = gantry_philox4x32_10(seed, offset + blk);
         size_t i0 = blk * 4, end = n - i0 < 4 ? n - i0 : 4;
-        for (size_t w = 0; w < end; w++) {
-            /* gantry_philox_uniform(seed, offset, i0 + w, 0, 1) */
-            float u = gantry_philox_u01(b.v[w]);
-            float span = hi - lo;
-            float scaled = span * u;
-            float v = lo + scaled;
-            mp[i0 + w] = v >= p ? keep : 0.0f;
-        }
+        for (size_t w = 0; w < end; w++) /* gantry_philox_uniform(seed, offset, i0 + w, 0, 1) */
+            mp[i0 + w] = uniform_of(b.v[w], 0.0f, 1.0f) >= p ? keep : 0.0f;
     }
     return GANTRY_OK;
 }
