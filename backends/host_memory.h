@@ -1,7 +1,8 @@
 /* Buffer methods shared by the backends whose buffers are plain host
  * memory (reference, cpu): a buffer is a pointer, offsets count bytes, and
  * every op has finished when it returns.  memmove, because a copy may stay
- * within one buffer. */
+ * within one buffer.  Inline, so that a backend's internal header can
+ * include it for every file and name these as its own methods. */
 #ifndef GANTRY_BACKENDS_HOST_MEMORY_H
 #define GANTRY_BACKENDS_HOST_MEMORY_H
 
@@ -10,13 +11,13 @@
 
 #include "gantry/backend.h"
 
-static void host_buffer_free(void *ctx, void *buf)
+static inline void host_buffer_free(void *ctx, void *buf)
 {
     (void)ctx;
     free(buf);
 }
 
-static gantry_status host_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes)
+static inline gantry_status host_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes)
 {
     (void)ctx;
     if (bytes)
@@ -24,7 +25,7 @@ static gantry_status host_buffer_write(void *ctx, void *buf, size_t offset, cons
     return GANTRY_OK;
 }
 
-static gantry_status host_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes)
+static inline gantry_status host_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes)
 {
     (void)ctx;
     if (bytes)
@@ -32,8 +33,8 @@ static gantry_status host_buffer_read(void *ctx, void *buf, size_t offset, void 
     return GANTRY_OK;
 }
 
-static gantry_status host_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
-                                      size_t bytes)
+static inline gantry_status host_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset,
+                                             size_t bytes)
 {
     (void)ctx;
     if (bytes)
@@ -41,7 +42,7 @@ static gantry_status host_buffer_copy(void *ctx, void *dst, size_t dst_offset, v
     return GANTRY_OK;
 }
 
-static gantry_status host_synchronize(void *ctx)
+static inline gantry_status host_synchronize(void *ctx)
 {
     (void)ctx;
     return GANTRY_OK;

@@ -187,7 +187,7 @@ static void test_module(void)
     free(infos);
 }
 
-/* ---- GEMM --------------------------------------------------------------- */
+/* ---- gemm --------------------------------------------------------------- */
 
 static void test_gemm(void)
 {
@@ -262,7 +262,7 @@ static void test_gemm(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- bias --------------------------------------------------------------- */
+/* ---- elementwise: bias -------------------------------------------------- */
 
 static void test_bias(void)
 {
@@ -304,7 +304,7 @@ static void test_bias(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- activations -------------------------------------------------------- */
+/* ---- elementwise: activations ------------------------------------------- */
 
 static void test_activations(void)
 {
@@ -369,7 +369,7 @@ static void test_activations(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- batch normalisation ------------------------------------------------ */
+/* ---- norm: batch normalisation ------------------------------------------ */
 
 static void test_batchnorm(void)
 {
@@ -470,7 +470,7 @@ static void test_batchnorm(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- elementwise and reductions ----------------------------------------- */
+/* ---- elementwise: arithmetic and reductions ----------------------------- */
 
 static void test_elementwise(void)
 {
@@ -543,7 +543,7 @@ static void test_elementwise(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- losses ------------------------------------------------------------- */
+/* ---- loss: BCE with logits ---------------------------------------------- */
 
 static void test_bce(void)
 {
@@ -592,7 +592,7 @@ static void test_bce(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- optimizers --------------------------------------------------------- */
+/* ---- optim: SGD, Adam, RMSProp ------------------------------------------ */
 
 static void test_sgd(void)
 {
@@ -704,7 +704,7 @@ static void test_rmsprop(void)
     gantry_tensor_destroy(sq);
 }
 
-/* ---- random fills ------------------------------------------------------- */
+/* ---- random: Philox fills ----------------------------------------------- */
 
 /* Philox4x32-10 with the full 128-bit counter, written from the paper
  * independently of gantry/philox.h, for the Random123 known answers. */
@@ -866,7 +866,7 @@ static void test_philox(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- ABI version 2: convolution unfolding ------------------------------- */
+/* ---- conv: im2col and col2im -------------------------------------------- */
 
 /* A geometry with oh, ow filled in. */
 static gantry_conv_geometry geometry(size_t n, size_t c, size_t h, size_t w, size_t kh, size_t kw, size_t sh,
@@ -1016,7 +1016,7 @@ static void test_conv(void)
     conv_against_direct(2, 4, 14, 14, 5, 4, 4, 2, 2, 1, 1);
 }
 
-/* ---- ABI version 2: reshuffles -------------------------------------------- */
+/* ---- conv: reshuffles --------------------------------------------------- */
 
 static void test_reshuffle(void)
 {
@@ -1048,9 +1048,9 @@ static void test_reshuffle(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- ABI version 2: losses ------------------------------------------------ */
+/* ---- loss: regression, softmax cross-entropy, logsumexp ----------------- */
 
-static void test_losses_v2(void)
+static void test_regression_softmax_losses(void)
 {
     /* x = {1, 2, -1}, t = {0, 4, -1}: x - t = {1, -2, 0}
      * MSE = (1 + 4 + 0) / 3 = 5/3, L1 = (1 + 2 + 0) / 3 = 1
@@ -1107,7 +1107,7 @@ static void test_losses_v2(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- ABI version 2: dropout, minibatch discrimination, frozen batch norm -- */
+/* ---- random: dropout masks ---------------------------------------------- */
 
 static void test_dropout(void)
 {
@@ -1149,6 +1149,8 @@ static void test_dropout(void)
     gantry_tensor_destroy(u);
 }
 
+/* ---- minibatch: discrimination ------------------------------------------ */
+
 static void test_minibatch_disc(void)
 {
     /* n = 3 samples, 1 kernel, 1 dim: m = {0, 1, 3}; L1 distances 1 (0-1),
@@ -1183,6 +1185,8 @@ static void test_minibatch_disc(void)
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         gantry_tensor_destroy(all[i]);
 }
+
+/* ---- norm: batch normalisation with given statistics -------------------- */
 
 static void test_batchnorm_frozen(void)
 {
@@ -1241,7 +1245,7 @@ int main(void)
     test_philox();
     test_conv();
     test_reshuffle();
-    test_losses_v2();
+    test_regression_softmax_losses();
     test_dropout();
     test_minibatch_disc();
     test_batchnorm_frozen();

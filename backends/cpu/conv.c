@@ -44,11 +44,6 @@
 #define SWAP_MEMCPY_MIN 16
 #define SWAP_TILE 32
 
-static size_t min_size(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
 static size_t ceil_div(size_t a, size_t b)
 {
     return (a + b - 1) / b;
@@ -62,8 +57,8 @@ static void valid_range(size_t count, size_t stride, size_t k, size_t pad, size_
     /* o*stride >= lo + pad - k and o*stride < hi + pad - k */
     size_t f = lo + pad > k ? ceil_div(lo + pad - k, stride) : 0;
     size_t l = hi + pad > k ? ceil_div(hi + pad - k, stride) : 0;
-    *first = min_size(f, count);
-    *last = min_size(l, count);
+    *first = cpu_min_size(f, count);
+    *last = cpu_min_size(l, count);
 }
 
 /* Valid output ranges per kernel offset, for offsets below KTAB over the
@@ -189,7 +184,7 @@ gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_c
 #pragma omp parallel num_threads(t) if (t > 1)
     {
         size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-        size_t u = units / nt * id + min_size(id, units % nt);
+        size_t u = units / nt * id + cpu_min_size(id, units % nt);
         size_t end = u + units / nt + (id < units % nt);
         size_t b = u % g->n, r = u / g->n;
         while (u < end) {
@@ -300,10 +295,10 @@ gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
     /* Tiles of at most TILE_MAX values: several whole planes of one
      * channel (as many as fit, fewer when that would leave threads
      * without work), one plane, a band of whole rows, or part of a row. */
-    const size_t tile_w = min_size(g->w, TILE_MAX), tile_h = min_size(g->h, TILE_MAX / tile_w);
+    const size_t tile_w = cpu_min_size(g->w, TILE_MAX), tile_h = cpu_min_size(g->h, TILE_MAX / tile_w);
     const size_t bands = ceil_div(g->h, tile_h), pieces = ceil_div(g->w, tile_w);
     const size_t per_plane = bands * pieces;
-    size_t nb = per_plane == 1 ? min_size(g->n, TILE_MAX / plane) : 1;
+    size_t nb = per_plane == 1 ? cpu_min_size(g->n, TILE_MAX / plane) : 1;
     size_t spread = g->n * g->c / (4 * (size_t)t);
     if (nb > spread)
         nb = spread > 1 ? spread : 1;
@@ -313,9 +308,9 @@ gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t u = 0; u < units; u++) {
         size_t tile = u % per_plane, grp = u / per_plane % groups, ci = u / per_plane / groups;
-        size_t b0 = grp * nb, nbu = min_size(nb, g->n - b0);
+        size_t b0 = grp * nb, nbu = cpu_min_size(nb, g->n - b0);
         size_t y0 = tile / pieces * tile_h, x0 = tile % pieces * tile_w;
-        size_t y1 = min_size(g->h, y0 + tile_h), x1 = min_size(g->w, x0 + tile_w);
+        size_t y1 = cpu_min_size(g->h, y0 + tile_h), x1 = cpu_min_size(g->w, x0 + tile_w);
         col2im_tile(g, &py, &px, cp, cols, b0, nbu, ci, y0, y1, x0, x1,
                     xp + (b0 * g->c + ci) * plane + y0 * g->w + x0, beta);
     }
@@ -344,7 +339,7 @@ gantry_status cpu_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, siz
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t tile = 0; tile < tiles; tile++) {
         size_t j0 = tile / it * SWAP_TILE, i0 = tile % it * SWAP_TILE;
-        size_t j1 = min_size(b, j0 + SWAP_TILE), i1 = min_size(a, i0 + SWAP_TILE);
+        size_t j1 = cpu_min_size(b, j0 + SWAP_TILE), i1 = cpu_min_size(a, i0 + SWAP_TILE);
         if (inner == 1) {
             for (size_t j = j0; j < j1; j++)
                 for (size_t i = i0; i < i1; i++)
@@ -378,7 +373,7 @@ gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t u = 0; u < units; u++) {
         size_t r = u / per_row, c0 = u % per_row * chunk;
-        size_t len = min_size(chunk, cols - c0);
+        size_t len = cpu_min_size(chunk, cols - c0);
         memcpy(yp + r * ldy + c0, xp + r * ldx + c0, len * sizeof *yp);
     }
     return GANTRY_OK;

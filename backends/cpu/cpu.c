@@ -1,9 +1,8 @@
 /* gantry cpu backend: the module entry, the ops table, instances and
- * buffers.
+ * their threads.
  *
- * Buffers are 64-byte aligned host blocks; a gantry_mem addresses
- * `(float *)buf + offset`.  An instance owns its thread count and the GEMM
- * packing buffers (allocated here, once, so that no op allocates). */
+ * An instance owns its thread count and the GEMM packing buffers
+ * (allocated here, once, so that no op allocates). */
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,27 +12,15 @@
 
 #include "cpu_impl.h"
 
-#include "../host_memory.h"
-
-#define CPU_ALIGN 64
+#include "../host_module.h"
 
 gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt, ...)
 {
-    if (!c || !c->host || !c->host->set_error)
-        return status;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    status = host_vreport(c ? c->host : NULL, status, fmt, ap);
     va_end(ap);
-    return c->host->set_error(status, "%s", msg);
-}
-
-static const gantry_host *host_of(const gantry_backend_options *opts)
-{
-    if (!opts || opts->struct_size < offsetof(gantry_backend_options, host) + sizeof(opts->host))
-        return NULL;
-    return opts->host;
+    return status;
 }
 
 static int threads_of(const gantry_backend_options *opts)
@@ -173,7 +160,7 @@ static void cpu_describe(const gantry_backend_options *opts, char *buf, size_t s
 
 static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
 {
-    const gantry_host *host = host_of(opts);
+    const gantry_host *host = host_of_options(opts);
     int avx2 = cpu_has_avx2();
     cpu_gemm_path path;
     char why[160];
@@ -222,24 +209,9 @@ static void cpu_destroy(void *ctx)
     free(c);
 }
 
-/* ---- buffers ------------------------------------------------------------ */
-
-static gantry_status cpu_buffer_alloc(void *ctx, size_t bytes, void **buf)
-{
-    cpu_ctx *c = ctx;
-    /* Round up so a zero-byte buffer is still a valid, distinct block. */
-    size_t rounded = bytes ? (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN : CPU_ALIGN;
-    if (rounded < bytes)
-        return cpu_error(c, GANTRY_OUT_OF_MEMORY, CPU_NAME ": buffer_alloc of %zu bytes: size overflows", bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, CPU_ALIGN, rounded) != 0)
-        return cpu_error(c, GANTRY_OUT_OF_MEMORY, CPU_NAME ": buffer_alloc of %zu bytes failed", bytes);
-    *buf = p;
-    return GANTRY_OK;
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
+#define CPU_ENTRY(name, family) .name = cpu_##name,
 static const gantry_backend_ops cpu_ops = {
     .abi_version = GANTRY_BACKEND_ABI_VERSION,
     .struct_size = sizeof(gantry_backend_ops),
@@ -249,54 +221,9 @@ static const gantry_backend_ops cpu_ops = {
     .describe = cpu_describe,
     .create = cpu_create,
     .destroy = cpu_destroy,
-    .buffer_alloc = cpu_buffer_alloc,
-    .buffer_free = host_buffer_free,
-    .buffer_write = host_buffer_write,
-    .buffer_read = host_buffer_read,
-    .buffer_copy = host_buffer_copy,
-    .fill = cpu_fill,
-    .gemm = cpu_gemm,
-    .bias_add = cpu_bias_add,
-    .bias_grad = cpu_bias_grad,
-    .activation_forward = cpu_activation_forward,
-    .activation_backward = cpu_activation_backward,
-    .batchnorm_forward_train = cpu_batchnorm_forward_train,
-    .batchnorm_forward_eval = cpu_batchnorm_forward_eval,
-    .batchnorm_backward = cpu_batchnorm_backward,
-    .add = cpu_add,
-    .mul = cpu_mul,
-    .scale = cpu_scale,
-    .axpy = cpu_axpy,
-    .sum = cpu_sum,
-    .mean = cpu_mean,
-    .bce_logits_forward = cpu_bce_logits_forward,
-    .bce_logits_backward = cpu_bce_logits_backward,
-    .sgd_update = cpu_sgd_update,
-    .adam_update = cpu_adam_update,
-    .rmsprop_update = cpu_rmsprop_update,
-    .clamp = cpu_clamp,
-    .rand_uniform = cpu_rand_uniform,
-    .rand_normal = cpu_rand_normal,
-    .synchronize = host_synchronize,
-    /* ABI version 2 */
-    .im2col = cpu_im2col,
-    .col2im = cpu_col2im,
-    .swap_axes = cpu_swap_axes,
-    .copy_rows = cpu_copy_rows,
-    .regression_loss_forward = cpu_regression_loss_forward,
-    .regression_loss_backward = cpu_regression_loss_backward,
-    .softmax_ce_forward = cpu_softmax_ce_forward,
-    .softmax_ce_backward = cpu_softmax_ce_backward,
-    .logsumexp_forward = cpu_logsumexp_forward,
-    .logsumexp_backward = cpu_logsumexp_backward,
-    .dropout_mask = cpu_dropout_mask,
-    .minibatch_disc_forward = cpu_minibatch_disc_forward,
-    .minibatch_disc_backward = cpu_minibatch_disc_backward,
-    .batchnorm_forward_frozen = cpu_batchnorm_forward_frozen,
-    .batchnorm_backward_frozen = cpu_batchnorm_backward_frozen,
-    .vbn_forward = cpu_vbn_forward,
-    .vbn_backward = cpu_vbn_backward,
+    GANTRY_BACKEND_OPS(CPU_ENTRY)
 };
+#undef CPU_ENTRY
 
 /* The module's only exported symbol. */
 __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void);

@@ -2,13 +2,21 @@
  *
  * The backend keeps tensors in host memory (64-byte aligned blocks of
  * floats) and runs every op with OpenMP on opts->num_threads threads (all
- * cores when 0).  Each op file holds one family: cpu.c (the table, create,
- * buffers), gemm.c + gemm_kernels.c (matrix products), elementwise.c,
- * nn_ops.c (bias, activations, batch norm, losses), optim.c, random.c;
- * for ABI version 2: conv.c (im2col, col2im, swap_axes, copy_rows),
- * losses.c (MSE/L1, softmax cross-entropy, logsumexp), layers.c (dropout
- * masks, minibatch discrimination, batch norm with given statistics,
- * virtual batch norm).
+ * cores when 0).  One file per op family of GANTRY_BACKEND_OPS
+ * (gantry/backend.h):
+ *   cpu.c          the module entry, the table, instances and threads
+ *   memory.c       buffers (the rest of the family is ../host_memory.h)
+ *   gemm.c         matrix products: the paths and the thread grid
+ *   gemm_kernels.c   and their micro-kernels and packing
+ *   elementwise.c  fill, bias, activations, arithmetic, clamp, sum and mean
+ *   norm.c         batch norm (batch, running and given statistics) and
+ *                  virtual batch norm
+ *   loss.c         BCE with logits, MSE / L1, softmax cross-entropy,
+ *                  logsumexp
+ *   optim.c        SGD, Adam, RMSProp
+ *   random.c       Philox fills and dropout masks
+ *   conv.c         im2col, col2im and the reshuffles around them
+ *   minibatch.c    minibatch discrimination
  *
  * Numerics: the reference backend (backends/reference) is the oracle.  Ops
  * whose reference arithmetic is double are computed in double here too, in
@@ -27,6 +35,8 @@
 
 #include "gantry/backend.h"
 
+#include "../host_memory.h"
+
 #define CPU_NAME "cpu"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -38,19 +48,7 @@
 #define CPU_X86 0
 #endif
 
-/* GEMM blocking (floats).  The micro-kernel computes a CPU_MR x CPU_NR tile
- * of C from a packed CPU_MR-row panel of A and a packed CPU_NR-column panel
- * of B; a thread packs at most CPU_MC x CPU_KC of A and CPU_KC x CPU_NC of B
- * at a time, into buffers allocated once at create(). */
-#define CPU_MR 6
-#define CPU_NR 16
-#define CPU_MC 120
-#define CPU_KC 256
-#define CPU_NC 1024
-/* B columns packed at a time when all of A fits one block (gemm.c): a
- * KC x 64 block (64 KiB) stays in L2 while its tiles are computed; measured
- * against 32, 128 and 256 on the GAN step (Zen 3), 64 and 128 were best. */
-#define CPU_NC_SMALL_M 64
+/* ---- the instance and its threads (cpu.c) ------------------------------- */
 
 typedef enum cpu_gemm_path {
     CPU_GEMM_OWN = 0,      /* our packed kernels (AVX2/FMA or portable) */
@@ -77,12 +75,6 @@ typedef struct cpu_ctx {
     int64_t window_stall_ns, window_wall_ns;
 } cpu_ctx;
 
-/* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
- * alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C, not reading C when
- * beta == 0. */
-typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
-                               float beta);
-
 static inline float *cpu_f(gantry_mem m)
 {
     return (float *)m.buf + m.offset;
@@ -92,8 +84,6 @@ static inline const float *cpu_cf(gantry_mem m)
 {
     return (const float *)m.buf + m.offset;
 }
-
-/* ---- cpu.c: threads ---- */
 
 /* Nonzero while the instance backs off to one thread after its threads
  * were seen stalled (another process busy on our cores). */
@@ -136,9 +126,56 @@ gantry_status cpu_error(const cpu_ctx *c, gantry_status status, const char *fmt,
 #endif
     ;
 
-/* ---- gemm.c / gemm_kernels.c ---- */
-gantry_status cpu_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,
-                       size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c, size_t ldc);
+/* Per-channel ops (bias_grad, batch norm) run channels in parallel.  For
+ * [N, C] tensors (inner == 1, every linear layer) a thread takes a block of
+ * CPU_CH_BLOCK adjacent channels and walks the rows, so each row is read as
+ * one contiguous run and the per-channel double accumulators sit side by
+ * side in vector registers; every channel still sums its values in the
+ * reference's order (ascending row), so bias gradients and batch-norm
+ * statistics give the reference's bits.  For [N, C, H, W] a thread takes
+ * whole channels and sums each image's run in the lanes of ../lane_sums.h,
+ * as the reference. */
+#define CPU_CH_BLOCK 32
+
+static inline size_t cpu_min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ---- memory (memory.c) -------------------------------------------------- */
+
+#define CPU_ALIGN 64
+
+/* Buffers are plain host memory: every memory method but buffer_alloc is
+ * the one the host backends share. */
+#define cpu_buffer_free host_buffer_free
+#define cpu_buffer_write host_buffer_write
+#define cpu_buffer_read host_buffer_read
+#define cpu_buffer_copy host_buffer_copy
+#define cpu_synchronize host_synchronize
+
+/* ---- gemm (gemm.c, gemm_kernels.c) -------------------------------------- */
+
+/* GEMM blocking (floats).  The micro-kernel computes a CPU_MR x CPU_NR tile
+ * of C from a packed CPU_MR-row panel of A and a packed CPU_NR-column panel
+ * of B; a thread packs at most CPU_MC x CPU_KC of A and CPU_KC x CPU_NC of B
+ * at a time, into buffers allocated once at create(). */
+#define CPU_MR 6
+#define CPU_NR 16
+#define CPU_MC 120
+#define CPU_KC 256
+#define CPU_NC 1024
+/* B columns packed at a time when all of A fits one block (gemm.c): a
+ * KC x 64 block (64 KiB) stays in L2 while its tiles are computed; measured
+ * against 32, 128 and 256 on the GAN step (Zen 3), 64 and 128 were best. */
+#define CPU_NC_SMALL_M 64
+
+/* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
+ * alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C, not reading C when
+ * beta == 0. */
+typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
+                               float beta);
+
 /* The two implementations behind cpu_gemm(), for benchmarks. */
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
@@ -163,90 +200,21 @@ cpu_ukernel_fn cpu_ukernel_select(int avx2, int narrow);
 void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
 void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
 
-/* ---- elementwise.c ---- */
-gantry_status cpu_fill(void *ctx, gantry_mem x, size_t n, float value);
-gantry_status cpu_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
-gantry_status cpu_mul(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
-gantry_status cpu_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size_t n);
-gantry_status cpu_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n);
-gantry_status cpu_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n);
-gantry_status cpu_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n);
-gantry_status cpu_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi);
-/* The double sum of x[0..n) on up to c->threads threads, the same on any
- * number of them; cpu_reduce_chunks() gives the chunking behind it. */
-double cpu_sum_double(const cpu_ctx *c, const float *x, size_t n);
-size_t cpu_reduce_chunks(size_t n, size_t grain);
+/* ---- elementwise (elementwise.c) ---------------------------------------- */
 
-/* ---- nn_ops.c ---- */
-gantry_status cpu_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels, size_t inner);
-gantry_status cpu_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels,
-                            size_t inner, float beta);
-gantry_status cpu_activation_forward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                     size_t n);
-gantry_status cpu_activation_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                      gantry_mem dy, gantry_mem dx, size_t n);
-gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
-                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
-                                          float momentum, float eps);
-gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                         gantry_mem running_mean, gantry_mem running_var, size_t outer,
-                                         size_t channels, size_t inner, float eps);
-gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                     size_t outer, size_t channels, size_t inner, float grad_beta);
-gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out);
-gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale, gantry_mem dx);
+/* A double sum over the index range [lo, hi) of what `arg` points at. */
+typedef double (*cpu_range_sum_fn)(const void *arg, size_t lo, size_t hi);
+/* The whole-tensor reductions (sum, mean, the losses): [0, n) cut into at
+ * most CPU_MAX_REDUCE_CHUNKS chunks of at least `grain` indices, summed by
+ * `sum` on up to c->threads threads and added in chunk order.  The chunks
+ * depend on n alone, so the result is the same on any number of threads;
+ * with one chunk it is sum(arg, 0, n), the reference's order exactly. */
+double cpu_chunked_sum(const cpu_ctx *c, size_t n, size_t grain, cpu_range_sum_fn sum, const void *arg);
 
-/* ---- optim.c ---- */
-gantry_status cpu_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr,
-                             float momentum, float weight_decay);
-gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n,
-                              float lr, float beta1, float beta2, float eps, float weight_decay, uint64_t step);
-gantry_status cpu_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
-                                 float alpha, float eps, float weight_decay);
+/* ---- the ops: cpu_METHOD for every method of GANTRY_BACKEND_OPS --------- */
 
-/* ---- random.c ---- */
-gantry_status cpu_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float lo,
-                               float hi);
-gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
-                              float std);
-
-/* ---- ABI version 2 ---- */
-
-/* conv.c */
-gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g);
-gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta);
-gantry_status cpu_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner);
-gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols);
-
-/* losses.c */
-gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
-                                          gantry_mem out);
-gantry_status cpu_regression_loss_backward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
-                                           float scale, gantry_mem dx);
-gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out);
-gantry_status cpu_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
-                                      gantry_mem dx);
-gantry_status cpu_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
-gantry_status cpu_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows, size_t k);
-
-/* layers.c */
-gantry_status cpu_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset);
-gantry_status cpu_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c);
-gantry_status cpu_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n, size_t b,
-                                          size_t c);
-gantry_status cpu_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                           gantry_mem mean, gantry_mem invstd, size_t outer, size_t channels,
-                                           size_t inner);
-gantry_status cpu_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
-                                            gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                            size_t outer, size_t channels, size_t inner, float grad_beta);
-gantry_status cpu_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
-                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
-gantry_status cpu_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
+#define CPU_DECLARE(name, family) extern GANTRY_BACKEND_METHOD_TYPE(name) cpu_##name;
+GANTRY_BACKEND_OPS(CPU_DECLARE)
+#undef CPU_DECLARE
 
 #endif

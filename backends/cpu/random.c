@@ -6,6 +6,8 @@
  * float formula, written as the header writes it (u, span, scaled, lo +
  * scaled, each rounded to float; ISO C mode contracts nothing); normal
  * fills call gantry_philox_normal per element, as the reference does.
+ * Dropout masks draw their uniforms in [0, 1) as the uniform fills do.
+ *
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
 #include "gantry/philox.h"
 
@@ -45,5 +47,22 @@ gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, 
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t i = 0; i < n; i++)
         xp[i] = gantry_philox_normal(seed, offset, i, mean, std);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset)
+{
+    const cpu_ctx *c = ctx;
+    float *mp = cpu_f(mask);
+    const float keep = (float)(1.0 / (1.0 - (double)p));
+    const size_t blocks = (n + 3) / 4;
+    int t = cpu_threads_for(c, n, CPU_GRAIN / 8);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t blk = 0; blk < blocks; blk++) {
+        gantry_philox_block b = gantry_philox4x32_10(seed, offset + blk);
+        size_t i0 = blk * 4, end = n - i0 < 4 ? n - i0 : 4;
+        for (size_t w = 0; w < end; w++) /* gantry_philox_uniform(seed, offset, i0 + w, 0, 1) */
+            mp[i0 + w] = uniform_of(b.v[w], 0.0f, 1.0f) >= p ? keep : 0.0f;
+    }
     return GANTRY_OK;
 }

@@ -1,57 +1,73 @@
-/* gantry cpu backend: the losses of ABI version 2 (MSE / L1 regression,
+/* gantry cpu backend: the losses (BCE with logits, MSE / L1 regression,
  * softmax cross-entropy) and logsumexp.
  *
  * The arithmetic is the reference's, in double, expression for expression.
- * Per-row work (softmax, logsumexp and their gradients) runs rows in
- * parallel and gives the reference's bits.  The whole-tensor means (the
- * regression loss, softmax CE's mean over rows) add double partial sums of
- * fixed chunks, each summed in the reference's order, the chunks depending
- * on the size alone: the reference's bits when there is one chunk, within
- * an ulp of them otherwise, and the same result on any thread count. */
-#include <math.h>
-
+ * Per-element and per-row work (the gradients, softmax, logsumexp) runs in
+ * parallel and gives the reference's bits.  The whole-tensor means (BCE,
+ * the regression loss, softmax CE's mean over rows) add double partial sums
+ * of fixed chunks, each summed in the reference's order, the chunks
+ * depending on the size alone: the reference's bits when there is one
+ * chunk, within an ulp of them otherwise, and the same result on any thread
+ * count. */
+#include "../host_loss.h"
 #include "../row_lse.h"
+#include "../sigmoid_double.h"
 #include "cpu_impl.h"
+
+/* ---- binary cross-entropy ----------------------------------------------- */
+
+typedef struct bce_sum_args {
+    const float *x;
+    double t;
+} bce_sum_args;
+
+static double bce_range_sum(const void *arg, size_t lo, size_t hi)
+{
+    const bce_sum_args *a = arg;
+    return host_bce_logits_sum(a->x + lo, hi - lo, a->t);
+}
+
+gantry_status cpu_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out)
+{
+    const cpu_ctx *c = ctx;
+    const bce_sum_args args = { cpu_cf(x), target };
+    double acc = cpu_chunked_sum(c, n, CPU_GRAIN / 16, bce_range_sum, &args);
+    cpu_f(out)[0] = (float)(n ? acc / (double)n : 0.0);
+    return GANTRY_OK;
+}
+
+gantry_status cpu_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale, gantry_mem dx)
+{
+    const cpu_ctx *c = ctx;
+    const float *xp = cpu_cf(x);
+    float *dxp = cpu_f(dx);
+    const double tg = target, k = (double)scale / (double)n;
+    int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
+#pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        dxp[i] = (float)(k * (gantry_sigmoid_double(xp[i]) - tg));
+    return GANTRY_OK;
+}
 
 /* ---- regression losses -------------------------------------------------- */
 
-static double regression_run(gantry_loss_kind kind, const float *x, const float *t, size_t n)
+typedef struct regression_sum_args {
+    gantry_loss_kind kind;
+    const float *x, *t;
+} regression_sum_args;
+
+static double regression_range_sum(const void *arg, size_t lo, size_t hi)
 {
-    double acc = 0.0;
-    if (kind == GANTRY_LOSS_MSE) {
-        for (size_t i = 0; i < n; i++) {
-            double d = (double)x[i] - (double)t[i];
-            acc += d * d;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            double d = (double)x[i] - (double)t[i];
-            acc += fabs(d);
-        }
-    }
-    return acc;
+    const regression_sum_args *a = arg;
+    return host_regression_sum(a->kind, a->x + lo, a->t + lo, hi - lo);
 }
 
 gantry_status cpu_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
                                           gantry_mem out)
 {
     const cpu_ctx *c = ctx;
-    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
-    size_t chunks = cpu_reduce_chunks(n, CPU_GRAIN);
-    double acc = 0.0;
-    if (chunks == 1) {
-        acc = regression_run(kind, xp, tp, n); /* the reference's order exactly */
-    } else {
-        double part[CPU_MAX_REDUCE_CHUNKS];
-        int th = cpu_threads_for(c, chunks, 1);
-#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
-        for (size_t ch = 0; ch < chunks; ch++) {
-            size_t lo = n / chunks * ch, hi = ch + 1 == chunks ? n : n / chunks * (ch + 1);
-            part[ch] = regression_run(kind, xp + lo, tp + lo, hi - lo);
-        }
-        for (size_t ch = 0; ch < chunks; ch++)
-            acc += part[ch];
-    }
+    const regression_sum_args args = { kind, cpu_cf(x), cpu_cf(t) };
+    double acc = cpu_chunked_sum(c, n, CPU_GRAIN, regression_range_sum, &args);
     cpu_f(out)[0] = (float)(acc / (double)n);
     return GANTRY_OK;
 }
@@ -90,41 +106,25 @@ static int row_threads(const cpu_ctx *c, size_t rows, size_t k)
     return cpu_threads_for(c, rows * k, CPU_GRAIN / 16);
 }
 
-/* -sum over rows [lo, hi) of sum_j t log softmax(x)_j, added in the reference's order. */
-static double softmax_ce_rows(const float *xp, const float *tp, size_t lo, size_t hi, size_t k)
+typedef struct softmax_ce_sum_args {
+    const float *x, *t;
+    size_t k;
+} softmax_ce_sum_args;
+
+static double softmax_ce_range_sum(const void *arg, size_t lo, size_t hi)
 {
-    double acc = 0.0;
-    for (size_t r = lo; r < hi; r++) {
-        gantry_row_lse lse = gantry_row_lse_of(xp + r * k, k);
-        for (size_t j = 0; j < k; j++)
-            if (tp[r * k + j] != 0.0f)
-                acc += (double)tp[r * k + j] * ((lse.max - (double)xp[r * k + j]) + lse.log_sum);
-    }
-    return acc;
+    const softmax_ce_sum_args *a = arg;
+    return host_softmax_ce_sum(a->x, a->t, lo, hi, a->k);
 }
 
 gantry_status cpu_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out)
 {
     const cpu_ctx *c = ctx;
-    const float *xp = cpu_cf(x), *tp = cpu_cf(t);
     size_t grain = CPU_GRAIN / 16 / k;
-    size_t chunks = cpu_reduce_chunks(rows, grain ? grain : 1);
-    double acc = 0.0;
-    if (chunks == 1) {
-        acc = softmax_ce_rows(xp, tp, 0, rows, k);
-    } else {
-        double part[CPU_MAX_REDUCE_CHUNKS];
-        int th = cpu_threads_for(c, chunks, 1);
-#pragma omp parallel for num_threads(th) if (parallel : th > 1) schedule(static)
-        for (size_t ch = 0; ch < chunks; ch++) {
-            size_t lo = rows / chunks * ch, hi = ch + 1 == chunks ? rows : rows / chunks * (ch + 1);
-            part[ch] = softmax_ce_rows(xp, tp, lo, hi, k);
-        }
-        /* The reference adds every term to one running sum; each part
-         * starts from 0, so adding the parts continues it. */
-        for (size_t ch = 0; ch < chunks; ch++)
-            acc += part[ch];
-    }
+    const softmax_ce_sum_args args = { cpu_cf(x), cpu_cf(t), k };
+    /* The reference adds every term to one running sum; each part
+     * starts from 0, so adding the parts continues it. */
+    double acc = cpu_chunked_sum(c, rows, grain ? grain : 1, softmax_ce_range_sum, &args);
     cpu_f(out)[0] = (float)(acc / (double)rows);
     return GANTRY_OK;
 }
