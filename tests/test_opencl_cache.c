@@ -554,7 +554,7 @@ static void test_kernel_dir(void)
     /* Edited sources: rebuilt (another key), then cached in turn. */
     char edited[4096];
     snprintf(edited, sizeof edited, "%s/cl-edited", tmp_root);
-    copy_sources(cl_dir, edited, "optimizers.cl", "/* an edit */\n");
+    copy_sources(cl_dir, edited, "optim.cl", "/* an edit */\n");
     setenv("GANTRY_CL_DIR", edited, 1);
     CHECK_OK(open_counted(dir, NULL, &be, &builds, &hits, NULL));
     CHECK(builds == 1);
@@ -569,11 +569,11 @@ static void test_kernel_dir(void)
     /* A compile error: GANTRY_BUILD, with the compiler's message. */
     char broken[4096];
     snprintf(broken, sizeof broken, "%s/cl-broken", tmp_root);
-    copy_sources(cl_dir, broken, "losses.cl", "__kernel void broken(void) { this_is_not_declared = 1; }\n");
+    copy_sources(cl_dir, broken, "loss.cl", "__kernel void broken(void) { this_is_not_declared = 1; }\n");
     setenv("GANTRY_CL_DIR", broken, 1);
     CHECK_STATUS(open_counted(dir, NULL, &be, &builds, &hits, &log), GANTRY_BUILD);
     CHECK_ERROR_MENTIONS("this_is_not_declared");
-    CHECK_ERROR_MENTIONS("losses.cl");
+    CHECK_ERROR_MENTIONS("loss.cl");
 
     /* A directory without the sources. */
     char empty[4096];

@@ -33,17 +33,20 @@
 
 #define OCL_NAME "opencl"
 
-/* Every kernel of cl/<family>.cl.  The second field says which GEMM path
+/* Every kernel of cl/FAMILY.cl.  The second field says which GEMM path
  * needs it: 0 = always, 1 = only our own GEMM.  The third is 1 for the
  * kernels that stride over their whole grid (get_global_size,
  * get_num_groups): ocl_launch never cuts their launches into slices, so
  * their callers keep the grid within the device's limits (c->max_groups).
  * Every other kernel indexes by get_global_id alone (a group-per-row kernel
  * by get_global_id(0) / WG), so a launch may be cut along any dimension
- * with global offsets.  The GEMM kernels come last (they are launched with
- * their own work-group size; opencl.c relies on the order). */
+ * with global offsets.  By family, in program order; the GEMM kernels come
+ * last (they are launched with their own work-group size; opencl.c relies
+ * on the order). */
 #define OCL_KERNEL_LIST(X)                                                                              \
+    /* cl/common.cl */                                                                                 \
     X(gantry_config, 0, 1)                                                                             \
+    /* cl/elementwise.cl */                                                                            \
     X(ew_add, 0, 0)                                                                                    \
     X(ew_mul, 0, 0)                                                                                    \
     X(ew_scale, 0, 0)                                                                                  \
@@ -53,41 +56,48 @@
     X(act_backward, 0, 0)                                                                              \
     X(bias_add, 0, 0)                                                                                  \
     X(bias_grad, 0, 0)                                                                                 \
+    X(bias_grad_rows, 0, 0)                                                                            \
+    X(sum_partial, 0, 1)                                                                               \
+    X(reduce_final, 0, 1)                                                                              \
+    /* cl/norm.cl */                                                                                   \
     X(bn_forward_train, 0, 0)                                                                          \
     X(bn_forward_eval, 0, 0)                                                                           \
     X(bn_backward, 0, 0)                                                                               \
     X(bn_forward_train_rows, 0, 0)                                                                     \
     X(bn_backward_rows, 0, 0)                                                                          \
-    X(bias_grad_rows, 0, 0)                                                                            \
-    X(sum_partial, 0, 1)                                                                               \
-    X(reduce_final, 0, 1)                                                                              \
-    X(bce_forward_partial, 0, 1)                                                                       \
-    X(bce_backward, 0, 0)                                                                              \
-    X(sgd_update, 0, 0)                                                                                \
-    X(adam_update, 0, 0)                                                                               \
-    X(rmsprop_update, 0, 0)                                                                            \
-    X(rand_uniform, 0, 0)                                                                              \
-    X(rand_normal, 0, 0)                                                                               \
-    X(im2col, 0, 0)                                                                                    \
-    X(col2im, 0, 0)                                                                                    \
-    X(swap_axes, 0, 0)                                                                                 \
-    X(copy_rows, 0, 0)                                                                                 \
-    X(regression_partial, 0, 1)                                                                        \
-    X(regression_backward, 0, 0)                                                                       \
-    X(softmax_ce_forward, 0, 1)                                                                        \
-    X(softmax_ce_backward, 0, 0)                                                                       \
-    X(logsumexp_forward, 0, 0)                                                                         \
-    X(logsumexp_backward, 0, 0)                                                                        \
-    X(dropout_mask, 0, 0)                                                                              \
-    X(mbd_forward, 0, 0)                                                                               \
-    X(mbd_weights, 0, 0)                                                                               \
-    X(mbd_backward, 0, 0)                                                                              \
     X(bn_forward_frozen, 0, 0)                                                                         \
     X(bn_backward_frozen, 0, 0)                                                                        \
     X(vbn_forward, 0, 0)                                                                               \
     X(vbn_forward_items, 0, 0)                                                                         \
     X(vbn_backward, 0, 0)                                                                              \
     X(vbn_backward_channels, 0, 0)                                                                     \
+    /* cl/loss.cl */                                                                                   \
+    X(bce_forward_partial, 0, 1)                                                                       \
+    X(bce_backward, 0, 0)                                                                              \
+    X(regression_partial, 0, 1)                                                                        \
+    X(regression_backward, 0, 0)                                                                       \
+    X(softmax_ce_forward, 0, 1)                                                                        \
+    X(softmax_ce_backward, 0, 0)                                                                       \
+    X(logsumexp_forward, 0, 0)                                                                         \
+    X(logsumexp_backward, 0, 0)                                                                        \
+    /* cl/optim.cl */                                                                                  \
+    X(sgd_update, 0, 0)                                                                                \
+    X(adam_update, 0, 0)                                                                               \
+    X(rmsprop_update, 0, 0)                                                                            \
+    /* cl/random.cl */                                                                                 \
+    X(rand_uniform, 0, 0)                                                                              \
+    X(rand_normal, 0, 0)                                                                               \
+    X(dropout_mask, 0, 0)                                                                              \
+    /* cl/conv.cl */                                                                                   \
+    X(im2col, 0, 0)                                                                                    \
+    X(col2im, 0, 0)                                                                                    \
+    X(swap_axes, 0, 0)                                                                                 \
+    X(copy_rows, 0, 0)                                                                                 \
+    /* cl/minibatch.cl */                                                                              \
+    X(mbd_forward, 0, 0)                                                                               \
+    X(mbd_weights, 0, 0)                                                                               \
+    X(mbd_backward, 0, 0)                                                                              \
+    /* cl/gemm.cl */                                                                                   \
     X(gemm_nn, 1, 0)                                                                                   \
     X(gemm_tn, 1, 0)                                                                                   \
     X(gemm_nt, 1, 0)                                                                                   \
