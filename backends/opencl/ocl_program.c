@@ -647,3 +647,4 @@ void ocl_program_release(ocl_ctx *c)
         c->program = NULL;
     }
 }
+
