@@ -2,7 +2,8 @@
  *
  * Files, one per op family (GANTRY_BACKEND_OPS in gantry/backend.h) as in
  * cl/, whose kernels they launch:
- *   opencl.c       the module table, probe/describe, device choice, create/destroy
+ *   opencl.c       the module table, probe/describe, device choice, create/destroy,
+ *                  the program source for offline compilers (gantry_opencl.h)
  *   ocl_error.c    OpenCL and CLBlast status names, their gantry status, messages
  *   ocl_program.c  kernel sources (embedded or GANTRY_CL_DIR), build options, the
  *                  on-disk program binary cache, offline binaries, kernel objects
@@ -266,6 +267,12 @@ void ocl_program_release(ocl_ctx *c);
 /* 64-bit FNV-1a, chained through `h` (start with OCL_FNV_BASIS). */
 #define OCL_FNV_BASIS 0xcbf29ce484222325ull
 uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* The source ocl_program_init builds from (embedded, or opts->kernel_dir:
+ * GANTRY_CL_DIR): every cl/ file in program order, each headed by its
+ * `#line 1 "NAME"` directive, as one malloc'd text (*size without the
+ * terminating NUL).  For offline compilers (gantry_opencl.h). */
+gantry_status ocl_program_text(ocl_ctx *c, const gantry_backend_options *opts, char **text, size_t *size);
 
 /* ---- kernel launches (ocl_launch.c) ------------------------------------- */
 

@@ -30,13 +30,18 @@
  *
  * probe(): 0 without an OpenCL platform or device (with the reason), else by
  * the type of the device that would be chosen: GPU 100, accelerator 80, CPU
- * 30 (below the cpu backend's 50: a CPU is better served natively). */
+ * 30 (below the cpu backend's 50: a CPU is better served natively).
+ *
+ * Besides the table the module exports gantry_opencl_program_source
+ * (gantry_opencl.h): the program and build options create() would use, for
+ * offline compilers. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gantry_opencl.h"
 #include "ocl_impl.h"
 
 #define OCL_MAX_DEVICES 64
@@ -898,7 +903,8 @@ static const gantry_backend_ops ocl_ops = {
 #undef OCL_TABLE_ENTRY
 };
 
-/* The module's only exported symbol. */
+/* The entry point, the one symbol the core looks up (tools look up
+ * gantry_opencl_program_source below). */
 __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void);
 
 __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void)
@@ -906,3 +912,24 @@ __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_
     return &ocl_ops;
 }
 
+/* ---- the program source, for offline compilers (gantry_opencl.h) ------------ */
+
+__attribute__((visibility("default"))) gantry_status gantry_opencl_program_source(const gantry_backend_options *opts_in,
+                                                                                  gantry_opencl_program *out)
+{
+    const gantry_backend_options *opts = usable_opts(opts_in);
+    memset(out, 0, sizeof *out);
+    /* A context as create() fills it before building, without OpenCL objects. */
+    ocl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.host = opts ? opts->host : NULL;
+    ocl_selector sel;
+    GANTRY_TRY(find_device(opts, &sel, &c.dev));
+    impose_limits(&c.dev, &sel);
+    choose_tunables(&c, &sel, opt_binary(opts) != NULL);
+    GANTRY_TRY(ocl_program_text(&c, opts, &out->source, &out->source_size));
+    snprintf(out->build_options, sizeof out->build_options, "%s", c.build_options);
+    snprintf(out->device, sizeof out->device, "%u:%u %s '%s' (%s)", c.dev.platform_index, c.dev.device_index,
+             type_name(c.dev.type), c.dev.name, c.dev.platform_name);
+    return GANTRY_OK;
+}
