@@ -168,6 +168,139 @@ size_t channel_at(size_t r, size_t ch, size_t channels, size_t inner)
     return (o * channels + ch) * inner + (r - o * inner);
 }
 
+/* ---- float-float on vectors ----------------------------------------------
+ * VW lanes of the compensated sums and float-float values above, lane-wise
+ * the same formulas: for the CPU kernels that walk whole channels in one
+ * work-item (norm.cl's *_rows kernels, elementwise.cl's bias_grad_rows). */
+
+typedef struct ffv {
+    floatv hi, lo;
+} ffv;
+
+ffv ffv_two_sum(floatv a, floatv b)
+{
+    ffv r;
+    r.hi = a + b;
+    floatv bp = r.hi - a;
+    r.lo = (a - (r.hi - bp)) + (b - bp);
+    return r;
+}
+
+ffv ffv_two_prod(floatv a, floatv b)
+{
+    ffv r;
+    r.hi = a * b;
+    r.lo = fma(a, b, -r.hi);
+    return r;
+}
+
+ffv ffv_norm(ffv a)
+{
+    ffv r;
+    r.hi = a.hi + a.lo;
+    r.lo = a.lo - (r.hi - a.hi);
+    return r;
+}
+
+ffv ffv_add(ffv a, ffv b)
+{
+    ffv s = ffv_two_sum(a.hi, b.hi);
+    s.lo = s.lo + (a.lo + b.lo);
+    return ffv_norm(s);
+}
+
+ffv ffv_neg(ffv a)
+{
+    a.hi = -a.hi;
+    a.lo = -a.lo;
+    return a;
+}
+
+ffv ffv_mul(ffv a, ffv b)
+{
+    ffv p = ffv_two_prod(a.hi, b.hi);
+    p.lo = p.lo + (a.hi * b.lo + a.lo * b.hi);
+    return ffv_norm(p);
+}
+
+ffv ffv_mul_f(ffv a, floatv b)
+{
+    ffv p = ffv_two_prod(a.hi, b);
+    p.lo = p.lo + a.lo * b;
+    return ffv_norm(p);
+}
+
+ffv ffv_div_f(ffv a, floatv b)
+{
+    ffv r;
+    r.hi = a.hi / b;
+    floatv rem = fma(-r.hi, b, a.hi); /* exact remainder */
+    r.lo = (rem + a.lo) / b;
+    return ffv_norm(r);
+}
+
+/* A compensated running sum (fsum_add, per lane). */
+ffv ffv_acc(ffv acc, floatv v)
+{
+    floatv s = acc.hi + v;
+    floatv bp = s - acc.hi;
+    acc.lo = acc.lo + ((acc.hi - (s - bp)) + (v - bp));
+    acc.hi = s;
+    return acc;
+}
+
+floatv ffv_value(ffv a)
+{
+    return select(a.hi, a.hi + a.lo, isfinite(a.hi));
+}
+
+/* The lanes of a (and the scalar sum t) as one compensated sum. */
+float2 ffv_total(ffv a, float2 t)
+{
+#if VW == 1
+    return fsum_merge(t, (float2)(a.hi, a.lo));
+#else
+    float hi[VW], lo[VW];
+    VSTORE(a.hi, 0, hi);
+    VSTORE(a.lo, 0, lo);
+    for (int l = 0; l < VW; l++)
+        t = fsum_merge(t, (float2)(hi[l], lo[l]));
+    return t;
+#endif
+}
+
+/* Sum and sum of squared deviations from `mean` (pass 2) of one channel of
+ * an [outer, channels, inner] tensor: x at its first element, `stride`
+ * floats from one of its outer runs of inner contiguous floats to the next;
+ * each run as vectors of VW (the last inner % VW one by one), lanes merged
+ * at the end. */
+float2 channel_sum(__global const float *x, size_t outer, size_t stride, size_t inner, int squares, float mean)
+{
+    const floatv zero = (floatv)(0.0f), mv = (floatv)(mean);
+    ffv acc = { zero, zero };
+    float2 t = (float2)(0.0f, 0.0f);
+    const size_t vec_end = inner - inner % VW;
+    for (size_t o = 0; o < outer; o++, x += stride) {
+        for (size_t i = 0; i < vec_end; i += VW) {
+            floatv v = VLOAD(0, x + i);
+            if (squares) {
+                v = v - mv;
+                v = v * v;
+            }
+            acc = ffv_acc(acc, v);
+        }
+        for (size_t i = vec_end; i < inner; i++) {
+            float v = x[i];
+            if (squares) {
+                v = v - mean;
+                v = v * v;
+            }
+            t = fsum_add(t, v);
+        }
+    }
+    return ffv_total(acc, t);
+}
+
 /* The tunables this program was compiled with, for the host to adopt when
  * it loads an offline binary (GANTRY_OPENCL_BINARY) built elsewhere. */
 __kernel void gantry_config(__global uint *out)

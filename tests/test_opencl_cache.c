@@ -9,6 +9,10 @@
  * Without an OpenCL platform the test is skipped (exit 77), except when CI
  * is 'true': CI must really test OpenCL, so there it fails.
  *
+ * With `--opencl-source GANTRY` (test opencl_source) it checks instead
+ * `gantry backends --opencl-source`, the program for offline compilers,
+ * through that executable.
+ *
  * Environment from meson: GANTRY_TEST_CL_DIR, the source tree's cl/. */
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gantry/ops.h"
@@ -366,24 +371,29 @@ static void test_unwritable(void)
     }
 }
 
-/* A program binary with two of the backend's kernels (gantry_config and
- * ew_add), built with the OpenCL API on the first device of the first
- * platform. */
-static int write_partial_binary(const char *path)
+/* Builds `src` with `options` for device `d` of platform `p` (the indices
+ * `gantry backends` shows) through the OpenCL API, as an offline compiler
+ * would, and writes the program binary to `path`; 0 when a step fails (with
+ * the build log on stderr). */
+static int build_binary(const char *src, const char *options, unsigned p, unsigned d, const char *path)
 {
-    cl_platform_id platform;
-    cl_device_id device;
+    cl_platform_id platforms[16];
+    cl_device_id devices[64];
+    cl_uint np = 0, nd = 0;
     cl_int err;
-    if (clGetPlatformIDs(1, &platform, NULL) != CL_SUCCESS ||
-        clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, NULL) != CL_SUCCESS)
+    if (clGetPlatformIDs(16, platforms, &np) != CL_SUCCESS || p >= np ||
+        clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, 64, devices, &nd) != CL_SUCCESS || d >= nd)
         return 0;
-    cl_context ctx = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
+    cl_context ctx = clCreateContext(NULL, 1, &devices[d], NULL, NULL, &err);
     if (!ctx)
         return 0;
-    const char *src = "__kernel void gantry_config(__global uint *out) { out[0] = 1; }\n"
-                      "__kernel void ew_add(__global float *x) { x[get_global_id(0)] += 1.0f; }\n";
     cl_program prog = clCreateProgramWithSource(ctx, 1, &src, NULL, &err);
-    int ok = prog && clBuildProgram(prog, 1, &device, "", NULL, NULL) == CL_SUCCESS;
+    int ok = prog && clBuildProgram(prog, 1, &devices[d], options, NULL, NULL) == CL_SUCCESS;
+    if (prog && !ok) {
+        static char log[65536];
+        if (clGetProgramBuildInfo(prog, devices[d], CL_PROGRAM_BUILD_LOG, sizeof log, log, NULL) == CL_SUCCESS)
+            fprintf(stderr, "build log:\n%s\n", log);
+    }
     size_t size = 0;
     unsigned char *bin = NULL;
     if (ok)
@@ -398,7 +408,16 @@ static int write_partial_binary(const char *path)
     if (prog)
         clReleaseProgram(prog);
     clReleaseContext(ctx);
-    return ok;
+    return ok && bin;
+}
+
+/* A program binary with two of the backend's kernels (gantry_config and
+ * ew_add), built on the first device of the first platform. */
+static int write_partial_binary(const char *path)
+{
+    const char *src = "__kernel void gantry_config(__global uint *out) { out[0] = 1; }\n"
+                      "__kernel void ew_add(__global float *x) { x[get_global_id(0)] += 1.0f; }\n";
+    return build_binary(src, "", 0, 0, path);
 }
 
 static void test_offline_binary(void)
@@ -554,7 +573,7 @@ static void test_kernel_dir(void)
     /* Edited sources: rebuilt (another key), then cached in turn. */
     char edited[4096];
     snprintf(edited, sizeof edited, "%s/cl-edited", tmp_root);
-    copy_sources(cl_dir, edited, "optimizers.cl", "/* an edit */\n");
+    copy_sources(cl_dir, edited, "optim.cl", "/* an edit */\n");
     setenv("GANTRY_CL_DIR", edited, 1);
     CHECK_OK(open_counted(dir, NULL, &be, &builds, &hits, NULL));
     CHECK(builds == 1);
@@ -569,11 +588,11 @@ static void test_kernel_dir(void)
     /* A compile error: GANTRY_BUILD, with the compiler's message. */
     char broken[4096];
     snprintf(broken, sizeof broken, "%s/cl-broken", tmp_root);
-    copy_sources(cl_dir, broken, "losses.cl", "__kernel void broken(void) { this_is_not_declared = 1; }\n");
+    copy_sources(cl_dir, broken, "loss.cl", "__kernel void broken(void) { this_is_not_declared = 1; }\n");
     setenv("GANTRY_CL_DIR", broken, 1);
     CHECK_STATUS(open_counted(dir, NULL, &be, &builds, &hits, &log), GANTRY_BUILD);
     CHECK_ERROR_MENTIONS("this_is_not_declared");
-    CHECK_ERROR_MENTIONS("losses.cl");
+    CHECK_ERROR_MENTIONS("loss.cl");
 
     /* A directory without the sources. */
     char empty[4096];
@@ -650,6 +669,179 @@ static void test_out_of_memory(void)
     gantry_backend_close(be);
 }
 
+/* ---- the program source for offline compilers ---------------------------------- */
+
+static const char *gantry_exe;
+
+/* Runs `gantry ARGS` (ARGS as the shell reads them) with stdout and stderr
+ * caught, with the debug lines (GANTRY_VERBOSE=2) or without any; returns
+ * its exit status, *out and *err what it wrote (static buffers, until the
+ * next call; echoed to stderr for the test log). */
+static int run_gantry(const char *args, int verbose, const char **out, const char **err)
+{
+    static char text[2][65536];
+    char cmd[9000], path[2][4200];
+    for (int i = 0; i < 2; i++)
+        snprintf(path[i], sizeof path[i], "%s/gantry-%s.txt", tmp_root, i ? "err" : "out");
+    snprintf(cmd, sizeof cmd, "GANTRY_VERBOSE=%d '%s' %s >'%s' 2>'%s'", verbose ? 2 : 0, gantry_exe, args, path[0],
+             path[1]);
+    int status = system(cmd);
+    REQUIRE(status != -1 && WIFEXITED(status));
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(path[i], "rb");
+        REQUIRE(f != NULL);
+        size_t n = fread(text[i], 1, sizeof text[i] - 1, f);
+        fclose(f);
+        text[i][n] = '\0';
+    }
+    fprintf(stderr, "$ gantry %s -> exit %d\n%s%s", args, WEXITSTATUS(status), text[0], text[1]);
+    *out = text[0];
+    *err = text[1];
+    return WEXITSTATUS(status);
+}
+
+static void device_string(cl_device_id d, cl_device_info what, char *buf, size_t size)
+{
+    if (clGetDeviceInfo(d, what, size, buf, NULL) != CL_SUCCESS)
+        buf[0] = '\0';
+    buf[size - 1] = '\0';
+}
+
+static uint64_t fnv1a_chain(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* The cache key under which the backend stores the program it builds from
+ * `source` with `options` on device d of platform p (ocl_program.c:
+ * cache_key): a backend that writes its entry under this key built exactly
+ * this text with exactly these options. */
+static uint64_t program_key(const char *source, size_t size, const char *options, unsigned p, unsigned d)
+{
+    cl_platform_id platforms[16];
+    cl_device_id devices[64];
+    cl_uint np = 0, nd = 0;
+    REQUIRE(clGetPlatformIDs(16, platforms, &np) == CL_SUCCESS && p < np);
+    REQUIRE(clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, 64, devices, &nd) == CL_SUCCESS && d < nd);
+    char s[5][256];
+    for (int i = 0; i < 2; i++)
+        if (clGetPlatformInfo(platforms[p], i ? CL_PLATFORM_VERSION : CL_PLATFORM_NAME, sizeof s[i], s[i], NULL) !=
+            CL_SUCCESS)
+            s[i][0] = '\0';
+    device_string(devices[d], CL_DEVICE_NAME, s[2], sizeof s[2]);
+    device_string(devices[d], CL_DEVICE_VERSION, s[3], sizeof s[3]);
+    device_string(devices[d], CL_DRIVER_VERSION, s[4], sizeof s[4]);
+    uint64_t source_hash = fnv1a_chain(0xcbf29ce484222325ull, source, size);
+    uint64_t h = fnv1a_chain(0xcbf29ce484222325ull, "gantry-opencl-cache", sizeof "gantry-opencl-cache");
+    for (int i = 0; i < 5; i++)
+        h = fnv1a_chain(h, s[i], strlen(s[i]) + 1);
+    h = fnv1a_chain(h, options, strlen(options) + 1);
+    return fnv1a_chain(h, &source_hash, sizeof source_hash);
+}
+
+/* `gantry backends --opencl-source` for the device setting `device` (NULL:
+ * the default device): the file is the program the backend builds, the
+ * options are its build options, and the binary an offline compile of the
+ * two makes runs the backend (GANTRY_OPENCL_BINARY) through every op of
+ * `gantry check --quick`. */
+static void check_program_source(const char *name, const char *device)
+{
+    char file[4200], bin[4200], cache[4200], entry[4400], args[9000];
+    snprintf(file, sizeof file, "%s/%s.cl", tmp_root, name);
+    snprintf(bin, sizeof bin, "%s/%s.bin", tmp_root, name);
+    snprintf(cache, sizeof cache, "%s/cache-%s", tmp_root, name);
+    if (device)
+        setenv("GANTRY_OPENCL_DEVICE", device, 1);
+    else
+        unsetenv("GANTRY_OPENCL_DEVICE");
+    snprintf(args, sizeof args, "backends --opencl-source '%s'", file);
+    const char *out, *err;
+    CHECK(run_gantry(args, 0, &out, &err) == 0);
+    CHECK(err[0] == '\0');
+    unsigned p = 0, d = 0;
+    const char *opt = strstr(out, "\nbuild options: ");
+    REQUIRE(sscanf(out, "opencl program for %u:%u ", &p, &d) == 2 && opt);
+    char options[512];
+    REQUIRE(sscanf(opt, "\nbuild options: %511[^\n]", options) == 1);
+    CHECK(strstr(options, "-DWG=") != NULL && strstr(options, "-DVW=") != NULL && strstr(options, "-DBN_LX=") != NULL);
+    size_t size = 0;
+    char *source = (char *)slurp(file, &size);
+    REQUIRE(source != NULL);
+    source = realloc(source, size + 1);
+    REQUIRE(source != NULL);
+    source[size] = '\0';
+    CHECK(strncmp(source, "#line 1 \"common.cl\"\n", 20) == 0);
+    CHECK(strstr(source, "\n#line 1 \"gemm.cl\"\n") != NULL);
+
+    /* The backend builds that very text with those options: its cache
+     * entry has their key. */
+    gantry_backend *be = NULL;
+    int builds = 0, hits = 0;
+    CHECK_OK(open_counted(cache, device, &be, &builds, &hits, NULL));
+    gantry_backend_close(be);
+    snprintf(entry, sizeof entry, "%s/opencl/%016llx.bin", cache,
+             (unsigned long long)program_key(source, size, options, p, d));
+    CHECK(access(entry, R_OK) == 0);
+
+    /* Compiled offline, it runs every op, GEMM included. */
+    REQUIRE(build_binary(source, options, p, d, bin));
+    free(source);
+    setenv("GANTRY_OPENCL_BINARY", bin, 1);
+    const char *log = NULL;
+    be = NULL;
+    CHECK_OK(open_counted(cache, device, &be, &builds, &hits, &log));
+    CHECK(builds == 0);
+    CHECK(strstr(log, "program loaded from binary") != NULL);
+    CHECK(strstr(log, "was compiled with") == NULL); /* the options' tunables are the backend's */
+    if (be) {
+        check_works(be);
+        check_gemm_works(be);
+    }
+    gantry_backend_close(be);
+    CHECK(run_gantry("check --backend opencl --quick", 1, &out, &err) == 0);
+    CHECK(strstr(out, " passed, 0 failed\n") != NULL);
+    CHECK(count_of(err, "opencl: building program") == 0);
+    CHECK(count_of(err, "opencl: program loaded from binary") >= 1);
+    unsetenv("GANTRY_OPENCL_BINARY");
+    unsetenv("GANTRY_OPENCL_DEVICE");
+}
+
+static void test_program_source(void)
+{
+    check_program_source("default", NULL);
+    check_program_source("gpu-shaped", "cpu,profile=gpu,wg=128");
+
+    /* No temporary file left behind by the writes. */
+    DIR *dir = opendir(tmp_root);
+    REQUIRE(dir != NULL);
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        CHECK(strstr(e->d_name, ".tmp.") == NULL);
+    closedir(dir);
+
+    /* Errors: one line, the exit status of a runtime error, no file. */
+    const char *out, *err;
+    char args[4400];
+    snprintf(args, sizeof args, "backends --opencl-source '%s/no-such-dir/program.cl'", tmp_root);
+    CHECK(run_gantry(args, 0, &out, &err) == 1);
+    CHECK(count_of(err, "\n") == 1 && strstr(err, "gantry backends: cannot write ") != NULL);
+    CHECK(out[0] == '\0');
+    setenv("GANTRY_OPENCL_DEVICE", "no-such-device-anywhere", 1);
+    snprintf(args, sizeof args, "backends --opencl-source '%s/nowhere.cl'", tmp_root);
+    CHECK(run_gantry(args, 0, &out, &err) == 1);
+    CHECK(count_of(err, "\n") == 1 && strstr(err, "no OpenCL device matches 'no-such-device-anywhere'") != NULL);
+    snprintf(args, sizeof args, "%s/nowhere.cl", tmp_root);
+    CHECK(access(args, F_OK) != 0);
+    unsetenv("GANTRY_OPENCL_DEVICE");
+    CHECK(run_gantry("backends --opencl-source", 0, &out, &err) == 2);
+    CHECK(count_of(err, "\n") == 1 && strstr(err, "needs a value") != NULL);
+}
+
 /* rm -rf of the test's directory tree (only what the test made). */
 static void remove_tree(const char *path)
 {
@@ -671,19 +863,39 @@ static void remove_tree(const char *path)
     }
 }
 
-int main(void)
+/* With `--opencl-source GANTRY`: only the checks of `gantry backends
+ * --opencl-source` (test opencl_source), through that executable. */
+int main(int argc, char **argv)
 {
     setenv("GANTRY_VERBOSE", "2", 1);
     unsetenv("GANTRY_CL_DIR");
     unsetenv("GANTRY_OPENCL_BINARY");
     unsetenv("GANTRY_OPENCL_DEVICE");
     test_require_backend("opencl");
+    if (argc == 3 && strcmp(argv[1], "--opencl-source") == 0)
+        gantry_exe = argv[2];
+    else if (argc != 1) {
+        fprintf(stderr, "usage: test_opencl_cache [--opencl-source GANTRY]\n");
+        return 2;
+    }
 
     static char root[] = "/tmp/gantry-opencl-test-XXXXXX";
     REQUIRE(mkdtemp(root) != NULL);
     tmp_root = root;
     snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", root);
 
+    if (gantry_exe) {
+        /* The child processes' LeakSanitizer: the same allowance as ours. */
+        char supp[4200], lsan[8400];
+        snprintf(supp, sizeof supp, "%s/lsan.supp", root);
+        spit(supp, __lsan_default_suppressions(), strlen(__lsan_default_suppressions()));
+        const char *old = getenv("LSAN_OPTIONS");
+        snprintf(lsan, sizeof lsan, "%s%ssuppressions=%s", old ? old : "", old && *old ? ":" : "", supp);
+        setenv("LSAN_OPTIONS", lsan, 1);
+        test_program_source();
+        remove_tree(root);
+        return test_finish("opencl_source");
+    }
     test_cache();
     test_unwritable();
     test_offline_binary();

@@ -1,16 +1,23 @@
 /* gantry: the opencl backend, internal interfaces.
  *
- * Files:
- *   opencl.c       the module table, probe/describe, device choice, create/destroy
+ * Files, one per op family (GANTRY_BACKEND_OPS in gantry/backend.h) as in
+ * cl/, whose kernels they launch:
+ *   opencl.c       the module table, probe/describe, device choice, create/destroy,
+ *                  the program source for offline compilers (gantry_opencl.h)
  *   ocl_error.c    OpenCL and CLBlast status names, their gantry status, messages
  *   ocl_program.c  kernel sources (embedded or GANTRY_CL_DIR), build options, the
  *                  on-disk program binary cache, offline binaries, kernel objects
- *   ocl_ops.c      buffers and every op of ABI version 1 except GEMM (kernels in
- *                  cl/<family>.cl)
- *   ocl_ops_v2.c   the ops of ABI version 2: convolution unfolding, reshuffles,
- *                  regression and softmax losses, dropout, minibatch
- *                  discrimination, frozen and virtual batch norm
- *   ocl_gemm.c     GEMM: CLBlast, or our own kernels (cl/gemm.cl) where faster
+ *   ocl_launch.c   every kernel launch (work-group checks, slices), the launch
+ *                  shapes and the two-stage reductions the families share
+ *   memory.c       buffers, the scratch buffer, synchronize
+ *   gemm.c         GEMM: CLBlast, or our own kernels (cl/gemm.cl) where faster
+ *   elementwise.c  fill, bias, activations, add/mul/scale/axpy/clamp, sum and mean
+ *   norm.c         batch norm (batch, running and frozen statistics), virtual batch norm
+ *   loss.c         binary cross-entropy, regression, softmax cross-entropy, log-sum-exp
+ *   optim.c        SGD, Adam, RMSprop updates
+ *   random.c       Philox uniform and normal fills, dropout masks
+ *   conv.c         im2col, col2im, swap_axes, copy_rows
+ *   minibatch.c    minibatch discrimination
  *
  * One instance owns one context, one device and one in-order queue.  Buffers
  * are cl_mem objects; a gantry_mem offset (in floats) travels to the kernels
@@ -33,17 +40,20 @@
 
 #define OCL_NAME "opencl"
 
-/* Every kernel of cl/<family>.cl.  The second field says which GEMM path
+/* Every kernel of cl/FAMILY.cl.  The second field says which GEMM path
  * needs it: 0 = always, 1 = only our own GEMM.  The third is 1 for the
  * kernels that stride over their whole grid (get_global_size,
  * get_num_groups): ocl_launch never cuts their launches into slices, so
  * their callers keep the grid within the device's limits (c->max_groups).
  * Every other kernel indexes by get_global_id alone (a group-per-row kernel
  * by get_global_id(0) / WG), so a launch may be cut along any dimension
- * with global offsets.  The GEMM kernels come last (they are launched with
- * their own work-group size; opencl.c relies on the order). */
+ * with global offsets.  By family, in program order; the GEMM kernels come
+ * last (they are launched with their own work-group size; opencl.c relies
+ * on the order). */
 #define OCL_KERNEL_LIST(X)                                                                              \
+    /* cl/common.cl */                                                                                 \
     X(gantry_config, 0, 1)                                                                             \
+    /* cl/elementwise.cl */                                                                            \
     X(ew_add, 0, 0)                                                                                    \
     X(ew_mul, 0, 0)                                                                                    \
     X(ew_scale, 0, 0)                                                                                  \
@@ -53,41 +63,48 @@
     X(act_backward, 0, 0)                                                                              \
     X(bias_add, 0, 0)                                                                                  \
     X(bias_grad, 0, 0)                                                                                 \
+    X(bias_grad_rows, 0, 0)                                                                            \
+    X(sum_partial, 0, 1)                                                                               \
+    X(reduce_final, 0, 1)                                                                              \
+    /* cl/norm.cl */                                                                                   \
     X(bn_forward_train, 0, 0)                                                                          \
     X(bn_forward_eval, 0, 0)                                                                           \
     X(bn_backward, 0, 0)                                                                               \
     X(bn_forward_train_rows, 0, 0)                                                                     \
     X(bn_backward_rows, 0, 0)                                                                          \
-    X(bias_grad_rows, 0, 0)                                                                            \
-    X(sum_partial, 0, 1)                                                                               \
-    X(reduce_final, 0, 1)                                                                              \
-    X(bce_forward_partial, 0, 1)                                                                       \
-    X(bce_backward, 0, 0)                                                                              \
-    X(sgd_update, 0, 0)                                                                                \
-    X(adam_update, 0, 0)                                                                               \
-    X(rmsprop_update, 0, 0)                                                                            \
-    X(rand_uniform, 0, 0)                                                                              \
-    X(rand_normal, 0, 0)                                                                               \
-    X(im2col, 0, 0)                                                                                    \
-    X(col2im, 0, 0)                                                                                    \
-    X(swap_axes, 0, 0)                                                                                 \
-    X(copy_rows, 0, 0)                                                                                 \
-    X(regression_partial, 0, 1)                                                                        \
-    X(regression_backward, 0, 0)                                                                       \
-    X(softmax_ce_forward, 0, 1)                                                                        \
-    X(softmax_ce_backward, 0, 0)                                                                       \
-    X(logsumexp_forward, 0, 0)                                                                         \
-    X(logsumexp_backward, 0, 0)                                                                        \
-    X(dropout_mask, 0, 0)                                                                              \
-    X(mbd_forward, 0, 0)                                                                               \
-    X(mbd_weights, 0, 0)                                                                               \
-    X(mbd_backward, 0, 0)                                                                              \
     X(bn_forward_frozen, 0, 0)                                                                         \
     X(bn_backward_frozen, 0, 0)                                                                        \
     X(vbn_forward, 0, 0)                                                                               \
     X(vbn_forward_items, 0, 0)                                                                         \
     X(vbn_backward, 0, 0)                                                                              \
     X(vbn_backward_channels, 0, 0)                                                                     \
+    /* cl/loss.cl */                                                                                   \
+    X(bce_forward_partial, 0, 1)                                                                       \
+    X(bce_backward, 0, 0)                                                                              \
+    X(regression_partial, 0, 1)                                                                        \
+    X(regression_backward, 0, 0)                                                                       \
+    X(softmax_ce_forward, 0, 1)                                                                        \
+    X(softmax_ce_backward, 0, 0)                                                                       \
+    X(logsumexp_forward, 0, 0)                                                                         \
+    X(logsumexp_backward, 0, 0)                                                                        \
+    /* cl/optim.cl */                                                                                  \
+    X(sgd_update, 0, 0)                                                                                \
+    X(adam_update, 0, 0)                                                                               \
+    X(rmsprop_update, 0, 0)                                                                            \
+    /* cl/random.cl */                                                                                 \
+    X(rand_uniform, 0, 0)                                                                              \
+    X(rand_normal, 0, 0)                                                                               \
+    X(dropout_mask, 0, 0)                                                                              \
+    /* cl/conv.cl */                                                                                   \
+    X(im2col, 0, 0)                                                                                    \
+    X(col2im, 0, 0)                                                                                    \
+    X(swap_axes, 0, 0)                                                                                 \
+    X(copy_rows, 0, 0)                                                                                 \
+    /* cl/minibatch.cl */                                                                              \
+    X(mbd_forward, 0, 0)                                                                               \
+    X(mbd_weights, 0, 0)                                                                               \
+    X(mbd_backward, 0, 0)                                                                              \
+    /* cl/gemm.cl */                                                                                   \
     X(gemm_nn, 1, 0)                                                                                   \
     X(gemm_tn, 1, 0)                                                                                   \
     X(gemm_nt, 1, 0)                                                                                   \
@@ -170,7 +187,7 @@ typedef struct ocl_ctx {
     size_t wg;          /* 1-D work-group size, a power of two */
     size_t vw;          /* vector width of the elementwise kernels: 1, 2, 4, 8, 16 */
     size_t bn_lx;       /* channels per work-group of the per-channel kernels */
-    int bn_rows;        /* batchnorm of [outer, channels] by VW channels per work-item (CPUs) */
+    int bn_rows;        /* per-channel reductions by channel items (CPUs): ocl_use_channel_items */
     size_t max_groups;  /* grid-stride kernels launch at most this many groups */
     size_t gemm_lx;     /* work-group width of our GEMM kernels */
     ocl_gemm_path gemm; /* resolved: OWN or CLBLAST */
@@ -251,14 +268,41 @@ void ocl_program_release(ocl_ctx *c);
 #define OCL_FNV_BASIS 0xcbf29ce484222325ull
 uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n);
 
-/* ---- kernel launches (ocl_ops.c) --------------------------------------- */
+/* The source ocl_program_init builds from (embedded, or opts->kernel_dir:
+ * GANTRY_CL_DIR): every cl/ file in program order, each headed by its
+ * `#line 1 "NAME"` directive, as one malloc'd text (*size without the
+ * terminating NUL).  For offline compilers (gantry_opencl.h). */
+gantry_status ocl_program_text(ocl_ctx *c, const gantry_backend_options *opts, char **text, size_t *size);
 
+/* ---- kernel launches (ocl_launch.c) ------------------------------------- */
+
+/* One kernel argument: clSetKernelArg's size and value pointer. */
 typedef struct ocl_arg {
     size_t size;
     const void *ptr;
 } ocl_arg;
 
+/* The ocl_arg of a variable (which must outlive the launch call). */
 #define OCL_ARG(x) ((ocl_arg){ sizeof(x), &(x) })
+/* The number of entries of an ocl_arg array. */
+#define OCL_ARG_COUNT(args) (sizeof(args) / sizeof *(args))
+
+/* A gantry_mem as the two arguments every kernel takes for it: the buffer
+ * and the offset in floats (views travel as offsets, never as
+ * sub-buffers). */
+typedef struct ocl_mem_arg {
+    cl_mem buf;
+    cl_ulong offset;
+} ocl_mem_arg;
+
+static inline ocl_mem_arg ocl_mem_arg_of(gantry_mem m)
+{
+    ocl_mem_arg a = { (cl_mem)m.buf, (cl_ulong)m.offset };
+    return a;
+}
+
+/* The two ocl_args of an ocl_mem_arg variable. */
+#define OCL_MEM_ARGS(m) OCL_ARG((m).buf), OCL_ARG((m).offset)
 
 /* Sets the arguments and enqueues kernel `k` over `dims` dimensions with
  * work-groups of `local` (required).  Refuses, with GANTRY_INTERNAL, a
@@ -271,6 +315,9 @@ gantry_status ocl_launch(ocl_ctx *c, const char *op, ocl_kernel_id k, cl_uint di
 /* A 1-D launch of `items` work-items (rounded up to whole groups of WG). */
 gantry_status ocl_launch_1d(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t items, size_t nargs,
                             const ocl_arg *args);
+/* Work-items of an elementwise kernel over n floats: one per vector of VW,
+ * then one per element of the n % VW tail. */
+size_t ocl_vector_items(const ocl_ctx *c, size_t n);
 /* An element per work-item of `rows` rows of `cols` floats: dimension 0
  * the columns (groups of WG, coalesced), dimension 1 the rows. */
 gantry_status ocl_launch_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t cols, size_t nargs,
@@ -278,96 +325,57 @@ gantry_status ocl_launch_rows(ocl_ctx *c, const char *op, ocl_kernel_id k, size_
 /* One group of BN_LX x BN_LY work-items per BN_LX channels. */
 gantry_status ocl_launch_channels(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t nargs,
                                   const ocl_arg *args);
-/* A device scratch buffer of at least `bytes` (grown, never shrunk). */
-gantry_status ocl_scratch(ocl_ctx *c, const char *op, size_t bytes, cl_mem *out);
+/* The per-channel reductions (bias_grad, batch norm) of CPU devices take
+ * the channel-items kernels (*_rows: a work-item walks whole channels) for
+ * [outer, channels] with whole vectors of channels and for [outer,
+ * channels, inner > 1] with a channel per work-item; everything else the
+ * per-channel groups. */
+int ocl_use_channel_items(const ocl_ctx *c, size_t channels, size_t inner);
+/* Launches a channel-items kernel: inner == 1, a work-item per VW channels
+ * in groups of WG; inner > 1, a work-item per channel in groups of one, so
+ * that the few channels (64-128 in DCGAN) spread over every core of the
+ * CPU. */
+gantry_status ocl_launch_channel_items(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t channels, size_t inner,
+                                       size_t nargs, const ocl_arg *args);
+/* One group of WG per row. */
+gantry_status ocl_launch_row_groups(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t rows, size_t nargs,
+                                    const ocl_arg *args);
 size_t ocl_round_up(size_t x, size_t to);
 size_t ocl_div_up(size_t x, size_t d);
 
-/* ---- GEMM (ocl_gemm.c) -------------------------------------------------- */
+/* Two-stage sums (sum, mean and the losses) through one path: stage 1,
+ * kernel `k` (grid-stride, compensated), over `groups` groups of WG with
+ * its own `nargs` leading arguments, then (partials, out, divisor); a
+ * single group writes out[0] = total / divisor itself, more leave a float2
+ * partial each in c->partials for stage 2, reduce_final, to add and write. */
+#define OCL_REDUCE_MAX_ARGS 12
+gantry_status ocl_reduce(ocl_ctx *c, const char *op, ocl_kernel_id k, size_t groups, size_t nargs,
+                         const ocl_arg *args, gantry_mem out, float divisor);
+/* Stage-1 groups for `work` units (groups of WG elements, or rows): at
+ * most max_groups (the grid stays within the device's limits: these
+ * kernels are never sliced) and one partial each. */
+size_t ocl_reduction_groups(const ocl_ctx *c, size_t work);
 
-gantry_status ocl_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,
-                       size_t lda, gantry_mem b, size_t ldb, float beta, gantry_mem c, size_t ldc);
+/* ---- memory (memory.c) -------------------------------------------------- */
+
+/* A device scratch buffer of at least `bytes` (grown, never shrunk):
+ * overlapping copies, GEMM transposes, the per-pair sums of virtual batch
+ * norm, the weights of minibatch discrimination. */
+gantry_status ocl_scratch(ocl_ctx *c, const char *op, size_t bytes, cl_mem *out);
+
+/* ---- GEMM (gemm.c) ------------------------------------------------------- */
+
 /* One line on whether CLBlast's built-in database has GEMM parameters for
  * this device (or its architecture), or runs defaults. */
 void ocl_clblast_tuning(const ocl_device_info *dev, char *buf, size_t size);
 
-/* ---- the op table's entries (ocl_ops.c) -------------------------------- */
+/* ---- the ops: one file per family ---------------------------------------- */
 
-gantry_status ocl_buffer_alloc(void *ctx, size_t bytes, void **buf);
-void ocl_buffer_free(void *ctx, void *buf);
-gantry_status ocl_buffer_write(void *ctx, void *buf, size_t offset, const void *src, size_t bytes);
-gantry_status ocl_buffer_read(void *ctx, void *buf, size_t offset, void *dst, size_t bytes);
-gantry_status ocl_buffer_copy(void *ctx, void *dst, size_t dst_offset, void *src, size_t src_offset, size_t bytes);
-gantry_status ocl_fill(void *ctx, gantry_mem x, size_t n, float value);
-gantry_status ocl_bias_add(void *ctx, gantry_mem x, gantry_mem bias, size_t outer, size_t channels, size_t inner);
-gantry_status ocl_bias_grad(void *ctx, gantry_mem dy, gantry_mem dbias, size_t outer, size_t channels, size_t inner,
-                            float beta);
-gantry_status ocl_activation_forward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                     size_t n);
-gantry_status ocl_activation_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                      gantry_mem dy, gantry_mem dx, size_t n);
-gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
-                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
-                                          float momentum, float eps);
-gantry_status ocl_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                         gantry_mem running_mean, gantry_mem running_var, size_t outer,
-                                         size_t channels, size_t inner, float eps);
-gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                     size_t outer, size_t channels, size_t inner, float grad_beta);
-gantry_status ocl_add(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
-gantry_status ocl_mul(void *ctx, gantry_mem a, gantry_mem b, gantry_mem y, size_t n);
-gantry_status ocl_scale(void *ctx, gantry_mem x, gantry_mem y, float alpha, size_t n);
-gantry_status ocl_axpy(void *ctx, float alpha, gantry_mem x, gantry_mem y, size_t n);
-gantry_status ocl_sum(void *ctx, gantry_mem x, gantry_mem out, size_t n);
-gantry_status ocl_mean(void *ctx, gantry_mem x, gantry_mem out, size_t n);
-gantry_status ocl_bce_logits_forward(void *ctx, gantry_mem x, size_t n, float target, gantry_mem out);
-gantry_status ocl_bce_logits_backward(void *ctx, gantry_mem x, size_t n, float target, float scale,
-                                      gantry_mem dx);
-gantry_status ocl_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr,
-                             float momentum, float weight_decay);
-gantry_status ocl_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n, float lr,
-                              float beta1, float beta2, float eps, float weight_decay, uint64_t step);
-gantry_status ocl_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
-                                 float alpha, float eps, float weight_decay);
-gantry_status ocl_clamp(void *ctx, gantry_mem x, size_t n, float lo, float hi);
-gantry_status ocl_rand_uniform(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float lo,
-                               float hi);
-gantry_status ocl_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, uint64_t offset, float mean,
-                              float std);
-gantry_status ocl_synchronize(void *ctx);
-
-/* ---- ABI version 2 (ocl_ops_v2.c) ---------------------------------------- */
-
-gantry_status ocl_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g);
-gantry_status ocl_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta);
-gantry_status ocl_swap_axes(void *ctx, gantry_mem x, gantry_mem y, size_t a, size_t b, size_t inner);
-gantry_status ocl_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, size_t ldy, size_t rows, size_t cols);
-gantry_status ocl_regression_loss_forward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
-                                          gantry_mem out);
-gantry_status ocl_regression_loss_backward(void *ctx, gantry_loss_kind kind, gantry_mem x, gantry_mem t, size_t n,
-                                           float scale, gantry_mem dx);
-gantry_status ocl_softmax_ce_forward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, gantry_mem out);
-gantry_status ocl_softmax_ce_backward(void *ctx, gantry_mem x, gantry_mem t, size_t rows, size_t k, float scale,
-                                      gantry_mem dx);
-gantry_status ocl_logsumexp_forward(void *ctx, gantry_mem x, gantry_mem out, size_t rows, size_t k);
-gantry_status ocl_logsumexp_backward(void *ctx, gantry_mem x, gantry_mem dout, gantry_mem dx, size_t rows, size_t k);
-gantry_status ocl_dropout_mask(void *ctx, gantry_mem mask, size_t n, float p, uint64_t seed, uint64_t offset);
-gantry_status ocl_minibatch_disc_forward(void *ctx, gantry_mem m, gantry_mem o, size_t n, size_t b, size_t c);
-gantry_status ocl_minibatch_disc_backward(void *ctx, gantry_mem m, gantry_mem dout, gantry_mem dm, size_t n, size_t b,
-                                          size_t c);
-gantry_status ocl_batchnorm_forward_frozen(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                           gantry_mem mean, gantry_mem invstd, size_t outer, size_t channels,
-                                           size_t inner);
-gantry_status ocl_batchnorm_backward_frozen(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem mean,
-                                            gantry_mem invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                            size_t outer, size_t channels, size_t inner, float grad_beta);
-gantry_status ocl_vbn_forward(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                              gantry_mem ref_mean, gantry_mem ref_invstd, size_t ref_count, gantry_mem save_mean,
-                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner, float eps);
-gantry_status ocl_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                               gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                               size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
+/* ocl_METHOD for every method of the backend ABI, in its family's file
+ * (memory.c, gemm.c, elementwise.c, ...); the table in opencl.c is made
+ * from the same list. */
+#define OCL_DECLARE_METHOD(name, family) extern GANTRY_BACKEND_METHOD_TYPE(name) ocl_##name;
+GANTRY_BACKEND_OPS(OCL_DECLARE_METHOD)
+#undef OCL_DECLARE_METHOD
 
 #endif

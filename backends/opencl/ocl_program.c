@@ -17,7 +17,8 @@
  *
  * Offline binaries (opts->kernel_binary, GANTRY_OPENCL_BINARY): the program
  * is created from that file instead (FPGA flows); a kernel missing from it
- * is named in the error. */
+ * is named in the error.  ocl_program_text gives offline compilers the
+ * source to build such a binary from (`gantry backends --opencl-source`). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -646,4 +647,30 @@ void ocl_program_release(ocl_ctx *c)
         clReleaseProgram(c->program);
         c->program = NULL;
     }
+}
+
+gantry_status ocl_program_text(ocl_ctx *c, const gantry_backend_options *opts, char **text, size_t *size)
+{
+    const char *kernel_dir = OPT_FIELD(opts, kernel_dir);
+    source_set src;
+    GANTRY_TRY(sources_load(c, kernel_dir && *kernel_dir ? kernel_dir : NULL, &src));
+    size_t total = 0;
+    for (size_t i = 0; i < src.count; i++)
+        total += strlen(src.strings[i]);
+    char *out = malloc(total + 1);
+    if (!out) {
+        sources_free(&src);
+        return ocl_error(c->host, GANTRY_OUT_OF_MEMORY, OCL_NAME ": out of host memory for the program source");
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < src.count; i++) {
+        size_t n = strlen(src.strings[i]);
+        memcpy(out + used, src.strings[i], n);
+        used += n;
+    }
+    out[used] = '\0';
+    sources_free(&src);
+    *text = out;
+    *size = used;
+    return GANTRY_OK;
 }

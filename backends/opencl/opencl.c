@@ -8,16 +8,20 @@
  *              Without one: the first GPU, else an accelerator, else a CPU.
  *   gemm=own|clblast|auto   GEMM through our kernels (cl/gemm.cl) or CLBlast;
  *              auto (the default) picks our kernels on CPU devices, where they
- *              are an order of magnitude faster than CLBlast's (ocl_gemm.c),
+ *              are an order of magnitude faster than CLBlast's (gemm.c),
  *              and CLBlast elsewhere.
  *   nt=dot|transpose   our GEMM with B transposed: the dot-product kernel
  *              (default) or a transpose of B and the row kernel.
  *   wg=N, vw=N work-group size and vector width of the elementwise kernels
  *              (defaults per device type; for tuning experiments).
- *   profile=gpu|cpu|auto   choose work-group sizes, kernel shapes and the
- *              GEMM path as for a GPU (or a CPU) whatever the device is: so
- *              the GPU code paths can be run and checked on a CPU device
- *              (tests do, on PoCL); auto (the default) goes by device type.
+ *   profile=gpu|cpu|accelerator|auto   choose work-group sizes, kernel
+ *              shapes and the GEMM path as for a GPU (or a CPU, an
+ *              accelerator) whatever the device is: so the GPU code paths
+ *              can be run and checked on a CPU device (tests do, on PoCL);
+ *              auto (the default) goes by device type.
+ *   maxwg=N, maxdim=N   limits tighter than the device's: work-groups of at
+ *              most N, at most N work-items per dimension of one launch (so
+ *              a forgiving device runs what a strict one would refuse).
  * e.g. GANTRY_OPENCL_DEVICE="1:0", "gpu", "intel,gemm=own", "gemm=clblast".
  * GANTRY_OPENCL_GEMM=own|clblast|auto (opts->gemm) is the same as the gemm=
  * setting, as GANTRY_CPU_GEMM is for the cpu backend.
@@ -26,13 +30,18 @@
  *
  * probe(): 0 without an OpenCL platform or device (with the reason), else by
  * the type of the device that would be chosen: GPU 100, accelerator 80, CPU
- * 30 (below the cpu backend's 50: a CPU is better served natively). */
+ * 30 (below the cpu backend's 50: a CPU is better served natively).
+ *
+ * Besides the table the module exports gantry_opencl_program_source
+ * (gantry_opencl.h): the program and build options create() would use, for
+ * offline compilers. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gantry_opencl.h"
 #include "ocl_impl.h"
 
 #define OCL_MAX_DEVICES 64
@@ -614,7 +623,7 @@ static void ocl_describe(const gantry_backend_options *opts, char *buf, size_t s
         char tuning[400] = "";
         if (g == OCL_GEMM_CLBLAST) {
             if (shaped_as(&sel, list.items[chosen].type, OCL_PROFILE_CPU, CL_DEVICE_TYPE_CPU))
-                snprintf(tuning, sizeof tuning, "\n      CPU device: gantry's CLBlast parameters (ocl_gemm.c)");
+                snprintf(tuning, sizeof tuning, "\n      CPU device: gantry's CLBlast parameters (gemm.c)");
             else {
                 tuning[0] = '\n';
                 memset(tuning + 1, ' ', 6);
@@ -732,14 +741,13 @@ static void settle_max_groups(ocl_ctx *c)
         c->max_groups = 1;
 }
 
-static gantry_status ocl_create(const gantry_backend_options *opts_in, void **out)
+/* Parses the settings and finds the device they select into *dev; an error
+ * names the devices there are. */
+static gantry_status find_device(const gantry_backend_options *opts, ocl_selector *sel, ocl_device_info *dev)
 {
-    const gantry_backend_options *opts = usable_opts(opts_in);
     const gantry_host *host = opts ? opts->host : NULL;
-    *out = NULL;
-    ocl_selector sel;
     char err[512];
-    if (parse_settings(opts, &sel, err, sizeof err) != 0)
+    if (parse_settings(opts, sel, err, sizeof err) != 0)
         return ocl_error(host, GANTRY_INVALID_ARGUMENT, OCL_NAME ": %s", err);
 
     ocl_device_list list;
@@ -750,7 +758,7 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
         list_free(&list);
         return ocl_error(host, GANTRY_NOT_FOUND, OCL_NAME ": %s", why);
     }
-    long chosen = select_device(&list, sel.match);
+    long chosen = select_device(&list, sel->match);
     if (chosen < 0) {
         char devices[1536];
         size_t used = 0;
@@ -760,19 +768,42 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
                                      list.items[i].platform_index, list.items[i].device_index,
                                      type_name(list.items[i].type), list.items[i].name, list.items[i].platform_name);
         gantry_status s = ocl_error(host, GANTRY_NOT_FOUND,
-                                    OCL_NAME ": no OpenCL device matches '%s'; devices: %s", sel.match, devices);
+                                    OCL_NAME ": no OpenCL device matches '%s'; devices: %s", sel->match, devices);
         list_free(&list);
         return s;
     }
+    *dev = list.items[chosen];
+    list_free(&list);
+    return GANTRY_OK;
+}
+
+/* Limits tighter than the device's (maxwg=, maxdim=), as if it had them. */
+static void impose_limits(ocl_device_info *dev, const ocl_selector *sel)
+{
+    if (sel->max_wg) {
+        if (dev->max_wg > sel->max_wg)
+            dev->max_wg = sel->max_wg;
+        for (int i = 0; i < 3; i++)
+            if (dev->max_item[i] > sel->max_wg)
+                dev->max_item[i] = sel->max_wg;
+    }
+    dev->max_global = sel->max_dim;
+}
+
+static gantry_status ocl_create(const gantry_backend_options *opts_in, void **out)
+{
+    const gantry_backend_options *opts = usable_opts(opts_in);
+    const gantry_host *host = opts ? opts->host : NULL;
+    *out = NULL;
+    ocl_selector sel;
+    ocl_device_info dev;
+    GANTRY_TRY(find_device(opts, &sel, &dev));
 
     ocl_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        list_free(&list);
+    if (!c)
         return ocl_error(host, GANTRY_OUT_OF_MEMORY, OCL_NAME ": create: out of host memory");
-    }
     c->host = host;
-    c->dev = list.items[chosen];
-    list_free(&list);
+    c->dev = dev;
 
     cl_int e;
     c->context = context_for(&c->dev, &e);
@@ -787,15 +818,7 @@ static gantry_status ocl_create(const gantry_backend_options *opts_in, void **ou
         ocl_destroy(c);
         return s;
     }
-    /* Limits tighter than the device's (maxwg=, maxdim=), as if it had them. */
-    if (sel.max_wg) {
-        if (c->dev.max_wg > sel.max_wg)
-            c->dev.max_wg = sel.max_wg;
-        for (int i = 0; i < 3; i++)
-            if (c->dev.max_item[i] > sel.max_wg)
-                c->dev.max_item[i] = sel.max_wg;
-    }
-    c->dev.max_global = sel.max_dim;
+    impose_limits(&c->dev, &sel);
     int offline = opt_binary(opts) != NULL;
     choose_tunables(c, &sel, offline);
     gantry_status s = ocl_program_init(c, opts);
@@ -875,59 +898,38 @@ static const gantry_backend_ops ocl_ops = {
     .describe = ocl_describe,
     .create = ocl_create,
     .destroy = ocl_destroy,
-    .buffer_alloc = ocl_buffer_alloc,
-    .buffer_free = ocl_buffer_free,
-    .buffer_write = ocl_buffer_write,
-    .buffer_read = ocl_buffer_read,
-    .buffer_copy = ocl_buffer_copy,
-    .fill = ocl_fill,
-    .gemm = ocl_gemm,
-    .bias_add = ocl_bias_add,
-    .bias_grad = ocl_bias_grad,
-    .activation_forward = ocl_activation_forward,
-    .activation_backward = ocl_activation_backward,
-    .batchnorm_forward_train = ocl_batchnorm_forward_train,
-    .batchnorm_forward_eval = ocl_batchnorm_forward_eval,
-    .batchnorm_backward = ocl_batchnorm_backward,
-    .add = ocl_add,
-    .mul = ocl_mul,
-    .scale = ocl_scale,
-    .axpy = ocl_axpy,
-    .sum = ocl_sum,
-    .mean = ocl_mean,
-    .bce_logits_forward = ocl_bce_logits_forward,
-    .bce_logits_backward = ocl_bce_logits_backward,
-    .sgd_update = ocl_sgd_update,
-    .adam_update = ocl_adam_update,
-    .rmsprop_update = ocl_rmsprop_update,
-    .clamp = ocl_clamp,
-    .rand_uniform = ocl_rand_uniform,
-    .rand_normal = ocl_rand_normal,
-    .synchronize = ocl_synchronize,
-    /* ABI version 2 */
-    .im2col = ocl_im2col,
-    .col2im = ocl_col2im,
-    .swap_axes = ocl_swap_axes,
-    .copy_rows = ocl_copy_rows,
-    .regression_loss_forward = ocl_regression_loss_forward,
-    .regression_loss_backward = ocl_regression_loss_backward,
-    .softmax_ce_forward = ocl_softmax_ce_forward,
-    .softmax_ce_backward = ocl_softmax_ce_backward,
-    .logsumexp_forward = ocl_logsumexp_forward,
-    .logsumexp_backward = ocl_logsumexp_backward,
-    .dropout_mask = ocl_dropout_mask,
-    .minibatch_disc_forward = ocl_minibatch_disc_forward,
-    .minibatch_disc_backward = ocl_minibatch_disc_backward,
-    .batchnorm_forward_frozen = ocl_batchnorm_forward_frozen,
-    .batchnorm_backward_frozen = ocl_batchnorm_backward_frozen,
-    .vbn_forward = ocl_vbn_forward,
-    .vbn_backward = ocl_vbn_backward,
+#define OCL_TABLE_ENTRY(name, family) .name = ocl_##name,
+    GANTRY_BACKEND_OPS(OCL_TABLE_ENTRY)
+#undef OCL_TABLE_ENTRY
 };
 
-/* The module's only exported symbol. */
+/* The entry point, the one symbol the core looks up (tools look up
+ * gantry_opencl_program_source below). */
 __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void);
 
 __attribute__((visibility("default"))) const gantry_backend_ops *gantry_backend_entry(void)
 {
     return &ocl_ops;
+}
+
+/* ---- the program source, for offline compilers (gantry_opencl.h) ------------ */
+
+__attribute__((visibility("default"))) gantry_status gantry_opencl_program_source(const gantry_backend_options *opts_in,
+                                                                                  gantry_opencl_program *out)
+{
+    const gantry_backend_options *opts = usable_opts(opts_in);
+    memset(out, 0, sizeof *out);
+    /* A context as create() fills it before building, without OpenCL objects. */
+    ocl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.host = opts ? opts->host : NULL;
+    ocl_selector sel;
+    GANTRY_TRY(find_device(opts, &sel, &c.dev));
+    impose_limits(&c.dev, &sel);
+    choose_tunables(&c, &sel, opt_binary(opts) != NULL);
+    GANTRY_TRY(ocl_program_text(&c, opts, &out->source, &out->source_size));
+    snprintf(out->build_options, sizeof out->build_options, "%s", c.build_options);
+    snprintf(out->device, sizeof out->device, "%u:%u %s '%s' (%s)", c.dev.platform_index, c.dev.device_index,
+             type_name(c.dev.type), c.dev.name, c.dev.platform_name);
+    return GANTRY_OK;
 }

@@ -128,7 +128,7 @@ static gantry_status launch_gemm(ocl_ctx *c, ocl_kernel_id kid, size_t dim0, siz
                        OCL_ARG(g->beta), OCL_ARG(g->c), OCL_ARG(CO), OCL_ARG(LDC) };
     size_t local[2] = { c->gemm_lx, 1 };
     size_t global[2] = { ocl_round_up(dim0 ? dim0 : 1, local[0]), dim1 ? dim1 : 1 };
-    return ocl_launch(c, "gemm", kid, 2, global, local, sizeof args / sizeof *args, args);
+    return ocl_launch(c, "gemm", kid, 2, global, local, OCL_ARG_COUNT(args), args);
 }
 
 /* The row kernel (tiles of 6 x 16, row tiles along dimension 0; the last
@@ -161,7 +161,7 @@ static gantry_status transpose_b(ocl_ctx *c, gemm_call *g, size_t rows, size_t c
                        OCL_ARG(t), OCL_ARG(OO), OCL_ARG(LOUT) };
     size_t local[2] = { c->gemm_lx, 1 };
     size_t global[2] = { ocl_round_up(cols / 8, local[0]), rows / 8 };
-    GANTRY_TRY(ocl_launch(c, "gemm", OCL_K_transpose, 2, global, local, sizeof args / sizeof *args, args));
+    GANTRY_TRY(ocl_launch(c, "gemm", OCL_K_transpose, 2, global, local, OCL_ARG_COUNT(args), args));
     g->b = t;
     g->bo = 0;
     g->ldb = rows;

@@ -1,4 +1,8 @@
-/* gantry opencl kernels: Philox4x32-10 fills, the stream of
+/* gantry opencl kernels: random numbers, in sections: Philox4x32-10 fills,
+ * dropout masks drawn from the same stream. */
+#pragma OPENCL FP_CONTRACT OFF
+
+/* ---- Philox4x32-10 fills, the stream of
  * include/gantry/philox.h bit for bit.
  *
  *   key = { seed & 0xffffffff, seed >> 32 }, counter = { block, block >> 32, 0, 0 }
@@ -15,7 +19,6 @@
  * zeros of the cosine, absolute ~1e-7); the normalised squared error over a
  * fill is ~1e-14.  One work-item per counter block (no loops: see
  * elementwise.cl). */
-#pragma OPENCL FP_CONTRACT OFF
 
 uint4 philox4x32_10(ulong seed, ulong block)
 {
@@ -90,5 +93,39 @@ rand_normal(__global float *x, ulong xo, ulong n, ulong seed, ulong offset, floa
         x[i] = philox_normal(w.x, w.y, mean, std);
         if (i + 1 < n)
             x[i + 1] = philox_normal(w.z, w.w, mean, std);
+    }
+}
+
+/* ---- inverted dropout masks, mask[i] = u_i >= p ?
+ * keep : 0 with u_i the uniform of element i that rand_uniform(seed,
+ * offset) over [0, 1) draws (above: block offset + i / 4, word i % 4;
+ * lo + (hi - lo) u is u itself for [0, 1), so the comparison sees the same
+ * bits as gantry_philox_uniform) and keep = 1 / (1 - p) rounded once on the
+ * host from double, as the reference.  One work-item per counter block. */
+
+float dropout_keep(uint word, float p, float keep)
+{
+    return philox_u01(word) >= p ? keep : 0.0f;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void
+dropout_mask(__global float *mask, ulong mo, ulong n, float p, float keep, ulong seed, ulong offset)
+{
+    mask += mo;
+    const size_t blocks = (n + 3) / 4, b = get_global_id(0);
+    if (b >= blocks)
+        return;
+    const uint4 w = philox4x32_10(seed, offset + b);
+    const size_t i = b * 4;
+    if (i + 4 <= n) {
+        vstore4((float4)(dropout_keep(w.x, p, keep), dropout_keep(w.y, p, keep), dropout_keep(w.z, p, keep),
+                         dropout_keep(w.w, p, keep)),
+                0, mask + i);
+    } else {
+        mask[i] = dropout_keep(w.x, p, keep);
+        if (i + 1 < n)
+            mask[i + 1] = dropout_keep(w.y, p, keep);
+        if (i + 2 < n)
+            mask[i + 2] = dropout_keep(w.z, p, keep);
     }
 }
