@@ -304,6 +304,58 @@ static void gemv(const cpu_ctx *c, int ta, int tb, size_t m, size_t n, size_t k,
     }
 }
 
+/* One product's arguments; a block of a grid is the same product on a
+ * corner of C. */
+typedef struct gemm_args {
+    int ta, tb;
+    size_t m, n, k;
+    float alpha;
+    const float *a;
+    size_t lda;
+    const float *b;
+    size_t ldb;
+    float beta;
+    float *c;
+    size_t ldc;
+} gemm_args;
+
+typedef void (*gemm_block_fn)(cpu_ctx *c, size_t thread, const gemm_args *block);
+
+/* The blocks of grid `g` over C, taken in turn by `threads` OpenMP threads
+ * (block b by thread b mod threads), each computed by `fn`; then the
+ * region's time off the CPU goes to the contention back-off. */
+static void run_grid(cpu_ctx *c, const gemm_grid *g, size_t threads, const gemm_args *p, gemm_block_fn fn)
+{
+    size_t blocks = g->tm * g->tn;
+    int64_t t0 = cpu_now_ns(), stall = 0;
+#pragma omp parallel num_threads((int)threads) if (threads > 1) reduction(max : stall)
+    {
+        int64_t cpu0 = cpu_thread_cpu_ns();
+        size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
+        for (size_t blk = t; blk < blocks; blk += nth) {
+            size_t i0 = (blk / g->tn) * g->rows, j0 = (blk % g->tn) * g->cols;
+            if (i0 >= p->m || j0 >= p->n)
+                continue;
+            gemm_args q = *p;
+            q.m = p->m - i0 < g->rows ? p->m - i0 : g->rows;
+            q.n = p->n - j0 < g->cols ? p->n - j0 : g->cols;
+            q.a = op_at(p->a, p->lda, p->ta, i0, 0);
+            q.b = op_at(p->b, p->ldb, p->tb, 0, j0);
+            q.c = p->c + i0 * p->ldc + j0;
+            fn(c, t, &q);
+        }
+        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0); /* time off the CPU */
+    }
+    if (threads > 1)
+        cpu_note_stall(c, stall, cpu_now_ns() - t0);
+}
+
+static void own_block(cpu_ctx *c, size_t thread, const gemm_args *q)
+{
+    gemm_serial(c, c->pack + thread * c->pack_stride, q->ta, q->tb, q->m, q->n, q->k, q->alpha, q->a, q->lda, q->b,
+                q->ldb, q->beta, q->c, q->ldc);
+}
+
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
@@ -321,24 +373,8 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         return;
     }
     gemm_grid g = choose_grid(m, n, k, threads, 0);
-    size_t blocks = g.tm * g.tn;
-    int64_t t0 = cpu_now_ns(), stall = 0;
-#pragma omp parallel num_threads((int)blocks) reduction(max : stall)
-    {
-        int64_t cpu0 = cpu_thread_cpu_ns();
-        size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
-        for (size_t blk = t; blk < blocks; blk += nth) {
-            size_t i0 = (blk / g.tn) * g.rows, j0 = (blk % g.tn) * g.cols;
-            if (i0 >= m || j0 >= n)
-                continue;
-            size_t mb = m - i0 < g.rows ? m - i0 : g.rows, nb = n - j0 < g.cols ? n - j0 : g.cols;
-            gemm_serial(c, c->pack + t * c->pack_stride, trans_a, trans_b, mb, nb, k, alpha,
-                        op_at(a, lda, trans_a, i0, 0), lda, op_at(b, ldb, trans_b, 0, j0), ldb, beta,
-                        cm + i0 * ldc + j0, ldc);
-        }
-        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0); /* time off the CPU */
-    }
-    cpu_note_stall(c, stall, cpu_now_ns() - t0);
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc };
+    run_grid(c, &g, g.tm * g.tn, &p, own_block);
 }
 
 /* ---- OpenBLAS ------------------------------------------------------------- */
@@ -386,6 +422,12 @@ static double blas_cost(const gemm_grid *g, size_t m, size_t n, size_t k)
            CPU_BLAS_PACK * (double)k * ((double)g->tn * m + (double)g->tm * n);
 }
 
+static void blas_block(cpu_ctx *c, size_t thread, const gemm_args *q)
+{
+    (void)c, (void)thread;
+    sgemm_block(q->ta, q->tb, q->m, q->n, q->k, q->alpha, q->a, q->lda, q->b, q->ldb, q->beta, q->c, q->ldc);
+}
+
 static gemm_grid blas_blocks(size_t m, size_t n, size_t k)
 {
     gemm_grid best = choose_grid(m, n, k, 1, 1);
@@ -423,23 +465,8 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
     }
     if (threads > blocks)
         threads = blocks;
-    int64_t t0 = cpu_now_ns(), stall = 0;
-#pragma omp parallel num_threads((int)threads) if (threads > 1) reduction(max : stall)
-    {
-        int64_t cpu0 = cpu_thread_cpu_ns();
-        size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
-        for (size_t blk = t; blk < blocks; blk += nth) {
-            size_t i0 = (blk / g.tn) * g.rows, j0 = (blk % g.tn) * g.cols;
-            if (i0 >= m || j0 >= n)
-                continue;
-            size_t mb = m - i0 < g.rows ? m - i0 : g.rows, nb = n - j0 < g.cols ? n - j0 : g.cols;
-            sgemm_block(trans_a, trans_b, mb, nb, k, alpha, op_at(a, lda, trans_a, i0, 0), lda,
-                        op_at(b, ldb, trans_b, 0, j0), ldb, beta, cm + i0 * ldc + j0, ldc);
-        }
-        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0);
-    }
-    if (threads > 1)
-        cpu_note_stall(c, stall, cpu_now_ns() - t0);
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc };
+    run_grid(c, &g, threads, &p, blas_block);
     return 1;
 #else
     (void)c, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
