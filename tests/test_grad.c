@@ -1,5 +1,5 @@
 /* Finite-difference checks of every layer's backward pass and of the BCE
- * loss on the reference backend, with the method of tools/check_grad.h
+ * loss on the reference backend, with the method of tools/check/fd.h
  * (shared with `gantry check`): for a Sequential f and an input x the
  * objective is L = sum_i w_i y_i with y = f(x) and fixed random weights w;
  * analytic gradients from gantry_seq_backward(dy = w) are compared with
@@ -16,7 +16,7 @@
 #include "gantry/philox.h"
 #include "gantry/tensor.h"
 #include "tests/test.h"
-#include "tools/check_grad.h"
+#include "tools/check/fd.h"
 
 static gantry_backend *be;
 static double worst_overall;
@@ -26,7 +26,7 @@ static double worst_overall;
 static gantry_tensor *random_tensor(int ndim, const size_t *shape, uint64_t seed, float lo, float hi, float gap)
 {
     gantry_tensor *t = NULL;
-    REQUIRE(check_grad_random_tensor(be, ndim, shape, seed, lo, hi, gap, &t) == GANTRY_OK);
+    REQUIRE(check_fd_random_tensor(be, ndim, shape, seed, lo, hi, gap, &t) == GANTRY_OK);
     return t;
 }
 
@@ -50,7 +50,7 @@ static int same_shape(const gantry_tensor *a, const gantry_tensor *b)
 }
 
 /* Prints one gradient tensor's result and counts it as a check. */
-static void report_at(int line, const char *name, const check_grad_result *r, double tol)
+static void report_at(int line, const char *name, const check_fd_result *r, double tol)
 {
     printf("  %-34s n=%-3zu max|grad| %-9.3g error %.2e\n", name, r->n, r->max_grad, r->error);
     if (r->error > worst_overall)
@@ -67,9 +67,9 @@ static void report_at(int line, const char *name, const check_grad_result *r, do
 static void compare_at(int line, const char *what, const float *analytic, const double *numeric, size_t n,
                        double tol)
 {
-    check_grad_result r;
+    check_fd_result r;
     memset(&r, 0, sizeof r);
-    check_grad_error(analytic, numeric, n, &r);
+    check_fd_error(analytic, numeric, n, &r);
     report_at(line, what, &r, tol);
 }
 
@@ -81,7 +81,7 @@ typedef struct grad_ctx {
     int line;
 } grad_ctx;
 
-static void report_grad(void *user, const check_grad_result *r)
+static void report_grad(void *user, const check_fd_result *r)
 {
     const grad_ctx *g = user;
     char what[160];
@@ -90,7 +90,7 @@ static void report_grad(void *user, const check_grad_result *r)
 }
 
 /* Checks dx and every parameter gradient of `seq` at x: the shapes of one
- * backward pass, then check_grad_seq's differences. */
+ * backward pass, then check_fd_seq's differences. */
 static void grad_check_at(int line, const char *name, gantry_seq *seq, gantry_tensor *x, uint64_t seed, double eps,
                           double tol)
 {
@@ -112,7 +112,7 @@ static void grad_check_at(int line, const char *name, gantry_seq *seq, gantry_te
     gantry_tensor_destroy(dy);
 
     grad_ctx g = { name, tol, line };
-    CHECK_OK(check_grad_seq(seq, x, seed, eps, report_grad, &g));
+    CHECK_OK(check_fd_seq(seq, x, seed, eps, report_grad, &g));
 }
 
 #define grad_check(name, seq, x, seed, eps, tol) grad_check_at(__LINE__, name, seq, x, seed, eps, tol)
@@ -132,7 +132,7 @@ static void init_seq(gantry_seq *seq, uint64_t seed)
 
 static void randomize_batchnorm(gantry_seq *seq, uint64_t seed)
 {
-    REQUIRE(check_grad_randomize_batchnorm(seq, seed) == GANTRY_OK);
+    REQUIRE(check_fd_randomize_batchnorm(seq, seed) == GANTRY_OK);
 }
 
 /* ---- layers ------------------------------------------------------------- */
@@ -144,7 +144,7 @@ static void test_linear(void)
     init_seq(seq, 11);
     size_t shape[2] = { 6, 5 };
     gantry_tensor *x = random_tensor(2, shape, 12, -1.0f, 1.0f, 0.0f);
-    grad_check("Linear(5, 4)", seq, x, 13, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Linear(5, 4)", seq, x, 13, 1e-2, CHECK_FD_TOL);
 
     /* A 4-D input is flattened by Linear; dx comes back in the input's shape. */
     gantry_seq *seq4 = new_seq();
@@ -152,7 +152,7 @@ static void test_linear(void)
     init_seq(seq4, 14);
     size_t shape4[4] = { 2, 3, 2, 1 };
     gantry_tensor *x4 = random_tensor(4, shape4, 15, -1.0f, 1.0f, 0.0f);
-    grad_check("Linear(6, 3) on [2, 3, 2, 1]", seq4, x4, 16, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Linear(6, 3) on [2, 3, 2, 1]", seq4, x4, 16, 1e-2, CHECK_FD_TOL);
 
     gantry_tensor_destroy(x);
     gantry_tensor_destroy(x4);
@@ -168,14 +168,14 @@ static void test_batchnorm(void)
     randomize_batchnorm(seq, 22);
     size_t shape[2] = { 6, 4 };
     gantry_tensor *x = random_tensor(2, shape, 23, -2.0f, 2.0f, 0.0f);
-    grad_check("BatchNorm1d(4) [6, 4]", seq, x, 24, 1e-2, CHECK_GRAD_TOL);
+    grad_check("BatchNorm1d(4) [6, 4]", seq, x, 24, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
 
     /* The smallest batch that has statistics: two values per channel, which
      * normalise to -1 and +1 whatever they are, so dx is ~0. */
     size_t shape2[2] = { 2, 4 };
     x = random_tensor(2, shape2, 25, -2.0f, 2.0f, 0.0f);
-    grad_check("BatchNorm1d(4) [2, 4]", seq, x, 26, 1e-2, CHECK_GRAD_TOL);
+    grad_check("BatchNorm1d(4) [2, 4]", seq, x, 26, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 
@@ -185,13 +185,13 @@ static void test_batchnorm(void)
     randomize_batchnorm(seq, 28);
     size_t shape4[4] = { 3, 3, 2, 2 };
     x = random_tensor(4, shape4, 29, -2.0f, 2.0f, 0.0f);
-    grad_check("BatchNorm2d(3) [3, 3, 2, 2]", seq, x, 30, 1e-2, CHECK_GRAD_TOL);
+    grad_check("BatchNorm2d(3) [3, 3, 2, 2]", seq, x, 30, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
 
     /* A batch of one image: the statistics run over H*W only. */
     size_t shape1[4] = { 1, 3, 2, 3 };
     x = random_tensor(4, shape1, 31, -2.0f, 2.0f, 0.0f);
-    grad_check("BatchNorm2d(3) [1, 3, 2, 3]", seq, x, 32, 1e-3, CHECK_GRAD_TOL);
+    grad_check("BatchNorm2d(3) [1, 3, 2, 3]", seq, x, 32, 1e-3, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 }
@@ -210,7 +210,7 @@ static void conv_case(int line, int transposed, size_t in, size_t out, size_t k,
         CHECK_OK(gantry_seq_add_conv2d(seq, in, out, k, stride, pad));
     init_seq(seq, seed);
     gantry_tensor *x = random_tensor(4, xshape, seed + 1, -1.0f, 1.0f, 0.0f);
-    grad_check_at(line, name, seq, x, seed + 2, 1e-2, CHECK_GRAD_TOL);
+    grad_check_at(line, name, seq, x, seed + 2, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 }
@@ -238,7 +238,7 @@ static void test_minibatch_disc(void)
     CHECK_OK(gantry_tensor_copy(t->value, tv));
     gantry_tensor_destroy(tv);
     gantry_tensor *x = random_tensor(2, shape, 52, -1.0f, 1.0f, 0.0f);
-    grad_check("MinibatchDiscrimination(5, 3, 2) [4, 5]", seq, x, 53, 1e-3, CHECK_GRAD_TOL);
+    grad_check("MinibatchDiscrimination(5, 3, 2) [4, 5]", seq, x, 53, 1e-3, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 }
@@ -266,7 +266,7 @@ static void test_virtual_batchnorm(void)
         snprintf(name, sizeof name, "%sBatchNorm(%zu) [%zu, %zu%s]", k < 3 ? "Virtual" : "Reference", shapes[k][1],
                  shapes[k][0], shapes[k][1],
                  ndim == 4 ? ", H, W" : "");
-        grad_check_at(__LINE__, name, seq, x, 79 + k, 1e-2, CHECK_GRAD_TOL);
+        grad_check_at(__LINE__, name, seq, x, 79 + k, 1e-2, CHECK_FD_TOL);
         gantry_tensor_destroy(ref);
         gantry_tensor_destroy(x);
         gantry_seq_destroy(seq);
@@ -324,12 +324,12 @@ static void test_activations(void)
         CHECK_OK(gantry_seq_add_activation(seq, acts[i].act, acts[i].param));
         /* Points at least 5e-2 from the kink, steps of 1e-2. */
         gantry_tensor *x = random_tensor(2, shape, 40 + i, -3.0f, 3.0f, 5e-2f);
-        grad_check(acts[i].name, seq, x, 50 + i, 1e-2, CHECK_GRAD_TOL);
+        grad_check(acts[i].name, seq, x, 50 + i, 1e-2, CHECK_FD_TOL);
         gantry_tensor_destroy(x);
         x = random_tensor(4, shape4, 60 + i, -3.0f, 3.0f, 5e-2f);
         char name[64];
         snprintf(name, sizeof name, "%s [2, 2, 2, 2]", acts[i].name);
-        grad_check(name, seq, x, 70 + i, 1e-2, CHECK_GRAD_TOL);
+        grad_check(name, seq, x, 70 + i, 1e-2, CHECK_FD_TOL);
         gantry_tensor_destroy(x);
         gantry_seq_destroy(seq);
     }
@@ -344,7 +344,7 @@ static void test_reshapes(void)
     gantry_tensor *y = NULL;
     CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
     CHECK(y && gantry_tensor_ndim(y) == 2 && gantry_tensor_dim(y, 0) == 2 && gantry_tensor_dim(y, 1) == 12);
-    grad_check("Flatten [2, 3, 2, 2]", seq, x, 81, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Flatten [2, 3, 2, 2]", seq, x, 81, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 
@@ -355,7 +355,7 @@ static void test_reshapes(void)
     x = random_tensor(2, s2, 82, -1.0f, 1.0f, 0.0f);
     CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
     CHECK(y && gantry_tensor_ndim(y) == 4 && gantry_tensor_dim(y, 1) == 3 && gantry_tensor_dim(y, 3) == 2);
-    grad_check("Unflatten(1, (3, 2, 2))", seq, x, 83, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Unflatten(1, (3, 2, 2))", seq, x, 83, 1e-2, CHECK_FD_TOL);
     gantry_seq_destroy(seq);
 
     /* Unflatten -> BatchNorm2d -> LeakyReLU -> Flatten -> Linear: the
@@ -367,7 +367,7 @@ static void test_reshapes(void)
     CHECK_OK(gantry_seq_add_linear(seq, 12, 5));
     init_seq(seq, 84);
     randomize_batchnorm(seq, 85);
-    grad_check("Unflatten-BN2d-Flatten-Linear", seq, x, 86, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Unflatten-BN2d-Flatten-Linear", seq, x, 86, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 }
@@ -393,7 +393,7 @@ static void test_sequential(void)
     gantry_tensor *x = random_tensor(2, shape, 92, -1.5f, 1.5f, 0.0f);
     /* The bias of the first Linear has a zero gradient: BatchNorm removes
      * any shift of its input. */
-    grad_check("Linear-BN-LReLU-Linear-Tanh", seq, x, 93, 1e-2, CHECK_GRAD_TOL);
+    grad_check("Linear-BN-LReLU-Linear-Tanh", seq, x, 93, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
 }
@@ -572,9 +572,11 @@ static void test_bce(void)
         double hl = host_bce(xv, N, t);
         CHECK_NEAR(l, hl, 1e-6 * (1.0 + fabs(hl)));
 
-        CHECK_OK(gantry_op_bce_logits_backward(x, t, 1.0f, dx));
+        /* The backward, and central differences of the loss as the op
+         * computes it. */
         float a[N];
-        CHECK_OK(gantry_tensor_read(dx, a, N));
+        double num[N];
+        REQUIRE(check_fd_bce_logits(x, dx, out, xv, t, 1e-2, a, num) == GANTRY_OK);
         /* The analytic form (sigmoid(x) - t) / n, in double. */
         double exact[N];
         for (int i = 0; i < N; i++)
@@ -583,27 +585,8 @@ static void test_bce(void)
         snprintf(what, sizeof what, "bce(t=%g) dx vs formula", (double)t);
         COMPARE(what, a, exact, N, 1e-6);
 
-        /* Central differences of the loss as the op computes it. */
-        double num[N];
-        float pert[N];
-        memcpy(pert, xv, sizeof pert);
-        for (int i = 0; i < N; i++) {
-            const double eps = 1e-2;
-            float vp = (float)(xv[i] + eps), vm = (float)(xv[i] - eps), lp, lm;
-            pert[i] = vp;
-            REQUIRE(gantry_tensor_write(x, pert, N) == GANTRY_OK);
-            REQUIRE(gantry_op_bce_logits_forward(x, t, out) == GANTRY_OK);
-            REQUIRE(gantry_tensor_item(out, &lp) == GANTRY_OK);
-            pert[i] = vm;
-            REQUIRE(gantry_tensor_write(x, pert, N) == GANTRY_OK);
-            REQUIRE(gantry_op_bce_logits_forward(x, t, out) == GANTRY_OK);
-            REQUIRE(gantry_tensor_item(out, &lm) == GANTRY_OK);
-            pert[i] = xv[i];
-            num[i] = ((double)lp - (double)lm) / ((double)vp - (double)vm);
-        }
-        REQUIRE(gantry_tensor_write(x, xv, N) == GANTRY_OK);
         snprintf(what, sizeof what, "bce(t=%g) dx vs differences", (double)t);
-        COMPARE(what, a, num, N, CHECK_GRAD_TOL);
+        COMPARE(what, a, num, N, CHECK_FD_TOL);
 
         /* scale carries sign and weight: -1 negates exactly, 2.5 scales. */
         float s[N];
@@ -642,7 +625,7 @@ int main(void)
     test_sequential();
     test_bookkeeping();
     test_bce();
-    printf("worst gradient error: %.3g (tolerance %g)\n", worst_overall, CHECK_GRAD_TOL);
+    printf("worst gradient error: %.3g (tolerance %g)\n", worst_overall, CHECK_FD_TOL);
     gantry_backend_close(be);
     return test_finish("test_grad");
 }

@@ -5,7 +5,7 @@
  *     `gantry check` reports for another backend is that backend's;
  *   - the tolerance schedule is tight at step 1 and never shrinks;
  *   - NMSE, relative differences, non-finite agreement and the sentinel
- *     guards behave as documented (tools/check.h). */
+ *     guards behave as documented (tools/check/harness.h). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +13,8 @@
 
 #include "gantry/tensor.h"
 #include "tests/test.h"
-#include "tools/check.h"
+#include "tools/check/harness.h"
+#include "tools/check/trajectory.h"
 
 static void count_steps(void *user, unsigned step)
 {

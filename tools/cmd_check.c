@@ -1,26 +1,28 @@
 /* `gantry check`: the backend-comparison suite.  Every op of the vtable on
- * the reference and on each backend under test over a grid of shapes
- * (tools/check_ops.c), finite-difference gradients of every layer on the
- * backend (tools/check_grad.c) and 20 steps of GAN training from one seed on
- * both (tools/check_trajectory.c); one report row per op and backend. */
+ * the reference and on each backend under test over a grid of shapes,
+ * finite-difference gradients on the backend and 20 steps of GAN training
+ * from one seed on both, as the rows of tools/check/ say; one report row
+ * per check and backend.  docs/check.md describes it. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/check.h"
+#include "tools/check/rows.h"
+#include "tools/check/trajectory.h"
 #include "tools/cli.h"
 
 #define MAX_SELECTED 32
 
 static void help(void)
 {
-    printf("usage: gantry check [--backend NAME ...] [--op NAME ...] [--quick]\n\n"
+    printf("usage: gantry check [--backend NAME ...] [--op NAME ...] [--quick]\n"
+           "       gantry check --limits\n\n"
            "Compares every backend operation with the reference backend over a grid of shapes\n"
            "(1, primes, odd sizes, batch 1 and 512) by normalised mean squared error\n"
            "NMSE = sum((a-b)^2) / sum(b^2) against the reference b, with a limit per op: 0 where\n"
-           "a single rounding is involved, looser only where summation order differs (README.md,\n"
-           "'gantry check').  Also checks NaN/Inf positions, sentinels around every tensor\n"
+           "a single rounding is involved, looser only where summation order differs\n"
+           "(docs/check.md).  Also checks NaN/Inf positions, sentinels around every tensor\n"
            "(overruns), unchanged inputs, finite-difference gradients of every layer on the\n"
            "backend, and 20 GAN training steps from one seed: identical initial weights, losses\n"
            "within a tolerance that grows with the step.\n\n"
@@ -30,42 +32,31 @@ static void help(void)
            "                   the reference with itself: every error must be exactly 0.\n"
            "  --op NAME        only this op (repeatable); 'gradcheck' and 'trajectory' name the\n"
            "                   gradient and training checks\n"
-           "  --quick          a smaller grid and %d training steps (for tests)\n\n"
+           "  --quick          a smaller grid and %d training steps (for tests)\n"
+           "  --limits         print the table of rows, limits and their reasons (markdown, as in\n"
+           "                   docs/check.md) and exit\n\n"
            "Prints one row per op and backend (worst error, limit, cases, PASS/FAIL) and a\n"
            "summary line.  Exit status: 0 all passed, 1 a failure, 2 a usage error.\n",
            CHECK_TRAJ_STEPS_QUICK);
 }
 
-static int known_op(const char *name)
-{
-    for (size_t i = 0; check_op_names[i]; i++)
-        if (!strcmp(check_op_names[i], name))
-            return 1;
-    return 0;
-}
-
-static void list_ops(FILE *out)
-{
-    for (size_t i = 0; check_op_names[i]; i++)
-        fprintf(out, "%s%s", i ? ", " : "", check_op_names[i]);
-}
-
 typedef struct check_options {
     const char *backends[MAX_SELECTED];
     size_t nbackends;
-    const char *ops[MAX_SELECTED];
+    int want[CHECK_OP_COUNT]; /* the ops --op named */
     size_t nops;
     int quick;
 } check_options;
 
 static int parse(int argc, char **argv, check_options *o)
 {
-    enum { O_BACKEND = 256, O_OP, O_QUICK };
+    enum { O_BACKEND = 256, O_OP, O_QUICK, O_LIMITS };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "backend", required_argument, NULL, O_BACKEND },
         { "op", required_argument, NULL, O_OP },      { "quick", no_argument, NULL, O_QUICK },
-        { 0, 0, 0, 0 },
+        { "limits", no_argument, NULL, O_LIMITS },   { 0, 0, 0, 0 },
     };
+    check_op op;
     static const char cmd[] = "check";
     int c;
     optind = 1;
@@ -73,6 +64,7 @@ static int parse(int argc, char **argv, check_options *o)
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return 1;
+        case O_LIMITS: check_print_limits(stdout); return 1;
         case O_QUICK: o->quick = 1; break;
         case O_BACKEND:
             if (o->nbackends == MAX_SELECTED)
@@ -80,15 +72,14 @@ static int parse(int argc, char **argv, check_options *o)
             o->backends[o->nbackends++] = optarg;
             break;
         case O_OP:
-            if (!known_op(optarg)) {
+            if (!check_op_lookup(optarg, &op)) {
                 fprintf(stderr, "gantry check: unknown op '%s'; valid: ", optarg);
-                list_ops(stderr);
+                check_op_list(stderr);
                 fprintf(stderr, " (see gantry check --help)\n");
                 return -CLI_USAGE;
             }
-            if (o->nops == MAX_SELECTED)
-                return -cli_usage_error(cmd, "at most %d --op options", MAX_SELECTED);
-            o->ops[o->nops++] = optarg;
+            o->want[op] = 1;
+            o->nops++;
             break;
         case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
@@ -118,23 +109,6 @@ static const gantry_backend_info *find_info(const gantry_backend_info *infos, si
         if (!strcmp(infos[i].name, name))
             return &infos[i];
     return NULL;
-}
-
-static int selected(const check_options *o, const char *op)
-{
-    if (o->nops == 0)
-        return 1;
-    for (size_t i = 0; i < o->nops; i++)
-        if (!strcmp(o->ops[i], op))
-            return 1;
-    return 0;
-}
-
-static void run_backend(check_suite *s, const check_options *o)
-{
-    for (size_t i = 0; check_op_names[i]; i++)
-        if (selected(o, check_op_names[i]))
-            check_ops_run(s, check_op_names[i]);
 }
 
 int cmd_check(int argc, char **argv)
@@ -206,8 +180,8 @@ int cmd_check(int argc, char **argv)
     size_t passed = 0, failed = 0;
     check_traj_cache traj_cache;
     memset(&traj_cache, 0, sizeof traj_cache);
-    printf("gantry check: %s grid, limits per op in README.md ('gantry check'); errors are NMSE against the "
-           "reference unless the metric says otherwise\n\n",
+    printf("gantry check: %s grid, limits per op in docs/check.md (gantry check --limits); errors are NMSE "
+           "against the reference unless the metric says otherwise\n\n",
            o.quick ? "quick" : "full");
     printf("%-32s %-10s %-9s %-9s %-7s %6s  %-6s %s\n", "op", "backend", "worst", "limit", "metric", "cases",
            "result", "case (the worst; the first failed)");
@@ -230,7 +204,7 @@ int cmd_check(int argc, char **argv)
         s.quick = o.quick;
         s.tty = tty;
         s.traj_cache = &traj_cache;
-        run_backend(&s, &o);
+        check_run(&s, o.nops ? o.want : NULL);
         passed += s.passed;
         failed += s.failed;
         gantry_backend_close(test);

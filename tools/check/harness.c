@@ -1,13 +1,15 @@
-/* `gantry check`: report rows, NMSE with non-finite agreement, and the case
- * harness that runs one op on two backends inside guarded buffers. */
+/* `gantry check`: report rows, NMSE with non-finite agreement, the case
+ * harness that runs one op on two backends inside guarded buffers, and the
+ * inputs the families build their cases from (tools/check/harness.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "gantry/ops.h"
 #include "gantry/philox.h"
-#include "tools/check.h"
+#include "tools/check/harness.h"
 
 /* ---- rows ----------------------------------------------------------------- */
 
@@ -45,8 +47,9 @@ void check_row_begin(check_suite *s, check_row *r, const char *name, const char 
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
     r->metric = metric;
-    /* Against itself the reference must agree bit for bit everywhere. */
-    r->limit = s->self ? 0.0 : limit;
+    /* Against itself the reference must agree bit for bit everywhere; the
+     * tolerance of finite differences is not a comparison and stays. */
+    r->limit = s->self && strcmp(metric, "fd") != 0 ? 0.0 : limit;
 }
 
 void check_row_case(check_suite *s, check_row *r, const char *desc, double err, const char *problem)
@@ -69,6 +72,13 @@ void check_row_case(check_suite *s, check_row *r, const char *desc, double err, 
         r->failed++;
     }
     check_progress(s, r->name, r->cases);
+}
+
+void check_row_failed(check_suite *s, check_row *r, const char *desc)
+{
+    char problem[320];
+    snprintf(problem, sizeof problem, "%s failed: %s", s->backend_name, gantry_last_error());
+    check_row_case(s, r, desc, INFINITY, problem);
 }
 
 static void format_error(double v, char *buf, size_t size)
@@ -169,6 +179,14 @@ size_t check_guard_damage(const float *base, size_t n, long *where)
     return damaged;
 }
 
+uint64_t check_case_seed(const char *row, size_t index)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = row; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull);
+}
+
 void check_case_init(check_case *c, uint64_t seed, check_run_fn run)
 {
     memset(c, 0, sizeof *c);
@@ -193,6 +211,23 @@ float *check_case_arg(check_case *c, const char *name, int out, int ndim, size_t
     a->out = out;
     a->init = calloc(a->n, sizeof *a->init);
     return a->init;
+}
+
+float *check_arg_1d(check_case *c, const char *name, int out, size_t n)
+{
+    return check_case_arg(c, name, out, 1, n, 0, 0, 0);
+}
+
+float *check_arg_2d(check_case *c, const char *name, int out, size_t d0, size_t d1)
+{
+    return check_case_arg(c, name, out, 2, d0, d1, 0, 0);
+}
+
+float *check_uniform_arg(check_case *c, const char *name, int out, size_t n, float lo, float hi)
+{
+    float *v = check_arg_1d(c, name, out, n);
+    check_fill_uniform(c, v, n, lo, hi);
+    return v;
 }
 
 void check_fill_uniform(check_case *c, float *v, size_t n, float lo, float hi)
@@ -353,4 +388,31 @@ void check_case_run(check_suite *s, check_row *r, check_case *c)
     side_free(&sides[0]);
     side_free(&sides[1]);
     check_case_free(c);
+}
+
+/* ---- tensors on the backend under test alone ------------------------------ */
+
+gantry_status check_host_tensor(gantry_backend *be, int ndim, const size_t *shape, const float *v,
+                                gantry_tensor **out)
+{
+    GANTRY_TRY(gantry_tensor_create(be, ndim, shape, out));
+    return v ? gantry_tensor_write(*out, v, gantry_tensor_numel(*out)) : gantry_op_fill(*out, 1000.5f);
+}
+
+gantry_status check_read_tensor(const gantry_tensor *t, float *v)
+{
+    return gantry_tensor_read(t, v, gantry_tensor_numel(t));
+}
+
+float *check_host_alloc(size_t n)
+{
+    return malloc((n ? n : 1) * sizeof(float));
+}
+
+uint64_t check_mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
 }

@@ -1,15 +1,17 @@
-/* Internal to `gantry check`, the backend-comparison suite: report rows, the
- * case harness (guarded tensors on two backends, compared by NMSE), and the
- * parts that cmd_check.c drives (ops, finite differences, the GAN
- * trajectory).  tests/test_trajectory.c links these files too. */
-#ifndef GANTRY_CHECK_H
-#define GANTRY_CHECK_H
+/* The case harness of `gantry check`: the suite and its report rows, NMSE
+ * with non-finite agreement, and guarded cases that run one op on the
+ * reference and on the backend under test; plus the inputs every family
+ * builds its cases from. */
+#ifndef GANTRY_TOOLS_CHECK_HARNESS_H
+#define GANTRY_TOOLS_CHECK_HARNESS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "gantry/status.h"
 #include "gantry/tensor.h"
+
+#define CHECK_ARRAY_LEN(a) (sizeof(a) / sizeof *(a))
 
 /* ---- the suite and its report rows --------------------------------------- */
 
@@ -19,7 +21,7 @@ typedef struct check_suite {
     gantry_backend *ref;      /* the oracle */
     gantry_backend *test;     /* the backend under test */
     const char *backend_name; /* its name, for the report */
-    int self;                 /* test is the reference itself: every limit becomes 0 */
+    int self;                 /* test is the reference itself: every comparison's limit becomes 0 */
     int quick;                /* the smaller grid */
     int tty;                  /* progress lines on stderr */
     size_t passed, failed;    /* rows so far */
@@ -31,7 +33,7 @@ typedef struct check_suite {
  * on one backend, over all its cases. */
 typedef struct check_row {
     char name[48];
-    const char *metric; /* "nmse", "max|d|", "rel", "fd" */
+    const char *metric; /* "nmse", "diffs", "rel", "fd" */
     double limit;
     double worst;       /* worst error over the cases */
     char worst_case[128];
@@ -41,10 +43,15 @@ typedef struct check_row {
     int keep_case;           /* show worst_case as set by the caller, even when exact */
 } check_row;
 
+/* Against itself the reference gets limit 0 on every row except the
+ * finite-difference ones (metric "fd"), which measure the backend alone. */
 void check_row_begin(check_suite *s, check_row *r, const char *name, const char *metric, double limit);
 /* Records one case: `err` against the row's limit, `problem` ("" or NULL
  * when none) is a failure whatever err is. */
 void check_row_case(check_suite *s, check_row *r, const char *desc, double err, const char *problem);
+/* Records a case where the backend under test failed an op (or ran out of
+ * memory): the error is infinite, the problem its last error. */
+void check_row_failed(check_suite *s, check_row *r, const char *desc);
 /* Prints the row (and its first failure) and counts it. */
 void check_row_end(check_suite *s, check_row *r);
 /* A progress line on a terminal, at most every 0.1 s. */
@@ -109,12 +116,19 @@ struct check_case {
 
 enum { CHECK_IN = 0, CHECK_OUT = 1 };
 
+/* A case key: the row's name hashed with the case number, so every run
+ * draws the same inputs. */
+uint64_t check_case_seed(const char *row, size_t index);
 void check_case_init(check_case *c, uint64_t seed, check_run_fn run);
 /* Adds a tensor argument of `ndim` dims (d1..d3 ignored beyond ndim) and
  * returns its host values for the caller to fill (NULL when out of memory,
  * which check_case_run reports). */
 float *check_case_arg(check_case *c, const char *name, int out, int ndim, size_t d0, size_t d1, size_t d2,
                       size_t d3);
+float *check_arg_1d(check_case *c, const char *name, int out, size_t n);
+float *check_arg_2d(check_case *c, const char *name, int out, size_t d0, size_t d1);
+/* A 1-D argument filled from the case's Philox stream. */
+float *check_uniform_arg(check_case *c, const char *name, int out, size_t n, float lo, float hi);
 /* Host inputs from the case's Philox stream. */
 void check_fill_uniform(check_case *c, float *v, size_t n, float lo, float hi);
 /* Puts NaN, +Inf and -Inf at some positions (always at least one). */
@@ -125,70 +139,17 @@ void check_inject_nonfinite(float *v, size_t n, uint64_t phase);
 void check_case_run(check_suite *s, check_row *r, check_case *c);
 void check_case_free(check_case *c);
 
-/* ---- the parts ------------------------------------------------------------ */
+/* ---- tensors on the backend under test alone ------------------------------ */
 
-/* The op names `--op` accepts, NULL-terminated (vtable ops, then
- * "gradcheck" and "trajectory"). */
-extern const char *const check_op_names[];
-/* Runs the comparisons of op `name` (one or more rows). */
-void check_ops_run(check_suite *s, const char *name);
-/* The same for the ops of ABI version 2 (tools/check_ops_v2.c), with their
- * finite-difference and adjoint rows; other names are ignored. */
-void check_ops_v2_run(check_suite *s, const char *name);
+/* A tensor holding v, or (v NULL) 1000.5 everywhere: an output element an
+ * op fails to write then spoils whatever is computed from it. */
+gantry_status check_host_tensor(gantry_backend *be, int ndim, const size_t *shape, const float *v,
+                                gantry_tensor **out);
+gantry_status check_read_tensor(const gantry_tensor *t, float *v);
+/* n floats (at least one), or NULL. */
+float *check_host_alloc(size_t n);
 
-/* Finite-difference checks of Linear, BatchNorm, every activation and the
- * BCE loss on the backend under test. */
-void check_grad_run(check_suite *s);
-
-/* The GAN trained from one seed on both backends. */
-typedef struct check_traj_step {
-    double d_loss[2], g_loss[2]; /* [0] reference, [1] backend under test */
-} check_traj_step;
-
-typedef struct check_traj {
-    size_t state_tensors, state_values;
-    size_t state_mismatches;   /* values of the initial state that differ in bits */
-    char first_mismatch[128];  /* the state entry that differs first */
-    unsigned steps;
-    check_traj_step step[64];
-} check_traj;
-
-#define CHECK_TRAJ_STEPS 20
-#define CHECK_TRAJ_STEPS_QUICK 5
-#define CHECK_TRAJ_SEED 20140610u
-/* dcgan's trajectory: --width and batch. */
-#define CHECK_TRAJ_CONV_WIDTH 8
-#define CHECK_TRAJ_CONV_BATCH 16
-
-/* The reference's losses of one seed: training the reference is most of the
- * time `gantry check` takes, and it is the same for every backend. */
-typedef struct check_traj_cache {
-    uint64_t seed;
-    unsigned steps; /* valid entries */
-    double d_loss[64], g_loss[64];
-} check_traj_cache;
-
-/* Called after each training step (1-based) when not NULL. */
-typedef void (*check_traj_progress_fn)(void *user, unsigned step);
-
-/* Builds the GAN of gantry_gan_defaults("gan") with batch 64 on both
- * backends, compares the initial state bit for bit, then trains `steps`
- * (<= 64) steps on synthetic Philox data in [-1, 1].  With a `cache` that
- * holds the steps of this seed the reference is not trained again; without
- * one (NULL, or too few steps) it is, and the cache receives its losses. */
-gantry_status check_trajectory(gantry_backend *ref, gantry_backend *test, unsigned steps, uint64_t seed,
-                               check_traj_cache *cache, check_traj *out, check_traj_progress_fn progress,
-                               void *user);
-/* As check_trajectory for another model of gantry_gan_defaults; conv
- * models are built CHECK_TRAJ_CONV_WIDTH wide with batch
- * CHECK_TRAJ_CONV_BATCH, and do not use the cache. */
-gantry_status check_trajectory_model(gantry_backend *ref, gantry_backend *test, const char *model, unsigned steps,
-                                     uint64_t seed, check_traj_cache *cache, check_traj *out,
-                                     check_traj_progress_fn progress, void *user);
-/* Relative loss difference allowed at step k (1-based). */
-double check_trajectory_limit(unsigned step);
-/* |a - b| / |b| (|a - b| when b is 0; infinite when either is not finite). */
-double check_rel_diff(double a, double b);
-void check_trajectory_run(check_suite *s);
+/* splitmix64: picks generated grid points and shuffles. */
+uint64_t check_mix(uint64_t x);
 
 #endif
