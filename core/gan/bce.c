@@ -1,14 +1,14 @@
 /* The binary cross-entropy family (gan, cgan, dcgan, cdcgan; Goodfellow et
  * al. 2014): D's logit against target 1 (or the smoothed label) for real
  * data and 0 for fakes; G's non-saturating or minimax objective. */
-#include <stdlib.h>
-
 #include "core/gan/gan_impl.h"
 #include "gantry/ops.h"
 
-struct bce_state {
-    gantry_tensor *probs; /* [N, 1]: D's probabilities, for their mean */
-};
+/* The family's state: D's probabilities [N, 1], for their mean. */
+static gantry_tensor *d_probs(const gantry_gan *gan)
+{
+    return gan->family_state;
+}
 
 gantry_status gantry__gan_bce_d_loss(gantry_gan *gan, const gantry_tensor *logit, float target, gantry_tensor *probs,
                                      gantry_tensor *dlogit, double *loss, double *mean_out)
@@ -35,30 +35,11 @@ gantry_status gantry__gan_bce_g_loss(gantry_gan *gan, const gantry_tensor *logit
     return gantry_op_bce_logits_backward(logit, 1.0f, 1.0f, dlogit);
 }
 
-static gantry_status create(gantry_gan *gan)
-{
-    struct bce_state *st = gan->family_state = gantry__gan_calloc(1, sizeof *st);
-    if (!st)
-        return GANTRY_OUT_OF_MEMORY;
-    return gantry_tensor_new(gan->be, &st->probs, gan->config.batch, 1, 0, 0);
-}
-
-static void destroy(gantry_gan *gan)
-{
-    struct bce_state *st = gan->family_state;
-    if (!st)
-        return;
-    gantry_tensor_destroy(st->probs);
-    free(st);
-    gan->family_state = NULL;
-}
-
 static gantry_status d_loss(gantry_gan *gan, const gantry_tensor *out, int real, gantry_tensor *dout, double *loss,
                             double *mean_out)
 {
-    struct bce_state *st = gan->family_state;
     float target = real ? gan->config.label_smoothing : 0.0f;
-    return gantry__gan_bce_d_loss(gan, out, target, st->probs, dout, loss, mean_out);
+    return gantry__gan_bce_d_loss(gan, out, target, d_probs(gan), dout, loss, mean_out);
 }
 
 static gantry_status g_loss(gantry_gan *gan, const gantry_tensor *out, double *loss)
@@ -68,8 +49,8 @@ static gantry_status g_loss(gantry_gan *gan, const gantry_tensor *out, double *l
 
 const gan_family gantry__gan_bce = {
     .name = "bce",
-    .create = create,
-    .destroy = destroy,
+    .create = gantry__gan_output_scratch_create,
+    .destroy = gantry__gan_output_scratch_destroy,
     .d_loss = d_loss,
     .g_loss = g_loss,
 };

@@ -14,6 +14,20 @@ void *gantry__gan_calloc(size_t count, size_t size)
     return p;
 }
 
+gantry_status gantry__gan_output_scratch_create(gantry_gan *gan)
+{
+    gantry_tensor *scratch = NULL;
+    gantry_status s = gantry_tensor_new(gan->be, &scratch, gan->config.batch, gantry__gan_d_outputs(gan), 0, 0);
+    gan->family_state = scratch;
+    return s;
+}
+
+void gantry__gan_output_scratch_destroy(gantry_gan *gan)
+{
+    gantry_tensor_destroy(gan->family_state);
+    gan->family_state = NULL;
+}
+
 static gantry_optim_config optim_config(const gantry_gan_config *c)
 {
     gantry_optim_config o = gantry_optim_defaults(c->optimizer);

@@ -124,6 +124,11 @@ static inline gantry_status gantry__gan_item(gantry_gan *gan, double *out)
 
 /* calloc, setting gan_create's error when it fails. */
 void *gantry__gan_calloc(size_t count, size_t size);
+/* create and destroy methods for a family whose state is one scratch
+ * tensor shaped as D's output [N, D's outputs] (bce's probabilities,
+ * lsgan's targets): gan->family_state is that tensor. */
+gantry_status gantry__gan_output_scratch_create(gantry_gan *gan);
+void gantry__gan_output_scratch_destroy(gantry_gan *gan);
 
 /* models.c: the model table and the configuration checks. */
 typedef struct gan_model {
