@@ -54,14 +54,37 @@ static gantry_status step(train_session *t, gantry_gan_stats *st)
     return s;
 }
 
-gantry_status train_run(train_session *t)
+/* Progress on stderr: on a terminal one line redrawn at most every 0.25 s,
+ * otherwise a line every 1/20 of the run. */
+typedef struct display {
+    int tty;
+    double last_print;
+    uint64_t plain_every;
+} display;
+
+/* After a step's row of the log: progress, and the save every --sample-every
+ * steps (the final one is train_finish's). */
+static gantry_status after_step(train_session *t, display *d, const gantry_gan_stats *st, double elapsed)
 {
     const gantry_gan_config *c = &t->config;
-    int tty = isatty(STDERR_FILENO);
-    double last_print = 0;
+    uint64_t done = t->step + 1;
+    int show = d->tty ? elapsed - d->last_print > 0.25 || done == t->total
+                      : done % d->plain_every == 0 || done == t->total;
+    if (!t->o.quiet && show) {
+        progress(d->tty, done, t->total, elapsed, (size_t)done * c->batch * c->d_steps, st);
+        d->last_print = elapsed;
+    }
+    if (done % t->o.sample_every != 0 || done == t->total)
+        return GANTRY_OK;
+    fflush(t->log);
+    return train_save(t);
+}
+
+gantry_status train_run(train_session *t)
+{
+    display d = { isatty(STDERR_FILENO), 0.0, t->total / 20 ? t->total / 20 : 1 };
     signal(SIGINT, on_sigint);
     t->session = cli_now();
-    uint64_t plain_every = t->total / 20 ? t->total / 20 : 1;
     gantry_gan_stats st = { 0 };
     gantry_status s = GANTRY_OK;
     for (t->step = t->first; t->step < t->total && !interrupted; t->step++) {
@@ -69,22 +92,10 @@ gantry_status train_run(train_session *t)
         double elapsed = cli_now() - t->start;
         fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (unsigned long long)(t->step + 1),
                 st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class, elapsed);
-        if (s)
+        if (s || (s = after_step(t, &d, &st, elapsed)))
             break;
-        uint64_t done = t->step + 1;
-        int show = tty ? elapsed - last_print > 0.25 || done == t->total
-                       : done % plain_every == 0 || done == t->total;
-        if (!t->o.quiet && show) {
-            progress(tty, done, t->total, elapsed, (size_t)done * c->batch * c->d_steps, &st);
-            last_print = elapsed;
-        }
-        if (done % t->o.sample_every == 0 && done != t->total) {
-            fflush(t->log);
-            if ((s = train_save(t)))
-                break;
-        }
     }
-    if (!t->o.quiet && tty)
+    if (!t->o.quiet && d.tty)
         fputc('\n', stderr);
     signal(SIGINT, SIG_DFL);
     t->interrupted = interrupted;

@@ -48,7 +48,6 @@ static gantry_status g_loss(gantry_gan *gan, const gantry_tensor *out, double *l
 }
 
 const gan_family gantry__gan_bce = {
-    .name = "bce",
     .create = gantry__gan_output_scratch_create,
     .destroy = gantry__gan_output_scratch_destroy,
     .d_loss = d_loss,

@@ -162,7 +162,6 @@ static void set_k_t(gantry_gan *gan, float k)
 }
 
 const gan_family gantry__gan_began = {
-    .name = "began",
     .defaults = defaults,
     .check = check,
     .build_discriminator = autoencoder,

@@ -43,7 +43,6 @@ struct gantry_gan {
  * variants.  Optional methods may be NULL; the comment says what the shared
  * code does then. */
 struct gan_family {
-    const char *name;
     /* D has one logit per class (and classifies), instead of one output. */
     int d_classes;
     /* Optional: the paper's settings over the shared defaults. */

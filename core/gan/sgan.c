@@ -135,7 +135,6 @@ static gantry_status set_labeled(gantry_gan *gan, const float *images, const uin
 }
 
 const gan_family gantry__gan_sgan = {
-    .name = "sgan",
     .d_classes = 1,
     .create = create,
     .destroy = destroy,

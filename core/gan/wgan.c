@@ -52,7 +52,6 @@ static void d_stats(gantry_gan_stats *acc, double out_real, double out_fake)
 }
 
 const gan_family gantry__gan_wgan = {
-    .name = "wgan",
     .defaults = defaults,
     .check = check,
     .d_loss = d_loss,
