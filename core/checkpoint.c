@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gan_impl.h"
+#include "core/gan/gan_impl.h"
 
 #define CHECKPOINT_FORMAT "gantry-checkpoint-1"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gan_impl.h"
+#include "core/gan/gan_impl.h"
 
 #define TRAINING_FORMAT "gantry-training-1"
 #define MAX_META 16
@@ -70,7 +70,7 @@ gantry_status gantry_gan_save_training(gantry_gan *gan, const char *path, const 
     META("step", "%" PRIu64, gan->steps);
     META("noise_offset", "%" PRIu64, gan->noise_offset);
     META("label_offset", "%" PRIu64, gan->label_offset);
-    META("k_t", "%.9g", (double)gan->k_t);
+    META("k_t", "%.9g", (double)(gan->family->k_t ? gan->family->k_t(gan) : 0.0f));
     META("opt_G_steps", "%" PRIu64, gantry_optim_steps(gan->opt_g));
     META("opt_D_steps", "%" PRIu64, gantry_optim_steps(gan->opt_d));
 #undef META
@@ -121,7 +121,8 @@ gantry_status gantry_gan_load_training(gantry_gan *gan, const char *path)
     if (!s) {
         gan->noise_offset = noise;
         gan->label_offset = label;
-        gan->k_t = k;
+        if (gan->family->set_k_t)
+            gan->family->set_k_t(gan, k);
         gantry_optim_set_steps(gan->opt_g, g_steps);
         gantry_optim_set_steps(gan->opt_d, d_steps);
     }

@@ -5,7 +5,7 @@ usage: pytorch_reference.py [--model gan|dcgan] [--threads N] [--batch N] [--ste
                             [--stack-d] [--device cpu|cuda] [--json]
 
 The model, hyperparameters and training step are those of gantry's `gan`
-(include/gantry/gan.h, core/gan.c), so the numbers compare directly with
+(include/gantry/gan.h, core/gan/), so the numbers compare directly with
 `gantry bench --batch N --steps N --warmup N`:
 
   G = Linear(100,128) LReLU(.2) Linear(128,256) BN LReLU Linear(256,512) BN LReLU
@@ -22,7 +22,7 @@ same training step:
   D = Conv(1,64,4,2,1) LReLU(.2) Conv(64,128,4,2,1) BN2d(128) LReLU(.2) Flatten
       Linear(6272,1)
 
-One step is Algorithm 1 of Goodfellow et al. (2014) exactly as core/gan.c runs
+One step is Algorithm 1 of Goodfellow et al. (2014) exactly as core/gan/step.c runs
 it: d_steps (1) discriminator updates, each: zero D's gradients, D(real) with
 target 1 backward, fresh z, fake = G(z) in training mode, D(fake.detach()) with
 target 0 backward, Adam step; then one generator update on fresh z with the

@@ -1,5 +1,6 @@
-/* `gantry train --resume`: the run's settings in the training state, and
- * the log trimmed back to the saved step. */
+/* `gantry train --resume`: the run's settings in the training state, the
+ * log trimmed back to the saved step, and how a resumed run begins (its
+ * train_origin: model, settings and directory from the run). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/train_resume.h"
+#include "tools/cli.h"
+#include "tools/train.h"
 
 size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_META],
                       char text[TRAIN_RUN_META][64])
@@ -86,3 +88,84 @@ gantry_status train_log_trim(const char *path, uint64_t step, const char *header
         return gantry_set_error(GANTRY_IO, "cannot trim %s to step %" PRIu64 ": %s", path, step, strerror(errno));
     return GANTRY_OK;
 }
+
+/* ---- a resumed run ---------------------------------------------------------- */
+
+/* The run's own settings; --data may name where its data set moved. */
+static int resumed_settings(train_session *t)
+{
+    gantry_status s = train_run_read(t->o.resume, &t->info);
+    if (s)
+        return cli_fail(s);
+    if (t->o.data)
+        snprintf(t->info.data, sizeof t->info.data, "%s", t->o.data);
+    t->is_sgan = t->info.labeled > 0;
+    return CLI_OK;
+}
+
+/* The data order depends on the number of images: it must be the run's. */
+static gantry_status resumed_check_data(train_session *t)
+{
+    if (t->ds->count != t->info.images)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: %zu training images, but the run in %s trained on %llu",
+                                t->info.data, t->ds->count, t->o.resume, (unsigned long long)t->info.images);
+    return GANTRY_OK;
+}
+
+/* The model from DIR's checkpoint and training state, with its configuration. */
+static gantry_status resumed_configure(train_session *t)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", t->o.resume, TRAIN_CHECKPOINT);
+    GANTRY_TRY(gantry_gan_load(t->be, path, &t->gan));
+    snprintf(path, sizeof path, "%s/%s", t->o.resume, TRAIN_STATE);
+    GANTRY_TRY(gantry_gan_load_training(t->gan, path));
+    t->config = *gantry_gan_config_of(t->gan);
+    return GANTRY_OK;
+}
+
+/* The end the run was started for. */
+static uint64_t resumed_default_total(const train_session *t, size_t batches)
+{
+    (void)batches;
+    return t->info.total;
+}
+
+/* The model is loaded; there must be steps left to run. */
+static gantry_status resumed_model(train_session *t)
+{
+    uint64_t step = gantry_gan_steps(t->gan);
+    if (step >= t->total)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "the run in %s is at step %llu of %llu: give --steps or --epochs beyond that to go on",
+                                t->o.resume, (unsigned long long)step, (unsigned long long)t->total);
+    return GANTRY_OK;
+}
+
+/* The run's directory, its log cut back to the saved step and appended to. */
+static gantry_status resumed_outputs(train_session *t)
+{
+    char path[4200];
+    snprintf(t->out, sizeof t->out, "%s", t->o.resume);
+    GANTRY_TRY(train_make_out_dir(t));
+    snprintf(path, sizeof path, "%s/log.csv", t->out);
+    GANTRY_TRY(train_log_trim(path, t->first, TRAIN_LOG_HEADER));
+    return train_open_log(t, "a", NULL);
+}
+
+static void resumed_announce(const train_session *t)
+{
+    fprintf(stderr, "gantry: resuming %s in %s/ at step %llu of %llu (%s, %zu images, batch %zu) with backend %s\n",
+            t->config.model, t->out, (unsigned long long)t->first, (unsigned long long)t->total, t->info.data,
+            t->ds->count, t->config.batch, gantry_backend_name(t->be));
+}
+
+const train_origin train_resumed = {
+    .settings = resumed_settings,
+    .check_data = resumed_check_data,
+    .configure = resumed_configure,
+    .default_total = resumed_default_total,
+    .model = resumed_model,
+    .outputs = resumed_outputs,
+    .announce = resumed_announce,
+};

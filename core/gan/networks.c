@@ -1,0 +1,99 @@
+/* The networks of the models: the MLPs of Goodfellow et al. and the DCGAN
+ * networks of Radford et al.; a family may build its own D (began.c). */
+#include "core/gan/gan_impl.h"
+#include "gantry/nn.h"
+
+/* G = Linear(z,128) LReLU(.2) Linear(128,256) BN LReLU Linear(256,512) BN
+ *     LReLU Linear(512,1024) BN LReLU Linear(1024,C*H*W) Tanh Unflatten */
+static gantry_status mlp_generator(gantry_seq *g, const gantry_gan_config *c, size_t in)
+{
+    static const size_t widths[] = { 128, 256, 512, 1024 };
+    for (size_t i = 0; i < sizeof widths / sizeof *widths; i++) {
+        GANTRY_TRY(gantry_seq_add_linear(g, in, widths[i]));
+        if (i > 0)
+            GANTRY_TRY(gantry_seq_add_batchnorm(g, widths[i], 1e-5f, 0.1f));
+        GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_LEAKY_RELU, 0.2f));
+        in = widths[i];
+    }
+    GANTRY_TRY(gantry_seq_add_linear(g, in, gantry__gan_image_numel(c)));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f));
+    size_t image[3] = { c->channels, c->height, c->width };
+    return gantry_seq_add_unflatten(g, 3, image);
+}
+
+/* Minibatch discrimination (when configured), then D's last Linear. */
+static gantry_status head(gantry_seq *d, const gantry_gan_config *c, size_t features, size_t out)
+{
+    if (c->minibatch_disc) {
+        GANTRY_TRY(gantry_seq_add_minibatch_disc(d, features, 50, 5));
+        features += 50;
+    }
+    return gantry_seq_add_linear(d, features, out);
+}
+
+/* D = Flatten Linear(in,512) LReLU(.2) Linear(512,256) LReLU Linear(256,out) */
+static gantry_status mlp_discriminator(gantry_seq *d, const gantry_gan_config *c, size_t in, size_t out)
+{
+    GANTRY_TRY(gantry_seq_add_flatten(d));
+    GANTRY_TRY(gantry_seq_add_linear(d, in, 512));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_linear(d, 512, 256));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    return head(d, c, 256, out);
+}
+
+/* G = Linear(in, 2w*h/4*w/4), Unflatten, BN2d(2w), ReLU, ConvT(2w, w, 4, 2, 1),
+ *     BN2d(w), ReLU, ConvT(w, C, 4, 2, 1), Tanh */
+static gantry_status conv_generator(gantry_seq *g, const gantry_gan_config *c, size_t in)
+{
+    size_t w = c->base_channels, h4 = c->height / 4, w4 = c->width / 4;
+    GANTRY_TRY(gantry_seq_add_linear(g, in, 2 * w * h4 * w4));
+    GANTRY_TRY(gantry_seq_add_unflatten(g, 3, (size_t[]){ 2 * w, h4, w4 }));
+    GANTRY_TRY(gantry_seq_add_batchnorm(g, 2 * w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(g, 2 * w, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_batchnorm(g, w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_RELU, 0.0f));
+    GANTRY_TRY(gantry_seq_add_conv_transpose2d(g, w, c->channels, 4, 2, 1));
+    return gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f);
+}
+
+/* D = Conv(in, w, 4, 2, 1), LReLU(0.2), Conv(w, 2w, 4, 2, 1), BN2d(2w),
+ *     LReLU(0.2), Flatten, Linear(2w*h/4*w/4, out) */
+static gantry_status conv_discriminator(gantry_seq *d, const gantry_gan_config *c, size_t in_channels, size_t out)
+{
+    size_t w = c->base_channels, h4 = c->height / 4, w4 = c->width / 4;
+    GANTRY_TRY(gantry_seq_add_conv2d(d, in_channels, w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_conv2d(d, w, 2 * w, 4, 2, 1));
+    GANTRY_TRY(gantry_seq_add_batchnorm(d, 2 * w, 1e-5f, 0.1f));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    GANTRY_TRY(gantry_seq_add_flatten(d));
+    return head(d, c, 2 * w * h4 * w4, out);
+}
+
+/* D's outputs per image: a logit per class, or one logit or score. */
+size_t gantry__gan_d_outputs(const gantry_gan *gan)
+{
+    return gan->family->d_classes ? gan->config.classes : 1;
+}
+
+gantry_status gantry__gan_build_discriminator(const gantry_gan *gan, gantry_seq *d)
+{
+    if (gan->family->build_discriminator)
+        return gan->family->build_discriminator(gan, d);
+    const gantry_gan_config *c = &gan->config;
+    size_t cond = gan->conditional ? c->classes : 0;
+    size_t d_out = gantry__gan_d_outputs(gan);
+    if (!gan->conv)
+        return mlp_discriminator(d, c, gantry__gan_image_numel(c) + cond, d_out);
+    return conv_discriminator(d, c, c->channels + cond, d_out);
+}
+
+gantry_status gantry__gan_build_networks(gantry_gan *gan)
+{
+    const gantry_gan_config *c = &gan->config;
+    size_t g_in = c->z_dim + (gan->conditional ? c->classes : 0);
+    GANTRY_TRY(gan->conv ? conv_generator(gan->g, c, g_in) : mlp_generator(gan->g, c, g_in));
+    return gantry__gan_build_discriminator(gan, gan->d);
+}

@@ -1,0 +1,96 @@
+/* Internal to `gantry train`: the options, the session a run holds, and its
+ * three phases: prepare (train_prepare.c, with a fresh run's beginning; a
+ * resumed run's is in train_resume.c), run (train_run.c) and finish
+ * (train_finish.c). */
+#ifndef GANTRY_TRAIN_H
+#define GANTRY_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gantry/data.h"
+#include "gantry/gan.h"
+#include "tools/train_resume.h"
+
+/* The most images a sample grid holds. */
+#define TRAIN_GRID_MAX_IMAGES 256
+#define TRAIN_LOG_HEADER "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n"
+
+typedef struct train_options {
+    const char *model, *data, *out, *backend, *resume;
+    const char *setting; /* the first option given that --resume takes from the run instead */
+    uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
+    uint64_t width, labeled, unroll;
+    float lr, clip, smoothing, gamma, lambda_k;
+    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
+    gantry_g_loss g_loss;
+} train_options;
+
+typedef struct train_session train_session;
+
+/* How a run begins: fresh from the options (train_fresh), or resumed from
+ * the directory of an earlier one (train_resumed).  train_prepare calls the
+ * methods in this order; optional ones may be NULL. */
+typedef struct train_origin {
+    /* t->config (fresh), t->info and t->is_sgan from where the run's
+     * settings come; returns an exit code, the error printed. */
+    int (*settings)(train_session *t);
+    /* Optional: checks the training set, just loaded into t->ds. */
+    gantry_status (*check_data)(train_session *t);
+    /* Completes t->config once the data and the backend are there. */
+    gantry_status (*configure)(train_session *t);
+    /* The steps to run when neither --steps nor --epochs says. */
+    uint64_t (*default_total)(const train_session *t, size_t batches);
+    /* t->gan, to train up to t->total. */
+    gantry_status (*model)(train_session *t);
+    /* t->out made, and t->log open for the rows after the model's step. */
+    gantry_status (*outputs)(train_session *t);
+    /* The line on stderr before the first step. */
+    void (*announce)(const train_session *t);
+} train_origin;
+
+extern const train_origin train_fresh, train_resumed;
+
+struct train_session {
+    train_options o;
+    const train_origin *origin;
+    gantry_gan_config config;
+    train_run_info info; /* what --resume needs; seconds counted from `start` */
+    int is_sgan;
+    gantry_dataset *ds;
+    gantry_backend *be;
+    gantry_gan *gan;
+    gantry_loader *loader;
+    float *real;          /* d_steps batches of images */
+    uint8_t *labels;      /* and their labels */
+    float *grid;          /* the sample grid's images */
+    size_t image_size;    /* floats per image */
+    FILE *log;
+    char out[4096];
+    uint64_t first, total; /* the model's step at the start; the step to end at */
+    uint64_t step;         /* the step the loop stopped at */
+    int interrupted;       /* stopped by Ctrl-C */
+    double start;          /* the run's clock: its zero, earlier sessions included */
+    double session;        /* when this session's steps began */
+};
+
+/* mkdir -p t->out. */
+gantry_status train_make_out_dir(const train_session *t);
+/* Opens t->out/log.csv with fopen's mode, writing `header` (when not NULL). */
+gantry_status train_open_log(train_session *t, const char *mode, const char *header);
+
+/* Everything up to the first step; returns an exit code, the error printed. */
+int train_prepare(train_session *t);
+/* The steps, with the log, progress and the periodic saves, until the end,
+ * an error or Ctrl-C; closes the log. */
+gantry_status train_run(train_session *t);
+/* The final save, sgan's accuracy and the summary after train_run's status
+ * s; returns the exit code. */
+int train_finish(train_session *t, gantry_status s);
+/* Frees whatever the session holds. */
+void train_close(train_session *t);
+
+/* samples-STEP.png, samples.png, the checkpoint and the training state. */
+gantry_status train_save(train_session *t);
+
+#endif

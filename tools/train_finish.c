@@ -1,0 +1,67 @@
+/* `gantry train` after its steps: the final save (after a divergence too,
+ * for inspection), sgan's test accuracy and the summary. */
+#include <stdlib.h>
+
+#include "tools/cli.h"
+#include "tools/train.h"
+
+/* sgan: D's accuracy on the test split, printed and written to accuracy.txt. */
+static gantry_status report_accuracy(gantry_gan *gan, const char *data, const char *out, int quiet)
+{
+    gantry_dataset *test = NULL;
+    gantry_status s = gantry_dataset_load(data, "t10k", 0, &test);
+    if (s)
+        return s;
+    uint8_t *pred = malloc(test->count ? test->count : 1);
+    if (!pred || !test->labels) {
+        s = gantry_set_error(pred ? GANTRY_NOT_FOUND : GANTRY_OUT_OF_MEMORY, "%s: test split without labels", data);
+    } else if (!(s = gantry_gan_classify(gan, test->images, test->count, pred))) {
+        size_t right = 0;
+        for (size_t i = 0; i < test->count; i++)
+            right += pred[i] == test->labels[i];
+        double acc = (double)right / (double)test->count;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/accuracy.txt", out);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "test_accuracy %.4f (%zu of %zu)\n", acc, right, test->count);
+            fclose(f);
+        }
+        if (!quiet)
+            fprintf(stderr, "gantry: sgan test accuracy %.2f%% (%zu of %zu test images)\n", 100.0 * acc, right,
+                    test->count);
+    }
+    free(pred);
+    gantry_dataset_destroy(test);
+    return s;
+}
+
+static void summary(const train_session *t, double secs)
+{
+    uint64_t steps = t->step - t->first;
+    double images = (double)steps * (double)(t->config.batch * t->config.d_steps);
+    fprintf(stderr, "gantry: %s at step %llu of %llu, %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, "
+                    "log.csv, %s, %s\n",
+            t->interrupted ? "interrupted" : "finished", (unsigned long long)t->step, (unsigned long long)t->total,
+            (unsigned long long)steps, secs, secs > 0 ? images / secs : 0.0, t->out, TRAIN_CHECKPOINT, TRAIN_STATE);
+    if (t->interrupted && t->step < t->total)
+        fprintf(stderr, "gantry: to go on: gantry train --resume %s\n", t->out);
+}
+
+int train_finish(train_session *t, gantry_status s)
+{
+    if (s && s != GANTRY_NUMERIC)
+        return cli_fail(s);
+    /* Even after a divergence the last state is written, for inspection. */
+    gantry_status w = train_save(t);
+    if (!s)
+        s = w;
+    if (s)
+        return cli_fail(s);
+    double secs = cli_now() - t->session;
+    if (t->is_sgan && (s = report_accuracy(t->gan, t->info.data, t->out, t->o.quiet)))
+        return cli_fail(s);
+    if (!t->o.quiet)
+        summary(t, secs);
+    return t->interrupted ? CLI_INTERRUPTED : CLI_OK;
+}

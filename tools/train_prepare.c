@@ -1,0 +1,270 @@
+/* `gantry train`, before the first step: the settings, the data, the
+ * backend, the model and the loader at the model's step, the output
+ * directory and the log, in that order, whether the run is fresh (here) or
+ * resumed (train_resume.c); and freeing all of it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "tools/cli.h"
+#include "tools/train.h"
+
+gantry_status train_make_out_dir(const train_session *t)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", t->out);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return gantry_set_error(GANTRY_IO, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(t->out, &st) != 0 || !S_ISDIR(st.st_mode))
+        return gantry_set_error(GANTRY_IO, "%s is not a directory", t->out);
+    return GANTRY_OK;
+}
+
+gantry_status train_open_log(train_session *t, const char *mode, const char *header)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.csv", t->out);
+    t->log = fopen(path, mode);
+    if (!t->log || (header && fputs(header, t->log) == EOF))
+        return gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
+    return GANTRY_OK;
+}
+
+/* ---- a fresh run ---------------------------------------------------------- */
+
+/* The configuration the options ask for. */
+static int config_from_options(const train_options *o, gantry_gan_config *config)
+{
+    gantry_status s = gantry_gan_defaults(o->model, config);
+    if (s) {
+        fprintf(stderr, "gantry train: %s (see gantry train --help)\n", gantry_last_error());
+        return CLI_USAGE;
+    }
+    if (o->batch)
+        config->batch = o->batch;
+    if (o->d_steps)
+        config->d_steps = (unsigned)o->d_steps;
+    if (o->g_loss_set)
+        config->g_loss = o->g_loss;
+    if (o->lr > 0)
+        config->lr = o->lr;
+    if (o->width)
+        config->base_channels = o->width;
+    if (o->clip_set)
+        config->clip = o->clip;
+    if (o->smoothing > 0)
+        config->label_smoothing = o->smoothing;
+    config->minibatch_disc = o->minibatch_disc;
+    config->feature_matching = o->feature_matching;
+    config->vbn = (gantry_bn_mode)o->vbn;
+    int began = strcmp(config->model, "began") == 0;
+    if ((o->gamma > 0 || o->lambda_k > 0) && !began) {
+        fprintf(stderr, "gantry train: %s applies to --model began only\n",
+                o->gamma > 0 ? "--began-gamma" : "--began-lambda-k");
+        return CLI_USAGE;
+    }
+    if (o->gamma > 0)
+        config->began_gamma = o->gamma;
+    if (o->lambda_k > 0)
+        config->began_lambda_k = o->lambda_k;
+    config->unroll = (unsigned)o->unroll;
+    config->seed = o->seed;
+    if (o->labeled && strcmp(config->model, "sgan") != 0) {
+        fprintf(stderr, "gantry train: --labeled applies to --model sgan only\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+static int fresh_settings(train_session *t)
+{
+    int rc = config_from_options(&t->o, &t->config);
+    if (rc)
+        return rc;
+    t->info.limit = t->o.limit;
+    t->info.labeled = t->o.labeled;
+    snprintf(t->info.data, sizeof t->info.data, "%s", t->o.data ? t->o.data : "fashion-mnist");
+    t->is_sgan = strcmp(t->config.model, "sgan") == 0;
+    return CLI_OK;
+}
+
+/* The image shape is the data's. */
+static gantry_status fresh_configure(train_session *t)
+{
+    t->config.channels = t->ds->channels;
+    t->config.height = t->ds->height;
+    t->config.width = t->ds->width;
+    return GANTRY_OK;
+}
+
+/* One epoch. */
+static uint64_t fresh_default_total(const train_session *t, size_t batches)
+{
+    return batches / t->config.d_steps;
+}
+
+static gantry_status fresh_model(train_session *t)
+{
+    return gantry_gan_create(t->be, &t->config, &t->gan);
+}
+
+/* --out, or runs/MODEL-YYYYmmdd-HHMMSS. */
+static gantry_status fresh_outputs(train_session *t)
+{
+    if (t->o.out) {
+        snprintf(t->out, sizeof t->out, "%s", t->o.out);
+    } else {
+        char stamp[32];
+        time_t now = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+        snprintf(t->out, sizeof t->out, "runs/%s-%s", t->config.model, stamp);
+    }
+    GANTRY_TRY(train_make_out_dir(t));
+    return train_open_log(t, "w", TRAIN_LOG_HEADER);
+}
+
+static void fresh_announce(const train_session *t)
+{
+    fprintf(stderr, "gantry: training %s on %s (%zu images, batch %zu) with backend %s for %llu steps into %s/\n",
+            t->config.model, t->info.data, t->ds->count, t->config.batch, gantry_backend_name(t->be),
+            (unsigned long long)t->total, t->out);
+}
+
+const train_origin train_fresh = {
+    .settings = fresh_settings,
+    .configure = fresh_configure,
+    .default_total = fresh_default_total,
+    .model = fresh_model,
+    .outputs = fresh_outputs,
+    .announce = fresh_announce,
+};
+
+/* ---- either run ------------------------------------------------------------ */
+
+/* sgan: the first n / classes training images of each class are labelled. */
+static gantry_status set_labeled(gantry_gan *gan, const gantry_dataset *ds, size_t n)
+{
+    size_t k = gantry_gan_config_of(gan)->classes, per_class = n / k, chw = ds->channels * ds->height * ds->width;
+    if (per_class == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "--labeled %zu: fewer than one image per class (%zu)", n, k);
+    float *images = malloc(per_class * k * chw * sizeof *images);
+    uint8_t *labels = malloc(per_class * k);
+    size_t *taken = calloc(k, sizeof *taken), count = 0;
+    gantry_status s = (images && labels && taken) ? GANTRY_OK
+                                                  : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    for (size_t i = 0; !s && i < ds->count && count < per_class * k; i++) {
+        uint8_t l = ds->labels[i];
+        if (l >= k || taken[l] >= per_class)
+            continue;
+        taken[l]++;
+        memcpy(images + count * chw, ds->images + i * chw, chw * sizeof *images);
+        labels[count++] = l;
+    }
+    if (!s && count < per_class * k)
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT, "--labeled %zu: the data set has fewer than %zu images of some class",
+                             n, per_class);
+    if (!s)
+        s = gantry_gan_set_labeled(gan, images, labels, count);
+    free(images);
+    free(labels);
+    free(taken);
+    return s;
+}
+
+/* The data set, the backend and the configuration. */
+static gantry_status prepare_config(train_session *t)
+{
+    const train_origin *origin = t->origin;
+    GANTRY_TRY(gantry_dataset_load(t->info.data, "train", (size_t)t->info.limit, &t->ds));
+    if (origin->check_data)
+        GANTRY_TRY(origin->check_data(t));
+    t->info.images = t->ds->count;
+    GANTRY_TRY(cli_open_backend(t->o.backend, &t->be));
+    return origin->configure(t);
+}
+
+/* The loader, the steps to run and the model, with the loader at the
+ * model's step and sgan's labelled images. */
+static gantry_status prepare_model(train_session *t)
+{
+    const train_options *o = &t->o;
+    const gantry_gan_config *c = &t->config;
+    GANTRY_TRY(gantry_loader_create(t->ds, c->batch, c->seed, &t->loader));
+    size_t batches = gantry_loader_batches_per_epoch(t->loader);
+    if (batches < c->d_steps)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%zu images give %zu batches of %zu, fewer than --d-steps %u",
+                                t->ds->count, batches, c->batch, c->d_steps);
+    t->total = o->steps_set ? o->steps
+               : o->epochs  ? o->epochs * (batches / c->d_steps)
+                            : t->origin->default_total(t, batches);
+    t->info.total = t->total;
+    GANTRY_TRY(t->origin->model(t));
+    t->first = gantry_gan_steps(t->gan);
+    GANTRY_TRY(gantry_loader_seek(t->loader, t->first * c->d_steps));
+    if ((gantry_gan_is_conditional(t->gan) || t->is_sgan) && !t->ds->labels)
+        return gantry_set_error(GANTRY_NOT_FOUND, "%s: %s needs the data set's label file (train-labels-idx1-ubyte)",
+                                t->info.data, c->model);
+    return t->is_sgan ? set_labeled(t->gan, t->ds, (size_t)t->info.labeled) : GANTRY_OK;
+}
+
+/* The step's batches and the sample grid. */
+static gantry_status prepare_buffers(train_session *t)
+{
+    const gantry_gan_config *c = &t->config;
+    t->image_size = t->ds->channels * t->ds->height * t->ds->width;
+    t->real = malloc(c->d_steps * c->batch * t->image_size * sizeof *t->real);
+    t->labels = malloc(c->d_steps * c->batch);
+    t->grid = malloc(TRAIN_GRID_MAX_IMAGES * t->image_size * sizeof *t->grid);
+    if (!t->real || !t->grid || !t->labels)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    return GANTRY_OK;
+}
+
+int train_prepare(train_session *t)
+{
+    t->origin = t->o.resume ? &train_resumed : &train_fresh;
+    int rc = t->origin->settings(t);
+    if (rc)
+        return rc;
+    if (t->is_sgan && !t->info.labeled)
+        t->info.labeled = 1000;
+    gantry_status s = prepare_config(t);
+    if (!s)
+        s = prepare_model(t);
+    if (!s)
+        s = t->origin->outputs(t);
+    if (!s)
+        s = prepare_buffers(t);
+    if (s)
+        return cli_fail(s);
+    /* A resumed run's clock goes on from the time already spent. */
+    t->start = cli_now() - t->info.seconds;
+    if (!t->o.quiet)
+        t->origin->announce(t);
+    return CLI_OK;
+}
+
+void train_close(train_session *t)
+{
+    if (t->log)
+        fclose(t->log);
+    free(t->real);
+    free(t->labels);
+    free(t->grid);
+    gantry_loader_destroy(t->loader);
+    gantry_gan_destroy(t->gan);
+    gantry_backend_close(t->be);
+    gantry_dataset_destroy(t->ds);
+}
