@@ -1,24 +1,18 @@
-/* Data sets by name or directory, and the shuffling minibatch loader. */
+/* Data sets by name, file or folder: which kind of source it is (the order
+ * is in gantry/data.h), then the preprocessing every kind shares. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/dataset_impl.h"
+#include "core/image_scan.h"
 #include "gantry/data.h"
-#include "gantry/philox.h"
 #include "gantry/status.h"
 
 #define INSTALL_HINT "install it with `apt-get install dataset-fashion-mnist`, or pass --data DIR"
-
-static char *join_path(const char *dir, const char *split, const char *suffix)
-{
-    size_t n = strlen(dir) + 1 + strlen(split) + strlen(suffix) + 1;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s%s", dir, split, suffix);
-    return p;
-}
+#define MAX_IMAGE_SIZE 16384
 
 static int file_exists(const char *path)
 {
@@ -30,13 +24,13 @@ static int file_exists(const char *path)
  * (then *oom tells whether it was for lack of memory). */
 static char *find_idx(const char *dir, const char *split, const char *kind, int *oom)
 {
-    char suffix[64];
-    snprintf(suffix, sizeof suffix, "-%s.gz", kind);
-    char *p = join_path(dir, split, suffix);
+    size_t n = strlen(dir) + strlen(split) + strlen(kind) + 6;
+    char *p = malloc(n);
     if (!p) {
         *oom = 1;
         return NULL;
     }
+    snprintf(p, n, "%s/%s-%s.gz", dir, split, kind);
     if (file_exists(p))
         return p;
     p[strlen(p) - 3] = '\0'; /* drop ".gz" */
@@ -46,43 +40,39 @@ static char *find_idx(const char *dir, const char *split, const char *kind, int 
     return NULL;
 }
 
-gantry_status gantry_dataset_load(const char *source, const char *split, size_t limit, gantry_dataset **out)
+static int holds(const char *dir, const char *name)
 {
-    if (!out)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_dataset_load: out is NULL");
-    *out = NULL;
-    if (!source || !*source)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "data set: no source given (a directory or \"fashion-mnist\")");
-    if (!split || (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0))
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "data set %s: unknown split \"%s\" (expected \"train\" or \"t10k\")",
-                                source, split ? split : "(null)");
+    char *p = gantry__path_join(dir, name);
+    int found = p && file_exists(p);
+    free(p);
+    return found;
+}
 
-    const char *dir = source;
-    int is_default = 0;
-    const char *origin = "";
-    if (strcmp(source, "fashion-mnist") == 0) {
-        const char *env = getenv("GANTRY_DATA_DIR");
-        is_default = 1;
-        if (env && *env) {
-            dir = env;
-            origin = " (from GANTRY_DATA_DIR)";
-        } else {
-            dir = GANTRY_FASHION_MNIST_DIR;
-        }
-    }
+static int holds_idx(const char *dir)
+{
+    static const char *const names[] = { "train-images-idx3-ubyte", "train-images-idx3-ubyte.gz",
+                                         "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (holds(dir, names[i]))
+            return 1;
+    return 0;
+}
 
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        int err = errno;
-        if (is_default)
-            return gantry_set_error(GANTRY_NOT_FOUND, "fashion-mnist: data directory %s%s not found: %s; " INSTALL_HINT,
-                                    dir, origin, strerror(err));
-        return gantry_set_error(GANTRY_NOT_FOUND, "data directory %s not found: %s", dir, strerror(err));
-    }
-    if (!S_ISDIR(st.st_mode))
-        return gantry_set_error(GANTRY_NOT_FOUND, "%s%s is not a directory (expected one holding %s-images-idx3-ubyte[.gz])",
-                                dir, origin, split);
+static int is_npy(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[6];
+    int yes = f && fread(magic, 1, 6, f) == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
+    if (f)
+        fclose(f);
+    return yes;
+}
 
+/* `origin` says where `dir` came from, for messages; `is_default` that it
+ * is the "fashion-mnist" default. */
+static gantry_status load_idx(const char *dir, const char *split, size_t limit, int is_default, const char *origin,
+                              gantry_dataset **out)
+{
     int oom = 0;
     char *images = find_idx(dir, split, "images-idx3-ubyte", &oom);
     if (!images) {
@@ -97,152 +87,118 @@ gantry_status gantry_dataset_load(const char *source, const char *split, size_t 
                                 dir, split, split);
     }
     char *labels = find_idx(dir, split, "labels-idx1-ubyte", &oom);
-    if (!labels && oom) {
-        free(images);
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory", dir);
-    }
-    gantry_status s = gantry_idx_load(images, labels, limit, out);
+    gantry_status s = labels || !oom ? gantry_idx_load(images, labels, limit, out)
+                                     : gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory", dir);
     free(images);
     free(labels);
     return s;
 }
 
-void gantry_dataset_destroy(gantry_dataset *ds)
+static gantry_status check_arguments(const char *source, const char *split, const gantry_data_options *opts)
 {
-    if (!ds)
-        return;
-    free(ds->images);
-    free(ds->labels);
-    free(ds);
+    if (!source || !*source)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "data set: no source given (\"fashion-mnist\", a folder or a .npy file)");
+    if (!split || (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0 && strcmp(split, "test") != 0))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "data set %s: unknown split \"%s\" (expected \"train\", \"t10k\" or \"test\")", source,
+                                split ? split : "(null)");
+    if (opts && opts->channels != 0 && opts->channels != 1 && opts->channels != 3)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "data set %s: %zu channels asked (1 or 3, or 0 for the data's)",
+                                source, opts->channels);
+    if (opts && opts->image_size > MAX_IMAGE_SIZE)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "data set %s: image size %zu is larger than %d", source,
+                                opts->image_size, MAX_IMAGE_SIZE);
+    return GANTRY_OK;
 }
 
-/* ---- loader ------------------------------------------------------------
- *
- * The order of epoch e is a Fisher-Yates shuffle of 0..count-1 driven by
- * Philox4x32-10 with key  seed ^ splitmix64(e):  draw k (k = 0, 1, ...)
- * swaps position i = count-1-k with j = r mod (i+1), where r is the 64-bit
- * value hi:lo of words (2*(k%2), 2*(k%2)+1) of counter block k/2.  The order
- * depends only on (seed, epoch, count). */
-
-struct gantry_loader {
-    const gantry_dataset *ds; /* borrowed: must outlive the loader */
-    size_t batch;
-    size_t per_epoch; /* count / batch (drop last) */
-    size_t item;      /* floats per image */
-    uint64_t seed;
-    size_t epoch;
-    size_t next; /* batch index within the epoch */
-    size_t *order;
-};
-
-static uint64_t splitmix64(uint64_t x)
+/* A folder of images or a .npy file: one split only. */
+static gantry_status no_test_split(const char *dir)
 {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    return gantry_set_error(GANTRY_NOT_FOUND,
+                            "%s: no t10k-images-idx3-ubyte[.gz] (IDX) or test_batch.bin (CIFAR-10); a folder of "
+                            "images or a .npy file has no test split (pass the test images as a source of their own)",
+                            dir);
 }
 
-static void shuffle(gantry_loader *l)
+/* Reads `dir` (a file or folder) as whatever kind of source it is. */
+static gantry_status load_source(const char *dir, const struct stat *st, int test, size_t limit,
+                                 const gantry_data_options *opts, gantry_dataset **out)
 {
-    size_t n = l->ds->count;
-    uint64_t key = l->seed ^ splitmix64((uint64_t)l->epoch);
-    for (size_t i = 0; i < n; i++)
-        l->order[i] = i;
-    gantry_philox_block b = { { 0, 0, 0, 0 } };
-    for (size_t k = 0; k + 1 < n; k++) {
-        if (k % 2 == 0)
-            b = gantry_philox4x32_10(key, (uint64_t)(k / 2));
-        unsigned w = (unsigned)(k % 2) * 2;
-        uint64_t r = (uint64_t)b.v[w] << 32 | b.v[w + 1];
-        size_t i = n - 1 - k;
-        size_t j = (size_t)(r % ((uint64_t)i + 1));
-        size_t t = l->order[i];
-        l->order[i] = l->order[j];
-        l->order[j] = t;
-    }
+    const char *idx_split = test ? "t10k" : "train";
+    if (S_ISREG(st->st_mode) && is_npy(dir))
+        return test ? no_test_split(dir) : gantry__npy_images_load(dir, limit, out);
+    if (!S_ISDIR(st->st_mode))
+        return gantry_set_error(GANTRY_NOT_FOUND,
+                                "%s is not a directory nor a .npy file (expected a folder of images, IDX files "
+                                "(%s-images-idx3-ubyte[.gz]) or CIFAR-10 batches, or a .npy array)",
+                                dir, idx_split);
+    if (holds_idx(dir))
+        return load_idx(dir, idx_split, limit, 0, "", out);
+    if (holds(dir, "data_batch_1.bin") || holds(dir, "test_batch.bin"))
+        return gantry__cifar_load(dir, test, limit, out);
+    return test ? no_test_split(dir) : gantry__image_folder_load(dir, idx_split, limit, opts, out);
 }
 
-gantry_status gantry_loader_create(const gantry_dataset *ds, size_t batch, uint64_t seed, gantry_loader **out)
+gantry_status gantry_dataset_open(const char *source, const char *split, size_t limit,
+                                  const gantry_data_options *opts, gantry_dataset **out)
 {
     if (!out)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_loader_create: out is NULL");
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_dataset_open: out is NULL");
     *out = NULL;
-    if (!ds || !ds->images)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_loader_create: no data set");
-    if (batch == 0)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "loader: batch size must be at least 1");
-    if (batch > ds->count)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
-                                "loader: batch size %zu is larger than the data set (%zu images)", batch, ds->count);
-    gantry_loader *l = calloc(1, sizeof *l);
-    size_t *order = ds->count <= SIZE_MAX / sizeof(size_t) ? malloc(ds->count * sizeof(size_t)) : NULL;
-    if (!l || !order) {
-        free(l);
-        free(order);
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "loader: cannot allocate the order of %zu images", ds->count);
+    GANTRY_TRY(check_arguments(source, split, opts));
+    int test = strcmp(split, "train") != 0;
+
+    const char *dir = source, *origin = "";
+    int is_default = strcmp(source, "fashion-mnist") == 0;
+    if (is_default) {
+        const char *env = getenv("GANTRY_DATA_DIR");
+        dir = env && *env ? env : GANTRY_FASHION_MNIST_DIR;
+        origin = env && *env ? " (from GANTRY_DATA_DIR)" : "";
     }
-    l->ds = ds;
-    l->batch = batch;
-    l->per_epoch = ds->count / batch;
-    l->item = ds->channels * ds->height * ds->width;
-    l->seed = seed;
-    l->epoch = 0;
-    l->next = 0;
-    l->order = order;
-    shuffle(l);
-    *out = l;
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        int err = errno;
+        if (is_default)
+            return gantry_set_error(GANTRY_NOT_FOUND, "fashion-mnist: data directory %s%s not found: %s; " INSTALL_HINT,
+                                    dir, origin, strerror(err));
+        return gantry_set_error(GANTRY_NOT_FOUND, "data source %s not found: %s", dir, strerror(err));
+    }
+    if (is_default && !S_ISDIR(st.st_mode))
+        return gantry_set_error(GANTRY_NOT_FOUND, "%s%s is not a directory (expected one holding %s-images-idx3-ubyte[.gz])",
+                                dir, origin, test ? "t10k" : "train");
+
+    gantry_dataset *ds = NULL;
+    gantry_status s = is_default ? load_idx(dir, test ? "t10k" : "train", limit, 1, origin, &ds)
+                                 : load_source(dir, &st, test, limit, opts, &ds);
+    /* image folders are preprocessed as they are decoded; the other kinds
+     * hold planes to convert now, if the options ask for it */
+    if (s == GANTRY_OK && strcmp(ds->kind, "images") != 0) {
+        size_t size, channels;
+        gantry__fit_target(ds, opts, &size, &channels);
+        s = gantry__dataset_fit(ds, size, channels, opts);
+    }
+    if (s != GANTRY_OK) {
+        gantry_dataset_destroy(ds);
+        return s;
+    }
+    *out = ds;
     return GANTRY_OK;
 }
 
-void gantry_loader_destroy(gantry_loader *loader)
+gantry_status gantry_dataset_load(const char *source, const char *split, size_t limit, gantry_dataset **out)
 {
-    if (!loader)
-        return;
-    free(loader->order);
-    free(loader);
-}
-
-gantry_status gantry_loader_seek(gantry_loader *loader, uint64_t batches)
-{
-    if (!loader)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_loader_seek: loader is NULL");
-    size_t epoch = (size_t)(batches / loader->per_epoch);
-    if (epoch != loader->epoch) {
-        loader->epoch = epoch;
-        shuffle(loader);
+    GANTRY_TRY(gantry_dataset_open(source, split, limit, NULL, out));
+    gantry_dataset *ds = *out;
+    size_t n = ds->count * gantry__image_bytes(ds);
+    float *images = n <= SIZE_MAX / sizeof(float) ? malloc(n * sizeof(float)) : NULL;
+    if (!images) {
+        gantry_dataset_destroy(ds);
+        *out = NULL;
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate %zu images as float", source, ds->count);
     }
-    loader->next = (size_t)(batches % loader->per_epoch);
+    gantry__pixels_to_float(ds->pixels, n, images);
+    ds->storage->images = images;
+    ds->images = images;
     return GANTRY_OK;
-}
-
-gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *labels, size_t *epoch)
-{
-    if (!loader || !images)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_loader_next: %s is NULL",
-                                loader ? "images" : "loader");
-    if (labels && !loader->ds->labels)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
-                                "loader: labels were requested but the data set has none (no label file)");
-    if (loader->next == loader->per_epoch) {
-        loader->epoch++;
-        loader->next = 0;
-        shuffle(loader);
-    }
-    const size_t *idx = loader->order + loader->next * loader->batch;
-    const gantry_dataset *ds = loader->ds;
-    for (size_t b = 0; b < loader->batch; b++) {
-        memcpy(images + b * loader->item, ds->images + idx[b] * loader->item, loader->item * sizeof(float));
-        if (labels)
-            labels[b] = ds->labels[idx[b]];
-    }
-    if (epoch)
-        *epoch = loader->epoch;
-    loader->next++;
-    return GANTRY_OK;
-}
-
-size_t gantry_loader_batches_per_epoch(const gantry_loader *loader)
-{
-    return loader ? loader->per_epoch : 0;
 }

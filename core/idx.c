@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "core/dataset_impl.h"
 #include "gantry/data.h"
 #include "gantry/status.h"
 
@@ -238,47 +239,27 @@ gantry_status gantry_idx_load(const char *images_path, const char *labels_path, 
     size_t count = img.dims[0];
     if (limit > 0 && limit < count)
         count = limit;
-    size_t pixels = (size_t)img.dims[1] * img.dims[2];
-
-    gantry_dataset *ds = calloc(1, sizeof *ds);
-    float *images = ds && count <= SIZE_MAX / sizeof(float) / pixels ? malloc(count * pixels * sizeof(float))
-                                                                     : NULL;
-    uint8_t *labels = labels_path ? malloc(count) : NULL;
-    if (!ds || !images || (labels_path && !labels)) {
-        free(ds);
-        free(images);
-        free(labels);
+    uint8_t *labels = NULL;
+    if (labels_path && !(labels = malloc(count))) {
         free(img.data);
         free(lab.data);
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate %zu images of %zux%zu as float",
-                                images_path, count, (size_t)img.dims[1], (size_t)img.dims[2]);
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate %zu labels", labels_path, count);
     }
-
-    float lut[256];
-    for (int v = 0; v < 256; v++)
-        lut[v] = (float)v / 127.5f - 1.0f;
-    for (size_t i = 0; i < count * pixels; i++)
-        images[i] = lut[img.data[i]];
-
-    ds->count = count;
-    ds->channels = 1;
-    ds->height = img.dims[1];
-    ds->width = img.dims[2];
-    ds->images = images;
-    ds->labels = labels;
-    ds->num_classes = 0;
+    unsigned max = 0;
     if (labels) {
         memcpy(labels, lab.data, count);
         /* The class count comes from the whole label file, so that a `limit`
          * that happens to miss the last class does not shrink it. */
-        unsigned max = 0;
         for (size_t i = 0; i < lab.size; i++)
             if (lab.data[i] > max)
                 max = lab.data[i];
-        ds->num_classes = (size_t)max + 1;
     }
-    free(img.data);
     free(lab.data);
+    gantry_dataset *ds = NULL;
+    GANTRY_TRY(gantry__dataset_wrap(count, 1, img.dims[1], img.dims[2], img.data, labels, &ds));
+    gantry__dataset_truncate(ds, count); /* gives back what `limit` left out */
+    ds->num_classes = labels ? (size_t)max + 1 : 0;
+    ds->kind = "idx";
     *out = ds;
     return GANTRY_OK;
 }

@@ -1,9 +1,10 @@
-/* NumPy .npy files of float32.
+/* NumPy .npy files of float32 (and, read, uint8).
  *
  * Writer: format 1.0, {'descr': '<f4', 'fortran_order': False, 'shape': (..), }
  * padded with spaces and a final '\n' so that magic + header is a multiple of
  * 64 bytes, as numpy itself writes it.  Reader: formats 1.0 and 2.0, dtype
- * '<f4', C order, 0 to 4 dimensions, and exactly the data the shape needs. */
+ * '<f4' or '|u1', C order, 0 to 4 dimensions, and exactly the data the shape
+ * needs. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "core/atomic_file.h"
+#include "core/npy.h"
 #include "gantry/io.h"
 #include "gantry/status.h"
 
@@ -193,7 +195,7 @@ static gantry_status parse_shape(npy_parser *ps, int *ndim, size_t shape[NPY_MAX
     return GANTRY_OK;
 }
 
-static gantry_status parse_header(npy_parser *ps, int *ndim, size_t shape[NPY_MAX_DIMS])
+static gantry_status parse_header(npy_parser *ps, gantry__npy_dtype *dtype, int *ndim, size_t shape[NPY_MAX_DIMS])
 {
     bool have_descr = false, have_fortran = false, have_shape = false;
     if (!accept(ps, '{'))
@@ -210,9 +212,15 @@ static gantry_status parse_header(npy_parser *ps, int *ndim, size_t shape[NPY_MA
             char descr[64];
             if (!parse_string(ps, descr, sizeof descr))
                 return header_error(ps, "'descr' is not a string");
-            if (strcmp(descr, "<f4") != 0)
+            /* a byte has no byte order: '|u1', and '<u1' or '>u1' alike */
+            if (strcmp(descr, "<f4") == 0)
+                *dtype = GANTRY__NPY_F32;
+            else if (strlen(descr) == 3 && strchr("|<>", descr[0]) && strcmp(descr + 1, "u1") == 0)
+                *dtype = GANTRY__NPY_U8;
+            else
                 return gantry_set_error(GANTRY_UNSUPPORTED,
-                                        "%s: dtype '%s' is not supported (only '<f4', little-endian float32)",
+                                        "%s: dtype '%s' is not supported (only '<f4', little-endian float32, "
+                                        "and '|u1', uint8)",
                                         ps->path, descr);
             have_descr = true;
         } else if (strcmp(key, "fortran_order") == 0) {
@@ -244,13 +252,11 @@ static gantry_status parse_header(npy_parser *ps, int *ndim, size_t shape[NPY_MA
     return GANTRY_OK;
 }
 
-gantry_status gantry_npy_read(const char *path, float **data, int *ndim, size_t shape[4])
+gantry_status gantry__npy_read_array(const char *path, gantry__npy_array *out)
 {
-    if (data)
-        *data = NULL;
-    if (!path || !*path || !data || !ndim || !shape)
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_npy_read: %s is NULL",
-                                !path || !*path ? "path" : !data ? "data" : !ndim ? "ndim" : "shape");
+    out->data = NULL;
+    if (!path || !*path)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "npy: no path given");
 
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -260,7 +266,7 @@ gantry_status gantry_npy_read(const char *path, float **data, int *ndim, size_t 
     }
     gantry_status s = GANTRY_OK;
     char *header = NULL;
-    float *values = NULL;
+    void *values = NULL;
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         s = gantry_set_error(GANTRY_IO, "%s: not a regular file", path);
@@ -311,19 +317,20 @@ gantry_status gantry_npy_read(const char *path, float **data, int *ndim, size_t 
     npy_parser ps = { header, header + hlen, path };
     int nd = 0;
     size_t dims[NPY_MAX_DIMS] = { 0 };
-    s = parse_header(&ps, &nd, dims);
+    gantry__npy_dtype dtype = GANTRY__NPY_F32;
+    s = parse_header(&ps, &dtype, &nd, dims);
     if (s != GANTRY_OK)
         goto done;
 
-    size_t count = 1;
+    size_t count = 1, elem = dtype == GANTRY__NPY_U8 ? 1 : sizeof(float);
     for (int i = 0; i < nd; i++) {
-        if (dims[i] != 0 && count > SIZE_MAX / sizeof(float) / dims[i]) {
+        if (dims[i] != 0 && count > SIZE_MAX / elem / dims[i]) {
             s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: shape is impossibly large", path);
             goto done;
         }
         count *= dims[i];
     }
-    size_t need = count * sizeof(float);
+    size_t need = count * elem;
     size_t have = size - hstart - hlen;
     if (have != need) {
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: shape needs %zu bytes of data but the file holds %zu (%s)", path,
@@ -339,17 +346,38 @@ gantry_status gantry_npy_read(const char *path, float **data, int *ndim, size_t 
         s = gantry_set_error(GANTRY_IO, "%s: read error (file changed while reading?)", path);
         goto done;
     }
-    if (!host_is_little_endian())
+    if (dtype == GANTRY__NPY_F32 && !host_is_little_endian())
         swap32(values, count);
 
-    *data = values;
+    out->dtype = dtype;
+    out->data = values;
     values = NULL;
-    *ndim = nd;
-    for (int i = 0; i < 4; i++)
-        shape[i] = i < nd ? dims[i] : 0;
+    out->ndim = nd;
+    for (int i = 0; i < NPY_MAX_DIMS; i++)
+        out->shape[i] = i < nd ? dims[i] : 0;
 done:
     free(values);
     free(header);
     fclose(f);
     return s;
+}
+
+gantry_status gantry_npy_read(const char *path, float **data, int *ndim, size_t shape[4])
+{
+    if (data)
+        *data = NULL;
+    if (!path || !*path || !data || !ndim || !shape)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_npy_read: %s is NULL",
+                                !path || !*path ? "path" : !data ? "data" : !ndim ? "ndim" : "shape");
+    gantry__npy_array a;
+    GANTRY_TRY(gantry__npy_read_array(path, &a));
+    if (a.dtype != GANTRY__NPY_F32) {
+        free(a.data);
+        return gantry_set_error(GANTRY_UNSUPPORTED, "%s: dtype '|u1' (uint8): only float32 arrays are read here",
+                                path);
+    }
+    *data = a.data;
+    *ndim = a.ndim;
+    memcpy(shape, a.shape, 4 * sizeof *shape);
+    return GANTRY_OK;
 }

@@ -8,6 +8,7 @@
 #include <png.h>
 
 #include "core/atomic_file.h"
+#include "core/png_error.h"
 #include "gantry/io.h"
 #include "gantry/status.h"
 
@@ -27,31 +28,15 @@ static uint8_t to_pixel(float v)
     return (uint8_t)t;
 }
 
-typedef struct png_error_ctx {
-    char msg[200];
-} png_error_ctx;
-
-static void on_png_error(png_structp png, png_const_charp msg)
-{
-    png_error_ctx *ctx = png_get_error_ptr(png);
-    snprintf(ctx->msg, sizeof ctx->msg, "%s", msg ? msg : "unknown libpng error");
-    png_longjmp(png, 1);
-}
-
-static void on_png_warning(png_structp png, png_const_charp msg)
-{
-    (void)png;
-    (void)msg;
-}
-
 /* Everything that can longjmp lives here.  The only locals used after the
  * setjmp returns a second time are `png` and `info`, which are assigned
  * before setjmp and never modified afterwards, so they need no volatile.
  * All buffers are owned by the caller. */
 static int encode_png(FILE *fp, png_bytep *rows, uint32_t width, uint32_t height, int color_type,
-                      png_error_ctx *ctx)
+                      gantry__png_error *ctx)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_png_error, on_png_warning);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, gantry__png_on_error,
+                                              gantry__png_on_warning);
     if (!png) {
         snprintf(ctx->msg, sizeof ctx->msg, "cannot create a libpng writer");
         return -1;
@@ -132,8 +117,7 @@ gantry_status gantry_png_write_grid(const char *path, const float *images, size_
     gantry__atomic_file af;
     gantry_status s = gantry__atomic_open(&af, path);
     if (s == GANTRY_OK) {
-        png_error_ctx ctx;
-        ctx.msg[0] = '\0';
+        gantry__png_error ctx = { "" };
         if (encode_png(af.fp, rows, (uint32_t)gw, (uint32_t)gh, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                        &ctx) != 0) {
             gantry__atomic_abort(&af);

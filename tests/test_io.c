@@ -19,69 +19,7 @@
 #include "gantry/io.h"
 #include "gantry/status.h"
 #include "test.h"
-
-static char tmp_root[64];
-
-/* A path inside the temporary directory; a ring of buffers so that a few can
- * be live at once. */
-static const char *tp(const char *name)
-{
-    static char ring[8][512];
-    static int next;
-    char *p = ring[next++ % 8];
-    snprintf(p, sizeof ring[0], "%s/%s", tmp_root, name);
-    return p;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* Number of entries in `dir` whose name contains `needle`. */
-static int count_entries(const char *dir, const char *needle)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strstr(e->d_name, needle))
-            n++;
-    closedir(d);
-    return n;
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
-static void write_raw(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    REQUIRE(f);
-    REQUIRE(size == 0 || fwrite(data, 1, size, f) == size);
-    REQUIRE(fclose(f) == 0);
-}
+#include "test_files.h"
 
 static void write_gz(const char *path, const void *data, size_t size)
 {
@@ -89,57 +27,6 @@ static void write_gz(const char *path, const void *data, size_t size)
     REQUIRE(f);
     REQUIRE(size == 0 || gzwrite(f, data, (unsigned)size) == (int)size);
     REQUIRE(gzclose(f) == Z_OK);
-}
-
-static unsigned char *read_raw(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    REQUIRE(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    REQUIRE(n >= 0);
-    rewind(f);
-    unsigned char *b = malloc((size_t)n + 1);
-    REQUIRE(b);
-    REQUIRE(fread(b, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-/* An IDX image file image: magic, N, R, C, then `data_len` bytes taken from
- * `pixels` (which may be shorter or longer than N*R*C). */
-static unsigned char *idx_images(uint32_t magic, uint32_t n, uint32_t r, uint32_t c, const unsigned char *pixels,
-                                 size_t data_len, size_t *size)
-{
-    unsigned char *b = malloc(16 + data_len);
-    REQUIRE(b);
-    put_be32(b, magic);
-    put_be32(b + 4, n);
-    put_be32(b + 8, r);
-    put_be32(b + 12, c);
-    memcpy(b + 16, pixels, data_len);
-    *size = 16 + data_len;
-    return b;
-}
-
-static unsigned char *idx_labels(uint32_t n, const unsigned char *labels, size_t data_len, size_t *size)
-{
-    unsigned char *b = malloc(8 + data_len);
-    REQUIRE(b);
-    put_be32(b, 0x00000801u);
-    put_be32(b + 4, n);
-    memcpy(b + 8, labels, data_len);
-    *size = 8 + data_len;
-    return b;
 }
 
 /* 3 images of 2x2 and labels {3, 0, 7}. */
@@ -165,13 +52,25 @@ static void check_good_dataset(const gantry_dataset *ds, size_t count)
     CHECK(ds->channels == 1);
     CHECK(ds->height == 2);
     CHECK(ds->width == 2);
-    CHECK(ds->images[0] == -1.0f); /* 0 -> -1 exactly */
-    CHECK(ds->images[1] == 1.0f);  /* 255 -> 1 exactly */
-    CHECK_NEAR(ds->images[2], -0.6, 1e-6);
+    CHECK(ds->pixels && memcmp(ds->pixels, good_pixels, count * 4) == 0);
+    CHECK(ds->skipped == 0 && ds->class_names == NULL && ds->storage != NULL);
+    float f[12];
+    CHECK_OK(gantry_dataset_images(ds, 0, count, f));
+    CHECK(f[0] == -1.0f); /* 0 -> -1 exactly */
+    CHECK(f[1] == 1.0f);  /* 255 -> 1 exactly */
+    CHECK_NEAR(f[2], -0.6, 1e-6);
     for (size_t i = 0; i < count * 4; i++)
-        CHECK(ds->images[i] == (float)good_pixels[i] / 127.5f - 1.0f);
-    CHECK_NEAR(ds->images[3], 127.0 / 127.5 - 1.0, 1e-6);
-    CHECK_NEAR(ds->images[4], 128.0 / 127.5 - 1.0, 1e-6);
+        CHECK(f[i] == (float)good_pixels[i] / 127.5f - 1.0f);
+    CHECK_NEAR(f[3], 127.0 / 127.5 - 1.0, 1e-6);
+    CHECK_NEAR(f[4], 128.0 / 127.5 - 1.0, 1e-6);
+    /* a range, and ranges outside the set */
+    float one[4];
+    CHECK_OK(gantry_dataset_images(ds, count - 1, 1, one));
+    CHECK(memcmp(one, f + (count - 1) * 4, sizeof one) == 0);
+    CHECK_STATUS(gantry_dataset_images(ds, count, 1, one), GANTRY_INVALID_ARGUMENT);
+    CHECK_STATUS(gantry_dataset_images(ds, 1, (size_t)-1, one), GANTRY_INVALID_ARGUMENT);
+    CHECK_STATUS(gantry_dataset_images(ds, 0, 1, NULL), GANTRY_INVALID_ARGUMENT);
+    CHECK_OK(gantry_dataset_images(ds, count, 0, one)); /* nothing */
 }
 
 static void test_idx_good(void)
@@ -443,8 +342,13 @@ static void test_dataset_load(void)
     CHECK_STATUS(gantry_dataset_load(p, "train", 0, &ds), GANTRY_NOT_FOUND);
     CHECK_ERROR_MENTIONS("not a directory");
 
-    CHECK_STATUS(gantry_dataset_load(dir, "test", 0, &ds), GANTRY_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("\"test\"");
+    CHECK_STATUS(gantry_dataset_load(dir, "validation", 0, &ds), GANTRY_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("\"validation\"");
+    /* "test" is "t10k" */
+    CHECK_OK(gantry_dataset_load(dir, "test", 2, &ds));
+    CHECK(ds && ds->count == 2 && strcmp(ds->kind, "idx") == 0);
+    gantry_dataset_destroy(ds);
+    ds = NULL;
     CHECK_STATUS(gantry_dataset_load(NULL, "train", 0, &ds), GANTRY_INVALID_ARGUMENT);
     CHECK(ds == NULL);
 
@@ -455,28 +359,44 @@ static void test_dataset_load(void)
     CHECK_ERROR_MENTIONS("t10k-labels-idx1-ubyte.gz");
 }
 
-/* A data set whose image i has every pixel equal to i and label i % 251. */
+/* A data set the caller builds: image i has every pixel equal to i and
+ * label i % 251.  Released with free_indexed_dataset. */
 static gantry_dataset *make_indexed_dataset(size_t count, int with_labels)
 {
     gantry_dataset *ds = calloc(1, sizeof *ds);
-    REQUIRE(ds);
+    uint8_t *pixels = malloc(count * 6);
+    REQUIRE(ds && pixels && count <= 256);
     ds->count = count;
     ds->channels = 1;
     ds->height = 2;
     ds->width = 3;
-    ds->images = malloc(count * 6 * sizeof(float));
-    REQUIRE(ds->images);
     for (size_t i = 0; i < count; i++)
-        for (size_t k = 0; k < 6; k++)
-            ds->images[i * 6 + k] = (float)i;
+        memset(pixels + i * 6, (int)i, 6);
+    ds->pixels = pixels;
     if (with_labels) {
-        ds->labels = malloc(count);
-        REQUIRE(ds->labels);
+        uint8_t *labels = malloc(count);
+        REQUIRE(labels);
         for (size_t i = 0; i < count; i++)
-            ds->labels[i] = (uint8_t)(i % 251);
+            labels[i] = (uint8_t)(i % 251);
+        ds->labels = labels;
         ds->num_classes = count < 251 ? count : 251;
     }
     return ds;
+}
+
+static void free_indexed_dataset(gantry_dataset *ds)
+{
+    free((void *)ds->pixels);
+    free((void *)ds->labels);
+    free(ds);
+}
+
+/* The index of an image of make_indexed_dataset from a pixel of its batch. */
+static size_t index_of(float v)
+{
+    size_t i = (size_t)lrintf((v + 1.0f) * 127.5f);
+    CHECK(v == (float)i / 127.5f - 1.0f);
+    return i;
 }
 
 /* Draws `epochs` epochs; order[e * per_epoch * batch + j] = index. */
@@ -496,9 +416,9 @@ static size_t *draw_order(const gantry_dataset *ds, size_t batch, uint64_t seed,
             CHECK_OK(gantry_loader_next(l, img, ds->labels ? lab : NULL, &epoch));
             CHECK(epoch == e);
             for (size_t j = 0; j < batch; j++) {
-                size_t idx = (size_t)img[j * 6];
+                size_t idx = index_of(img[j * 6]);
                 for (size_t k = 1; k < 6; k++)
-                    CHECK(img[j * 6 + k] == (float)idx);
+                    CHECK(img[j * 6 + k] == img[j * 6]);
                 if (ds->labels)
                     CHECK(lab[j] == (uint8_t)(idx % 251));
                 order[(e * per + b) * batch + j] = idx;
@@ -570,7 +490,7 @@ static void test_loader(void)
         CHECK_OK(gantry_loader_next(l, seek_img, NULL, &epoch));
         CHECK(epoch == seeks[i] / per);
         for (size_t j = 0; j < batch; j++)
-            CHECK((size_t)seek_img[j * 6] == a[seeks[i] * batch + j]);
+            CHECK(index_of(seek_img[j * 6]) == a[seeks[i] * batch + j]);
     }
     gantry_loader_destroy(l);
     l = NULL;
@@ -618,8 +538,8 @@ static void test_loader(void)
     CHECK(epoch == 2);
     gantry_loader_destroy(l);
 
-    gantry_dataset_destroy(small);
-    gantry_dataset_destroy(ds);
+    free_indexed_dataset(small);
+    free_indexed_dataset(ds);
 }
 
 /* ---- PNG ----------------------------------------------------------------- */
@@ -913,19 +833,7 @@ static void test_npy(void)
         { "unterminated.npy", "{'descr': '<f4", 12, GANTRY_CORRUPT_FILE, "header" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        size_t hl = strlen(bad[i].header);
-        size_t pad = 64 - (10 + hl + 1) % 64;
-        size_t total = 10 + hl + pad + 1;
-        unsigned char *f = calloc(1, total + bad[i].data_bytes);
-        REQUIRE(f);
-        memcpy(f, "\x93NUMPY\x01\x00", 8);
-        f[8] = (unsigned char)((hl + pad + 1) & 0xff);
-        f[9] = (unsigned char)((hl + pad + 1) >> 8);
-        memcpy(f + 10, bad[i].header, hl);
-        memset(f + 10 + hl, ' ', pad);
-        f[total - 1] = '\n';
-        write_raw(tp(bad[i].name), f, total + bad[i].data_bytes);
-        free(f);
+        write_npy_raw(tp(bad[i].name), bad[i].header, NULL, bad[i].data_bytes);
         data = (float *)&data;
         CHECK_STATUS(gantry_npy_read(tp(bad[i].name), &data, &ndim, shape), bad[i].status);
         CHECK(data == NULL);
@@ -1218,8 +1126,7 @@ static void test_atomic_mode(void)
 
 int main(void)
 {
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/gantry-test-io-XXXXXX");
-    REQUIRE(mkdtemp(tmp_root));
+    test_tmp_init("io");
 
     test_idx_good();
     test_idx_corrupt();

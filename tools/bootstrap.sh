@@ -15,7 +15,8 @@ build_dir=${BUILD_DIR:-build}
 
 packages=(
   meson ninja-build pkg-config gcc libc6-dev   # the build
-  zlib1g-dev libpng-dev libjson-c-dev          # gzip'd IDX files, PNG grids, safetensors headers
+  zlib1g-dev libpng-dev libjson-c-dev          # gzip'd IDX files, PNG grids and images, safetensors headers
+  libjpeg62-turbo-dev                          # JPEG images in data folders (PNG through libpng)
   libopenblas-dev                              # cpu backend: the alternative GEMM path it measures against
   ocl-icd-opencl-dev opencl-headers libclblast-dev  # opencl backend: ICD loader, headers, CLBlast GEMM
   pocl-opencl-icd                              # an OpenCL platform on the CPU, so opencl runs everywhere
