@@ -188,17 +188,5 @@ gantry_status gantry_dataset_open(const char *source, const char *split, size_t 
 
 gantry_status gantry_dataset_load(const char *source, const char *split, size_t limit, gantry_dataset **out)
 {
-    GANTRY_TRY(gantry_dataset_open(source, split, limit, NULL, out));
-    gantry_dataset *ds = *out;
-    size_t n = ds->count * gantry__image_bytes(ds);
-    float *images = n <= SIZE_MAX / sizeof(float) ? malloc(n * sizeof(float)) : NULL;
-    if (!images) {
-        gantry_dataset_destroy(ds);
-        *out = NULL;
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate %zu images as float", source, ds->count);
-    }
-    gantry__pixels_to_float(ds->pixels, n, images);
-    ds->storage->images = images;
-    ds->images = images;
-    return GANTRY_OK;
+    return gantry_dataset_open(source, split, limit, NULL, out);
 }

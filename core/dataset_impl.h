@@ -18,7 +18,6 @@ struct gantry_dataset_storage {
     uint8_t *labels;         /* malloc'd labels, or NULL */
     char *names;             /* malloc'd class names, each ended by a NUL, or NULL */
     const char **name_list;  /* malloc'd pointers to the names (here or in the mapping) */
-    float *images;           /* the transitional float copy, or NULL */
     void *map;               /* a memory-mapped cache file, or NULL */
     size_t map_size;
 };

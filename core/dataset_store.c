@@ -104,7 +104,6 @@ void gantry_dataset_destroy(gantry_dataset *ds)
         free(st->labels);
         free(st->names);
         free(st->name_list);
-        free(st->images);
         if (st->map)
             munmap(st->map, st->map_size);
         free(st);

@@ -12,10 +12,14 @@ static gantry_status report_accuracy(gantry_gan *gan, const char *data, const ch
     gantry_status s = gantry_dataset_load(data, "t10k", 0, &test);
     if (s)
         return s;
+    size_t chw = test->channels * test->height * test->width;
     uint8_t *pred = malloc(test->count ? test->count : 1);
-    if (!pred || !test->labels) {
-        s = gantry_set_error(pred ? GANTRY_NOT_FOUND : GANTRY_OUT_OF_MEMORY, "%s: test split without labels", data);
-    } else if (!(s = gantry_gan_classify(gan, test->images, test->count, pred))) {
+    float *images = malloc((test->count ? test->count : 1) * chw * sizeof *images);
+    if (!pred || !images || !test->labels) {
+        s = gantry_set_error(pred && images ? GANTRY_NOT_FOUND : GANTRY_OUT_OF_MEMORY, "%s: test split without labels",
+                             data);
+    } else if (!(s = gantry_dataset_images(test, 0, test->count, images)) &&
+               !(s = gantry_gan_classify(gan, images, test->count, pred))) {
         size_t right = 0;
         for (size_t i = 0; i < test->count; i++)
             right += pred[i] == test->labels[i];
@@ -32,6 +36,7 @@ static gantry_status report_accuracy(gantry_gan *gan, const char *data, const ch
                     test->count);
     }
     free(pred);
+    free(images);
     gantry_dataset_destroy(test);
     return s;
 }

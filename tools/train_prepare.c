@@ -169,7 +169,7 @@ static gantry_status set_labeled(gantry_gan *gan, const gantry_dataset *ds, size
         if (l >= k || taken[l] >= per_class)
             continue;
         taken[l]++;
-        memcpy(images + count * chw, ds->images + i * chw, chw * sizeof *images);
+        s = gantry_dataset_images(ds, i, 1, images + count * chw);
         labels[count++] = l;
     }
     if (!s && count < per_class * k)

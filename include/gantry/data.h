@@ -79,10 +79,6 @@ typedef struct gantry_dataset {
     size_t skipped;                 /* images found but unusable, each reported through `warn` */
     const char *kind;               /* "idx", "npy", "cifar10" or "images" (a folder of images) */
     int from_cache;                 /* 1 when the pixels were read from the cache */
-    /* Transitional, to be removed: float copies of `pixels` (value / 127.5 -
-     * 1) for callers not yet moved to gantry_dataset_images().  Only
-     * gantry_dataset_load() fills it; NULL from gantry_dataset_open(). */
-    float *images;
     gantry_dataset_storage *storage; /* the library's; NULL in a set the caller builds */
 } gantry_dataset;
 
@@ -120,8 +116,7 @@ typedef struct gantry_data_options {
  * images.  `opts` may be NULL.  The caller owns *out. */
 GANTRY_API gantry_status gantry_dataset_open(const char *source, const char *split, size_t limit,
                                              const gantry_data_options *opts, gantry_dataset **out);
-/* gantry_dataset_open with the default options; also fills the
- * transitional `images`. */
+/* gantry_dataset_open with the default options. */
 GANTRY_API gantry_status gantry_dataset_load(const char *source, const char *split, size_t limit,
                                              gantry_dataset **out);
 /* Releases a data set the library made (not one the caller built). */
