@@ -99,10 +99,11 @@ static gantry_status check_arguments(const char *source, const char *split, cons
     if (!source || !*source)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT,
                                 "data set: no source given (\"fashion-mnist\", a folder or a .npy file)");
-    if (!split || (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0 && strcmp(split, "test") != 0))
+    if (!split || (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0 && strcmp(split, "test") != 0 &&
+                   strcmp(split, "eval") != 0))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT,
-                                "data set %s: unknown split \"%s\" (expected \"train\", \"t10k\" or \"test\")", source,
-                                split ? split : "(null)");
+                                "data set %s: unknown split \"%s\" (expected \"train\", \"t10k\", \"test\" or \"eval\")",
+                                source, split ? split : "(null)");
     if (opts && opts->channels != 0 && opts->channels != 1 && opts->channels != 3)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "data set %s: %zu channels asked (1 or 3, or 0 for the data's)",
                                 source, opts->channels);
@@ -121,13 +122,14 @@ static gantry_status no_test_split(const char *dir)
                             dir);
 }
 
-/* Reads `dir` (a file or folder) as whatever kind of source it is. */
-static gantry_status load_source(const char *dir, const struct stat *st, int test, size_t limit,
+/* Reads `dir` (a file or folder) as whatever kind of source it is; `eval`:
+ * a source without a test split (a folder, a .npy file) gives all of it. */
+static gantry_status load_source(const char *dir, const struct stat *st, int test, int eval, size_t limit,
                                  const gantry_data_options *opts, gantry_dataset **out)
 {
     const char *idx_split = test ? "t10k" : "train";
     if (S_ISREG(st->st_mode) && is_npy(dir))
-        return test ? no_test_split(dir) : gantry__npy_images_load(dir, limit, out);
+        return test && !eval ? no_test_split(dir) : gantry__npy_images_load(dir, limit, out);
     if (!S_ISDIR(st->st_mode))
         return gantry_set_error(GANTRY_NOT_FOUND,
                                 "%s is not a directory nor a .npy file (expected a folder of images, IDX files "
@@ -137,7 +139,7 @@ static gantry_status load_source(const char *dir, const struct stat *st, int tes
         return load_idx(dir, idx_split, limit, 0, "", out);
     if (holds(dir, "data_batch_1.bin") || holds(dir, "test_batch.bin"))
         return gantry__cifar_load(dir, test, limit, out);
-    return test ? no_test_split(dir) : gantry__image_folder_load(dir, idx_split, limit, opts, out);
+    return test && !eval ? no_test_split(dir) : gantry__image_folder_load(dir, "train", limit, opts, out);
 }
 
 gantry_status gantry_dataset_open(const char *source, const char *split, size_t limit,
@@ -147,7 +149,7 @@ gantry_status gantry_dataset_open(const char *source, const char *split, size_t 
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_dataset_open: out is NULL");
     *out = NULL;
     GANTRY_TRY(check_arguments(source, split, opts));
-    int test = strcmp(split, "train") != 0;
+    int test = strcmp(split, "train") != 0, eval = strcmp(split, "eval") == 0;
 
     const char *dir = source, *origin = "";
     int is_default = strcmp(source, "fashion-mnist") == 0;
@@ -170,7 +172,7 @@ gantry_status gantry_dataset_open(const char *source, const char *split, size_t 
 
     gantry_dataset *ds = NULL;
     gantry_status s = is_default ? load_idx(dir, test ? "t10k" : "train", limit, 1, origin, &ds)
-                                 : load_source(dir, &st, test, limit, opts, &ds);
+                                 : load_source(dir, &st, test, eval, limit, opts, &ds);
     /* image folders are preprocessed as they are decoded; the other kinds
      * hold planes to convert now, if the options ask for it */
     if (s == GANTRY_OK && strcmp(ds->kind, "images") != 0) {

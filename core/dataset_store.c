@@ -67,6 +67,47 @@ void gantry__dataset_truncate(gantry_dataset *ds, size_t count)
     }
 }
 
+gantry_status gantry_dataset_split_off(gantry_dataset *ds, size_t n, gantry_dataset **tail)
+{
+    if (!ds || !tail || !ds->storage)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_dataset_split_off: %s",
+                                !ds ? "no data set" : !tail ? "tail is NULL" : "not a data set the library made");
+    *tail = NULL;
+    if (n == 0 || n >= ds->count)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "split off %zu of %zu images: leave some on both sides", n,
+                                ds->count);
+    size_t keep = ds->count - n, item = gantry__image_bytes(ds);
+    GANTRY_TRY(gantry__dataset_alloc(n, ds->channels, ds->height, ds->width, ds->labels != NULL, ds->kind, tail));
+    gantry_dataset *t = *tail;
+    memcpy(t->storage->pixels, ds->pixels + keep * item, n * item);
+    if (ds->labels)
+        memcpy(t->storage->labels, ds->labels + keep, n);
+    t->num_classes = ds->num_classes;
+    t->kind = ds->kind;
+    if (ds->class_names) {
+        size_t size = 0;
+        for (size_t i = 0; i < ds->num_classes; i++)
+            size += strlen(ds->class_names[i]) + 1;
+        char *names = malloc(size ? size : 1), *p = names;
+        if (!names) {
+            gantry_dataset_destroy(t);
+            *tail = NULL;
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "split off: out of host memory");
+        }
+        for (size_t i = 0; i < ds->num_classes; i++)
+            p += sprintf(p, "%s", ds->class_names[i]) + 1;
+        gantry_status s = gantry__dataset_set_names(t, names, size, 1);
+        free(names);
+        if (s) {
+            gantry_dataset_destroy(t);
+            *tail = NULL;
+            return s;
+        }
+    }
+    gantry__dataset_truncate(ds, keep); /* mapped pixels stay mapped: the head is a prefix of them */
+    return GANTRY_OK;
+}
+
 gantry_status gantry__dataset_set_names(gantry_dataset *ds, const char *names, size_t size, int copy)
 {
     gantry_dataset_storage *st = ds->storage;

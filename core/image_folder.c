@@ -209,8 +209,8 @@ gantry_status gantry__image_folder_load(const char *dir, const char *split, size
         return gantry_set_error(GANTRY_NOT_FOUND,
                                 "%s: no data set found: no %s-images-idx3-ubyte[.gz] (IDX), no data_batch_1.bin or "
                                 "test_batch.bin (CIFAR-10), and no .png, .jpg or .jpeg image in it or its "
-                                "subfolders (%zu other files)",
-                                dir, split, ignored);
+                                "subfolders (%zu other file%s)",
+                                dir, split, ignored, ignored == 1 ? "" : "s");
     }
     /* a limited load neither reads nor writes the cache */
     gantry__cache cache = { NULL, NULL, 0 };

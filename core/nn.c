@@ -146,21 +146,25 @@ gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *
     return append(seq, s, l);
 }
 
-gantry_status gantry_seq_add_conv2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride, size_t padding)
+gantry_status gantry_seq_add_conv(gantry_seq *seq, const gantry_conv_spec *spec)
 {
     CHECK_SEQ(seq);
+    if (!spec)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_seq_add_conv: spec is NULL");
     gantry_layer *l = NULL;
-    gantry_status s = gantry__conv_create(seq->be, 0, in, out, k, stride, padding, &l);
+    gantry_status s = gantry__conv_create(seq->be, spec, &l);
     return append(seq, s, l);
+}
+
+gantry_status gantry_seq_add_conv2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride, size_t padding)
+{
+    return gantry_seq_add_conv(seq, &(gantry_conv_spec){ in, out, k, stride, padding, 0, 0 });
 }
 
 gantry_status gantry_seq_add_conv_transpose2d(gantry_seq *seq, size_t in, size_t out, size_t k, size_t stride,
                                               size_t padding)
 {
-    CHECK_SEQ(seq);
-    gantry_layer *l = NULL;
-    gantry_status s = gantry__conv_create(seq->be, 1, in, out, k, stride, padding, &l);
-    return append(seq, s, l);
+    return gantry_seq_add_conv(seq, &(gantry_conv_spec){ in, out, k, stride, padding, 1, 0 });
 }
 
 gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p)
@@ -191,7 +195,8 @@ gantry_status gantry_seq_init_normal(gantry_seq *seq, float std, uint64_t seed, 
         if (!is_bn && strcmp(name, "Linear") != 0 && strcmp(name, "Conv") != 0)
             continue;
         GANTRY_TRY(gantry__fill_normal_host(l->state[0].value, seed, offset, is_bn ? 1.0f : 0.0f, std));
-        GANTRY_TRY(gantry_op_fill(l->state[1].value, 0.0f));
+        if (l->nparams > 1) /* the bias (a convolution without one has only its weight) */
+            GANTRY_TRY(gantry_op_fill(l->state[1].value, 0.0f));
     }
     return GANTRY_OK;
 }

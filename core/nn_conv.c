@@ -15,7 +15,7 @@
 #include "gantry/ops.h"
 
 typedef struct conv_priv {
-    int transposed;
+    int transposed, bias;
     size_t in, out, k, stride, padding;
     gantry_conv_geometry g; /* of the last forward */
     gantry_tensor *col;     /* im2col of x (Conv2d) */
@@ -40,16 +40,19 @@ static gantry_status conv_bad_input(const conv_priv *p, const gantry_tensor *x, 
  * the convolution from its output back to its input. */
 static gantry_status conv_geometry(conv_priv *p, const gantry_tensor *x)
 {
-    if (x->ndim != 4 || x->shape[1] != p->in)
-        return conv_bad_input(p, x, p->in == 1 ? "is not [N, 1, H, W]" : "is not [N, in_channels, H, W]");
+    if ((x->ndim != 4 && x->ndim != 2) || x->shape[1] != p->in)
+        return conv_bad_input(p, x,
+                              p->in == 1 ? "is not [N, 1, H, W]" : "is not [N, in_channels, H, W] nor [N, in_channels]");
+    /* [N, in] is [N, in, 1, 1]: the same values in the same order */
+    size_t xh = x->ndim == 4 ? x->shape[2] : 1, xw = x->ndim == 4 ? x->shape[3] : 1;
     gantry_conv_geometry g = { .n = x->shape[0], .kh = p->k, .kw = p->k, .sh = p->stride, .sw = p->stride,
                                .ph = p->padding, .pw = p->padding };
     if (!p->transposed) {
         g.c = p->in;
-        g.h = x->shape[2];
-        g.w = x->shape[3];
+        g.h = xh;
+        g.w = xw;
     } else {
-        size_t h = x->shape[2], w = x->shape[3];
+        size_t h = xh, w = xw;
         if ((h - 1) * p->stride + p->k <= 2 * p->padding || (w - 1) * p->stride + p->k <= 2 * p->padding)
             return conv_bad_input(p, x, "is too small for this padding");
         g.c = p->out;
@@ -57,7 +60,7 @@ static gantry_status conv_geometry(conv_priv *p, const gantry_tensor *x)
         g.w = (w - 1) * p->stride + p->k - 2 * p->padding;
     }
     GANTRY_TRY(gantry_conv_geometry_finish(&g));
-    if (p->transposed && (g.oh != x->shape[2] || g.ow != x->shape[3]))
+    if (p->transposed && (g.oh != xh || g.ow != xw))
         return conv_bad_input(p, x, "does not map back onto itself");
     p->g = g;
     return GANTRY_OK;
@@ -90,7 +93,7 @@ static gantry_status conv_forward(gantry_layer *l, const gantry_tensor *x, int t
         GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &w2, p->t, 0.0f, p->col));
         GANTRY_TRY(gantry_op_col2im(p->col, l->y, g, 0));
     }
-    return gantry_op_bias_add(l->y, l->state[1].value);
+    return p->bias ? gantry_op_bias_add(l->y, l->state[1].value) : GANTRY_OK;
 }
 
 static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx)
@@ -109,7 +112,8 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
         GANTRY_TRY(gantry_op_swap_axes(dy, p->dt, g->n, p->out, pixels));
         if (param_grads) {
             GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->dt, p->col, gantry__grad_beta(param_grads), &dw2));
-            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
+            if (p->bias)
+                GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
         }
         if (need_dx) {
             GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
@@ -123,7 +127,8 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
         GANTRY_TRY(gantry_op_im2col(dy, p->dcol, g));
         if (param_grads) {
             GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->t, p->dcol, gantry__grad_beta(param_grads), &dw2));
-            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
+            if (p->bias)
+                GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
         }
         if (need_dx) {
             GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
@@ -143,14 +148,14 @@ static gantry_status conv_init(gantry_layer *l, uint64_t seed, uint64_t *offset)
     size_t fan_in = (p->transposed ? p->out : p->in) * p->k * p->k;
     float bound = (float)(1.0 / sqrt((double)fan_in));
     GANTRY_TRY(gantry__fill_uniform_host(l->state[0].value, seed, offset, bound));
-    return gantry__fill_uniform_host(l->state[1].value, seed, offset, bound);
+    return p->bias ? gantry__fill_uniform_host(l->state[1].value, seed, offset, bound) : GANTRY_OK;
 }
 
 static void conv_describe(const gantry_layer *l, char *buf, size_t size)
 {
     const conv_priv *p = l->priv;
-    snprintf(buf, size, "%s(%zu, %zu, kernel_size=%zu, stride=%zu, padding=%zu)", conv_name(p), p->in, p->out, p->k,
-             p->stride, p->padding);
+    snprintf(buf, size, "%s(%zu, %zu, kernel_size=%zu, stride=%zu, padding=%zu%s)", conv_name(p), p->in, p->out, p->k,
+             p->stride, p->padding, p->bias ? "" : ", bias=False");
 }
 
 static void conv_destroy(gantry_layer *l)
@@ -172,9 +177,10 @@ static const layer_class conv_class = {
     .rows_independent = 1,
 };
 
-gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,
-                                  size_t padding, gantry_layer **out_layer)
+gantry_status gantry__conv_create(gantry_backend *be, const gantry_conv_spec *spec, gantry_layer **out_layer)
 {
+    const int transposed = spec->transposed != 0;
+    const size_t in = spec->in, out = spec->out, k = spec->kernel, stride = spec->stride, padding = spec->padding;
     if (!in || !out || !k || !stride || padding >= k)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT,
                                 "%s(%zu, %zu, %zu, %zu, %zu): sizes, kernel and stride must be positive and "
@@ -183,14 +189,15 @@ gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in,
     GANTRY_TRY(gantry__layer_new(be, &conv_class, sizeof(conv_priv), out_layer));
     gantry_layer *l = *out_layer;
     conv_priv *p = l->priv;
-    *p = (conv_priv){ .transposed = transposed, .in = in, .out = out, .k = k, .stride = stride, .padding = padding };
+    *p = (conv_priv){ .transposed = transposed, .bias = !spec->no_bias, .in = in, .out = out, .k = k,
+                      .stride = stride, .padding = padding };
     size_t shape[4] = { transposed ? in : out, transposed ? out : in, k, k };
     gantry_status s = gantry__layer_add_state(l, "weight", in * out * k * k, 1);
     if (!s)
         s = gantry_tensor_reshape(l->state[0].value, 4, shape);
     if (!s)
         s = gantry_tensor_reshape(l->state[0].grad, 4, shape);
-    if (!s)
+    if (!s && p->bias)
         s = gantry__layer_add_state(l, "bias", out, 1);
     if (!s)
         s = conv_init(l, 0, &(uint64_t){ 0 });

@@ -76,9 +76,8 @@ void gantry__layer_destroy(gantry_layer *l);
 
 /* Sets a BatchNorm layer's gantry_bn_mode (no-op for other layers). */
 void gantry__batchnorm_set_virtual(gantry_layer *l, int mode);
-/* Conv2d(in, out, k, stride, padding) and ConvTranspose2d, square kernels. */
-gantry_status gantry__conv_create(gantry_backend *be, int transposed, size_t in, size_t out, size_t k, size_t stride,
-                                  size_t padding, gantry_layer **out_layer);
+/* Conv2d and ConvTranspose2d as the spec says, square kernels. */
+gantry_status gantry__conv_create(gantry_backend *be, const gantry_conv_spec *spec, gantry_layer **out_layer);
 /* Dropout(p); masks from Philox (seed, a per-layer counter). */
 gantry_status gantry__dropout_create(gantry_backend *be, float p, gantry_layer **out_layer);
 /* Minibatch discrimination: [N, A] -> [N, A + B] (B kernels of C dims). */

@@ -61,8 +61,8 @@ static int encode_png(FILE *fp, png_bytep *rows, uint32_t width, uint32_t height
     return 0;
 }
 
-gantry_status gantry_png_write_grid(const char *path, const float *images, size_t n, size_t c, size_t h, size_t w,
-                                    size_t per_row, size_t padding)
+static gantry_status write_grid(const char *path, const float *images, size_t n, size_t c, size_t h, size_t w,
+                                size_t per_row, size_t padding, size_t scale)
 {
     if (!path || !*path)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "png: empty output path");
@@ -85,12 +85,12 @@ gantry_status gantry_png_write_grid(const char *path, const float *images, size_
         pad = padding;
     }
     const size_t limit = 1u << 24; /* far beyond any sample grid, and overflow-safe */
-    if (h > limit || w > limit || pad > limit || xmaps > limit || ymaps > limit ||
-        (h + pad) * ymaps + pad > limit || (w + pad) * xmaps + pad > limit)
+    if (h > limit || w > limit || pad > limit || xmaps > limit || ymaps > limit || scale > 64 ||
+        (h * scale + pad) * ymaps + pad > limit || (w * scale + pad) * xmaps + pad > limit)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: grid of %zu %zux%zu images is too large", path, n, h,
                                 w);
-    size_t gh = ymaps * (h + pad) + pad;
-    size_t gw = xmaps * (w + pad) + pad;
+    size_t gh = ymaps * (h * scale + pad) + pad;
+    size_t gw = xmaps * (w * scale + pad) + pad;
     size_t row_bytes = gw * c;
     if (gh > SIZE_MAX / row_bytes)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: grid is too large", path);
@@ -103,13 +103,14 @@ gantry_status gantry_png_write_grid(const char *path, const float *images, size_
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: cannot allocate a %zux%zu grid", path, gw, gh);
     }
     for (size_t k = 0; k < n; k++) {
-        size_t y0 = (k / xmaps) * (h + pad) + pad;
-        size_t x0 = (k % xmaps) * (w + pad) + pad;
+        size_t y0 = (k / xmaps) * (h * scale + pad) + pad;
+        size_t x0 = (k % xmaps) * (w * scale + pad) + pad;
         const float *img = images + k * c * h * w;
-        for (size_t y = 0; y < h; y++)
-            for (size_t x = 0; x < w; x++)
+        for (size_t y = 0; y < h * scale; y++)
+            for (size_t x = 0; x < w * scale; x++)
                 for (size_t ch = 0; ch < c; ch++)
-                    pixels[(y0 + y) * row_bytes + (x0 + x) * c + ch] = to_pixel(img[(ch * h + y) * w + x]);
+                    pixels[(y0 + y) * row_bytes + (x0 + x) * c + ch] =
+                        to_pixel(img[(ch * h + y / scale) * w + x / scale]);
     }
     for (size_t y = 0; y < gh; y++)
         rows[y] = pixels + y * row_bytes;
@@ -129,4 +130,20 @@ gantry_status gantry_png_write_grid(const char *path, const float *images, size_
     free(rows);
     free(pixels);
     return s;
+}
+
+gantry_status gantry_png_write_grid(const char *path, const float *images, size_t n, size_t c, size_t h, size_t w,
+                                    size_t per_row, size_t padding)
+{
+    return write_grid(path, images, n, c, h, w, per_row, padding, 1);
+}
+
+gantry_status gantry_png_write_samples(const char *path, const float *images, size_t n, size_t c, size_t h, size_t w,
+                                       size_t per_row)
+{
+    const size_t pad = 2, min_width = 512;
+    size_t across = n < per_row ? n : per_row, scale = 1;
+    while (across && w && across * (w * scale + pad) + pad < min_width && scale < 64)
+        scale++;
+    return write_grid(path, images, n, c, h, w, per_row, pad, scale);
 }

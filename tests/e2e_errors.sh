@@ -70,7 +70,7 @@ expect 1 "train-images-idx3-ubyte" "IDX dimensions larger than the file" -- \
 expect 1 "batch size 64 is larger than the data set (4 images)" "data set smaller than one batch" -- "$gantry" train --data "$tmp/data" --out "$tmp/r5"
 expect 1 "cgan needs the data set's label file" "conditional model without labels" -- \
   "$gantry" train --model cgan --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/r6"
-expect 1 "image 2x2 must be a multiple of 4" "conv model on images it cannot halve twice" -- \
+expect 1 "no networks for 2x2 images; the conv models train on 28x28" "conv model on images it has no networks for" -- \
   "$gantry" train --model dcgan --data "$tmp/data" --batch 2 --steps 1 --out "$tmp/r7"
 expect 2 "\-\-labeled applies to \-\-model sgan only" "--labeled without sgan" -- "$gantry" train --labeled 10
 expect 2 "\-\-unroll '0'" "--unroll 0" -- "$gantry" train --unroll 0

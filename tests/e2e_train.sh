@@ -15,7 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 check() { if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; fail=1; fi; }
 
-# PNG signature and the 8x8 grid of 28x28 images with 2-pixel padding: 242x242.
+# PNG signature and the 8x8 grid of 28x28 images scaled 3x (to 512 pixels or more) with
+# 2-pixel borders: 8 * (84 + 2) + 2 = 690 wide.
 png_ok() {
   local f=$1 want=$2
   [[ $(od -An -tx1 -N8 "$f" | tr -d ' \n') == 89504e470d0a1a0a ]] || return 1
@@ -36,13 +37,13 @@ check "awk -F, 'NR>1 { for (i=2;i<=10;i++) if (\$i !~ /^-?[0-9]+\\.[0-9]+\$/) ba
   "every logged loss is a finite number and D's outputs are probabilities"
 check "[[ \$(tail -1 '$tmp/run/log.csv' | cut -d, -f1) == 100 ]]" "the last row is step 100"
 for f in samples.png samples-000050.png samples-000100.png; do
-  check "png_ok '$tmp/run/$f' '242 x 242'" "$f is a 242x242 PNG"
+  check "png_ok '$tmp/run/$f' '690 x 690'" "$f is a 690x690 PNG"
 done
 check "[[ -s '$tmp/run/checkpoint.safetensors' ]]" "checkpoint written"
 check "! ls '$tmp/run' | grep -q tmp" "no temporary files left in the run directory"
 
 "$gantry" sample --checkpoint "$tmp/run/checkpoint.safetensors" --n 10 --seed 3 --out "$tmp/s.png" >/dev/null
-check "png_ok '$tmp/s.png' '242 x 62'" "sample --n 10 writes a 242x62 grid (8 per row)"
+check "png_ok '$tmp/s.png' '690 x 174'" "sample --n 10 writes a 690x174 grid (8 per row)"
 "$gantry" sample --checkpoint "$tmp/run/checkpoint.safetensors" --n 12 --seed 3 --out "$tmp/s.npy" >/dev/null
 check "[[ \$(head -c 6 '$tmp/s.npy' | od -An -c | tr -d ' ') == '223NUMPY' ]]" "sample writes an .npy"
 check "grep -aq \"'shape': (12, 1, 28, 28)\" '$tmp/s.npy'" ".npy has shape (12, 1, 28, 28)"

@@ -196,20 +196,19 @@ static void test_batchnorm(void)
     gantry_seq_destroy(seq);
 }
 
+/* xshape of xdim dims; a 2-D [N, C] input is the [N, C, 1, 1] of a latent
+ * vector; no_bias drops the bias as the DCGAN paper's layers do. */
 static void conv_case(int line, int transposed, size_t in, size_t out, size_t k, size_t stride, size_t pad,
-                      const size_t *xshape, uint64_t seed)
+                      int no_bias, int xdim, const size_t *xshape, uint64_t seed)
 {
     char name[160];
-    snprintf(name, sizeof name, "%s(%zu, %zu, %zu, %zu, %zu) [%zu, %zu, %zu, %zu]",
-             transposed ? "ConvTranspose2d" : "Conv2d", in, out, k, stride, pad, xshape[0], xshape[1], xshape[2],
-             xshape[3]);
+    snprintf(name, sizeof name, "%s(%zu, %zu, %zu, %zu, %zu%s) [%zu, %zu, %zu, %zu]",
+             transposed ? "ConvTranspose2d" : "Conv2d", in, out, k, stride, pad, no_bias ? ", bias=False" : "",
+             xshape[0], xshape[1], xdim > 2 ? xshape[2] : 1, xdim > 2 ? xshape[3] : 1);
     gantry_seq *seq = new_seq();
-    if (transposed)
-        CHECK_OK(gantry_seq_add_conv_transpose2d(seq, in, out, k, stride, pad));
-    else
-        CHECK_OK(gantry_seq_add_conv2d(seq, in, out, k, stride, pad));
+    CHECK_OK(gantry_seq_add_conv(seq, &(gantry_conv_spec){ in, out, k, stride, pad, transposed, no_bias }));
     init_seq(seq, seed);
-    gantry_tensor *x = random_tensor(4, xshape, seed + 1, -1.0f, 1.0f, 0.0f);
+    gantry_tensor *x = random_tensor(xdim, xshape, seed + 1, -1.0f, 1.0f, 0.0f);
     grad_check_at(line, name, seq, x, seed + 2, 1e-2, CHECK_FD_TOL);
     gantry_tensor_destroy(x);
     gantry_seq_destroy(seq);
@@ -217,12 +216,14 @@ static void conv_case(int line, int transposed, size_t in, size_t out, size_t k,
 
 static void test_conv(void)
 {
-    conv_case(__LINE__, 0, 3, 4, 3, 2, 1, (size_t[]){ 2, 3, 5, 6 }, 41);
-    conv_case(__LINE__, 0, 2, 3, 4, 2, 1, (size_t[]){ 2, 2, 6, 6 }, 42);
-    conv_case(__LINE__, 0, 1, 2, 1, 1, 0, (size_t[]){ 1, 1, 3, 2 }, 43);
-    conv_case(__LINE__, 1, 3, 2, 4, 2, 1, (size_t[]){ 2, 3, 3, 4 }, 44);
-    conv_case(__LINE__, 1, 2, 3, 3, 1, 0, (size_t[]){ 1, 2, 2, 3 }, 45);
-    conv_case(__LINE__, 1, 2, 2, 3, 3, 2, (size_t[]){ 3, 2, 2, 2 }, 46);
+    conv_case(__LINE__, 0, 3, 4, 3, 2, 1, 0, 4, (size_t[]){ 2, 3, 5, 6 }, 41);
+    conv_case(__LINE__, 0, 2, 3, 4, 2, 1, 0, 4, (size_t[]){ 2, 2, 6, 6 }, 42);
+    conv_case(__LINE__, 0, 1, 2, 1, 1, 0, 0, 4, (size_t[]){ 1, 1, 3, 2 }, 43);
+    conv_case(__LINE__, 1, 3, 2, 4, 2, 1, 0, 4, (size_t[]){ 2, 3, 3, 4 }, 44);
+    conv_case(__LINE__, 1, 2, 3, 3, 1, 0, 0, 4, (size_t[]){ 1, 2, 2, 3 }, 45);
+    conv_case(__LINE__, 1, 2, 2, 3, 3, 2, 0, 4, (size_t[]){ 3, 2, 2, 2 }, 46);
+    conv_case(__LINE__, 0, 3, 2, 4, 2, 1, 1, 4, (size_t[]){ 2, 3, 6, 6 }, 47);
+    conv_case(__LINE__, 1, 5, 3, 4, 1, 0, 1, 2, (size_t[]){ 2, 5 }, 48);
 }
 
 static void test_minibatch_disc(void)

@@ -63,6 +63,10 @@ static void help(void)
            "  --model NAME        model (default gan): gan, cgan, dcgan, cdcgan, wgan, lsgan,\n"
            "                      began, sgan, with each paper's defaults (see gantry train --help)\n"
            "  --batch N           minibatch size (default 64)\n"
+           "  --image-size S      images of S x S (default 28): 28 for today's networks, 32, 64 or\n"
+           "                      128 for the DCGAN paper's all-convolutional ones\n"
+           "  --channels C        1 (grayscale, the default) or 3 (RGB)\n"
+           "  --width W           channels of the conv networks (default 64)\n"
            "  --steps N           timed training steps (default 50)\n"
            "  --warmup N          untimed training steps first (default 5)\n"
            "  --threads N         threads for backends that use them (default: GANTRY_NUM_THREADS,\n"
@@ -87,14 +91,28 @@ static void help(void)
 
 typedef struct bench_options {
     const char *backend, *model;
-    uint64_t batch, steps, warmup, threads;
+    uint64_t batch, steps, warmup, threads, image_size, channels, width;
     float min_time_ms;
     int json, ops, profile;
 } bench_options;
 
 static int parse(int argc, char **argv, bench_options *o)
 {
-    enum { O_BACKEND = 256, O_MODEL, O_BATCH, O_STEPS, O_WARMUP, O_THREADS, O_OPS, O_MINTIME, O_JSON, O_PROFILE };
+    enum {
+        O_BACKEND = 256,
+        O_MODEL,
+        O_BATCH,
+        O_STEPS,
+        O_WARMUP,
+        O_THREADS,
+        O_OPS,
+        O_MINTIME,
+        O_JSON,
+        O_PROFILE,
+        O_IMAGE_SIZE,
+        O_CHANNELS,
+        O_WIDTH
+    };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },
         { "backend", required_argument, NULL, O_BACKEND },
@@ -107,6 +125,9 @@ static int parse(int argc, char **argv, bench_options *o)
         { "min-time-ms", required_argument, NULL, O_MINTIME },
         { "json", no_argument, NULL, O_JSON },
         { "profile", no_argument, NULL, O_PROFILE },
+        { "image-size", required_argument, NULL, O_IMAGE_SIZE },
+        { "channels", required_argument, NULL, O_CHANNELS },
+        { "width", required_argument, NULL, O_WIDTH },
         { 0, 0, 0, 0 },
     };
     static const char cmd[] = "bench";
@@ -127,6 +148,12 @@ static int parse(int argc, char **argv, bench_options *o)
         case O_MINTIME: bad = cli_parse_float(cmd, "--min-time-ms", optarg, 0.0f, 600000.0f, &o->min_time_ms); break;
         case O_JSON: o->json = 1; break;
         case O_PROFILE: o->profile = 1; break;
+        case O_IMAGE_SIZE: bad = cli_parse_u64(cmd, "--image-size", optarg, 1, 4096, &o->image_size); break;
+        case O_CHANNELS:
+            bad = cli_parse_u64(cmd, "--channels", optarg, 1, 3, &o->channels) ||
+                  (o->channels == 2 && cli_usage_error(cmd, "--channels '2': 1 (grayscale) or 3 (RGB)"));
+            break;
+        case O_WIDTH: bad = cli_parse_u64(cmd, "--width", optarg, 1, 4096, &o->width); break;
         case '?': return -cli_getopt_error(cmd, argv);
         default: return -cli_usage_error(cmd, "unknown option");
         }
@@ -946,6 +973,12 @@ int cmd_bench(int argc, char **argv)
     }
     if (o.batch)
         config.batch = (size_t)o.batch;
+    if (o.image_size)
+        config.height = config.width = (size_t)o.image_size;
+    if (o.channels)
+        config.channels = (size_t)o.channels;
+    if (o.width)
+        config.base_channels = (size_t)o.width;
     config.seed = 0;
 
     bench_env env;

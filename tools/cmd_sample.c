@@ -110,7 +110,7 @@ int cmd_sample(int argc, char **argv)
     if (!s)
         s = gantry_gan_sample_labeled(gan, (size_t)n, seed, labels, images);
     if (!s && png)
-        s = gantry_png_write_grid(out, images, (size_t)n, cfg->channels, cfg->height, cfg->width, 8, 2);
+        s = gantry_png_write_samples(out, images, (size_t)n, cfg->channels, cfg->height, cfg->width, 8);
     if (!s && !png) {
         size_t shape[4] = { (size_t)n, cfg->channels, cfg->height, cfg->width };
         s = gantry_npy_write(out, images, 4, shape);

@@ -39,7 +39,16 @@ static void help(void)
            "options:\n"
            "  --model NAME        model to train (default gan)\n"
            "  --data SRC          fashion-mnist (default; GANTRY_DATA_DIR or\n"
-           "                      /usr/share/datasets/fashion-mnist) or a directory of IDX files\n"
+           "                      /usr/share/datasets/fashion-mnist), or your images: a folder of\n"
+           "                      PNG and JPEG files, searched recursively (class subfolders give\n"
+           "                      the labels of cgan, cdcgan and sgan, as torchvision's ImageFolder),\n"
+           "                      an .npy array [N, C, H, W] or [N, H, W, C] (uint8 or float), the\n"
+           "                      folder of CIFAR-10's binary batches, or a folder of IDX files.\n"
+           "                      A folder's decoded images are cached (GANTRY_CACHE_DIR)\n"
+           "  --image-size S      resize (antialiased) and centre-crop to S x S (default: the\n"
+           "                      images' own size when they all share one, else 64); the conv\n"
+           "                      models train on 28 and on 32, 64 or 128\n"
+           "  --channels C        1 (grayscale) or 3 (RGB) (default: the data's)\n"
            "  --limit N           use only the first N training images\n"
            "  --steps N           generator updates to run (0: write the initial model only)\n"
            "  --epochs N          passes over the data (default 1; exclusive with --steps)\n"
@@ -49,7 +58,8 @@ static void help(void)
            "                      minimax: minimise log(1 - D(G(z))), the paper's objective\n"
            "  --n-critic K        the same as --d-steps (wgan's name for it; default 5 there)\n"
            "  --lr X              learning rate (default: the model's)\n"
-           "  --width W           channels of the conv networks (default 64: G 2W, W; D W, 2W)\n"
+           "  --width W           channels of the conv networks (default 64; at 28x28 G 2W, W and\n"
+           "                      D W, 2W; at 64x64 G 8W ... W and D W ... 8W, as the DCGAN paper)\n"
            "  --clip C            clip D's weights to [-C, C] after each update (wgan: 0.01)\n"
            "  --label-smoothing A one-sided label smoothing: D's target for real data is A\n"
            "                      (fake stays 0); default 1 (none)\n"
@@ -66,6 +76,8 @@ static void help(void)
            "                      D is restored.  First-order: the gradient does NOT flow through\n"
            "                      the unrolled D updates, only through the unrolled D's output\n"
            "  --labeled N         sgan: labelled training images, N / 10 per class (default 1000)\n"
+           "  --test-data SRC     sgan: the images its accuracy is measured on (default: the\n"
+           "                      data's test split; a source without one keeps its last 10%%)\n"
            "  --began-gamma G     began: the diversity ratio gamma = E L(G(z)) / E L(x) (default 0.5;\n"
            "                      higher trades quality for diversity)\n"
            "  --began-lambda-k L  began: the step of the k_t control (default 0.001, the paper's;\n"
@@ -79,8 +91,8 @@ static void help(void)
            "                      settings, data order and noise: the result is bit for bit that\n"
            "                      of an uninterrupted run (on the same backend).  --steps/--epochs\n"
            "                      then count from the run's start (default: its own end); only\n"
-           "                      --data (a moved data set), --sample-every, --backend and --quiet\n"
-           "                      may be given with it\n\n"
+           "                      --data and --test-data (moved data), --sample-every, --backend and\n"
+           "                      --quiet may be given with it\n\n"
            "Ctrl-C stops after the current step and still writes samples, the checkpoint and the\n"
            "training state; `gantry train --resume DIR` continues from there.\n");
 }
@@ -89,7 +101,7 @@ static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
            O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA,
-           O_LAMBDA_K, O_RESUME };
+           O_LAMBDA_K, O_RESUME, O_IMAGE_SIZE, O_CHANNELS, O_TEST_DATA };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -106,6 +118,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "unroll", required_argument, NULL, O_UNROLL }, { "ref-bn", no_argument, NULL, O_REFBN },
         { "began-gamma", required_argument, NULL, O_GAMMA },
         { "began-lambda-k", required_argument, NULL, O_LAMBDA_K }, { "resume", required_argument, NULL, O_RESUME },
+        { "image-size", required_argument, NULL, O_IMAGE_SIZE }, { "channels", required_argument, NULL, O_CHANNELS },
+        { "test-data", required_argument, NULL, O_TEST_DATA },
         { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
@@ -116,7 +130,7 @@ static int parse(int argc, char **argv, train_options *o)
         int bad = 0;
         /* What a resumed run takes from its directory (the rest may change). */
         if (c >= O_MODEL && c != O_DATA && c != O_STEPS && c != O_EPOCHS && c != O_EVERY && c != O_BACKEND &&
-            c != O_QUIET && c != O_RESUME && !o->setting && index >= 0)
+            c != O_QUIET && c != O_RESUME && c != O_TEST_DATA && !o->setting && index >= 0)
             o->setting = options[index].name;
         index = -1;
         switch (c) {
@@ -154,6 +168,12 @@ static int parse(int argc, char **argv, train_options *o)
         case O_RESUME: o->resume = optarg; break;
         case O_UNROLL: bad = cli_parse_u64(cmd, "--unroll", optarg, 1, 100, &o->unroll); break;
         case O_LABELED: bad = cli_parse_u64(cmd, "--labeled", optarg, 1, 1u << 30, &o->labeled); break;
+        case O_IMAGE_SIZE: bad = cli_parse_u64(cmd, "--image-size", optarg, 1, 4096, &o->image_size); break;
+        case O_CHANNELS:
+            bad = cli_parse_u64(cmd, "--channels", optarg, 1, 3, &o->channels) ||
+                  (o->channels == 2 && cli_usage_error(cmd, "--channels '2': 1 (grayscale) or 3 (RGB)"));
+            break;
+        case O_TEST_DATA: o->test_data = optarg; break;
         case O_GLOSS:
             o->g_loss_set = 1;
             if (!strcmp(optarg, "nonsat"))

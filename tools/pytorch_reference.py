@@ -94,7 +94,42 @@ def dcgan_discriminator(width=64):
                          nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1))
 
 
+def tutorial_generator(width=64):
+    """The DCGAN paper's all-convolutional G, as gantry builds it for 32, 64 or
+    128 pixels: at 64x64 RGB the PyTorch DCGAN tutorial's Generator.main.  It
+    takes z as [N, Z_DIM, 1, 1]."""
+    k = {32: 3, 64: 4, 128: 5}[H]
+    ch = width << (k - 1)
+    layers = [nn.Unflatten(1, (Z_DIM, 1, 1)), nn.ConvTranspose2d(Z_DIM, ch, 4, 1, 0, bias=False)]
+    while True:
+        layers += [nn.BatchNorm2d(ch), nn.ReLU(True)]
+        if ch == width:
+            break
+        layers.append(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False))
+        ch //= 2
+    return nn.Sequential(*layers, nn.ConvTranspose2d(ch, C, 4, 2, 1, bias=False), nn.Tanh())
+
+
+def tutorial_discriminator(width=64):
+    """Its mirror, the tutorial's Discriminator.main with a logit (BCE with logits)."""
+    k = {32: 3, 64: 4, 128: 5}[H]
+    layers, ch = [nn.Conv2d(C, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)], width
+    for _ in range(1, k):
+        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
+                   nn.LeakyReLU(0.2, inplace=True)]
+        ch *= 2
+    return nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0, bias=False), nn.Flatten())
+
+
 MODELS = {"gan": (generator, discriminator), "dcgan": (dcgan_generator, dcgan_discriminator)}
+
+
+def models_for(model):
+    """gantry's networks for the image size (--image-size): the 28x28 DCGAN or
+    the paper's all-convolutional one."""
+    if model == "dcgan" and H != 28:
+        return tutorial_generator, tutorial_discriminator
+    return MODELS[model]
 
 
 class GAN:
@@ -103,7 +138,7 @@ class GAN:
         self.batch = batch
         self.stack_d = stack_d
         self.device = device
-        make_g, make_d = MODELS[model]
+        make_g, make_d = models_for(model)
         self.G, self.D = make_g().to(device), make_d().to(device)
         self.G.train()
         self.D.train()
@@ -245,6 +280,10 @@ def main():
     ap.add_argument("--warmup", type=non_negative, default=5, help="untimed steps first (default 5)")
     ap.add_argument("--stack-d", action="store_true",
                     help="gan: one D pass over real and fake stacked, as gantry runs it (default: two passes)")
+    ap.add_argument("--image-size", type=int, choices=(28, 32, 64, 128), default=28,
+                    help="square images of this size (default 28); dcgan at 32 to 128 is the DCGAN paper's "
+                         "all-convolutional networks, at 64 the PyTorch DCGAN tutorial's")
+    ap.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 (default) or 3 (RGB)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                     help="where PyTorch trains (default cpu; cuda: the first CUDA GPU)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -254,6 +293,8 @@ def main():
     if args.batch < 2:
         ap.error("--batch must be at least 2 (batch norm)")
 
+    global C, H, W
+    C, H, W = args.channels, args.image_size, args.image_size
     threads = args.threads if args.threads else online_cpus()
     pools = import_torch(threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -293,6 +334,7 @@ def main():
         "device": cpu_description() if args.device == "cpu" else torch.cuda.get_device_name(0),
         "torch_device": args.device,
         "model": args.model,
+        "image_shape": [C, H, W],
         "stack_d": args.stack_d,
         "batch": args.batch,
         "threads": torch.get_num_threads(),

@@ -17,10 +17,10 @@
 #define TRAIN_LOG_HEADER "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n"
 
 typedef struct train_options {
-    const char *model, *data, *out, *backend, *resume;
+    const char *model, *data, *out, *backend, *resume, *test_data;
     const char *setting; /* the first option given that --resume takes from the run instead */
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
-    uint64_t width, labeled, unroll;
+    uint64_t width, labeled, unroll, image_size, channels;
     float lr, clip, smoothing, gamma, lambda_k;
     int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
@@ -58,6 +58,7 @@ struct train_session {
     train_run_info info; /* what --resume needs; seconds counted from `start` */
     int is_sgan;
     gantry_dataset *ds;
+    gantry_dataset *held_out; /* sgan on a source without a test split: its last images */
     gantry_backend *be;
     gantry_gan *gan;
     gantry_loader *loader;
@@ -74,6 +75,11 @@ struct train_session {
     double session;        /* when this session's steps began */
 };
 
+/* Split `split` of `source` with the run's preprocessing (t->info's image
+ * size and channels), a progress line while a folder is decoded, and a
+ * warning for every image skipped. */
+gantry_status train_open_data(const train_session *t, const char *source, const char *split, size_t limit,
+                              gantry_dataset **out);
 /* mkdir -p t->out. */
 gantry_status train_make_out_dir(const train_session *t);
 /* Opens t->out/log.csv with fopen's mode, writing `header` (when not NULL). */

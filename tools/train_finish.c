@@ -5,39 +5,49 @@
 #include "tools/cli.h"
 #include "tools/train.h"
 
-/* sgan: D's accuracy on the test split, printed and written to accuracy.txt. */
-static gantry_status report_accuracy(gantry_gan *gan, const char *data, const char *out, int quiet)
+/* sgan: D's accuracy on the held-out images, --test-data or the data's test
+ * split, printed and written to accuracy.txt. */
+static gantry_status report_accuracy(train_session *t)
 {
-    gantry_dataset *test = NULL;
-    gantry_status s = gantry_dataset_load(data, "t10k", 0, &test);
-    if (s)
-        return s;
+    gantry_dataset *test = t->held_out;
+    const char *source = t->info.test_data[0] ? t->info.test_data : t->info.data;
+    if (!test)
+        GANTRY_TRY(train_open_data(t, source, "eval", 0, &test));
+    gantry_status s = GANTRY_OK;
     size_t chw = test->channels * test->height * test->width;
+    const gantry_gan_config *c = gantry_gan_config_of(t->gan);
+    if (test->channels != c->channels || test->height != c->height || test->width != c->width)
+        s = gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: test images of %zux%zux%zu for a model of %zux%zux%zu",
+                             source, test->channels, test->height, test->width, c->channels, c->height, c->width);
     uint8_t *pred = malloc(test->count ? test->count : 1);
     float *images = malloc((test->count ? test->count : 1) * chw * sizeof *images);
-    if (!pred || !images || !test->labels) {
-        s = gantry_set_error(pred && images ? GANTRY_NOT_FOUND : GANTRY_OUT_OF_MEMORY, "%s: test split without labels",
-                             data);
+    if (s) {
+        /* the shapes differ */
+    } else if (!pred || !images) {
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory for %zu test images", test->count);
+    } else if (!test->labels) {
+        s = gantry_set_error(GANTRY_NOT_FOUND, "%s: test images without labels", source);
     } else if (!(s = gantry_dataset_images(test, 0, test->count, images)) &&
-               !(s = gantry_gan_classify(gan, images, test->count, pred))) {
+               !(s = gantry_gan_classify(t->gan, images, test->count, pred))) {
         size_t right = 0;
         for (size_t i = 0; i < test->count; i++)
             right += pred[i] == test->labels[i];
         double acc = (double)right / (double)test->count;
         char path[4200];
-        snprintf(path, sizeof path, "%s/accuracy.txt", out);
+        snprintf(path, sizeof path, "%s/accuracy.txt", t->out);
         FILE *f = fopen(path, "w");
         if (f) {
             fprintf(f, "test_accuracy %.4f (%zu of %zu)\n", acc, right, test->count);
             fclose(f);
         }
-        if (!quiet)
+        if (!t->o.quiet)
             fprintf(stderr, "gantry: sgan test accuracy %.2f%% (%zu of %zu test images)\n", 100.0 * acc, right,
                     test->count);
     }
     free(pred);
     free(images);
-    gantry_dataset_destroy(test);
+    if (test != t->held_out)
+        gantry_dataset_destroy(test);
     return s;
 }
 
@@ -64,7 +74,7 @@ int train_finish(train_session *t, gantry_status s)
     if (s)
         return cli_fail(s);
     double secs = cli_now() - t->session;
-    if (t->is_sgan && (s = report_accuracy(t->gan, t->info.data, t->out, t->o.quiet)))
+    if (t->is_sgan && (s = report_accuracy(t)))
         return cli_fail(s);
     if (!t->o.quiet)
         summary(t, secs);

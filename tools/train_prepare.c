@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
 #include "tools/train.h"
@@ -95,7 +96,14 @@ static int fresh_settings(train_session *t)
         return rc;
     t->info.limit = t->o.limit;
     t->info.labeled = t->o.labeled;
+    t->info.image_size = t->o.image_size;
+    t->info.channels = t->o.channels;
     snprintf(t->info.data, sizeof t->info.data, "%s", t->o.data ? t->o.data : "fashion-mnist");
+    snprintf(t->info.test_data, sizeof t->info.test_data, "%s", t->o.test_data ? t->o.test_data : "");
+    if (t->o.test_data && strcmp(t->config.model, "sgan") != 0) {
+        fprintf(stderr, "gantry train: --test-data applies to --model sgan only\n");
+        return CLI_USAGE;
+    }
     t->is_sgan = strcmp(t->config.model, "sgan") == 0;
     return CLI_OK;
 }
@@ -183,11 +191,88 @@ static gantry_status set_labeled(gantry_gan *gan, const gantry_dataset *ds, size
     return s;
 }
 
+/* Decoding a folder of images can take a while the first time: a progress
+ * line on a terminal, a line per quarter otherwise. */
+typedef struct load_progress {
+    int quiet, tty;
+    double last;
+    size_t last_quarter;
+} load_progress;
+
+static void on_data_progress(size_t done, size_t total, void *user)
+{
+    load_progress *p = user;
+    if (p->quiet || !total)
+        return;
+    if (p->tty) {
+        double now = cli_now();
+        if (done < total && now - p->last < 0.1)
+            return;
+        p->last = now;
+        fprintf(stderr, "\rgantry: decoding images: %zu of %zu (%.0f%%)%s", done, total,
+                100.0 * (double)done / (double)total, done == total ? "\n" : "");
+        return;
+    }
+    size_t quarter = 4 * done / total;
+    if (quarter > p->last_quarter || done == total) {
+        p->last_quarter = quarter;
+        fprintf(stderr, "gantry: decoding images: %zu of %zu\n", done, total);
+    }
+}
+
+static void on_data_warning(const char *message, void *user)
+{
+    (void)user;
+    fprintf(stderr, "gantry: warning: %s\n", message);
+}
+
+/* Split `split` of `source`, sized and coloured as the run asks. */
+gantry_status train_open_data(const train_session *t, const char *source, const char *split, size_t limit,
+                              gantry_dataset **out)
+{
+    load_progress progress = { .quiet = t->o.quiet, .tty = isatty(STDERR_FILENO) };
+    gantry_data_options opts = { .image_size = (size_t)t->info.image_size,
+                                 .channels = (size_t)t->info.channels,
+                                 .warn = on_data_warning,
+                                 .progress = on_data_progress,
+                                 .user = &progress };
+    GANTRY_TRY(gantry_dataset_open(source, split, limit, &opts, out));
+    if ((*out)->skipped)
+        fprintf(stderr, "gantry: %s: %zu unusable image%s skipped (the warnings above name them)\n", source,
+                (*out)->skipped, (*out)->skipped == 1 ? "" : "s");
+    return GANTRY_OK;
+}
+
+/* sgan measures its accuracy on the data's test split, on --test-data, or,
+ * for a source without a test split (a folder, a .npy file), on its last
+ * tenth, which it does not train on. */
+static gantry_status hold_out(train_session *t)
+{
+    int has_test = strcmp(t->ds->kind, "idx") == 0 || strcmp(t->ds->kind, "cifar10") == 0;
+    if (!t->is_sgan || t->info.test_data[0] || has_test)
+        return GANTRY_OK;
+    size_t n = t->ds->count / 10;
+    if (n == 0)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "%s: %zu images are too few to hold out a tenth for sgan's accuracy (give --test-data)",
+                                t->info.data, t->ds->count);
+    GANTRY_TRY(gantry_dataset_split_off(t->ds, n, &t->held_out));
+    if (!t->o.quiet)
+        fprintf(stderr, "gantry: %s has no test split: sgan trains on its first %zu images and measures its accuracy "
+                        "on the last %zu (or give --test-data)\n",
+                t->info.data, t->ds->count, n);
+    return GANTRY_OK;
+}
+
 /* The data set, the backend and the configuration. */
 static gantry_status prepare_config(train_session *t)
 {
     const train_origin *origin = t->origin;
-    GANTRY_TRY(gantry_dataset_load(t->info.data, "train", (size_t)t->info.limit, &t->ds));
+    GANTRY_TRY(train_open_data(t, t->info.data, "train", (size_t)t->info.limit, &t->ds));
+    /* the images as they are now, so that a resumed run opens them alike */
+    t->info.image_size = t->ds->height == t->ds->width ? t->ds->height : 0;
+    t->info.channels = t->ds->channels;
+    GANTRY_TRY(hold_out(t));
     if (origin->check_data)
         GANTRY_TRY(origin->check_data(t));
     t->info.images = t->ds->count;
@@ -267,4 +352,5 @@ void train_close(train_session *t)
     gantry_gan_destroy(t->gan);
     gantry_backend_close(t->be);
     gantry_dataset_destroy(t->ds);
+    gantry_dataset_destroy(t->held_out);
 }

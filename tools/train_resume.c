@@ -19,11 +19,14 @@ size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_
     snprintf(text[3], sizeof text[3], "%" PRIu64, info->total);
     snprintf(text[4], sizeof text[4], "%" PRIu64, info->labeled);
     snprintf(text[5], sizeof text[5], "%.3f", info->seconds);
-    static const char *const keys[TRAIN_RUN_META] = { "run_data",  "run_limit",   "run_images",
-                                                      "run_total", "run_labeled", "run_seconds" };
+    snprintf(text[6], sizeof text[6], "%" PRIu64, info->image_size);
+    snprintf(text[7], sizeof text[7], "%" PRIu64, info->channels);
+    static const char *const keys[TRAIN_RUN_META] = { "run_data",       "run_limit",    "run_images",
+                                                      "run_total",      "run_labeled",  "run_seconds",
+                                                      "run_image_size", "run_channels", "run_test_data" };
     for (size_t i = 0; i < TRAIN_RUN_META; i++) {
         meta[i].key = keys[i];
-        meta[i].value = i ? text[i] : info->data;
+        meta[i].value = i == 0 ? info->data : i == 8 ? info->test_data : text[i];
     }
     return TRAIN_RUN_META;
 }
@@ -51,6 +54,17 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
         s = gantry_safetensors_meta_u64(st, "run_labeled", 0, &info->labeled);
     if (!s && (!secs || !(info->seconds = strtod(secs, &end), *secs && !*end) || !(info->seconds >= 0.0)))
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_seconds' is missing or not a time", path);
+    /* Runs from before --image-size, --channels and --test-data have none:
+     * their images were used as they came. */
+    if (!s && gantry_safetensors_meta(st, "run_image_size"))
+        s = gantry_safetensors_meta_u64(st, "run_image_size", 0, &info->image_size);
+    if (!s && gantry_safetensors_meta(st, "run_channels"))
+        s = gantry_safetensors_meta_u64(st, "run_channels", 0, &info->channels);
+    const char *test = gantry_safetensors_meta(st, "run_test_data");
+    if (!s && test && strlen(test) >= sizeof info->test_data)
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_test_data' is too long", path);
+    else if (!s && test)
+        memcpy(info->test_data, test, strlen(test) + 1);
     gantry_safetensors_destroy(st);
     return s;
 }
@@ -99,6 +113,8 @@ static int resumed_settings(train_session *t)
         return cli_fail(s);
     if (t->o.data)
         snprintf(t->info.data, sizeof t->info.data, "%s", t->o.data);
+    if (t->o.test_data)
+        snprintf(t->info.test_data, sizeof t->info.test_data, "%s", t->o.test_data);
     t->is_sgan = t->info.labeled > 0;
     return CLI_OK;
 }
@@ -121,6 +137,11 @@ static gantry_status resumed_configure(train_session *t)
     snprintf(path, sizeof path, "%s/%s", t->o.resume, TRAIN_STATE);
     GANTRY_TRY(gantry_gan_load_training(t->gan, path));
     t->config = *gantry_gan_config_of(t->gan);
+    const gantry_dataset *ds = t->ds;
+    if (ds->channels != t->config.channels || ds->height != t->config.height || ds->width != t->config.width)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: images of %zux%zux%zu, but the run in %s trained on %zux%zux%zu",
+                                t->info.data, ds->channels, ds->height, ds->width, t->o.resume, t->config.channels,
+                                t->config.height, t->config.width);
     return GANTRY_OK;
 }
 

@@ -13,8 +13,11 @@
 
 /* The run's own settings, stored in the training state's metadata. */
 typedef struct train_run_info {
-    char data[4096];   /* --data as given */
-    uint64_t limit;    /* --limit (0: all) */
+    char data[4096];      /* --data as given */
+    char test_data[4096]; /* sgan's --test-data ("": none) */
+    uint64_t limit;       /* --limit (0: all) */
+    uint64_t image_size;  /* the images' size and channels after preprocessing (0: as they come, */
+    uint64_t channels;    /* from runs that predate the options) */
     uint64_t images;   /* images the data set had: the data order depends on it */
     uint64_t total;    /* the steps the run was started for */
     uint64_t labeled;  /* sgan's --labeled (0 otherwise) */
@@ -22,7 +25,7 @@ typedef struct train_run_info {
 } train_run_info;
 
 /* The entries of `info` as metadata; `text` holds the values.  Returns the count. */
-#define TRAIN_RUN_META 6
+#define TRAIN_RUN_META 9
 size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_META],
                       char text[TRAIN_RUN_META][64]);
 /* Reads them back from DIR/train-state.safetensors (error naming the file

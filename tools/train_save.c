@@ -7,7 +7,6 @@
 
 #define GRID_IMAGES 64
 #define GRID_PER_ROW 8
-#define GRID_PADDING 2
 /* The sample grids use their own Philox key so they never share numbers
  * with the initial weights or the training noise. */
 #define GRID_SEED_MIX 0x9E3779B97F4A7C15ull
@@ -23,11 +22,9 @@ static gantry_status save_samples(train_session *t)
         count = TRAIN_GRID_MAX_IMAGES;
     GANTRY_TRY(gantry_gan_sample(t->gan, count, c->seed ^ GRID_SEED_MIX, t->grid));
     snprintf(path, sizeof path, "%s/samples-%06llu.png", t->out, (unsigned long long)gantry_gan_steps(t->gan));
-    GANTRY_TRY(gantry_png_write_grid(path, t->grid, count, c->channels, c->height, c->width, GRID_PER_ROW,
-                                     GRID_PADDING));
+    GANTRY_TRY(gantry_png_write_samples(path, t->grid, count, c->channels, c->height, c->width, GRID_PER_ROW));
     snprintf(path, sizeof path, "%s/samples.png", t->out);
-    return gantry_png_write_grid(path, t->grid, count, c->channels, c->height, c->width, GRID_PER_ROW,
-                                 GRID_PADDING);
+    return gantry_png_write_samples(path, t->grid, count, c->channels, c->height, c->width, GRID_PER_ROW);
 }
 
 /* The state last: --resume checks that it belongs to the checkpoint. */

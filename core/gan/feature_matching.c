@@ -37,10 +37,15 @@ void gantry__gan_fm_destroy(gantry_gan *gan)
     gan->fm = NULL;
 }
 
-/* Index of D's penultimate layer, whose output feature matching uses. */
+/* The layer whose output feature matching uses: the one before D's last
+ * layer with parameters, whose input is D's last features (the Linear of
+ * the MLP and 28x28 networks, the 4x4 Conv of the all-convolutional ones,
+ * after which only a Flatten may come).  Parameter names begin with their
+ * layer's index ("12.weight"). */
 static size_t feature_layer(const gantry_gan *gan)
 {
-    return gantry_seq_layer_count(gan->d) - 2;
+    const gantry_param *last = gantry_seq_param(gan->d, gantry_seq_param_count(gan->d) - 1);
+    return (size_t)strtoul(last->name, NULL, 10) - 1;
 }
 
 /* out [1, F] = the mean of D's features over the first batch of its last

@@ -141,6 +141,9 @@ gantry_status gantry__gan_check_config(const gantry_gan_config *c, const gan_mod
 
 /* networks.c */
 size_t gantry__gan_d_outputs(const gantry_gan *gan);
+/* k for the DCGAN paper's all-convolutional networks at S = 4 * 2^k
+ * (square images of 32, 64 or 128: k = 3, 4, 5), 0 for other shapes. */
+size_t gantry__gan_allconv_depth(const gantry_gan_config *c);
 gantry_status gantry__gan_build_networks(gantry_gan *gan);
 /* D, or its snapshot for --unroll, into d. */
 gantry_status gantry__gan_build_discriminator(const gantry_gan *gan, gantry_seq *d);

@@ -93,8 +93,10 @@ gantry_status gantry__gan_check_config(const gantry_gan_config *c, const gan_mod
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "batch %zu: batch norm needs at least 2", c->batch);
     if (!c->z_dim || !c->channels || !c->height || !c->width)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "model sizes must be positive");
-    if (m->conv && (c->height % 4 || c->width % 4 || c->height < 4 || c->width < 4))
-        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: image %zux%zu must be a multiple of 4 in both sizes",
+    if (m->conv && !(c->height == 28 && c->width == 28) && !gantry__gan_allconv_depth(c))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                                "%s: no networks for %zux%zu images; the conv models train on 28x28 (today's DCGAN "
+                                "networks) and 32x32, 64x64 or 128x128 (the DCGAN paper's); --image-size resizes",
                                 c->model, c->height, c->width);
     if (m->conv && (c->base_channels < 1 || c->base_channels > 4096))
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: width %zu outside 1..4096", c->model, c->base_channels);

@@ -1,5 +1,8 @@
-/* The networks of the models: the MLPs of Goodfellow et al. and the DCGAN
- * networks of Radford et al.; a family may build its own D (began.c). */
+/* The networks of the models: the MLPs of Goodfellow et al. over C*H*W,
+ * and the DCGAN networks of Radford et al.: for 28x28 images today's
+ * (Linear + two ConvTranspose2d, two Conv2d + Linear), for the sizes 32 to
+ * 128 the paper's all-convolutional ones (gantry__gan_allconv_depth); a
+ * family may build its own D (began.c). */
 #include "core/gan/gan_impl.h"
 #include "gantry/nn.h"
 
@@ -21,7 +24,8 @@ static gantry_status mlp_generator(gantry_seq *g, const gantry_gan_config *c, si
     return gantry_seq_add_unflatten(g, 3, image);
 }
 
-/* Minibatch discrimination (when configured), then D's last Linear. */
+/* Minibatch discrimination (when configured), then D's last Linear over
+ * `features` flattened values. */
 static gantry_status head(gantry_seq *d, const gantry_gan_config *c, size_t features, size_t out)
 {
     if (c->minibatch_disc) {
@@ -72,6 +76,67 @@ static gantry_status conv_discriminator(gantry_seq *d, const gantry_gan_config *
     return head(d, c, 2 * w * h4 * w4, out);
 }
 
+size_t gantry__gan_allconv_depth(const gantry_gan_config *c)
+{
+    if (c->height != c->width)
+        return 0;
+    for (size_t k = 3, size = 32; size <= 128; k++, size *= 2)
+        if (c->height == size)
+            return k;
+    return 0;
+}
+
+static gantry_status conv(gantry_seq *s, int transposed, size_t in, size_t out, size_t stride, size_t padding)
+{
+    return gantry_seq_add_conv(s, &(gantry_conv_spec){ .in = in, .out = out, .kernel = 4, .stride = stride,
+                                                      .padding = padding, .transposed = transposed, .no_bias = 1 });
+}
+
+/* The DCGAN paper's G for S = 4 * 2^k: z as [N, in, 1, 1] into
+ * ConvT(in, 2^(k-1) w, 4, 1, 0) (4x4), then stride-2 ConvT(4, 2, 1) blocks
+ * with BN and ReLU halving the channels to w at S/2, ConvT(w, C) to S and
+ * Tanh; no bias (every convolution but the last feeds a batch norm, and the
+ * PyTorch DCGAN tutorial's networks, whose state_dict this one matches at
+ * 64x64 RGB, have none). */
+static gantry_status allconv_generator(gantry_seq *g, const gantry_gan_config *c, size_t in)
+{
+    size_t k = gantry__gan_allconv_depth(c), ch = c->base_channels << (k - 1);
+    GANTRY_TRY(conv(g, 1, in, ch, 1, 0));
+    for (;;) {
+        GANTRY_TRY(gantry_seq_add_batchnorm(g, ch, 1e-5f, 0.1f));
+        GANTRY_TRY(gantry_seq_add_activation(g, GANTRY_ACT_RELU, 0.0f));
+        if (ch == c->base_channels)
+            break;
+        GANTRY_TRY(conv(g, 1, ch, ch / 2, 2, 1));
+        ch /= 2;
+    }
+    GANTRY_TRY(conv(g, 1, ch, c->channels, 2, 1));
+    return gantry_seq_add_activation(g, GANTRY_ACT_TANH, 0.0f);
+}
+
+/* Its mirror: Conv(in, w, 4, 2, 1) LReLU(0.2), stride-2 Conv blocks with BN
+ * and LReLU doubling the channels down to 4x4, then a 4x4 valid Conv to the
+ * outputs and Flatten; with minibatch discrimination the last Conv becomes
+ * Flatten, MBD and a Linear over the 4x4 features (the same product). */
+static gantry_status allconv_discriminator(gantry_seq *d, const gantry_gan_config *c, size_t in_channels,
+                                           size_t out)
+{
+    size_t k = gantry__gan_allconv_depth(c), ch = c->base_channels;
+    GANTRY_TRY(conv(d, 0, in_channels, ch, 2, 1));
+    GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    for (size_t i = 1; i < k; i++, ch *= 2) {
+        GANTRY_TRY(conv(d, 0, ch, ch * 2, 2, 1));
+        GANTRY_TRY(gantry_seq_add_batchnorm(d, ch * 2, 1e-5f, 0.1f));
+        GANTRY_TRY(gantry_seq_add_activation(d, GANTRY_ACT_LEAKY_RELU, 0.2f));
+    }
+    if (c->minibatch_disc) {
+        GANTRY_TRY(gantry_seq_add_flatten(d));
+        return head(d, c, ch * 16, out);
+    }
+    GANTRY_TRY(conv(d, 0, ch, out, 1, 0));
+    return gantry_seq_add_flatten(d);
+}
+
 /* D's outputs per image: a logit per class, or one logit or score. */
 size_t gantry__gan_d_outputs(const gantry_gan *gan)
 {
@@ -87,6 +152,8 @@ gantry_status gantry__gan_build_discriminator(const gantry_gan *gan, gantry_seq 
     size_t d_out = gantry__gan_d_outputs(gan);
     if (!gan->conv)
         return mlp_discriminator(d, c, gantry__gan_image_numel(c) + cond, d_out);
+    if (gantry__gan_allconv_depth(c))
+        return allconv_discriminator(d, c, c->channels + cond, d_out);
     return conv_discriminator(d, c, c->channels + cond, d_out);
 }
 
@@ -94,6 +161,8 @@ gantry_status gantry__gan_build_networks(gantry_gan *gan)
 {
     const gantry_gan_config *c = &gan->config;
     size_t g_in = c->z_dim + (gan->conditional ? c->classes : 0);
-    GANTRY_TRY(gan->conv ? conv_generator(gan->g, c, g_in) : mlp_generator(gan->g, c, g_in));
+    GANTRY_TRY(!gan->conv                        ? mlp_generator(gan->g, c, g_in)
+               : gantry__gan_allconv_depth(c) ? allconv_generator(gan->g, c, g_in)
+                                              : conv_generator(gan->g, c, g_in));
     return gantry__gan_build_discriminator(gan, gan->d);
 }

@@ -112,13 +112,19 @@ typedef struct gantry_data_options {
 } gantry_data_options;
 
 /* Opens split "train" or "t10k" ("test" is the same) of `source` (see the
- * top of this file).  `limit` > 0 keeps only the first `limit` usable
- * images.  `opts` may be NULL.  The caller owns *out. */
+ * top of this file); "eval" is the test split where the source has one
+ * (IDX, CIFAR-10) and all of a source that has not (a folder, a .npy
+ * file).  `limit` > 0 keeps only the first `limit` usable images.  `opts`
+ * may be NULL.  The caller owns *out. */
 GANTRY_API gantry_status gantry_dataset_open(const char *source, const char *split, size_t limit,
                                              const gantry_data_options *opts, gantry_dataset **out);
 /* gantry_dataset_open with the default options. */
 GANTRY_API gantry_status gantry_dataset_load(const char *source, const char *split, size_t limit,
                                              gantry_dataset **out);
+/* Moves the last `n` images (0 < n < ds->count) of a data set the library
+ * made into a new one, *tail (the caller owns it), keeping the first
+ * ds->count - n in `ds`: a held-out split of a source that has none. */
+GANTRY_API gantry_status gantry_dataset_split_off(gantry_dataset *ds, size_t n, gantry_dataset **tail);
 /* Releases a data set the library made (not one the caller built). */
 GANTRY_API void gantry_dataset_destroy(gantry_dataset *ds);
 

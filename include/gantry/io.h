@@ -22,6 +22,13 @@ extern "C" {
 GANTRY_API gantry_status gantry_png_write_grid(const char *path, const float *images, size_t n, size_t c,
                                                size_t h, size_t w, size_t per_row, size_t padding);
 
+/* A grid for people to look at: as gantry_png_write_grid with a 2-pixel
+ * border, each image scaled up by the smallest whole factor (nearest
+ * neighbour) that makes the grid at least 512 pixels wide, so that 28x28
+ * samples can be seen without zooming. */
+GANTRY_API gantry_status gantry_png_write_samples(const char *path, const float *images, size_t n, size_t c,
+                                                  size_t h, size_t w, size_t per_row);
+
 /* Writes a little-endian float32 C-order .npy (format 1.0). */
 GANTRY_API gantry_status gantry_npy_write(const char *path, const float *data, int ndim, const size_t *shape);
 /* Reads a float32 little-endian C-order .npy of up to 4 dims; *data is

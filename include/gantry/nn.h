@@ -52,6 +52,16 @@ GANTRY_API gantry_status gantry_seq_add_conv2d(gantry_seq *seq, size_t in, size_
  * output size (H - 1) stride - 2 padding + k. */
 GANTRY_API gantry_status gantry_seq_add_conv_transpose2d(gantry_seq *seq, size_t in, size_t out, size_t k,
                                                          size_t stride, size_t padding);
+/* Either convolution with every setting: bias=False (no_bias) drops the
+ * bias, as for a convolution that feeds a batch norm, whose shift makes a
+ * bias redundant (the DCGAN paper's code).  A 2-D input [N, in] is taken
+ * as [N, in, 1, 1] (a latent vector into the first ConvTranspose2d). */
+typedef struct gantry_conv_spec {
+    size_t in, out, kernel, stride, padding;
+    int transposed; /* ConvTranspose2d, else Conv2d */
+    int no_bias;
+} gantry_conv_spec;
+GANTRY_API gantry_status gantry_seq_add_conv(gantry_seq *seq, const gantry_conv_spec *spec);
 /* nn.Dropout(p): inverted dropout in training, identity in evaluation. */
 GANTRY_API gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p);
 /* Minibatch discrimination (Salimans et al. 2016): [N, in] -> [N, in + kernels],

@@ -59,6 +59,64 @@ def dcgan_generator(z_dim, c, h, w, width):
                          nn.ConvTranspose2d(width, c, 4, 2, 1), nn.Tanh())
 
 
+class TutorialGenerator(nn.Module):
+    """The PyTorch DCGAN tutorial's Generator (nz=100, ngf, nc), as written
+    there: the state_dict of gantry's dcgan G at 64x64 RGB loads into its
+    `main` with strict=True."""
+
+    def __init__(self, nz, ngf, nc):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+
+    def forward(self, x):
+        return self.main(x)
+
+
+class TutorialDiscriminator(nn.Module):
+    def __init__(self, ndf, nc):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.main(x)
+
+
+def allconv_generator(z_dim, c, size, width):
+    """The DCGAN paper's G at 32, 64 or 128 as gantry builds it (the
+    tutorial's at 64); z as [N, z_dim, 1, 1]."""
+    k = {32: 3, 64: 4, 128: 5}[size]
+    ch = width << (k - 1)
+    layers = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False)]
+    while True:
+        layers += [nn.BatchNorm2d(ch), nn.ReLU()]
+        if ch == width:
+            break
+        layers.append(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False))
+        ch //= 2
+    return nn.Sequential(*layers, nn.ConvTranspose2d(ch, c, 4, 2, 1, bias=False), nn.Tanh())
+
+
+def allconv_discriminator(c, size, width):
+    k = {32: 3, 64: 4, 128: 5}[size]
+    layers, ch = [nn.Conv2d(c, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)], width
+    for _ in range(1, k):
+        layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
+        ch *= 2
+    return nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0, bias=False), nn.Flatten())
+
+
 def dcgan_discriminator(c, h, w, width):
     return nn.Sequential(nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2),
                          nn.Conv2d(width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
@@ -104,8 +162,19 @@ def main():
     z_dim = int(meta["z_dim"])
     c, h, w = (int(v) for v in meta["image_shape"].split(","))
 
+    z_shape = (z_dim,)
     if model == "gan":
         G, D = generator(z_dim, c, h, w), discriminator(c, h, w)
+    elif model in ("dcgan", "lsgan", "wgan") and h == w == 64 and c == 3 and int(meta["width"]) == 64:
+        # the PyTorch DCGAN tutorial's own classes: their `main` takes the state_dict as it is
+        tg, td = TutorialGenerator(z_dim, 64, 3), TutorialDiscriminator(64, 3)
+        G, D = tg.main, td.main
+        z_shape = (z_dim, 1, 1)
+        print("the PyTorch DCGAN tutorial's Generator.main and Discriminator.main")
+    elif model in ("dcgan", "lsgan", "wgan") and h == w and h in (32, 64, 128):
+        width = int(meta["width"])
+        G, D = allconv_generator(z_dim, c, h, width), allconv_discriminator(c, h, width)
+        z_shape = (z_dim, 1, 1)
     elif model in ("dcgan", "lsgan", "wgan"):
         width = int(meta["width"])
         G, D = dcgan_generator(z_dim, c, h, w, width), dcgan_discriminator(c, h, w, width)
@@ -118,7 +187,7 @@ def main():
 
     ours = np.load(samples_path)
     n = ours.shape[0]
-    z = torch.from_numpy(philox_normal(seed, 0, n * z_dim).reshape(n, z_dim))
+    z = torch.from_numpy(philox_normal(seed, 0, n * z_dim).reshape((n,) + z_shape))
     with torch.no_grad():
         theirs = G(z).numpy()
     err = float(np.abs(theirs - ours).max())

@@ -119,14 +119,14 @@ static gantry_status build_activation(gantry_seq *seq, const void *arg)
 typedef struct conv_arg {
     int transposed;
     size_t in, out, k, stride, padding;
+    int no_bias;
 } conv_arg;
 
 static gantry_status build_conv(gantry_seq *seq, const void *arg)
 {
     const conv_arg *c = arg;
-    if (c->transposed)
-        return gantry_seq_add_conv_transpose2d(seq, c->in, c->out, c->k, c->stride, c->padding);
-    return gantry_seq_add_conv2d(seq, c->in, c->out, c->k, c->stride, c->padding);
+    return gantry_seq_add_conv(seq, &(gantry_conv_spec){ c->in, c->out, c->k, c->stride, c->padding, c->transposed,
+                                                         c->no_bias });
 }
 
 /* Linear -> BatchNorm -> LeakyReLU -> Linear -> Tanh, the GAN's pattern. */
@@ -142,8 +142,11 @@ static gantry_status build_stack(gantry_seq *seq, const void *arg)
 
 static const linear_arg l54 = { 5, 4 }, l63 = { 6, 3 }, l137 = { 13, 7 };
 static const size_t c2 = 2, c3 = 3, c4 = 4, c5 = 5;
-static const conv_arg conv1 = { 0, 3, 4, 3, 2, 1 }, conv2 = { 0, 2, 3, 4, 2, 1 }, conv3 = { 0, 1, 2, 1, 1, 0 };
-static const conv_arg convt1 = { 1, 3, 2, 4, 2, 1 }, convt2 = { 1, 2, 3, 3, 1, 0 }, convt3 = { 1, 2, 2, 3, 3, 2 };
+static const conv_arg conv1 = { 0, 3, 4, 3, 2, 1, 0 }, conv2 = { 0, 2, 3, 4, 2, 1, 0 }, conv3 = { 0, 1, 2, 1, 1, 0, 0 };
+static const conv_arg convt1 = { 1, 3, 2, 4, 2, 1, 0 }, convt2 = { 1, 2, 3, 3, 1, 0, 0 },
+                      convt3 = { 1, 2, 2, 3, 3, 2, 0 };
+/* The DCGAN paper's layers: no bias, and a latent vector [N, C] into the first ConvTranspose2d as [N, C, 1, 1]. */
+static const conv_arg conv4 = { 0, 3, 2, 4, 2, 1, 1 }, convt4 = { 1, 5, 3, 4, 1, 0, 1 };
 
 static const grad_config linear_configs[] = {
     { "Linear(5, 4) x [6, 5]", &l54, 2, { 6, 5 }, 11, 1e-2 },
@@ -166,11 +169,13 @@ static const grad_config conv_configs[] = {
     { "Conv2d(3, 4, 3, 2, 1) x [2, 3, 5, 6]", &conv1, 4, { 2, 3, 5, 6 }, 81, 1e-2 },
     { "Conv2d(2, 3, 4, 2, 1) x [2, 2, 6, 6]", &conv2, 4, { 2, 2, 6, 6 }, 82, 1e-2 },
     { "Conv2d(1, 2, 1, 1, 0) x [1, 1, 3, 2]", &conv3, 4, { 1, 1, 3, 2 }, 83, 1e-2 },
+    { "Conv2d(3, 2, 4, 2, 1, bias=False) x [2, 3, 6, 6]", &conv4, 4, { 2, 3, 6, 6 }, 87, 1e-2 },
 };
 static const grad_config convt_configs[] = {
     { "ConvTranspose2d(3, 2, 4, 2, 1) x [2, 3, 3, 4]", &convt1, 4, { 2, 3, 3, 4 }, 84, 1e-2 },
     { "ConvTranspose2d(2, 3, 3, 1, 0) x [1, 2, 2, 3]", &convt2, 4, { 1, 2, 2, 3 }, 85, 1e-2 },
     { "ConvTranspose2d(2, 2, 3, 3, 2) x [3, 2, 2, 2]", &convt3, 4, { 3, 2, 2, 2 }, 86, 1e-2 },
+    { "ConvTranspose2d(5, 3, 4, 1, 0, bias=False) x [2, 5]", &convt4, 2, { 2, 5 }, 88, 1e-2 },
 };
 static const grad_config stack_configs[] = {
     { "Linear-BN-LReLU-Linear-Tanh x [5, 4]", NULL, 2, { 5, 4 }, 90, 1e-2 },
