@@ -70,6 +70,10 @@ def main():
     ap.add_argument("--torch", action="append", default=None,
                     help="a Python with PyTorch (repeatable; default .venv-torch/bin/python)")
     ap.add_argument("--gemm", default="auto", help="comma-separated GANTRY_CPU_GEMM paths to time (default auto)")
+    ap.add_argument("--opencl", action="store_true", help="also time gantry's opencl backend")
+    ap.add_argument("--image-size", type=int, default=28, help="square images of this size (default 28; 64: the "
+                    "DCGAN paper's networks, the PyTorch tutorial's)")
+    ap.add_argument("--channels", type=int, default=1, help="1 (default) or 3")
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
     args = ap.parse_args()
     steps = args.steps or (40 if args.model == "gan" else 12)
@@ -80,6 +84,7 @@ def main():
             sys.exit("speed_vs_pytorch: no Python at %s (make it with tools/torch-venv.sh, or give --torch)" % py)
 
     programs = []  # (label, command, env)
+    shape = ["--image-size", str(args.image_size), "--channels", str(args.channels)]
     for path in args.gemm.split(","):
         env = dict(os.environ, GANTRY_NUM_THREADS=str(args.threads))
         if path != "auto":
@@ -87,12 +92,17 @@ def main():
         else:
             env.pop("GANTRY_CPU_GEMM", None)
         cmd = [args.gantry, "bench", "--backend", "cpu", "--model", args.model, "--batch", str(args.batch),
-               "--steps", str(steps), "--warmup", str(warmup), "--json"]
+               "--steps", str(steps), "--warmup", str(warmup), "--json"] + shape
         programs.append(("gantry cpu" + ("" if path == "auto" else " (%s GEMM)" % path), cmd, env, "gantry"))
+    if args.opencl:
+        env = dict(os.environ, GANTRY_NUM_THREADS=str(args.threads))
+        cmd = [args.gantry, "bench", "--backend", "opencl", "--model", args.model, "--batch", str(args.batch),
+               "--steps", str(steps), "--warmup", str(warmup), "--json"] + shape
+        programs.append(("gantry opencl", cmd, env, "gantry"))
     for py in pythons:
         cmd = [py, os.path.join(HERE, "pytorch_reference.py"), "--model", args.model, "--threads",
                str(args.threads), "--batch", str(args.batch), "--steps", str(max(steps // 2, 6)), "--warmup",
-               str(warmup), "--json"]
+               str(warmup), "--json"] + shape
         programs.append((py, cmd, dict(os.environ), "torch"))
 
     times = {p[0]: [] for p in programs}
@@ -123,8 +133,9 @@ def main():
     if args.json:
         print(json.dumps(result))
         return
-    print("%s, %d threads, batch %d, %d alternating rounds; CPU: %s (%s)" %
-          (args.model, args.threads, args.batch, args.rounds, result["cpu"], result["cpu_flags"]))
+    print("%s at %dx%dx%d, %d threads, batch %d, %d alternating rounds; CPU: %s (%s)" %
+          (args.model, args.channels, args.image_size, args.image_size, args.threads, args.batch, args.rounds,
+           result["cpu"], result["cpu_flags"]))
     print()
     print("| program | ms/step (median) | range over rounds | images/s | speed vs %s |" % info[first_torch])
     print("|---|---|---|---|---|")
