@@ -8,6 +8,8 @@
 #   - garments tinted with a colour per class (32x32 RGB): cdcgan learns the
 #     colours, each class's samples nearest to its own colour for at least 8
 #     of the 10 classes (tests/python/row_colors.py);
+#   - every model, and the tricks that change the networks, at 32x32 RGB on
+#     every backend;
 #   - dcgan at 64x64 RGB: its checkpoint loads into the PyTorch DCGAN
 #     tutorial's Generator.main and Discriminator.main with strict=True and
 #     reproduces gantry's samples (tests/python/torch_checkpoint.py);
@@ -74,6 +76,25 @@ check "cmp -s '$tmp/png-cached/checkpoint.safetensors' '$tmp/idx-cpu-dcgan/check
 "$gantry" train --backend cpu --model dcgan --width 4 --batch 8 --steps 3 --quiet --data "$tmp/jpeg" \
   --out "$tmp/jpeg-run" 2>"$tmp/err"
 check "[[ $? -eq 0 && -s '$tmp/jpeg-run/checkpoint.safetensors' ]]" "JPEG of quality 100 trains"
+
+# ---- every model and the tricks that touch the networks, at 32x32 RGB, on every backend ---------
+"$make_set" tinted "$data" "$tmp/t32" 96 || { echo "FAIL: cannot make the 32x32 set"; exit 1; }
+runs=("gan" "cgan" "dcgan" "cdcgan" "wgan --n-critic 2" "lsgan" "began" "sgan --labeled 20" "dcgan --minibatch-disc"
+      "cdcgan --feature-matching --label-smoothing 0.9" "dcgan --vbn" "gan --ref-bn" "dcgan --unroll 1")
+for be in "${backends[@]}"; do
+  for r in "${runs[@]}"; do
+    name=${r// /}
+    # shellcheck disable=SC2086
+    "$gantry" train --backend "$be" --model $r --data "$tmp/t32" --width 4 --batch 8 --steps 2 --quiet \
+      --out "$tmp/v32-$be-$name" 2>"$tmp/err" &&
+      "$gantry" sample --backend "$be" --checkpoint "$tmp/v32-$be-$name/checkpoint.safetensors" --n 4 \
+        --out "$tmp/v32-$be-$name/s.npy" >/dev/null 2>>"$tmp/err"
+    rc=$?
+    [[ $rc -eq 0 ]] || cat "$tmp/err"
+    check "[[ $rc -eq 0 ]] && awk -F, 'NR>1 { for (i=2;i<=10;i++) if (\$i !~ /^-?[0-9]+\\.[0-9]+\$/) bad=1 } END { exit bad || NR != 3 }' \
+      '$tmp/v32-$be-$name/log.csv'" "$be: --model $r trains on 32x32 RGB and samples"
+  done
+done
 
 # ---- the colour test -----------------------------------------------------------------------
 "$make_set" tinted "$data" "$tmp/tinted" 12800 || { echo "FAIL: cannot make the tinted set"; exit 1; }
