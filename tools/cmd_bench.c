@@ -761,11 +761,15 @@ static gantry_status conv_and_bn_cases(gantry_backend *be, gantry_seq *seq, cons
         wanted += conv_layer(seq, i, v) != 0 || bn_layer(seq, i);
     if (!wanted || !gantry_seq_param_count(seq))
         return GANTRY_OK;
-    /* The input: an image for a conv first layer, else the first Linear's. */
+    /* The input: an image for a conv first layer, a latent vector [N, in]
+     * for a ConvTranspose2d one, else the first Linear's. */
     gantry_tensor *x = NULL, *y;
     const gantry_param *first = gantry_seq_param(seq, 0);
-    if (conv_layer(seq, 0, v) == 1)
+    int first_kind = conv_layer(seq, 0, v);
+    if (first_kind == 1)
         TRY(gantry_tensor_create(be, 4, (size_t[]){ batch, v[0], config->height, config->width }, &x));
+    else if (first_kind == 2)
+        TRY(gantry_tensor_new(be, &x, batch, v[0], 0, 0));
     else
         TRY(gantry_tensor_new(be, &x, batch, gantry_tensor_dim(first->value, 1), 0, 0));
     gantry_status s = gantry_op_rand_uniform(x, DATA_SEED, 0, -1.0f, 1.0f);
