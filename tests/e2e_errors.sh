@@ -52,7 +52,7 @@ expect 2 "unknown command 'trian'" "unknown command" -- "$gantry" trian
 # GEMM paths: an unknown one is refused by name; a build without OpenBLAS
 # refuses that one (tests/test_cpu_threads.c checks which applies).
 if "$gantry" backends 2>/dev/null | grep -q "^cpu *loaded"; then
-  expect 1 "cpu: GANTRY_CPU_GEMM='blas' (expected own, openblas or auto)" "unknown GANTRY_CPU_GEMM" -- \
+  expect 1 "cpu: GANTRY_CPU_GEMM='blas' (expected auto, own, avx512, avx2, portable or openblas)" "unknown GANTRY_CPU_GEMM" -- \
     env GANTRY_CPU_GEMM=blas "$gantry" train --backend cpu --data "$tmp/data" --steps 1 --batch 2 --out "$tmp/r1"
 fi
 if "$gantry" backends 2>/dev/null | grep -q "^opencl *loaded"; then

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Training on the cpu backend gives the same checkpoint whatever the thread
-# count, on every GEMM path it has: for each of GANTRY_CPU_GEMM=own and
-# =openblas (where built in), gan (stacked MLP products), cgan at batch 8
+# count, on every GEMM path it has: for each of GANTRY_CPU_GEMM=avx2 and
+# =avx512 (where the CPU has them), =portable and =openblas (where built
+# in), gan (stacked MLP products), cgan at batch 8
 # (small products, which OpenBLAS runs through other kernels) and dcgan
 # (convolutions, batch norm) train a few steps at 1 thread, at 2 and 3,
 # with the cpu module that drops to one thread for every other few ops, and
 # 2 steps at 1 thread resumed to the end at 2 threads: every checkpoint and
-# training state must equal the 1-thread run's, bit for bit.
+# training state must equal the 1-thread run's, bit for bit.  And the
+# AVX-512 kernels train what the AVX2 ones train, bit for bit, also when a
+# run started on one is resumed on the other (a checkpoint moved between an
+# AVX2 and an AVX-512 machine).
 # usage: e2e_threads.sh GANTRY SOLO_CPU_DIR ST_EQUAL_PY
 set -u
 gantry=$1
@@ -25,13 +29,23 @@ same_run() {  # DIR_A DIR_B: same checkpoint and training state (but the clock)
     python3 "$st_equal" "$1/train-state.safetensors" "$2/train-state.safetensors" --ignore run_seconds
 }
 
-paths=(own)
+paths=()
+for p in avx2 avx512; do
+  if GANTRY_CPU_GEMM=$p "$gantry" train --backend cpu --steps 0 --limit 64 --data "$data" --out "$tmp/probe" \
+    --quiet 2>"$tmp/probe.err"; then
+    paths+=("$p")
+  else
+    grep -q "this CPU has no" "$tmp/probe.err" || { cat "$tmp/probe.err"; fail=1; }
+    echo "note: $(cat "$tmp/probe.err")"
+  fi
+done
+paths+=(portable)
 if GANTRY_CPU_GEMM=openblas "$gantry" train --backend cpu --steps 0 --limit 64 --data "$data" --out "$tmp/probe" \
   --quiet 2>"$tmp/probe.err"; then
   paths+=(openblas)
 else
   grep -q "no OpenBLAS" "$tmp/probe.err" || { cat "$tmp/probe.err"; fail=1; }
-  echo "note: this build has no OpenBLAS; testing the own path only"
+  echo "note: this build has no OpenBLAS"
 fi
 
 # name | options (steps included)
@@ -64,6 +78,14 @@ for path in "${paths[@]}"; do
     GANTRY_NUM_THREADS=1 ${base/--steps $steps/--steps 2} --out "$r2" >/dev/null 2>&1 &&
       GANTRY_NUM_THREADS=2 "$gantry" train --resume "$r2" --steps "$steps" --quiet >/dev/null 2>&1
     check "same_run '$one' '$r2'" "$path: $name 2 steps at 1 thread, resumed at 2 threads = at 1 thread"
+    if [[ $path == avx512 ]]; then
+      check "same_run '$tmp/avx2-$name-1' '$one'" "avx512: $name = avx2: $name"
+      r3=$tmp/cross-$name
+      # shellcheck disable=SC2086
+      GANTRY_CPU_GEMM=avx2 ${base/--steps $steps/--steps 2} --out "$r3" >/dev/null 2>&1 &&
+        "$gantry" train --resume "$r3" --steps "$steps" --quiet >/dev/null 2>&1
+      check "same_run '$one' '$r3'" "$name: 2 steps on avx2, resumed on avx512 = all on avx512"
+    fi
   done
 done
 exit $fail

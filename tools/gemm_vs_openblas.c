@@ -6,7 +6,7 @@
  * discriminator update, which stacks the real and the fake batch), in one
  * process, as docs/benchmarks.md's GEMM comparison was measured:
  *
- *   build/tools/gemm-vs-openblas [THREADS [ROUNDS]]
+ *   build/tools/gemm-vs-openblas [--model gan|dcgan|all] [THREADS [ROUNDS]]
  *       (default: every online CPU, 11 rounds, about 5 minutes here)
  *
  * Each product runs for samples of at least SAMPLE_S; the median sample is
@@ -151,34 +151,17 @@ done:
 }
 
 #define MAX_ROUNDS 99
-/* G's 5 layers: 3 products at 64 rows, the forward again at 128; D's 3:
- * 3 products at 64 and at 128 rows. */
-#define LAYER_ROWS 16
-#define PRODUCTS (5 * 3 + 5 + 3 * 3 * 2)
+#define MAX_PRODUCTS 64
 
-int main(int argc, char **argv)
+/* The gan model's Linear layers: G's 5 layers, 3 products at 64 rows and
+ * the forward again at 128; D's 3: 3 products at 64 and at 128 rows. */
+static size_t gan_products(product *ps, char (*labels)[48])
 {
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rounds = 11;
-    if (argc > 3 || (argc >= 2 && (threads = atoi(argv[1])) < 1) ||
-        (argc == 3 && ((rounds = atoi(argv[2])) < 1 || rounds > MAX_ROUNDS))) {
-        fprintf(stderr, "usage: gemm-vs-openblas [THREADS [ROUNDS]]   (ROUNDS 1..%d, default 11)\n", MAX_ROUNDS);
-        return 2;
-    }
-    gantry_backend_config config = { .num_threads = threads };
-    gantry_backend *be;
-    if (gantry_backend_open("cpu", &config, &be)) {
-        fprintf(stderr, "gemm-vs-openblas: %s\n", gantry_last_error());
-        return 1;
-    }
-    openblas_set_num_threads(threads);
-    printf("%d threads, %d rounds; %s; OpenBLAS %s\n\n", threads, rounds, gantry_backend_name(be),
-           openblas_get_config());
-    /* The gan model's Linear layers, in -> out, and the rows they see. */
     static const struct {
         char net;
         size_t in, out, rows;
         int passes; /* 3, or 1: the forward alone */
-    } layers[LAYER_ROWS] = {
+    } layers[] = {
         { 'G', 100, 128, BATCH, 3 },        { 'G', 128, 256, BATCH, 3 },        { 'G', 256, 512, BATCH, 3 },
         { 'G', 512, 1024, BATCH, 3 },       { 'G', 1024, 784, BATCH, 3 },       { 'G', 100, 128, 2 * BATCH, 1 },
         { 'G', 128, 256, 2 * BATCH, 1 },    { 'G', 256, 512, 2 * BATCH, 1 },    { 'G', 512, 1024, 2 * BATCH, 1 },
@@ -187,27 +170,94 @@ int main(int argc, char **argv)
         { 'D', 256, 1, 2 * BATCH, 3 },
     };
     static const char *const pass[3] = { "forward", "weight_grad", "input_grad" };
-    product ps[PRODUCTS];
-    char labels[PRODUCTS][48];
-    double flops[PRODUCTS];
     size_t count = 0;
     for (size_t l = 0; l < sizeof layers / sizeof *layers; l++) {
         size_t in = layers[l].in, out = layers[l].out, b = layers[l].rows;
         const product three[3] = { { b, out, in, 0, 1 }, { out, in, b, 1, 0 }, { b, in, out, 0, 0 } };
         for (int i = 0; i < layers[l].passes; i++, count++) {
             ps[count] = three[i];
-            snprintf(labels[count], sizeof labels[0], "%c %zu->%zu %s", layers[l].net, in, out, pass[i]);
-            flops[count] = 2.0 * (double)three[i].m * (double)three[i].n * (double)three[i].k;
+            snprintf(labels[count], 48, "%c %zu->%zu %s", layers[l].net, in, out, pass[i]);
         }
     }
-    assert(count == PRODUCTS);
-    static double own[PRODUCTS][MAX_ROUNDS], ob[PRODUCTS][MAX_ROUNDS], ratio[PRODUCTS][MAX_ROUNDS];
+    return count;
+}
+
+/* The dcgan model's products at batch 64, each once, as
+ * `gantry bench --model dcgan --ops` lists them: the Linear layers G.0 and
+ * D.6 and the convolutions' GEMMs (M x N x K, op(A) op(B)). */
+static size_t dcgan_products(product *ps, char (*labels)[48])
+{
+    static const struct {
+        const char *label;
+        product p;
+    } list[] = {
+        { "G.0 forward", { 64, 6272, 100, 0, 1 } },     { "G.0 weight_grad", { 6272, 100, 64, 1, 0 } },
+        { "G.0 input_grad", { 64, 100, 6272, 0, 0 } },  { "D.6 forward", { 64, 1, 6272, 0, 1 } },
+        { "D.6 weight_grad", { 1, 6272, 64, 1, 0 } },   { "D.6 input_grad", { 64, 6272, 1, 0, 0 } },
+        { "G.4 forward", { 1024, 3136, 128, 1, 0 } },   { "G.4 weight_grad", { 128, 1024, 3136, 0, 1 } },
+        { "G.4 input_grad", { 128, 3136, 1024, 0, 0 } }, { "G.7 forward", { 16, 12544, 64, 1, 0 } },
+        { "G.7 weight_grad", { 64, 16, 12544, 0, 1 } }, { "G.7 input_grad", { 64, 12544, 16, 0, 0 } },
+        { "D.0 forward", { 64, 12544, 16, 0, 0 } },     { "D.0 weight_grad", { 64, 16, 12544, 0, 1 } },
+        { "D.0 input_grad", { 16, 12544, 64, 1, 0 } },  { "D.2 forward", { 128, 3136, 1024, 0, 0 } },
+        { "D.2 weight_grad", { 128, 1024, 3136, 0, 1 } }, { "D.2 input_grad", { 1024, 3136, 128, 1, 0 } },
+    };
+    size_t count = 0;
+    for (size_t i = 0; i < sizeof list / sizeof *list; i++, count++) {
+        ps[count] = list[i].p;
+        snprintf(labels[count], 48, "dcgan %s", list[i].label);
+    }
+    return count;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: gemm-vs-openblas [--model gan|dcgan|all] [THREADS [ROUNDS]]   (ROUNDS 1..%d, default 11)\n",
+            MAX_ROUNDS);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), rounds = 11;
+    const char *model = "gan";
+    int arg = 1;
+    if (argc >= 3 && strcmp(argv[1], "--model") == 0) {
+        model = argv[2];
+        arg = 3;
+    }
+    if (strcmp(model, "gan") != 0 && strcmp(model, "dcgan") != 0 && strcmp(model, "all") != 0)
+        return usage();
+    if (argc - arg > 2 || (argc - arg >= 1 && (threads = atoi(argv[arg])) < 1) ||
+        (argc - arg == 2 && ((rounds = atoi(argv[arg + 1])) < 1 || rounds > MAX_ROUNDS)))
+        return usage();
+    gantry_backend_config config = { .num_threads = threads };
+    gantry_backend *be;
+    if (gantry_backend_open("cpu", &config, &be)) {
+        fprintf(stderr, "gemm-vs-openblas: %s\n", gantry_last_error());
+        return 1;
+    }
+    openblas_set_num_threads(threads);
+    const char *setting = getenv("GANTRY_CPU_GEMM");
+    printf("%d threads, %d rounds; %s (GANTRY_CPU_GEMM=%s); OpenBLAS %s\n\n", threads, rounds,
+           gantry_backend_name(be), setting ? setting : "auto", openblas_get_config());
+    static product ps[MAX_PRODUCTS];
+    static char labels[MAX_PRODUCTS][48];
+    double flops[MAX_PRODUCTS];
+    size_t count = 0;
+    if (strcmp(model, "dcgan") != 0)
+        count += gan_products(ps + count, labels + count);
+    if (strcmp(model, "gan") != 0)
+        count += dcgan_products(ps + count, labels + count);
+    assert(count <= MAX_PRODUCTS);
+    for (size_t i = 0; i < count; i++)
+        flops[i] = 2.0 * (double)ps[i].m * (double)ps[i].n * (double)ps[i].k;
+    static double own[MAX_PRODUCTS][MAX_ROUNDS], ob[MAX_PRODUCTS][MAX_ROUNDS], ratio[MAX_PRODUCTS][MAX_ROUNDS];
     double total_ratio[MAX_ROUNDS], total_own[MAX_ROUNDS], total_ob[MAX_ROUNDS];
     int rc = 0;
     for (int r = 0; r < rounds && !rc; r++) {
         fprintf(stderr, "round %d of %d...\n", r + 1, rounds);
         double own_s = 0.0, ob_s = 0.0, flop = 0.0;
-        for (size_t i = 0; i < PRODUCTS && !rc; i++) {
+        for (size_t i = 0; i < count && !rc; i++) {
             double o = 0.0, b = 0.0;
             rc = compare(be, &ps[i], r % 2 == 0, &o, &b);
             own[i][r] = flops[i] / o * 1e-9;
@@ -223,10 +273,10 @@ int main(int argc, char **argv)
     }
     if (!rc) {
         double worst = 1e9;
-        for (size_t i = 0; i < PRODUCTS; i++) {
+        for (size_t i = 0; i < count; i++) {
             const product *p = &ps[i];
             double q = median(ratio[i], (size_t)rounds);
-            printf("%-23s M %5zu  N %5zu  K %5zu  %s%s   own %7.1f   OpenBLAS %7.1f GFLOP/s   %4.0f%%\n", labels[i],
+            printf("%-26s M %5zu  N %5zu  K %5zu  %s%s   own %7.1f   OpenBLAS %7.1f GFLOP/s   %4.0f%%\n", labels[i],
                    p->m, p->n, p->k, p->ta ? "T" : "N", p->tb ? "T" : "N", median(own[i], (size_t)rounds),
                    median(ob[i], (size_t)rounds), 100.0 * q);
             if (p->m > 1 && p->n > 1 && p->k > 1 && q < worst) /* matrix-vector products aside */

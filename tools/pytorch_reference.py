@@ -286,6 +286,8 @@ def main():
     ap.add_argument("--channels", type=int, choices=(1, 3), default=1, help="1 (default) or 3 (RGB)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                     help="where PyTorch trains (default cpu; cuda: the first CUDA GPU)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="mixed precision: torch.autocast with bfloat16 around every step (the optimizers stay fp32)")
     ap.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = ap.parse_args()
     if args.stack_d and args.model != "gan":
@@ -309,7 +311,11 @@ def main():
     stats = None
     for step in range(args.warmup + args.steps):
         t0, c0 = time.perf_counter(), time.process_time()
-        stats = gan.train_step(pool[step % DATA_POOL])
+        if args.bf16:
+            with torch.autocast(device_type=args.device, dtype=torch.bfloat16):
+                stats = gan.train_step(pool[step % DATA_POOL])
+        else:
+            stats = gan.train_step(pool[step % DATA_POOL])
         t, c = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
         if step >= args.warmup:
             times.append(t)
@@ -335,6 +341,7 @@ def main():
         "torch_device": args.device,
         "model": args.model,
         "image_shape": [C, H, W],
+        "precision": "bf16 autocast" if args.bf16 else "fp32",
         "stack_d": args.stack_d,
         "batch": args.batch,
         "threads": torch.get_num_threads(),

@@ -146,16 +146,19 @@ static void cpu_describe(const gantry_backend_options *opts, char *buf, size_t s
 {
     if (!buf || size == 0)
         return;
-    int threads = threads_of(opts), avx2 = cpu_has_avx2();
+    int threads = threads_of(opts);
     char model[256], gemm[160], why[160];
     cpu_model(model, sizeof model);
     cpu_gemm_path path;
-    if (cpu_gemm_choose(gemm_setting(opts), avx2, &path, why, sizeof why) == 0)
-        cpu_gemm_describe(path, avx2, gemm, sizeof gemm);
+    cpu_isa isa;
+    if (cpu_gemm_choose(gemm_setting(opts), &path, &isa, why, sizeof why) == 0)
+        cpu_gemm_describe(path, isa, gemm, sizeof gemm);
     else
         snprintf(gemm, sizeof gemm, "none: create() will fail");
-    snprintf(buf, size, "host memory, %d thread%s%s%s\nGEMM: %s\n      %s (GANTRY_CPU_GEMM=own|openblas|auto)", threads,
-             threads == 1 ? "" : "s", model[0] ? "; CPU: " : "", model, gemm, why);
+    snprintf(buf, size,
+             "host memory, %d thread%s%s%s\nGEMM: %s\n"
+             "      %s (GANTRY_CPU_GEMM=auto|own|avx512|avx2|portable|openblas)",
+             threads, threads == 1 ? "" : "s", model[0] ? "; CPU: " : "", model, gemm, why);
 }
 
 static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
@@ -163,8 +166,9 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
     const gantry_host *host = host_of_options(opts);
     int avx2 = cpu_has_avx2();
     cpu_gemm_path path;
+    cpu_isa isa;
     char why[160];
-    if (cpu_gemm_choose(gemm_setting(opts), avx2, &path, why, sizeof why) != 0) {
+    if (cpu_gemm_choose(gemm_setting(opts), &path, &isa, why, sizeof why) != 0) {
         cpu_ctx tmp = { .host = host };
         return cpu_error(&tmp, GANTRY_INVALID_ARGUMENT, CPU_NAME ": %s", why);
     }
@@ -177,6 +181,7 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
     c->threads = threads_of(opts);
     c->avx2 = avx2;
     c->gemm_path = path;
+    c->kernels = cpu_kernels_of(isa);
     c->pack_stride = (size_t)CPU_MC * CPU_KC + (size_t)CPU_KC * CPU_NC;
     size_t bytes = (size_t)c->threads * c->pack_stride * sizeof(float);
     void *pack = NULL;

@@ -44,6 +44,8 @@
 /* Functions compiled for AVX2/FMA inside a module built for the baseline
  * ISA; called only where cpu_ctx.avx2 says the CPU has them. */
 #define CPU_AVX2 __attribute__((target("avx2,fma")))
+/* Likewise for AVX-512 (F; the kernels need nothing beyond it). */
+#define CPU_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #else
 #define CPU_X86 0
 #endif
@@ -51,15 +53,27 @@
 /* ---- the instance and its threads (cpu.c) ------------------------------- */
 
 typedef enum cpu_gemm_path {
-    CPU_GEMM_OWN = 0,      /* our packed kernels (AVX2/FMA or portable) */
+    CPU_GEMM_OWN = 0,      /* our packed kernels (cpu_ctx.kernels) */
     CPU_GEMM_OPENBLAS = 1, /* single-threaded cblas_sgemm calls on blocks fixed by the shape */
 } cpu_gemm_path;
+
+/* The instruction sets our GEMM kernels come in.  The AVX2 and AVX-512
+ * kernels give the same bits (see gemm_kernels.c); the portable one does
+ * not (no fused multiply-add). */
+typedef enum cpu_isa {
+    CPU_ISA_PORTABLE = 0,
+    CPU_ISA_AVX2 = 1,   /* AVX2 and FMA */
+    CPU_ISA_AVX512 = 2, /* AVX-512F, AVX2 and FMA */
+} cpu_isa;
+
+typedef struct cpu_kernels cpu_kernels;
 
 typedef struct cpu_ctx {
     const gantry_host *host; /* may be NULL when created without options */
     int threads;             /* >= 1 */
     int avx2;                /* the CPU has AVX2 and FMA */
     cpu_gemm_path gemm_path;
+    const cpu_kernels *kernels; /* the own path's kernels */
     float *pack;             /* threads * pack_stride floats, 64-byte aligned */
     size_t pack_stride;      /* per thread: CPU_MC*CPU_KC of A, then CPU_KC*CPU_NC of B */
     /* Held by a product while it uses `pack`: two host threads sharing an
@@ -156,12 +170,17 @@ static inline size_t cpu_min_size(size_t a, size_t b)
 
 /* ---- gemm (gemm.c, gemm_kernels.c) -------------------------------------- */
 
-/* GEMM blocking (floats).  The micro-kernel computes a CPU_MR x CPU_NR tile
- * of C from a packed CPU_MR-row panel of A and a packed CPU_NR-column panel
- * of B; a thread packs at most CPU_MC x CPU_KC of A and CPU_KC x CPU_NC of B
- * at a time, into buffers allocated once at create(). */
+/* GEMM blocking (floats).  A micro-kernel computes an mr x nr tile of C
+ * from a packed mr-row panel of A and a packed nr-column panel of B (6 x 16
+ * with AVX2 or portable code, 12 x 32 with AVX-512); a thread packs at most
+ * CPU_MC x CPU_KC of A and CPU_KC x CPU_NC of B at a time, into buffers
+ * allocated once at create().  CPU_MC and CPU_NC are multiples of every
+ * kernel's mr and nr.  CPU_KC also decides the rounding (each K block's
+ * sum is added to C), so it is the same for every kernel. */
 #define CPU_MR 6
 #define CPU_NR 16
+#define CPU_MR_MAX 12
+#define CPU_NR_MAX 32
 #define CPU_MC 120
 #define CPU_KC 256
 #define CPU_NC 1024
@@ -170,11 +189,36 @@ static inline size_t cpu_min_size(size_t a, size_t b)
  * against 32, 128 and 256 on the GAN step (Zen 3), 64 and 128 were best. */
 #define CPU_NC_SMALL_M 64
 
-/* A packed-GEMM micro-kernel: C[0..MR)[0..NR) (row stride ldc) =
- * alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C, not reading C when
- * beta == 0. */
+/* A packed-GEMM micro-kernel: C[0..mr)[0..nr) (row stride ldc) =
+ * alpha * sum_p a[p*mr + i] * b[p*nr + j] + beta * C, not reading C when
+ * beta == 0.  Every kernel computes each element of C the same way: one
+ * fused multiply-add per p in order from zero (a multiply and an add in the
+ * portable kernel), then alpha * acc, then + beta * C. */
 typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *c, size_t ldc, float alpha,
                                float beta);
+/* Packing into mr-row / nr-column panels, zero-padded at the edge.  pack_a:
+ * rows [0, mc) and columns [0, kc) of op(A), where a points at op(A)[0][0];
+ * pack_b likewise for op(B) rows [0, kc), columns [0, nc). */
+typedef void (*cpu_pack_a_fn)(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
+typedef void (*cpu_pack_b_fn)(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
+
+struct cpu_kernels {
+    cpu_isa isa;
+    const char *name; /* "AVX-512", "AVX2/FMA", "portable" */
+    size_t mr, nr;    /* at most CPU_MR_MAX, CPU_NR_MAX */
+    cpu_ukernel_fn full;
+    cpu_ukernel_fn narrow; /* computes and writes only the first nr/2 columns */
+    cpu_ukernel_fn short_rows; /* computes and writes only the first mr/2 rows */
+    cpu_pack_a_fn pack_a;
+    cpu_pack_b_fn pack_b;
+};
+
+/* The kernels for `isa` (which the CPU must have). */
+const cpu_kernels *cpu_kernels_of(cpu_isa isa);
+/* The widest instruction set the CPU has kernels for. */
+cpu_isa cpu_isa_best(void);
+/* The AVX-512 kernels (gemm_avx512.c); NULL where not compiled. */
+extern const cpu_kernels cpu_kernels_avx512;
 
 /* The two implementations behind cpu_gemm(), for benchmarks. */
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
@@ -182,23 +226,16 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
 int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);
 /* The path GANTRY_CPU_GEMM (`setting`, NULL for auto) picks on this CPU,
- * with the reason in `why`; -1 with `why` naming what is wrong for a value
- * that is not own/openblas/auto, or openblas in a build without it. */
-int cpu_gemm_choose(const char *setting, int avx2, cpu_gemm_path *path, char *why, size_t why_size);
+ * and for the own path the instruction set, with the reason in `why`; -1
+ * with `why` naming what is wrong for an unknown value, openblas in a build
+ * without it, or an instruction set this CPU lacks. */
+int cpu_gemm_choose(const char *setting, cpu_gemm_path *path, cpu_isa *isa, char *why, size_t why_size);
 int cpu_gemm_have_openblas(void);
 /* Sets up c->gemm_path once chosen (OpenBLAS's own thread count). */
 void cpu_gemm_init(cpu_ctx *c);
-/* "own AVX2/FMA kernels" or "OpenBLAS 0.3.21 (Haswell kernels), ..." into buf. */
-void cpu_gemm_describe(cpu_gemm_path path, int avx2, char *buf, size_t size);
-
-/* The full-tile kernel, or with `narrow` one that computes (and writes)
- * only the first 8 columns of the tile, for a last panel of <= 8 columns. */
-cpu_ukernel_fn cpu_ukernel_select(int avx2, int narrow);
-/* Packing into CPU_MR-row / CPU_NR-column panels, zero-padded at the edge.
- * pack_a: rows [0, mc) and columns [0, kc) of op(A), where a points at
- * op(A)[0][0]; pack_b likewise for op(B) rows [0, kc), columns [0, nc). */
-void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
-void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
+/* "own AVX-512 kernels (12 x 32 tiles)" or "OpenBLAS 0.3.21 (Haswell
+ * kernels), ..." into buf. */
+void cpu_gemm_describe(cpu_gemm_path path, cpu_isa isa, char *buf, size_t size);
 
 /* ---- elementwise (elementwise.c) ---------------------------------------- */
 

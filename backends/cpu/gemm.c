@@ -31,19 +31,21 @@
  * 91% or more in that run; 1 thread 62-65 against 61 (102-106%).  Single
  * products vary by up to 20% between runs on that shared VM.
  *
- * Decision (cpu_gemm_choose, below): GANTRY_CPU_GEMM=own|openblas forces
- * a path; auto picks one from the CPU alone, never from timings, so a
- * machine always rounds the same way.  Both paths give the same bits at any
- * thread count: this one by its order of operations, the OpenBLAS one by
+ * Decision (cpu_gemm_choose, below): GANTRY_CPU_GEMM forces a path or our
+ * kernels for one instruction set; auto picks from the CPU alone, never
+ * from timings, so a machine always rounds the same way.  Every path gives
+ * the same bits at any thread count: ours by its order of operations (and
+ * the AVX-512 kernels the same bits as the AVX2 ones), the OpenBLAS one by
  * cutting every product into blocks that follow from its shape alone.
  *
  * The driver splits C into a grid of thread blocks (rows in multiples of
- * CPU_MR, columns in multiples of CPU_NR), chosen to balance micro-tiles per
- * thread against the packing each thread repeats; each thread then runs a
- * Goto/BLIS-style blocked product on its block: at most NC columns of op(B)
- * at a time, at most KC deep, packed once into its own buffer, times at most
- * MC rows of op(A) packed likewise (each split into equal blocks), through
- * the 6 x 16 micro-kernel of gemm_kernels.c; when all of a block's rows
+ * the kernel's mr, columns in multiples of its nr), chosen to balance
+ * micro-tiles per thread against the packing each thread repeats; each
+ * thread then runs a Goto/BLIS-style blocked product on its block: at most
+ * NC columns of op(B) at a time, at most KC deep, packed once into its own
+ * buffer, times at most MC rows of op(A) packed likewise (each split into
+ * equal blocks), through the micro-kernel (cpu_kernels: 12 x 32 with
+ * AVX-512, 6 x 16 with AVX2 or portable code); when all of a block's rows
  * fit one MC block (the batch-64 forward products), A is packed first and
  * a transposed B 64 columns at a time, so packed B never leaves L2.
  * Ragged edge tiles are computed into a local tile and merged; a C of one
@@ -72,11 +74,11 @@ static const float *op_at(const float *x, size_t ld, int trans, size_t row, size
 
 /* Merges a computed tile (alpha already applied by the kernel with beta 0)
  * into the mr x nr corner of C. */
-static void merge_edge(const float *tile, size_t mr, size_t nr, float beta, float *c, size_t ldc)
+static void merge_edge(const float *tile, size_t ld_tile, size_t mr, size_t nr, float beta, float *c, size_t ldc)
 {
     for (size_t i = 0; i < mr; i++)
         for (size_t j = 0; j < nr; j++) {
-            float r = tile[i * CPU_NR + j];
+            float r = tile[i * ld_tile + j];
             if (beta != 0.0f)
                 r = r + beta * c[i * ldc + j];
             c[i * ldc + j] = r;
@@ -97,22 +99,28 @@ static size_t even_step(size_t total, size_t max, size_t unit)
 
 /* The micro-tiles of one packed mc x kc block of A times one packed
  * kc x nc block of B, into C at cm (which points at the blocks' corner). */
-static void run_tiles(cpu_ukernel_fn kernel, cpu_ukernel_fn narrow, size_t mc, size_t nc, size_t kc, float alpha,
-                      const float *pa, const float *pb, float beta_k, float *cm, size_t ldc)
+static void run_tiles(const cpu_kernels *kern, size_t mc, size_t nc, size_t kc, float alpha, const float *pa,
+                      const float *pb, float beta_k, float *cm, size_t ldc)
 {
-    _Alignas(64) float tile[CPU_MR * CPU_NR];
-    for (size_t jr = 0; jr < nc; jr += CPU_NR) {
-        size_t nr = nc - jr < CPU_NR ? nc - jr : CPU_NR;
+    _Alignas(64) float tile[CPU_MR_MAX * CPU_NR_MAX];
+    const size_t tmr = kern->mr, tnr = kern->nr;
+    for (size_t jr = 0; jr < nc; jr += tnr) {
+        size_t nr = nc - jr < tnr ? nc - jr : tnr;
         const float *bp = pb + jr * kc;
-        for (size_t ir = 0; ir < mc; ir += CPU_MR) {
-            size_t mr = mc - ir < CPU_MR ? mc - ir : CPU_MR;
+        for (size_t ir = 0; ir < mc; ir += tmr) {
+            size_t mr = mc - ir < tmr ? mc - ir : tmr;
             const float *ap = pa + ir * kc;
             float *ct = cm + ir * ldc + jr;
-            if (mr == CPU_MR && nr == CPU_NR) {
-                kernel(kc, ap, bp, ct, ldc, alpha, beta_k);
+            if (mr == tmr && nr == tnr) {
+                kern->full(kc, ap, bp, ct, ldc, alpha, beta_k);
             } else {
-                (nr <= 8 ? narrow : kernel)(kc, ap, bp, tile, CPU_NR, alpha, 0.0f);
-                merge_edge(tile, mr, nr, beta_k, ct, ldc);
+                cpu_ukernel_fn fn = kern->full;
+                if (nr <= tnr / 2)
+                    fn = kern->narrow;
+                else if (mr <= tmr / 2 && kern->short_rows)
+                    fn = kern->short_rows;
+                fn(kc, ap, bp, tile, tnr, alpha, 0.0f);
+                merge_edge(tile, tnr, mr, nr, beta_k, ct, ldc);
             }
         }
     }
@@ -131,10 +139,10 @@ static void run_tiles(cpu_ukernel_fn kernel, cpu_ukernel_fn narrow, size_t mc, s
 static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
                         const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
 {
-    cpu_ukernel_fn kernel = cpu_ukernel_select(c->avx2, 0), narrow = cpu_ukernel_select(c->avx2, 1);
+    const cpu_kernels *kern = c->kernels;
     float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
-    const size_t kstep = even_step(k, CPU_KC, 1), mstep = even_step(m, CPU_MC, CPU_MR);
-    const size_t nstep = even_step(n, CPU_NC, CPU_NR);
+    const size_t kstep = even_step(k, CPU_KC, 1), mstep = even_step(m, CPU_MC, kern->mr);
+    const size_t nstep = even_step(n, CPU_NC, kern->nr);
     if (m <= mstep) {
         /* Chunks of B^T are whole rows of the stored B, read along memory;
          * chunks of an untransposed B would be short runs of many rows, a
@@ -144,11 +152,11 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-            cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, 0, pc), lda, m, kc, pa);
+            kern->pack_a(ta, op_at(a, lda, ta, 0, pc), lda, m, kc, pa);
             for (size_t jc = 0; jc < n; jc += chunk) {
                 size_t nc = n - jc < chunk ? n - jc : chunk;
-                cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
-                run_tiles(kernel, narrow, m, nc, kc, alpha, pa, pb, beta_k, cm + jc, ldc);
+                kern->pack_b(tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
+                run_tiles(kern, m, nc, kc, alpha, pa, pb, beta_k, cm + jc, ldc);
             }
         }
         return;
@@ -158,11 +166,11 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? beta : 1.0f;
-            cpu_pack_b(c->avx2, tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
+            kern->pack_b(tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
             for (size_t ic = 0; ic < m; ic += mstep) {
                 size_t mc = m - ic < mstep ? m - ic : mstep;
-                cpu_pack_a(c->avx2, ta, op_at(a, lda, ta, ic, pc), lda, mc, kc, pa);
-                run_tiles(kernel, narrow, mc, nc, kc, alpha, pa, pb, beta_k, cm + ic * ldc + jc, ldc);
+                kern->pack_a(ta, op_at(a, lda, ta, ic, pc), lda, mc, kc, pa);
+                run_tiles(kern, mc, nc, kc, alpha, pa, pb, beta_k, cm + ic * ldc + jc, ldc);
             }
         }
     }
@@ -180,29 +188,30 @@ static void scale_c(size_t m, size_t n, float alpha, float beta, float *cm, size
 /* A grid of tm row blocks x tn column blocks over C. */
 typedef struct gemm_grid {
     size_t tm, tn;
-    size_t rows, cols; /* per block, multiples of CPU_MR / CPU_NR */
+    size_t rows, cols; /* per block, multiples of the tile's mr / nr */
 } gemm_grid;
 
 /* The grid of at most `limit` blocks (exactly `limit` when `exact` and the
- * tiles allow) minimising the largest block's cost: micro-tiles times their
- * multiply-adds, plus packing, a packed float counted as 8 multiply-adds. */
-static gemm_grid choose_grid(size_t m, size_t n, size_t k, size_t limit, int exact)
+ * tiles allow) minimising the largest block's cost: mr x nr micro-tiles
+ * times their multiply-adds, plus packing, a packed float counted as 8
+ * multiply-adds. */
+static gemm_grid choose_grid(size_t m, size_t n, size_t k, size_t mr, size_t nr, size_t limit, int exact)
 {
-    size_t mt = (m + CPU_MR - 1) / CPU_MR, nt = (n + CPU_NR - 1) / CPU_NR;
-    gemm_grid best = { 1, 1, mt * CPU_MR, nt * CPU_NR };
+    size_t mt = (m + mr - 1) / mr, nt = (n + nr - 1) / nr;
+    gemm_grid best = { 1, 1, mt * mr, nt * nr };
     double best_cost = -1.0;
     for (size_t tm = 1; tm <= limit && tm <= mt; tm++) {
         for (size_t tn = 1; tm * tn <= limit && tn <= nt; tn++) {
             if (exact && tm * tn != limit)
                 continue;
             size_t rt = (mt + tm - 1) / tm, ct = (nt + tn - 1) / tn; /* tiles per block */
-            double cost = (double)rt * ct * CPU_MR * CPU_NR * k + 8.0 * (double)(rt * CPU_MR + ct * CPU_NR) * k;
+            double cost = (double)rt * ct * mr * nr * k + 8.0 * (double)(rt * mr + ct * nr) * k;
             if (best_cost < 0.0 || cost < best_cost * 0.999) {
                 best_cost = cost;
                 best.tm = tm;
                 best.tn = tn;
-                best.rows = rt * CPU_MR;
-                best.cols = ct * CPU_NR;
+                best.rows = rt * mr;
+                best.cols = ct * nr;
             }
         }
     }
@@ -372,7 +381,7 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         gemm_serial(c, c->pack, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
-    gemm_grid g = choose_grid(m, n, k, threads, 0);
+    gemm_grid g = choose_grid(m, n, k, c->kernels->mr, c->kernels->nr, threads, 0);
     const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc };
     run_grid(c, &g, g.tm * g.tn, &p, own_block);
 }
@@ -430,16 +439,16 @@ static void blas_block(cpu_ctx *c, size_t thread, const gemm_args *q)
 
 static gemm_grid blas_blocks(size_t m, size_t n, size_t k)
 {
-    gemm_grid best = choose_grid(m, n, k, 1, 1);
+    gemm_grid best = choose_grid(m, n, k, CPU_MR, CPU_NR, 1, 1);
     if (m * n * k < 2 * CPU_GEMM_GRAIN)
         return best;
-    gemm_grid two = choose_grid(m, n, k, 2, 1);
+    gemm_grid two = choose_grid(m, n, k, CPU_MR, CPU_NR, 2, 1);
     if (two.tm * two.tn != 2)
         return best;
     best = two;
     const double limit = blas_cost(&two, m, n, k) + CPU_BLAS_OVERHEAD * (double)m * n * k;
     for (size_t blocks = 4; blocks <= CPU_BLAS_MAX_BLOCKS; blocks *= 2) {
-        gemm_grid g = choose_grid(m, n, k, blocks, 1);
+        gemm_grid g = choose_grid(m, n, k, CPU_MR, CPU_NR, blocks, 1);
         if (g.tm * g.tn == blocks && blas_cost(&g, m, n, k) <= limit)
             best = g;
     }
@@ -486,25 +495,23 @@ int cpu_gemm_have_openblas(void)
 #endif
 }
 
+static const char *const isa_setting[] = { "portable", "avx2", "avx512" };
+static const char *const isa_feature[] = { "", "AVX2/FMA", "AVX-512F" };
+
 /* Without a setting, the path follows from the CPU alone (never from
- * timings: the same machine must always round the same way): OpenBLAS, when
- * built in, on Intel CPUs with AVX-512, whose 512-bit units it uses and our
- * AVX2 kernels do not (measured on a 2-core Xeon: GAN step 9.2 against 10.4
- * ms, DCGAN 81 against 95); our kernels on other CPUs with AVX2/FMA, AMD's
- * AVX-512 ones included (Zen 4 runs 512-bit operations as two 256-bit
- * halves; measured on a 2-core EPYC: our GAN products 8.0 ms a step against
- * OpenBLAS's 10.3, the DCGAN's even); OpenBLAS where we only have the
- * portable kernel. */
-int cpu_gemm_choose(const char *setting, int avx2, cpu_gemm_path *path, char *why, size_t why_size)
+ * timings: the same machine must always round the same way): our kernels,
+ * the widest the CPU has, wherever it has AVX2/FMA, so every such x86 CPU
+ * computes the same bits (the AVX2 and AVX-512 kernels agree bit for bit);
+ * OpenBLAS only where we have just the portable kernel, when built in.
+ * Measured on a 2-core Zen 4 (AVX-512, OpenBLAS 0.3.21 running its
+ * Cooperlake kernels), see docs/benchmarks.md.  (Before our AVX-512
+ * kernels, auto picked OpenBLAS on Intel CPUs with AVX-512.) */
+int cpu_gemm_choose(const char *setting, cpu_gemm_path *path, cpu_isa *isa, char *why, size_t why_size)
 {
-    int blas = cpu_gemm_have_openblas();
-    if (setting && strcmp(setting, "own") == 0) {
-        *path = CPU_GEMM_OWN;
-        snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=own");
-        return 0;
-    }
+    const cpu_isa best = cpu_isa_best();
+    *isa = best;
     if (setting && strcmp(setting, "openblas") == 0) {
-        if (!blas) {
+        if (!cpu_gemm_have_openblas()) {
             snprintf(why, why_size,
                      "GANTRY_CPU_GEMM=openblas, but this build has no OpenBLAS (meson setup -Dopenblas=enabled)");
             return -1;
@@ -513,31 +520,36 @@ int cpu_gemm_choose(const char *setting, int avx2, cpu_gemm_path *path, char *wh
         snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=openblas");
         return 0;
     }
+    if (setting && strcmp(setting, "own") == 0) {
+        *path = CPU_GEMM_OWN;
+        snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=own (the widest kernels this CPU runs)");
+        return 0;
+    }
+    for (int i = CPU_ISA_PORTABLE; setting && i <= CPU_ISA_AVX512; i++) {
+        if (strcmp(setting, isa_setting[i]) != 0)
+            continue;
+        if ((cpu_isa)i > best) {
+            snprintf(why, why_size, "GANTRY_CPU_GEMM=%s, but this CPU has no %s", setting, isa_feature[i]);
+            return -1;
+        }
+        *path = CPU_GEMM_OWN;
+        *isa = (cpu_isa)i;
+        snprintf(why, why_size, "forced by GANTRY_CPU_GEMM=%s", setting);
+        return 0;
+    }
     if (setting && strcmp(setting, "auto") != 0) {
-        snprintf(why, why_size, "GANTRY_CPU_GEMM='%.60s' (expected own, openblas or auto)", setting);
+        snprintf(why, why_size,
+                 "GANTRY_CPU_GEMM='%.60s' (expected auto, own, avx512, avx2, portable or openblas)", setting);
         return -1;
     }
-    int avx512 = 0, intel = 0;
-#if CPU_X86
-    __builtin_cpu_init();
-    avx512 = __builtin_cpu_supports("avx512f");
-    intel = __builtin_cpu_is("intel");
-#else
-    avx2 = 0; /* our vector kernels are x86 only */
-#endif
-    if (!blas) {
-        *path = CPU_GEMM_OWN;
-        snprintf(why, why_size, "auto: built without OpenBLAS");
-    } else if (!avx2) {
+    if (best == CPU_ISA_PORTABLE && cpu_gemm_have_openblas()) {
         *path = CPU_GEMM_OPENBLAS;
         snprintf(why, why_size, "auto: no AVX2/FMA, where we have only a portable kernel");
-    } else if (avx512 && intel) {
-        *path = CPU_GEMM_OPENBLAS;
-        snprintf(why, why_size, "auto: an Intel CPU with AVX-512, twice as wide as our AVX2 kernels");
     } else {
         *path = CPU_GEMM_OWN;
-        snprintf(why, why_size, "auto: AVX2/FMA%s, where our kernels are as fast as OpenBLAS",
-                 avx512 ? " (AVX-512, not Intel's)" : "");
+        snprintf(why, why_size, "auto: %s", best == CPU_ISA_PORTABLE ? "built without OpenBLAS"
+                                            : best == CPU_ISA_AVX512 ? "AVX-512 (same bits as AVX2)"
+                                                                     : "AVX2/FMA (same bits as AVX-512)");
     }
     return 0;
 }
@@ -553,7 +565,7 @@ void cpu_gemm_init(cpu_ctx *c)
 #endif
 }
 
-void cpu_gemm_describe(cpu_gemm_path path, int avx2, char *buf, size_t size)
+void cpu_gemm_describe(cpu_gemm_path path, cpu_isa isa, char *buf, size_t size)
 {
 #ifdef GANTRY_CPU_HAVE_OPENBLAS
     if (path == CPU_GEMM_OPENBLAS) {
@@ -568,7 +580,8 @@ void cpu_gemm_describe(cpu_gemm_path path, int avx2, char *buf, size_t size)
     }
 #endif
     (void)path;
-    snprintf(buf, size, "own %s kernels", avx2 ? "AVX2/FMA" : "portable");
+    const cpu_kernels *k = cpu_kernels_of(isa);
+    snprintf(buf, size, "own %s kernels (%zu x %zu tiles)", k->name, k->mr, k->nr);
 }
 
 gantry_status cpu_gemm(void *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, gantry_mem a,

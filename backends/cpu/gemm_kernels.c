@@ -1,6 +1,8 @@
-/* gantry cpu backend: the GEMM micro-kernels and the packing routines.
+/* gantry cpu backend: the portable and AVX2 GEMM micro-kernels and packing
+ * routines, and the table of kernels by instruction set (the AVX-512 ones
+ * are in gemm_avx512.c).
  *
- * One tile shape everywhere: CPU_MR x CPU_NR = 6 x 16 floats of C, held in
+ * Here one tile shape: CPU_MR x CPU_NR = 6 x 16 floats of C, held in
  * twelve 8-float accumulators.  A is packed in 6-row panels (for each p the
  * 6 values op(A)[i0..i0+6)[p]), B in 16-column panels (for each p the 16
  * values op(B)[p][j0..j0+16)), zero-padded at the edges, so the kernel never
@@ -18,7 +20,7 @@
 #include "cpu_impl.h"
 
 #if CPU_X86
-#include <immintrin.h>
+#include "gemm_x86.h"
 #endif
 
 /* ---- portable versions ---------------------------------------------------- */
@@ -79,10 +81,10 @@ static void ukernel_generic_8(size_t k, const float *a, const float *b, float *c
     ukernel_generic_cols(k, a, b, c, ldc, alpha, beta, 8);
 }
 
-static void pack_a_generic(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+static void pack_a_panels(size_t mr_panel, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
 {
-    for (size_t i0 = 0; i0 < mc; i0 += CPU_MR) {
-        size_t mr = mc - i0 < CPU_MR ? mc - i0 : CPU_MR;
+    for (size_t i0 = 0; i0 < mc; i0 += mr_panel) {
+        size_t mr = mc - i0 < mr_panel ? mc - i0 : mr_panel;
         if (trans) {
             /* op(A)[i][p] = a[p*lda + i]: each p is a contiguous run. */
             for (size_t p = 0; p < kc; p++) {
@@ -90,27 +92,24 @@ static void pack_a_generic(int trans, const float *a, size_t lda, size_t mc, siz
                 size_t r = 0;
                 for (; r < mr; r++)
                     dst[r] = src[r];
-                for (; r < CPU_MR; r++)
+                for (; r < mr_panel; r++)
                     dst[r] = 0.0f;
-                dst += CPU_MR;
+                dst += mr_panel;
             }
         } else {
-            const float *rows[CPU_MR];
-            for (size_t r = 0; r < CPU_MR; r++)
-                rows[r] = r < mr ? a + (i0 + r) * lda : NULL;
             for (size_t p = 0; p < kc; p++) {
-                for (size_t r = 0; r < CPU_MR; r++)
-                    dst[r] = rows[r] ? rows[r][p] : 0.0f;
-                dst += CPU_MR;
+                for (size_t r = 0; r < mr_panel; r++)
+                    dst[r] = r < mr ? a[(i0 + r) * lda + p] : 0.0f;
+                dst += mr_panel;
             }
         }
     }
 }
 
-static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+static void pack_b_panels(size_t nr_panel, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
 {
-    for (size_t j0 = 0; j0 < nc; j0 += CPU_NR) {
-        size_t nr = nc - j0 < CPU_NR ? nc - j0 : CPU_NR;
+    for (size_t j0 = 0; j0 < nc; j0 += nr_panel) {
+        size_t nr = nc - j0 < nr_panel ? nc - j0 : nr_panel;
         if (!trans) {
             /* op(B)[p][j] = b[p*ldb + j]: each p is a contiguous run. */
             for (size_t p = 0; p < kc; p++) {
@@ -118,9 +117,9 @@ static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, siz
                 size_t j = 0;
                 for (; j < nr; j++)
                     dst[j] = src[j];
-                for (; j < CPU_NR; j++)
+                for (; j < nr_panel; j++)
                     dst[j] = 0.0f;
-                dst += CPU_NR;
+                dst += nr_panel;
             }
         } else {
             /* op(B)[p][j] = b[j*ldb + p]: a transpose. */
@@ -128,12 +127,22 @@ static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, siz
                 size_t j = 0;
                 for (; j < nr; j++)
                     dst[j] = b[(j0 + j) * ldb + p];
-                for (; j < CPU_NR; j++)
+                for (; j < nr_panel; j++)
                     dst[j] = 0.0f;
-                dst += CPU_NR;
+                dst += nr_panel;
             }
         }
     }
+}
+
+static void pack_a_generic(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+{
+    pack_a_panels(CPU_MR, trans, a, lda, mc, kc, dst);
+}
+
+static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
+{
+    pack_b_panels(CPU_NR, trans, b, ldb, kc, nc, dst);
 }
 
 /* ---- AVX2 / FMA versions -------------------------------------------------- */
@@ -214,31 +223,6 @@ CPU_AVX2 static void ukernel_avx2_8(size_t k, const float *a, const float *b, fl
             r = _mm256_add_ps(r, _mm256_mul_ps(vb, _mm256_loadu_ps(cr)));
         _mm256_storeu_ps(cr, r);
     }
-}
-
-/* Eight rows of 8 floats, transposed: out[q] = { r0[q], ..., r7[q] }. */
-CPU_AVX2 static inline void transpose8(__m256 r[8])
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
 /* The transposed B (op(B)[p][j] = b[j*ldb + p], the forward pass's x W^T):
@@ -332,36 +316,52 @@ CPU_AVX2 static void pack_a_avx2(int trans, const float *a, size_t lda, size_t m
 
 /* ---- selection ------------------------------------------------------------ */
 
-cpu_ukernel_fn cpu_ukernel_select(int avx2, int narrow)
+static const cpu_kernels kernels_portable = {
+    .isa = CPU_ISA_PORTABLE,
+    .name = "portable",
+    .mr = CPU_MR,
+    .nr = CPU_NR,
+    .full = ukernel_generic,
+    .narrow = ukernel_generic_8,
+    .short_rows = NULL,
+    .pack_a = pack_a_generic,
+    .pack_b = pack_b_generic,
+};
+
+#if CPU_X86
+static const cpu_kernels kernels_avx2 = {
+    .isa = CPU_ISA_AVX2,
+    .name = "AVX2/FMA",
+    .mr = CPU_MR,
+    .nr = CPU_NR,
+    .full = ukernel_avx2,
+    .narrow = ukernel_avx2_8,
+    .short_rows = NULL,
+    .pack_a = pack_a_avx2,
+    .pack_b = pack_b_avx2,
+};
+#endif
+
+const cpu_kernels *cpu_kernels_of(cpu_isa isa)
 {
 #if CPU_X86
-    if (avx2)
-        return narrow ? ukernel_avx2_8 : ukernel_avx2;
+    if (isa == CPU_ISA_AVX512)
+        return &cpu_kernels_avx512;
+    if (isa == CPU_ISA_AVX2)
+        return &kernels_avx2;
 #endif
-    (void)avx2;
-    return narrow ? ukernel_generic_8 : ukernel_generic;
+    (void)isa;
+    return &kernels_portable;
 }
 
-void cpu_pack_a(int avx2, int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst)
+cpu_isa cpu_isa_best(void)
 {
 #if CPU_X86
-    if (avx2) {
-        pack_a_avx2(trans, a, lda, mc, kc, dst);
-        return;
-    }
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return CPU_ISA_PORTABLE;
+    return __builtin_cpu_supports("avx512f") ? CPU_ISA_AVX512 : CPU_ISA_AVX2;
+#else
+    return CPU_ISA_PORTABLE;
 #endif
-    (void)avx2;
-    pack_a_generic(trans, a, lda, mc, kc, dst);
-}
-
-void cpu_pack_b(int avx2, int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst)
-{
-#if CPU_X86
-    if (avx2) {
-        pack_b_avx2(trans, b, ldb, kc, nc, dst);
-        return;
-    }
-#endif
-    (void)avx2;
-    pack_b_generic(trans, b, ldb, kc, nc, dst);
 }
