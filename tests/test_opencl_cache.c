@@ -497,7 +497,8 @@ static void test_offline_binary(void)
         CHECK_STATUS(open_counted(dir, NULL, &be, &builds, &hits, NULL), GANTRY_NOT_FOUND);
         CHECK_ERROR_MENTIONS("opencl: kernel 'ew_mul' missing from binary ");
         CHECK_ERROR_MENTIONS("partial.bin");
-        CHECK_ERROR_MENTIONS("'adam_update'");
+        CHECK_ERROR_MENTIONS("also missing: 'ew_scale', 'ew_axpy', ");
+        CHECK_ERROR_MENTIONS(" more)"); /* a count, not a list of every kernel */
         CHECK(be == NULL);
     } else {
         fprintf(stderr, "could not build a partial binary with the OpenCL API; that check is skipped\n");

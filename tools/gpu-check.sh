@@ -14,9 +14,11 @@
 # library (NVIDIA's libnvidia-opencl.so.1; with --pocl, PoCL's libpocl.so.2) and
 # writes an ICD file for it into a private vendors folder (OCL_ICD_VENDORS). Then,
 # each step with a time limit: gantry backends; the full gantry check of the opencl
-# backend; gantry bench --json of gan and dcgan on opencl; bench --ops of dcgan;
-# one epoch of dcgan with its samples grid; the same benches on the cpu backend
-# of that machine's CPU; PyTorch's timings of the same networks on CUDA
+# backend; gantry bench --json of gan, dcgan and dcgan64 (the DCGAN paper's
+# networks at 64 x 64 RGB, the PyTorch tutorial's) on opencl; bench --ops of
+# dcgan (also with our own GEMM kernels instead of CLBlast's); one epoch of
+# dcgan with its samples grid; the same benches on the cpu
+# backend of that machine's CPU; PyTorch's timings of the same networks on CUDA
 # (tools/pytorch_reference.py --device cuda; on the CPU with --pocl).
 #
 # Results go into $OUT (else ./gpu-check-out): summary.txt (every step, its time and
@@ -215,15 +217,21 @@ step() {
     [[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out after $limit s"
     note "FAIL  $name (${secs} s): $why: $(tail -n 3 "$logs/$name.err" | tr '\n' ' ' | cut -c1-300)"
   fi
+  # What has run so far survives if the machine's time runs out mid-check.
+  cp "$summary" "$out/summary.txt"
+  tar czf "$out/gpu-check.tar.gz" -C "$work" logs summary.txt 2>/dev/null
   return $rc
 }
 skip() { note "skip  $1: $2"; }
 
 if [[ $quick -eq 1 ]]; then
   gan_steps=5 dcgan_steps=3 torch_steps=3 epoch=(--limit 640 --sample-every 5) check=(--quick) ops=(--min-time-ms 5)
+  steps64=(--steps 1 --warmup 1)
 else
   gan_steps=50 dcgan_steps=30 torch_steps=30 epoch=(--epochs 1) check=() ops=()
+  steps64=(--steps 20 --warmup 3)
 fi
+dcgan64=(--model dcgan --image-size 64 --channels 3)
 torch_device=cuda
 [[ $mode == pocl ]] && torch_device=cpu
 
@@ -241,7 +249,13 @@ if [[ $opencl_ok -eq 1 ]] && grep -q "^opencl *loaded" "$logs/backends.log"; the
   step check 300 "$gantry" check --backend opencl "${check[@]}"
   step bench-opencl-gan 120 "$gantry" bench --backend opencl --model gan --steps "$gan_steps" --warmup 5 --json
   step bench-opencl-dcgan 180 "$gantry" bench --backend opencl --model dcgan --steps "$dcgan_steps" --warmup 3 --json
+  step bench-opencl-dcgan64 180 "$gantry" bench --backend opencl "${dcgan64[@]}" "${steps64[@]}" --json
   step ops-opencl-dcgan 120 "$gantry" bench --ops --backend opencl --model dcgan --json "${ops[@]}"
+  # Our own GEMM kernels against CLBlast's on this device.
+  step bench-opencl-owngemm-dcgan 180 env GANTRY_OPENCL_GEMM=own \
+    "$gantry" bench --backend opencl --model dcgan --steps "$dcgan_steps" --warmup 3 --json
+  step ops-opencl-owngemm-dcgan 120 env GANTRY_OPENCL_GEMM=own \
+    "$gantry" bench --ops --backend opencl --model dcgan --json "${ops[@]}"
   step epoch-opencl-dcgan 300 "$gantry" train --backend opencl --model dcgan --data "$data_dir" "${epoch[@]}" \
     --out "$work/dcgan-epoch" --quiet
   [[ -f $work/dcgan-epoch/samples.png ]] && cp "$work/dcgan-epoch/samples.png" "$out/dcgan-samples.png" &&
@@ -253,11 +267,14 @@ else
 fi
 step bench-cpu-gan 120 "$gantry" bench --backend cpu --model gan --steps "$gan_steps" --warmup 5 --json
 step bench-cpu-dcgan 180 "$gantry" bench --backend cpu --model dcgan --steps "$dcgan_steps" --warmup 3 --json
+step bench-cpu-dcgan64 180 "$gantry" bench --backend cpu "${dcgan64[@]}" "${steps64[@]}" --json
 if "$python" -c "import torch" 2>/dev/null; then
   for m in gan dcgan; do
     step "torch-$torch_device-$m" 180 "$python" tools/pytorch_reference.py --device "$torch_device" --model "$m" \
       --steps "$torch_steps" --warmup 3 --json
   done
+  step "torch-$torch_device-dcgan64" 180 "$python" tools/pytorch_reference.py --device "$torch_device" \
+    "${dcgan64[@]}" "${steps64[@]}" --json
 else
   skip torch "no PyTorch for $python"
 fi
@@ -283,11 +300,12 @@ dev = ""
 for seg in res.get("bench-opencl-gan", {}).get("device", "").split("; "):
     if seg.startswith("* ") and "'" in seg:
         dev = seg.split("'")[1][:80]
-print("gpu-check (%s): opencl %s; %s | gan: opencl %s, cpu %s, torch %s | dcgan: opencl %s, cpu %s, torch %s | "
-      "%d steps passed, %d failed" % (mode, dev or "-", check.replace("gantry check: ", "check "),
-      ms("bench-opencl-gan"), ms("bench-cpu-gan"), ms("torch-cuda-gan") if "torch-cuda-gan" in res else
-      ms("torch-cpu-gan"), ms("bench-opencl-dcgan"), ms("bench-cpu-dcgan"),
-      ms("torch-cuda-dcgan") if "torch-cuda-dcgan" in res else ms("torch-cpu-dcgan"), passed, failed))
+def torch(model):
+    return ms("torch-cuda-" + model) if "torch-cuda-" + model in res else ms("torch-cpu-" + model)
+print("gpu-check (%s): opencl %s; %s | %s | %d steps passed, %d failed" % (
+    mode, dev or "-", check.replace("gantry check: ", "check "),
+    " | ".join("%s: opencl %s, cpu %s, torch %s" % (m, ms("bench-opencl-" + m), ms("bench-cpu-" + m), torch(m))
+               for m in ("gan", "dcgan", "dcgan64")), passed, failed))
 PY
 cat "$work/line.txt" >>"$summary"
 cp "$summary" "$out/summary.txt"

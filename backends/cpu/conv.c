@@ -224,6 +224,23 @@ gantry_status cpu_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_c
 
 /* ---- col2im ------------------------------------------------------------- */
 
+/* A tile's accumulators hold each row split by column residue: with a
+ * column stride sw, the image columns one (ki, kj) pass adds to are every
+ * sw-th, so with each row of the tile stored as its residue classes one
+ * after the other, each pass adds one contiguous run of col to one
+ * contiguous run of accumulators (vectorised), instead of a strided one.
+ * A class holds ceil(tw / sw) columns; a row of tw columns has min(sw, tw)
+ * classes. */
+static inline size_t class_len(size_t tw, size_t sw)
+{
+    return ceil_div(tw, sw);
+}
+
+static inline size_t row_len(size_t tw, size_t sw)
+{
+    return cpu_min_size(sw, tw) * class_len(tw, sw);
+}
+
 /* Rows [y0, y1) x columns [x0, x1) of nb image planes (b0 + bb, ci) into
  * out (image stride c*h*w, row stride w): acc = x (beta 1) or 0, plus every
  * col entry im2col reads from it, (ki, kj) ascending as the reference adds
@@ -233,13 +250,15 @@ static void col2im_tile(const gantry_conv_geometry *g, const axis_plan *py, cons
                         float *out, float beta)
 {
     double acc[TILE_MAX];
-    const size_t tw = x1 - x0, th = y1 - y0, tp = th * tw, sw = g->sw, w = g->w, plane = g->c * g->h * w;
-    const size_t opl = g->oh * g->ow;
+    const size_t tw = x1 - x0, th = y1 - y0, sw = g->sw, w = g->w, plane = g->c * g->h * w;
+    const size_t cw = class_len(tw, sw), rl = row_len(tw, sw), tp = th * rl, opl = g->oh * g->ow;
+    /* the accumulator of tile column xr in a row */
+#define COL2IM_AT(xr) ((xr) % sw * cw + (xr) / sw)
     if (beta != 0.0f) {
         for (size_t bb = 0; bb < nb; bb++)
             for (size_t y = 0; y < th; y++)
-                for (size_t i = 0; i < tw; i++)
-                    acc[bb * tp + y * tw + i] = out[bb * plane + y * w + i];
+                for (size_t xr = 0; xr < tw; xr++)
+                    acc[bb * tp + y * rl + COL2IM_AT(xr)] = out[bb * plane + y * w + xr];
     } else {
         for (size_t i = 0; i < nb * tp; i++)
             acc[i] = 0.0;
@@ -255,31 +274,37 @@ static void col2im_tile(const gantry_conv_geometry *g, const axis_plan *py, cons
             if (ox0 >= ox1)
                 continue;
             const size_t len = ox1 - ox0, r = (ci * g->kh + ki) * g->kw + kj;
-            /* image row oy*sh + ki - ph, column ox*sw + kj - pw */
-            const size_t a0 = (oy0 * g->sh + ki - g->ph - y0) * tw + (ox0 * sw + kj - g->pw - x0);
-            const size_t astep = g->sh * tw;
+            /* image row oy*sh + ki - ph, column ox*sw + kj - pw; successive
+             * ox are successive accumulators of one residue class */
+            const size_t xr0 = ox0 * sw + kj - g->pw - x0;
+            const size_t a0 = (oy0 * g->sh + ki - g->ph - y0) * rl + COL2IM_AT(xr0);
+            const size_t astep = g->sh * rl;
             for (size_t bb = 0; bb < nb; bb++) {
                 const float *s = cp + r * cols + (b0 + bb) * opl + oy0 * g->ow + ox0;
                 double *a = acc + bb * tp + a0;
-                for (size_t oy = oy0; oy < oy1; oy++, s += g->ow, a += astep) {
-                    if (sw == 1) {
-                        for (size_t i = 0; i < len; i++)
-                            a[i] += s[i];
-                    } else if (sw == 2) {
-                        for (size_t i = 0; i < len; i++)
-                            a[i * 2] += s[i];
-                    } else {
-                        for (size_t i = 0; i < len; i++)
-                            a[i * sw] += s[i];
-                    }
-                }
+                for (size_t oy = oy0; oy < oy1; oy++, s += g->ow, a += astep)
+                    for (size_t i = 0; i < len; i++)
+                        a[i] += s[i];
             }
         }
     }
     for (size_t bb = 0; bb < nb; bb++)
-        for (size_t y = 0; y < th; y++)
-            for (size_t i = 0; i < tw; i++)
-                out[bb * plane + y * w + i] = (float)acc[bb * tp + y * tw + i];
+        for (size_t y = 0; y < th; y++) {
+            const double *a = acc + bb * tp + y * rl;
+            float *o = out + bb * plane + y * w;
+            if (sw == 2) {
+                for (size_t m = 0; m < tw / 2; m++) {
+                    o[2 * m] = (float)a[m];
+                    o[2 * m + 1] = (float)a[cw + m];
+                }
+                if (tw % 2)
+                    o[tw - 1] = (float)a[tw / 2];
+            } else {
+                for (size_t xr = 0; xr < tw; xr++)
+                    o[xr] = (float)a[COL2IM_AT(xr)];
+            }
+        }
+#undef COL2IM_AT
 }
 
 gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g, float beta)
@@ -292,13 +317,17 @@ gantry_status cpu_col2im(void *ctx, gantry_mem col, gantry_mem x, const gantry_c
     axis_init(&py, g->oh, g->sh, g->ph, g->h, g->kh);
     axis_init(&px, g->ow, g->sw, g->pw, g->w, g->kw);
     int t = cpu_threads_for(c, g->n * g->c * plane * g->kh * g->kw / (g->sh * g->sw), CPU_GRAIN);
-    /* Tiles of at most TILE_MAX values: several whole planes of one
-     * channel (as many as fit, fewer when that would leave threads
-     * without work), one plane, a band of whole rows, or part of a row. */
-    const size_t tile_w = cpu_min_size(g->w, TILE_MAX), tile_h = cpu_min_size(g->h, TILE_MAX / tile_w);
+    /* Tiles of at most TILE_MAX accumulators (a row of tile_w columns takes
+     * row_len): several whole planes of one channel (as many as fit, fewer
+     * when that would leave threads without work), one plane, a band of
+     * whole rows, or part of a row. */
+    size_t tile_w = cpu_min_size(g->w, TILE_MAX);
+    if (row_len(tile_w, g->sw) > TILE_MAX)
+        tile_w = TILE_MAX / 2; /* row_len(tw, sw) < 2 tw */
+    const size_t rl = row_len(tile_w, g->sw), tile_h = cpu_min_size(g->h, TILE_MAX / rl);
     const size_t bands = ceil_div(g->h, tile_h), pieces = ceil_div(g->w, tile_w);
     const size_t per_plane = bands * pieces;
-    size_t nb = per_plane == 1 ? cpu_min_size(g->n, TILE_MAX / plane) : 1;
+    size_t nb = per_plane == 1 ? cpu_min_size(g->n, TILE_MAX / (g->h * rl)) : 1;
     size_t spread = g->n * g->c / (4 * (size_t)t);
     if (nb > spread)
         nb = spread > 1 ? spread : 1;

@@ -2,7 +2,8 @@
  * normalisation with the batch's, the running or given (frozen)
  * statistics, and virtual batch norm.  Launch shapes (ocl_launch.c):
  *   per-channel   batchnorm training and backward (channel items on CPU
- *                 devices), batchnorm_backward_frozen
+ *                 devices, row groups of a channel each on GPUs where
+ *                 inner > 1), batchnorm_backward_frozen
  *   rows          batchnorm_forward_eval, batchnorm_forward_frozen
  *   per-pair      vbn_forward, vbn_backward: a work-group of WG per (example,
  *                 channel) pair, or a work-item per pair where inner is small;
@@ -15,6 +16,16 @@
  * from this many inner values per pair (WG / 2 or more), a work-item per
  * pair below. */
 #define VBN_GROUP_MIN(c) ((c)->wg / 2)
+
+/* GPUs: batch norm of [outer, channels, inner] with inner > 1 runs a
+ * work-group per channel, whose neighbouring work-items read neighbouring
+ * floats (the column groups read a channel each, inner floats apart, and
+ * 64 channels fill only 2 groups); measured on an H200 for DCGAN's
+ * 64 x 64 x 14 x 14: see docs/benchmarks.md. */
+static int use_channel_groups(const ocl_ctx *c, size_t inner)
+{
+    return c->gpu_shaped && inner > 1;
+}
 
 /* ---- with the batch's statistics, or the running ones ----------------------------- */
 
@@ -35,6 +46,8 @@ gantry_status ocl_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
     if (ocl_use_channel_items(c, channels, inner))
         return ocl_launch_channel_items(c, op, OCL_K_bn_forward_train_rows, channels, inner, OCL_ARG_COUNT(args),
                                         args);
+    if (use_channel_groups(c, inner))
+        return ocl_launch_row_groups(c, op, OCL_K_bn_forward_train_groups, channels, OCL_ARG_COUNT(args), args);
     return ocl_launch_channels(c, op, OCL_K_bn_forward_train, channels, OCL_ARG_COUNT(args), args);
 }
 
@@ -67,6 +80,8 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
                        OCL_ARG(o),        OCL_ARG(ch),       OCL_ARG(in),       OCL_ARG(grad_beta) };
     if (ocl_use_channel_items(c, channels, inner))
         return ocl_launch_channel_items(c, op, OCL_K_bn_backward_rows, channels, inner, OCL_ARG_COUNT(args), args);
+    if (use_channel_groups(c, inner))
+        return ocl_launch_row_groups(c, op, OCL_K_bn_backward_groups, channels, OCL_ARG_COUNT(args), args);
     return ocl_launch_channels(c, op, OCL_K_bn_backward, channels, OCL_ARG_COUNT(args), args);
 }
 

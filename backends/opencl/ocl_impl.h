@@ -72,6 +72,8 @@
     X(bn_backward, 0, 0)                                                                               \
     X(bn_forward_train_rows, 0, 0)                                                                     \
     X(bn_backward_rows, 0, 0)                                                                          \
+    X(bn_forward_train_groups, 0, 0)                                                                   \
+    X(bn_backward_groups, 0, 0)                                                                        \
     X(bn_forward_frozen, 0, 0)                                                                         \
     X(bn_backward_frozen, 0, 0)                                                                        \
     X(vbn_forward, 0, 0)                                                                               \

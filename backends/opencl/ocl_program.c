@@ -448,7 +448,10 @@ static void cache_store(ocl_ctx *c, cache_ref *ref, cl_program program)
 
 static gantry_status create_kernels(ocl_ctx *c, const char *binary_file)
 {
-    char missing[600] = "";
+    /* The first few names after the first, then a count: the whole list of
+     * 60 kernels would not be a one-line error. */
+    enum { NAMED = 6 };
+    char missing[400] = "";
     size_t nmissing = 0, used = 0;
     const char *first = NULL;
     for (int k = 0; k < OCL_K_COUNT; k++) {
@@ -464,15 +467,17 @@ static gantry_status create_kernels(ocl_ctx *c, const char *binary_file)
             return ocl_fail(c, err, "create", ocl_kernel_names[k]);
         if (!first)
             first = ocl_kernel_names[k];
-        else if (used < sizeof missing)
+        else if (nmissing <= NAMED && used < sizeof missing)
             used += (size_t)snprintf(missing + used, sizeof missing - used, "%s'%s'", nmissing > 1 ? ", " : "",
                                      ocl_kernel_names[k]);
         nmissing++;
     }
     if (!nmissing)
         return GANTRY_OK;
-    char also[700] = "";
-    if (nmissing > 1)
+    char also[500] = "";
+    if (nmissing > NAMED + 1)
+        snprintf(also, sizeof also, " (also missing: %s and %zu more)", missing, nmissing - NAMED - 1);
+    else if (nmissing > 1)
         snprintf(also, sizeof also, " (also missing: %s)", missing);
     if (binary_file)
         return ocl_error(c->host, GANTRY_NOT_FOUND, OCL_NAME ": kernel '%s' missing from binary %s%s", first,
