@@ -1,5 +1,6 @@
 /* Optimizers: per-parameter state on the backend, one fused update op per
  * parameter per step. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/nn_layer.h"
@@ -175,4 +176,13 @@ void gantry_optim_set_steps(gantry_optim *opt, uint64_t steps)
 {
     if (opt)
         opt->steps = steps;
+}
+
+gantry_status gantry_optim_set_lr(gantry_optim *opt, float lr)
+{
+    if (!opt || !(lr > 0.0f) || !isfinite(lr))
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "optim_set_lr: learning rate %g (must be finite and > 0)",
+                                (double)lr);
+    opt->config.lr = lr;
+    return GANTRY_OK;
 }

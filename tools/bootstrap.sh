@@ -18,6 +18,7 @@ packages=(
   zlib1g-dev libpng-dev libjson-c-dev          # gzip'd IDX files, PNG grids and images, safetensors headers
   libjpeg62-turbo-dev                          # JPEG images in data folders (PNG through libpng)
   libopenblas-dev                              # cpu backend: the alternative GEMM path it measures against
+  liblapacke-dev                               # gantry eval: the Frechet distance's eigen-decompositions
   ocl-icd-opencl-dev opencl-headers libclblast-dev  # opencl backend: ICD loader, headers, CLBlast GEMM
   pocl-opencl-icd                              # an OpenCL platform on the CPU, so opencl runs everywhere
   dataset-fashion-mnist                        # the default training data

@@ -17,6 +17,7 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Prints "gantry: <message>" for the last error and returns the exit code
  * that fits the status. */
@@ -39,6 +40,10 @@ int cli_parse_float(const char *cmd, const char *option, const char *text, float
 
 /* Opens the backend named by --backend (NULL: GANTRY_BACKEND, else auto). */
 gantry_status cli_open_backend(const char *name, gantry_backend **out);
+
+/* mkdir -p: `dir` and its missing parents; an error when it is not a
+ * directory in the end. */
+gantry_status cli_make_dirs(const char *dir);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

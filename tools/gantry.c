@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
@@ -19,6 +20,7 @@ static const struct {
     { "train", cmd_train, "train a GAN and write samples, a log and a checkpoint" },
     { "sample", cmd_sample, "generate images from a checkpoint (PNG grid or .npy)" },
     { "bench", cmd_bench, "time training steps (or single ops with --ops) on a backend" },
+    { "eval", cmd_eval, "measure a generator's samples: Frechet distance, coverage, precision, recall" },
     { "check", cmd_check, "compare every op, gradients and GAN training of a backend with the reference" },
 };
 
@@ -111,6 +113,28 @@ int cli_parse_float(const char *cmd, const char *option, const char *text, float
 gantry_status cli_open_backend(const char *name, gantry_backend **out)
 {
     return gantry_backend_open(name, NULL, out);
+}
+
+gantry_status cli_make_dirs(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "directory name too long: %.80s...", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return gantry_set_error(GANTRY_IO, "cannot create directory %s: %s", buf, strerror(errno));
+            *p = saved;
+            if (!saved)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return gantry_set_error(GANTRY_IO, "%s is not a directory", dir);
+    return GANTRY_OK;
 }
 
 double cli_now(void)

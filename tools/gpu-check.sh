@@ -17,7 +17,8 @@
 # backend; gantry bench --json of gan, dcgan and dcgan64 (the DCGAN paper's
 # networks at 64 x 64 RGB, the PyTorch tutorial's) on opencl; bench --ops of
 # dcgan (also with our own GEMM kernels instead of CLBlast's); one epoch of
-# dcgan with its samples grid; the same benches on the cpu
+# dcgan with its samples grid; a classifier trained on the device and gantry
+# eval of that dcgan on the device and on the CPU (the same metrics); the same benches on the cpu
 # backend of that machine's CPU; PyTorch's timings of the same networks on CUDA
 # (tools/pytorch_reference.py --device cuda; on the CPU with --pocl).
 #
@@ -78,10 +79,11 @@ if [[ $mode == fetch ]]; then
     echo "gpu-check: apt-get download failed (run apt-get update first?)" >&2; exit 1; }
   data=${GANTRY_DATA_DIR:-/usr/share/datasets/fashion-mnist}
   mkdir -p "$debs/fashion-mnist"
-  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
+  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
     cp "$data/$f" "$debs/fashion-mnist/" || { echo "gpu-check: no $data/$f (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
   done
-  echo "gpu-check: $(du -sh "$debs" | cut -f1) in $debs/, $(du -sh "$build" | cut -f1) in $build/; carry both to the GPU machine"
+  echo "gpu-check: $(du -sh "$debs" | cut -f1) in $debs/; carry it and $build/tools, $build/core, $build/backends" \
+    "($(du -shc "$build"/tools "$build"/core "$build"/backends | tail -1 | cut -f1)) to the GPU machine"
   exit 0
 fi
 
@@ -226,10 +228,10 @@ skip() { note "skip  $1: $2"; }
 
 if [[ $quick -eq 1 ]]; then
   gan_steps=5 dcgan_steps=3 torch_steps=3 epoch=(--limit 640 --sample-every 5) check=(--quick) ops=(--min-time-ms 5)
-  steps64=(--steps 1 --warmup 1)
+  steps64=(--steps 1 --warmup 1) classifier=(--steps 20) eval_n=(--n 500)
 else
   gan_steps=50 dcgan_steps=30 torch_steps=30 epoch=(--epochs 1) check=() ops=()
-  steps64=(--steps 20 --warmup 3)
+  steps64=(--steps 20 --warmup 3) classifier=(--epochs 2) eval_n=(--n 10000)
 fi
 dcgan64=(--model dcgan --image-size 64 --channels 3)
 torch_device=cuda
@@ -260,6 +262,14 @@ if [[ $opencl_ok -eq 1 ]] && grep -q "^opencl *loaded" "$logs/backends.log"; the
     --out "$work/dcgan-epoch" --quiet
   [[ -f $work/dcgan-epoch/samples.png ]] && cp "$work/dcgan-epoch/samples.png" "$out/dcgan-samples.png" &&
     cp "$work/dcgan-epoch/log.csv" "$logs/dcgan-epoch-log.csv"
+  # gantry eval of that generator on the device and on the CPU: the same
+  # metrics, with a classifier trained on the device.
+  step classifier-opencl 300 "$gantry" train --model classifier --backend opencl --data "$data_dir" \
+    "${classifier[@]}" --out "$work/classifier" --quiet
+  for be in opencl cpu; do
+    step "eval-$be" 120 "$gantry" eval --checkpoint "$work/dcgan-epoch/checkpoint.safetensors" --data "$data_dir" \
+      --features "$work/classifier/classifier.safetensors" --backend "$be" "${eval_n[@]}" --json --quiet
+  done
 else
   opencl_ok=0
   skip opencl "no usable opencl backend ($(grep -A3 '^opencl' "$logs/backends.log" | tr -s ' \n' ' ' | cut -c1-300))"
@@ -302,10 +312,13 @@ for seg in res.get("bench-opencl-gan", {}).get("device", "").split("; "):
         dev = seg.split("'")[1][:80]
 def torch(model):
     return ms("torch-cuda-" + model) if "torch-cuda-" + model in res else ms("torch-cpu-" + model)
-print("gpu-check (%s): opencl %s; %s | %s | %d steps passed, %d failed" % (
+def fd(be):
+    r = res.get("eval-" + be)
+    return "%.6g in %.1f s" % (r["fd"], r["seconds"]) if r else "-"
+print("gpu-check (%s): opencl %s; %s | %s | eval FD: opencl %s, cpu %s | %d steps passed, %d failed" % (
     mode, dev or "-", check.replace("gantry check: ", "check "),
     " | ".join("%s: opencl %s, cpu %s, torch %s" % (m, ms("bench-opencl-" + m), ms("bench-cpu-" + m), torch(m))
-               for m in ("gan", "dcgan", "dcgan64")), passed, failed))
+               for m in ("gan", "dcgan", "dcgan64")), fd("opencl"), fd("cpu"), passed, failed))
 PY
 cat "$work/line.txt" >>"$summary"
 cp "$summary" "$out/summary.txt"

@@ -15,12 +15,21 @@
 /* The most images a sample grid holds. */
 #define TRAIN_GRID_MAX_IMAGES 256
 #define TRAIN_LOG_HEADER "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds\n"
+/* With --eval-every: the metrics of gantry eval on the rows of the steps
+ * evaluated, empty fields on the others. */
+#define TRAIN_LOG_HEADER_EVAL                                                                              \
+    "step,d_loss,g_loss,d_real,d_fake,wasserstein,k,m_global,d_class,seconds,fd,is,covered,class_kl,"       \
+    "precision,recall\n"
+/* Images generated (and real test images taken) at each evaluation. */
+#define TRAIN_EVAL_SAMPLES 2000
+#define TRAIN_BEST_CHECKPOINT "checkpoint-best.safetensors"
 
 typedef struct train_options {
-    const char *model, *data, *out, *backend, *resume, *test_data;
+    const char *model, *data, *out, *backend, *resume, *test_data, *features;
     const char *setting; /* the first option given that --resume takes from the run instead */
+    const char *gan_only; /* the first option given that --model classifier has no use for */
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
-    uint64_t width, labeled, unroll, image_size, channels;
+    uint64_t width, labeled, unroll, image_size, channels, eval_every;
     float lr, clip, smoothing, gamma, lambda_k;
     int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
@@ -73,6 +82,10 @@ struct train_session {
     int interrupted;       /* stopped by Ctrl-C */
     double start;          /* the run's clock: its zero, earlier sessions included */
     double session;        /* when this session's steps began */
+    /* --eval-every (train_eval.c) */
+    struct gantry_classifier *clf;
+    struct gantry_eval_set *eval_real;
+    double last_fd; /* the last evaluation's FD (-1: none yet) */
 };
 
 /* Split `split` of `source` with the run's preprocessing (t->info's image
@@ -95,6 +108,18 @@ gantry_status train_run(train_session *t);
 int train_finish(train_session *t, gantry_status s);
 /* Frees whatever the session holds. */
 void train_close(train_session *t);
+
+/* log.csv's header: with or without the metrics' columns. */
+const char *train_log_header(const train_session *t);
+/* --eval-every: the classifier and the real images' set (train_eval.c). */
+gantry_status train_eval_prepare(train_session *t);
+/* The metrics' fields of the row of step `done` (a leading comma each;
+ * empty unless the step is evaluated), the best checkpoint kept. */
+gantry_status train_eval_fields(train_session *t, uint64_t done);
+void train_eval_close(train_session *t);
+
+/* `gantry train --model classifier` (train_classifier.c); an exit code. */
+int train_classifier(const train_options *o);
 
 /* samples-STEP.png, samples.png, the checkpoint and the training state. */
 gantry_status train_save(train_session *t);

@@ -14,23 +14,7 @@
 
 gantry_status train_make_out_dir(const train_session *t)
 {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", t->out);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return gantry_set_error(GANTRY_IO, "cannot create directory %s: %s", buf, strerror(errno));
-            *p = saved;
-            if (!saved)
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(t->out, &st) != 0 || !S_ISDIR(st.st_mode))
-        return gantry_set_error(GANTRY_IO, "%s is not a directory", t->out);
-    return GANTRY_OK;
+    return cli_make_dirs(t->out);
 }
 
 gantry_status train_open_log(train_session *t, const char *mode, const char *header)
@@ -100,6 +84,13 @@ static int fresh_settings(train_session *t)
     t->info.channels = t->o.channels;
     snprintf(t->info.data, sizeof t->info.data, "%s", t->o.data ? t->o.data : "fashion-mnist");
     snprintf(t->info.test_data, sizeof t->info.test_data, "%s", t->o.test_data ? t->o.test_data : "");
+    t->info.eval_every = t->o.eval_every;
+    snprintf(t->info.features, sizeof t->info.features, "%s", t->o.features ? t->o.features : "");
+    t->info.best_fd = -1.0;
+    if (t->o.features && !t->o.eval_every) {
+        fprintf(stderr, "gantry train: --features applies with --eval-every N only\n");
+        return CLI_USAGE;
+    }
     if (t->o.test_data && strcmp(t->config.model, "sgan") != 0) {
         fprintf(stderr, "gantry train: --test-data applies to --model sgan only\n");
         return CLI_USAGE;
@@ -140,7 +131,7 @@ static gantry_status fresh_outputs(train_session *t)
         snprintf(t->out, sizeof t->out, "runs/%s-%s", t->config.model, stamp);
     }
     GANTRY_TRY(train_make_out_dir(t));
-    return train_open_log(t, "w", TRAIN_LOG_HEADER);
+    return train_open_log(t, "w", train_log_header(t));
 }
 
 static void fresh_announce(const train_session *t)
@@ -328,6 +319,8 @@ int train_prepare(train_session *t)
     gantry_status s = prepare_config(t);
     if (!s)
         s = prepare_model(t);
+    if (!s && t->info.eval_every)
+        s = train_eval_prepare(t);
     if (!s)
         s = t->origin->outputs(t);
     if (!s)
@@ -349,6 +342,7 @@ void train_close(train_session *t)
     free(t->labels);
     free(t->grid);
     gantry_loader_destroy(t->loader);
+    train_eval_close(t); /* its tensors before their backend */
     gantry_gan_destroy(t->gan);
     gantry_backend_close(t->be);
     gantry_dataset_destroy(t->ds);

@@ -21,12 +21,15 @@ size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_
     snprintf(text[5], sizeof text[5], "%.3f", info->seconds);
     snprintf(text[6], sizeof text[6], "%" PRIu64, info->image_size);
     snprintf(text[7], sizeof text[7], "%" PRIu64, info->channels);
-    static const char *const keys[TRAIN_RUN_META] = { "run_data",       "run_limit",    "run_images",
-                                                      "run_total",      "run_labeled",  "run_seconds",
-                                                      "run_image_size", "run_channels", "run_test_data" };
+    snprintf(text[9], sizeof text[9], "%" PRIu64, info->eval_every);
+    snprintf(text[11], sizeof text[11], "%.17g", info->best_fd);
+    static const char *const keys[TRAIN_RUN_META] = {
+        "run_data",     "run_limit",     "run_images",     "run_total",    "run_labeled",  "run_seconds",
+        "run_image_size", "run_channels", "run_test_data", "run_eval_every", "run_features", "run_best_fd"
+    };
     for (size_t i = 0; i < TRAIN_RUN_META; i++) {
         meta[i].key = keys[i];
-        meta[i].value = i == 0 ? info->data : i == 8 ? info->test_data : text[i];
+        meta[i].value = i == 0 ? info->data : i == 8 ? info->test_data : i == 10 ? info->features : text[i];
     }
     return TRAIN_RUN_META;
 }
@@ -60,6 +63,17 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
         s = gantry_safetensors_meta_u64(st, "run_image_size", 0, &info->image_size);
     if (!s && gantry_safetensors_meta(st, "run_channels"))
         s = gantry_safetensors_meta_u64(st, "run_channels", 0, &info->channels);
+    /* Added with --eval-every; absent from older runs. */
+    info->best_fd = -1.0;
+    if (!s && gantry_safetensors_meta(st, "run_eval_every"))
+        s = gantry_safetensors_meta_u64(st, "run_eval_every", 0, &info->eval_every);
+    const char *features = gantry_safetensors_meta(st, "run_features"), *best = gantry_safetensors_meta(st, "run_best_fd");
+    if (!s && features && strlen(features) >= sizeof info->features)
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_features' is too long", path);
+    else if (!s && features)
+        memcpy(info->features, features, strlen(features) + 1);
+    if (!s && best)
+        info->best_fd = strtod(best, NULL);
     const char *test = gantry_safetensors_meta(st, "run_test_data");
     if (!s && test && strlen(test) >= sizeof info->test_data)
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_test_data' is too long", path);
@@ -170,7 +184,7 @@ static gantry_status resumed_outputs(train_session *t)
     snprintf(t->out, sizeof t->out, "%s", t->o.resume);
     GANTRY_TRY(train_make_out_dir(t));
     snprintf(path, sizeof path, "%s/log.csv", t->out);
-    GANTRY_TRY(train_log_trim(path, t->first, TRAIN_LOG_HEADER));
+    GANTRY_TRY(train_log_trim(path, t->first, train_log_header(t)));
     return train_open_log(t, "a", NULL);
 }
 

@@ -22,10 +22,13 @@ typedef struct train_run_info {
     uint64_t total;    /* the steps the run was started for */
     uint64_t labeled;  /* sgan's --labeled (0 otherwise) */
     double seconds;    /* training time so far */
+    uint64_t eval_every;  /* --eval-every (0: none) */
+    char features[4096];  /* --features ("": the default classifier) */
+    double best_fd;       /* the best FD so far, of checkpoint-best (-1: none yet) */
 } train_run_info;
 
 /* The entries of `info` as metadata; `text` holds the values.  Returns the count. */
-#define TRAIN_RUN_META 9
+#define TRAIN_RUN_META 12
 size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_META],
                       char text[TRAIN_RUN_META][64]);
 /* Reads them back from DIR/train-state.safetensors (error naming the file

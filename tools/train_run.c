@@ -28,15 +28,18 @@ static void format_duration(double seconds, char *buf, size_t size)
 }
 
 static void progress(int tty, uint64_t step, uint64_t total, double elapsed, size_t images,
-                     const gantry_gan_stats *st)
+                     const gantry_gan_stats *st, double fd)
 {
+    char fd_text[32] = "";
+    if (fd >= 0.0)
+        snprintf(fd_text, sizeof fd_text, "  FD %.2f", fd);
     char eta[32], spent[32];
     double rate = elapsed > 0 ? (double)images / elapsed : 0;
     format_duration(step ? elapsed / (double)step * (double)(total - step) : 0, eta, sizeof eta);
     format_duration(elapsed, spent, sizeof spent);
-    fprintf(stderr, "%sstep %llu/%llu  %.0f img/s  %s elapsed  ETA %s  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f%s",
+    fprintf(stderr, "%sstep %llu/%llu  %.0f img/s  %s elapsed  ETA %s  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f%s%s",
             tty ? "\r\033[K" : "", (unsigned long long)step, (unsigned long long)total, rate, spent, eta, st->d_loss,
-            st->g_loss, st->d_real, st->d_fake, tty ? "" : "\n");
+            st->g_loss, st->d_real, st->d_fake, fd_text, tty ? "" : "\n");
     fflush(stderr);
 }
 
@@ -71,7 +74,8 @@ static gantry_status after_step(train_session *t, display *d, const gantry_gan_s
     int show = d->tty ? elapsed - d->last_print > 0.25 || done == t->total
                       : done % d->plain_every == 0 || done == t->total;
     if (!t->o.quiet && show) {
-        progress(d->tty, done, t->total, elapsed, (size_t)done * c->batch * c->d_steps, st);
+        progress(d->tty, done, t->total, elapsed, (size_t)done * c->batch * c->d_steps, st,
+                 t->info.eval_every ? t->last_fd : -1.0);
         d->last_print = elapsed;
     }
     if (done % t->o.sample_every != 0 || done == t->total)
@@ -90,8 +94,11 @@ gantry_status train_run(train_session *t)
     for (t->step = t->first; t->step < t->total && !interrupted; t->step++) {
         s = step(t, &st);
         double elapsed = cli_now() - t->start;
-        fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", (unsigned long long)(t->step + 1),
+        fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f", (unsigned long long)(t->step + 1),
                 st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class, elapsed);
+        if (!s)
+            s = train_eval_fields(t, t->step + 1);
+        fputc('\n', t->log);
         if (s || (s = after_step(t, &d, &st, elapsed)))
             break;
     }

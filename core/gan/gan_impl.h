@@ -8,6 +8,7 @@
 
 #include "core/tensor_impl.h"
 #include "gantry/gan.h"
+#include "core/state_io.h"
 
 typedef struct gan_family gan_family;
 
@@ -211,25 +212,5 @@ void gantry__gan_fm_destroy(gantry_gan *gan);
 gantry_status gantry__gan_fm_record_real(gantry_gan *gan);
 /* G's loss on the fake batch D saw last, backpropagated through D: *dx. */
 gantry_status gantry__gan_fm_backward(gantry_gan *gan, double *loss, gantry_tensor **dx);
-
-/* ---- checkpoint.c: safetensors entries named for a file ------------------ */
-
-typedef struct state_ref {
-    char name[80];
-    const gantry_param *param; /* a tensor (F32) or an int64 counter (I64 scalar) */
-} state_ref;
-/* Reads every ref's tensor back to the host and writes them with `meta`. */
-gantry_status gantry__st_write_refs(const char *path, const state_ref *refs, size_t count, const gantry_st_meta *meta,
-                                   size_t meta_count);
-/* Writes the file's entry named ref->name into ref->param, checking dtype and shape. */
-gantry_status gantry__st_load_ref(const gantry_safetensors *st, const char *path, const state_ref *ref);
-/* Appends metadata entry k, printf-formatted into values[n], as meta[n++]. */
-#define GANTRY__META_ADD(meta, values, n, k, ...)                                                  \
-    do {                                                                                            \
-        snprintf((values)[n], sizeof(values)[n], __VA_ARGS__);                                      \
-        (meta)[n].key = (k);                                                                        \
-        (meta)[n].value = (values)[n];                                                              \
-        (n)++;                                                                                      \
-    } while (0)
 
 #endif

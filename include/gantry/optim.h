@@ -52,6 +52,9 @@ GANTRY_API const char *gantry_optim_slot_name(const gantry_optim *opt, size_t sl
 GANTRY_API gantry_tensor *gantry_optim_slot(gantry_optim *opt, size_t param, size_t slot);
 /* The update count, which Adam's bias corrections use: restored with the slots. */
 GANTRY_API void gantry_optim_set_steps(gantry_optim *opt, uint64_t steps);
+/* A new learning rate for the next updates (a schedule's step); the state
+ * is kept. */
+GANTRY_API gantry_status gantry_optim_set_lr(gantry_optim *opt, float lr);
 
 #ifdef __cplusplus
 }
