@@ -75,15 +75,29 @@ gantry_status gantry__st_write_refs(const char *path, const state_ref *refs, siz
     return s;
 }
 
+gantry_status gantry__st_write_refs_extra(const char *path, const state_ref *refs, size_t count,
+                                         const gantry_st_meta *meta, size_t meta_count, const gantry_st_meta *extra,
+                                         size_t extra_count)
+{
+    gantry_st_meta *all = calloc(meta_count + extra_count + 1, sizeof *all);
+    if (!all)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    for (size_t i = 0; i < meta_count; i++)
+        all[i] = meta[i];
+    for (size_t i = 0; i < extra_count; i++)
+        all[meta_count + i] = extra[i];
+    gantry_status s = gantry__st_write_refs(path, refs, count, all, meta_count + extra_count);
+    free(all);
+    return s;
+}
+
 gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st_meta *extra, size_t extra_count)
 {
     if (!gan || !path)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_save: NULL argument");
     state_ref refs[MAX_STATE];
     size_t count = collect_state(gan, refs, MAX_STATE);
-    gantry_st_meta *meta = calloc(MAX_META + extra_count, sizeof *meta);
-    if (!meta)
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    gantry_st_meta meta[MAX_META];
     const gantry_gan_config *c = &gan->config;
     char values[MAX_META][64];
     size_t nm = 0;
@@ -113,12 +127,8 @@ gantry_status gantry_gan_save(gantry_gan *gan, const char *path, const gantry_st
     META("step", "%" PRIu64, gan->steps);
     META("noise_offset", "%" PRIu64, gan->noise_offset);
     META("backend", "%s", gan->be->name);
-    for (size_t i = 0; i < extra_count; i++)
-        meta[nm + i] = extra[i];
-    gantry_status s = gantry__st_write_refs(path, refs, count, meta, nm + extra_count);
 #undef META
-    free(meta);
-    return s;
+    return gantry__st_write_refs_extra(path, refs, count, meta, nm, extra, extra_count);
 }
 
 static gantry_status meta_size(const gantry_safetensors *st, const char *key, size_t *out)

@@ -16,6 +16,10 @@ typedef struct state_ref {
 /* Reads every ref's tensor back to the host and writes them with `meta`. */
 gantry_status gantry__st_write_refs(const char *path, const state_ref *refs, size_t count, const gantry_st_meta *meta,
                                    size_t meta_count);
+/* The same with `meta` followed by `extra`. */
+gantry_status gantry__st_write_refs_extra(const char *path, const state_ref *refs, size_t count,
+                                         const gantry_st_meta *meta, size_t meta_count, const gantry_st_meta *extra,
+                                         size_t extra_count);
 /* Writes the file's entry named ref->name into ref->param, checking dtype and shape. */
 gantry_status gantry__st_load_ref(const gantry_safetensors *st, const char *path, const state_ref *ref);
 /* Appends metadata entry k, printf-formatted into values[n], as meta[n++]. */

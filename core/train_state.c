@@ -53,13 +53,11 @@ gantry_status gantry_gan_save_training(gantry_gan *gan, const char *path, const 
     gantry_param *params = NULL;
     state_ref *refs = NULL;
     size_t count = 0;
-    gantry_st_meta *meta = calloc(MAX_META + extra_count, sizeof *meta);
-    gantry_status s = meta ? collect_slots(gan, &refs, &params, &count)
-                           : gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    gantry_st_meta meta[MAX_META];
+    gantry_status s = collect_slots(gan, &refs, &params, &count);
     if (s) {
         free(params);
         free(refs);
-        free(meta);
         return s;
     }
     char values[MAX_META][32];
@@ -74,12 +72,9 @@ gantry_status gantry_gan_save_training(gantry_gan *gan, const char *path, const 
     META("opt_G_steps", "%" PRIu64, gantry_optim_steps(gan->opt_g));
     META("opt_D_steps", "%" PRIu64, gantry_optim_steps(gan->opt_d));
 #undef META
-    for (size_t i = 0; i < extra_count; i++)
-        meta[nm + i] = extra[i];
-    s = gantry__st_write_refs(path, refs, count, meta, nm + extra_count);
+    s = gantry__st_write_refs_extra(path, refs, count, meta, nm, extra, extra_count);
     free(params);
     free(refs);
-    free(meta);
     return s;
 }
 

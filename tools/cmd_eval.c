@@ -30,7 +30,8 @@ static void help(void)
            "                      cached under GANTRY_CACHE_DIR (else ~/.cache/gantry)/classifiers\n"
            "  --data SRC          the real images, as gantry train takes them (default\n"
            "                      fashion-mnist): its test split where it has one\n"
-           "  --n N               samples to draw, and real images to take at most (default 10000)\n"
+           "  --n N               samples to draw (or take from --samples), and real images to take\n"
+           "                      at most (default 10000)\n"
            "  --seed S            noise seed of the samples (default 0)\n"
            "  --backend NAME      backend (default: GANTRY_BACKEND, else auto)\n"
            "  --json              one JSON object on stdout\n"
@@ -162,6 +163,8 @@ int cmd_eval(int argc, char **argv)
         }
     } else if (!s) {
         s = read_samples(o.samples, &images, shape);
+        if (!s && shape[0] > o.n) /* the first --n of the file */
+            shape[0] = (size_t)o.n;
         snprintf(what, sizeof what, "%s", o.samples);
     }
     double c0 = cli_now();

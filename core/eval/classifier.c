@@ -256,9 +256,7 @@ gantry_status gantry_classifier_save(gantry_classifier *clf, const char *path, c
     enum { MAX_META = 8 };
     state_ref refs[MAX_STATE];
     size_t count = collect_state(clf, refs);
-    gantry_st_meta *meta = calloc(MAX_META + extra_count, sizeof *meta);
-    if (!meta)
-        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of host memory", path);
+    gantry_st_meta meta[MAX_META];
     const gantry_classifier_config *c = &clf->config;
     char values[MAX_META][64];
     size_t nm = 0;
@@ -270,11 +268,7 @@ gantry_status gantry_classifier_save(gantry_classifier *clf, const char *path, c
     META("seed", "%" PRIu64, c->seed);
     META("steps", "%" PRIu64, gantry_optim_steps(clf->opt));
 #undef META
-    for (size_t i = 0; i < extra_count; i++)
-        meta[nm + i] = extra[i];
-    gantry_status s = gantry__st_write_refs(path, refs, count, meta, nm + extra_count);
-    free(meta);
-    return s;
+    return gantry__st_write_refs_extra(path, refs, count, meta, nm, extra, extra_count);
 }
 
 static gantry_status config_from_file(const gantry_safetensors *st, const char *path, gantry_classifier_config *c)

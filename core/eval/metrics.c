@@ -2,8 +2,11 @@
  * double on the host, the Fréchet distance through LAPACK's symmetric
  * eigen-decomposition, class statistics, and k-NN precision and recall with
  * the pairwise products on the backend (GEMM), in blocks of rows. */
+#include <dlfcn.h>
 #include <lapacke.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +69,39 @@ static gantry_status moments(const float *x, size_t n, size_t d, double *mean, d
 
 /* Eigenvalues (ascending) into w and, with vectors, the eigenvectors in
  * place of the symmetric a (row-major; column j is eigenvector j). */
+/* LAPACKE is opened on first use, not linked: a process that never
+ * computes an FD (every training run without --eval-every) does not load
+ * LAPACK and the BLAS behind it, with its thread pool. */
+typedef lapack_int (*dsyevd_fn)(int layout, char jobz, char uplo, lapack_int n, double *a, lapack_int lda,
+                                double *w);
+static dsyevd_fn dsyevd;
+static char dsyevd_error[256];
+static pthread_once_t dsyevd_once = PTHREAD_ONCE_INIT;
+
+static void open_lapacke(void)
+{
+    static const char *const names[] = { "liblapacke.so.3", "liblapacke.so" };
+    for (size_t i = 0; i < sizeof names / sizeof *names && !dsyevd; i++) {
+        void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+            snprintf(dsyevd_error, sizeof dsyevd_error, "%s", dlerror());
+            continue;
+        }
+        *(void **)&dsyevd = dlsym(lib, "LAPACKE_dsyevd");
+        if (!dsyevd)
+            snprintf(dsyevd_error, sizeof dsyevd_error, "%s has no LAPACKE_dsyevd", names[i]);
+    }
+}
+
 static gantry_status symmetric_eigen(double *a, size_t d, int vectors, double *w)
 {
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, vectors ? 'V' : 'N', 'U', (lapack_int)d, a, (lapack_int)d, w);
+    pthread_once(&dsyevd_once, open_lapacke);
+    if (!dsyevd)
+        return gantry_set_error(GANTRY_NOT_FOUND,
+                                "eval: the Frechet distance needs LAPACKE (%s); install it (Debian: apt-get install "
+                                "liblapacke)",
+                                dsyevd_error);
+    lapack_int info = dsyevd(LAPACK_ROW_MAJOR, vectors ? 'V' : 'N', 'U', (lapack_int)d, a, (lapack_int)d, w);
     if (info != 0)
         return gantry_set_error(GANTRY_INTERNAL, "eval: LAPACK dsyevd failed on a %zu x %zu covariance (info %d)%s", d,
                                 d, (int)info, info > 0 ? ": it did not converge (non-finite features?)" : "");
