@@ -11,6 +11,9 @@
 /* Bumped when the default classifier's network or training changes, so
  * that an old cached one is not taken for the new. */
 #define DEFAULT_CLASSIFIER_VERSION 1
+/* Images per pass through the classifier (and per chunk of samples, so a
+ * chunk's labels fit `CHUNK` bytes). */
+#define CHUNK 500
 
 static gantry_status open_split(const char *data, const char *split, size_t limit, size_t c, size_t h,
                                 gantry_dataset **out)
@@ -24,7 +27,6 @@ gantry_status eval_accuracy(gantry_classifier *clf, const gantry_dataset *ds, do
     const gantry_classifier_config *c = gantry_classifier_config_of(clf);
     if (!ds->labels)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "accuracy: the test images have no labels");
-    enum { CHUNK = 500 };
     size_t per = c->channels * c->height * c->width, k = c->classes, right = 0;
     float *images = malloc(CHUNK * per * sizeof *images), *probs = malloc(CHUNK * k * sizeof *probs);
     gantry_status s = images && probs ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
@@ -78,7 +80,7 @@ gantry_status eval_train_classifier(gantry_classifier *clf, const gantry_dataset
         if (o->epochs >= 4 && epoch == o->epochs - o->epochs / 4)
             s = gantry_classifier_set_lr(clf, c->lr * 0.1f);
         for (size_t b = 0; !s && b < per_epoch && step < total; b++, step++) {
-            double loss;
+            double loss = 0.0;
             size_t e;
             s = gantry_loader_next(loader, images, labels, &e);
             if (!s)
@@ -271,7 +273,6 @@ typedef gantry_status (*image_source)(void *user, size_t first, size_t m, float 
 static gantry_status make_set(gantry_classifier *clf, size_t n, image_source next, void *user, const uint8_t *labels,
                               gantry_eval_set **out)
 {
-    enum { CHUNK = 500 };
     const gantry_classifier_config *c = gantry_classifier_config_of(clf);
     size_t per = c->channels * c->height * c->width, k = c->classes, d = GANTRY_CLASSIFIER_FEATURES;
     float *buf = malloc(CHUNK * per * sizeof *buf), *features = malloc(n * d * sizeof *features),
@@ -329,7 +330,7 @@ static gantry_status gan_chunk(void *user, size_t first, size_t m, float *buf)
 
 gantry_status eval_gan_set(gantry_classifier *clf, gantry_gan *gan, size_t n, uint64_t seed, gantry_eval_set **out)
 {
-    struct gan_source g = { gan, seed, malloc(500) };
+    struct gan_source g = { gan, seed, malloc(CHUNK) };
     if (!g.labels)
         return gantry_set_error(GANTRY_OUT_OF_MEMORY, "eval: out of host memory");
     gantry_status s = make_set(clf, n, gan_chunk, &g, NULL, out);

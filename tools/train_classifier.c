@@ -1,8 +1,6 @@
 /* `gantry train --model classifier`: the feature network of `gantry eval`
  * (include/gantry/eval.h), trained on a labelled data set, with its test
  * accuracy after every epoch in log.csv. */
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "tools/cli.h"
