@@ -23,6 +23,7 @@ struct gantry_loader {
     size_t epoch;
     size_t next; /* batch index within the epoch */
     size_t *order;
+    size_t first, rows; /* the shard's rows of each batch (gantry_loader_set_shard) */
 };
 
 static uint64_t splitmix64(uint64_t x)
@@ -74,6 +75,7 @@ gantry_status gantry_loader_create(const gantry_dataset *ds, size_t batch, uint6
     }
     l->ds = ds;
     l->batch = batch;
+    l->rows = batch;
     l->per_epoch = ds->count / batch;
     l->item = ds->channels * ds->height * ds->width;
     l->seed = seed;
@@ -119,9 +121,9 @@ gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *
         loader->next = 0;
         shuffle(loader);
     }
-    const size_t *idx = loader->order + loader->next * loader->batch;
+    const size_t *idx = loader->order + loader->next * loader->batch + loader->first;
     const gantry_dataset *ds = loader->ds;
-    for (size_t b = 0; b < loader->batch; b++) {
+    for (size_t b = 0; b < loader->rows; b++) {
         gantry__pixels_to_float(ds->pixels + idx[b] * loader->item, loader->item, images + b * loader->item);
         if (labels)
             labels[b] = ds->labels[idx[b]];
@@ -129,6 +131,16 @@ gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *
     if (epoch)
         *epoch = loader->epoch;
     loader->next++;
+    return GANTRY_OK;
+}
+
+gantry_status gantry_loader_set_shard(gantry_loader *loader, unsigned rank, unsigned world)
+{
+    if (!loader || world == 0 || rank >= world || loader->batch % world)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "loader: shard %u of %u of batches of %zu", rank, world,
+                                loader ? loader->batch : 0);
+    loader->rows = loader->batch / world;
+    loader->first = rank * loader->rows;
     return GANTRY_OK;
 }
 

@@ -21,6 +21,7 @@ packages=(
   liblapacke-dev                               # gantry eval: the Frechet distance's eigen-decompositions
   ocl-icd-opencl-dev opencl-headers libclblast-dev  # opencl backend: ICD loader, headers, CLBlast GEMM
   pocl-opencl-icd                              # an OpenCL platform on the CPU, so opencl runs everywhere
+  openmpi-bin libopenmpi-dev                   # gantry train across the processes of an MPI job
   dataset-fashion-mnist                        # the default training data
 )
 

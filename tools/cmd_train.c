@@ -106,6 +106,16 @@ static void help(void)
            "                      then count from the run's start (default: its own end); only\n"
            "                      --data and --test-data (moved data), --sample-every, --backend and\n"
            "                      --quiet may be given with it\n\n"
+           "MPI (a build with it): `mpirun -np N gantry train ...` trains one model data-parallel:\n"
+           "--batch is the global batch, each rank draws batch/N of its images and of the noise on\n"
+           "its own backend (GANTRY_BACKEND and GANTRY_OPENCL_DEVICE per rank: mpirun -x, or an\n"
+           "app context), the ranks average their gradients before every update, and rank 0\n"
+           "writes the files.  Batch norm uses each rank's own statistics.  --resume needs the\n"
+           "same N.  See docs/mpi.md.\n"
+           "  --check-every K     compare a hash of the ranks' weights every K steps and at every\n"
+           "                      save; differing weights stop the run (default 100; 0: at saves)\n"
+           "  --mpi-timeout S     a rank that waits S seconds for the others in a step ends the\n"
+           "                      job with an error (a rank died or hangs; default 120)\n\n"
            "Ctrl-C stops after the current step and still writes samples, the checkpoint and the\n"
            "training state; `gantry train --resume DIR` continues from there.\n",
            TRAIN_EVAL_SAMPLES);
@@ -115,7 +125,8 @@ static int parse(int argc, char **argv, train_options *o)
 {
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
            O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA,
-           O_LAMBDA_K, O_RESUME, O_IMAGE_SIZE, O_CHANNELS, O_TEST_DATA, O_EVAL_EVERY, O_FEATURES };
+           O_LAMBDA_K, O_RESUME, O_IMAGE_SIZE, O_CHANNELS, O_TEST_DATA, O_EVAL_EVERY, O_FEATURES, O_CHECK_EVERY,
+           O_MPI_TIMEOUT };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -135,7 +146,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "image-size", required_argument, NULL, O_IMAGE_SIZE }, { "channels", required_argument, NULL, O_CHANNELS },
         { "test-data", required_argument, NULL, O_TEST_DATA },
         { "eval-every", required_argument, NULL, O_EVAL_EVERY }, { "features", required_argument, NULL, O_FEATURES },
-        { 0, 0, 0, 0 },
+        { "check-every", required_argument, NULL, O_CHECK_EVERY },
+        { "mpi-timeout", required_argument, NULL, O_MPI_TIMEOUT }, { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c, index = -1;
@@ -145,7 +157,8 @@ static int parse(int argc, char **argv, train_options *o)
         int bad = 0;
         /* What a resumed run takes from its directory (the rest may change). */
         if (c >= O_MODEL && c != O_DATA && c != O_STEPS && c != O_EPOCHS && c != O_EVERY && c != O_BACKEND &&
-            c != O_QUIET && c != O_RESUME && c != O_TEST_DATA && !o->setting && index >= 0)
+            c != O_QUIET && c != O_RESUME && c != O_TEST_DATA && c != O_CHECK_EVERY && c != O_MPI_TIMEOUT &&
+            !o->setting && index >= 0)
             o->setting = options[index].name;
         /* What --model classifier has no use for. */
         if (c >= O_MODEL && c != O_MODEL && c != O_DATA && c != O_TEST_DATA && c != O_IMAGE_SIZE &&
@@ -196,6 +209,15 @@ static int parse(int argc, char **argv, train_options *o)
         case O_TEST_DATA: o->test_data = optarg; break;
         case O_EVAL_EVERY: bad = cli_parse_u64(cmd, "--eval-every", optarg, 1, 1ull << 40, &o->eval_every); break;
         case O_FEATURES: o->features = optarg; break;
+        case O_CHECK_EVERY:
+            bad = cli_parse_u64(cmd, "--check-every", optarg, 0, 1ull << 40, &o->mpi.check_every);
+            break;
+        case O_MPI_TIMEOUT: {
+            float secs;
+            bad = cli_parse_float(cmd, "--mpi-timeout", optarg, 1.0f, 1e6f, &secs);
+            o->mpi.timeout = secs;
+            break;
+        }
         case O_GLOSS:
             o->g_loss_set = 1;
             if (!strcmp(optarg, "nonsat"))
@@ -223,18 +245,26 @@ static int parse(int argc, char **argv, train_options *o)
 
 int cmd_train(int argc, char **argv)
 {
-    train_session t = { .o = { .model = "gan", .sample_every = 200 } };
+    train_session t = { .o = { .model = "gan",
+                               .sample_every = 200,
+                               .mpi = { .check_every = TRAIN_MPI_CHECK_EVERY, .timeout = TRAIN_MPI_TIMEOUT } } };
     int rc = parse(argc, argv, &t.o);
     if (rc)
         return rc > 0 ? CLI_OK : -rc;
+    if ((rc = train_mpi_init(&t.o.mpi)) != CLI_OK)
+        return rc;
     if (!strcmp(t.o.model, "classifier")) {
         if (t.o.gan_only)
-            return cli_usage_error("train", "--%s does not apply to --model classifier", t.o.gan_only);
-        return train_classifier(&t.o);
+            rc = cli_usage_error("train", "--%s does not apply to --model classifier", t.o.gan_only);
+        else if (train_mpi_world() > 1)
+            rc = cli_usage_error("train", "--model classifier trains in one process, not across MPI ranks");
+        else
+            rc = train_classifier(&t.o);
+        return train_mpi_end(rc);
     }
     rc = train_prepare(&t);
     if (!rc)
         rc = train_finish(&t, train_run(&t));
     train_close(&t);
-    return rc;
+    return train_mpi_end(rc);
 }

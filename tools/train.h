@@ -10,6 +10,7 @@
 
 #include "gantry/data.h"
 #include "gantry/gan.h"
+#include "tools/train_mpi.h"
 #include "tools/train_resume.h"
 
 /* The most images a sample grid holds. */
@@ -33,6 +34,7 @@ typedef struct train_options {
     float lr, clip, smoothing, gamma, lambda_k;
     int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
     gantry_g_loss g_loss;
+    train_mpi_options mpi;
 } train_options;
 
 typedef struct train_session train_session;

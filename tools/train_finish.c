@@ -54,11 +54,13 @@ static gantry_status report_accuracy(train_session *t)
 static void summary(const train_session *t, double secs)
 {
     uint64_t steps = t->step - t->first;
-    double images = (double)steps * (double)(t->config.batch * t->config.d_steps);
+    double images = (double)steps * (double)(t->config.batch * train_mpi_world() * t->config.d_steps);
     fprintf(stderr, "gantry: %s at step %llu of %llu, %llu steps in %.1f s (%.0f img/s); wrote %s/samples.png, "
                     "log.csv, %s, %s\n",
             t->interrupted ? "interrupted" : "finished", (unsigned long long)t->step, (unsigned long long)t->total,
             (unsigned long long)steps, secs, secs > 0 ? images / secs : 0.0, t->out, TRAIN_CHECKPOINT, TRAIN_STATE);
+    char exchange[256];
+    fputs(train_mpi_summary(steps, exchange, sizeof exchange), stderr);
     if (t->interrupted && t->step < t->total)
         fprintf(stderr, "gantry: to go on: gantry train --resume %s\n", t->out);
 }
@@ -74,6 +76,8 @@ int train_finish(train_session *t, gantry_status s)
     if (s)
         return cli_fail(s);
     double secs = cli_now() - t->session;
+    if (train_mpi_rank() != 0) /* rank 0 reports */
+        return t->interrupted ? CLI_INTERRUPTED : CLI_OK;
     if (t->is_sgan && (s = report_accuracy(t)))
         return cli_fail(s);
     if (!t->o.quiet)

@@ -96,6 +96,15 @@ static int fresh_settings(train_session *t)
         return CLI_USAGE;
     }
     t->is_sgan = strcmp(t->config.model, "sgan") == 0;
+    /* --batch is the global batch of an MPI run: each rank takes its share. */
+    unsigned world = train_mpi_world();
+    if (t->config.batch % world != 0 || t->config.batch / world < 2) {
+        fprintf(stderr, "gantry train: --batch %zu does not split over %u MPI ranks: give a multiple of %u of at "
+                        "least %u\n", t->config.batch, world, world, 2 * world);
+        return CLI_USAGE;
+    }
+    t->config.batch /= world;
+    t->info.ranks = world;
     return CLI_OK;
 }
 
@@ -137,8 +146,8 @@ static gantry_status fresh_outputs(train_session *t)
 static void fresh_announce(const train_session *t)
 {
     fprintf(stderr, "gantry: training %s on %s (%zu images, batch %zu) with backend %s for %llu steps into %s/\n",
-            t->config.model, t->info.data, t->ds->count, t->config.batch, gantry_backend_name(t->be),
-            (unsigned long long)t->total, t->out);
+            t->config.model, t->info.data, t->ds->count, t->config.batch * train_mpi_world(),
+            gantry_backend_name(t->be), (unsigned long long)t->total, t->out);
 }
 
 const train_origin train_fresh = {
@@ -255,11 +264,18 @@ static gantry_status hold_out(train_session *t)
     return GANTRY_OK;
 }
 
-/* The data set, the backend and the configuration. */
+static gantry_status open_training_data(void *user)
+{
+    train_session *t = user;
+    return train_open_data(t, t->info.data, "train", (size_t)t->info.limit, &t->ds);
+}
+
+/* The data set, the backend and the configuration.  Rank 0 of an MPI job
+ * opens the data first: a folder's decoding cache is made once. */
 static gantry_status prepare_config(train_session *t)
 {
     const train_origin *origin = t->origin;
-    GANTRY_TRY(train_open_data(t, t->info.data, "train", (size_t)t->info.limit, &t->ds));
+    GANTRY_TRY(train_mpi_rank0_first(open_training_data, t));
     /* the images as they are now, so that a resumed run opens them alike */
     t->info.image_size = t->ds->height == t->ds->width ? t->ds->height : 0;
     t->info.channels = t->ds->channels;
@@ -277,11 +293,12 @@ static gantry_status prepare_model(train_session *t)
 {
     const train_options *o = &t->o;
     const gantry_gan_config *c = &t->config;
-    GANTRY_TRY(gantry_loader_create(t->ds, c->batch, c->seed, &t->loader));
+    size_t global = c->batch * train_mpi_world(); /* the loader's batches are the global ones */
+    GANTRY_TRY(gantry_loader_create(t->ds, global, c->seed, &t->loader));
     size_t batches = gantry_loader_batches_per_epoch(t->loader);
     if (batches < c->d_steps)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%zu images give %zu batches of %zu, fewer than --d-steps %u",
-                                t->ds->count, batches, c->batch, c->d_steps);
+                                t->ds->count, batches, global, c->d_steps);
     t->total = o->steps_set ? o->steps
                : o->epochs  ? o->epochs * (batches / c->d_steps)
                             : t->origin->default_total(t, batches);
@@ -312,24 +329,32 @@ int train_prepare(train_session *t)
 {
     t->origin = t->o.resume ? &train_resumed : &train_fresh;
     int rc = t->origin->settings(t);
-    if (rc)
-        return rc;
+    /* every rank reads the same options: a refusal is the same on all */
+    if (train_mpi_agree(rc ? gantry_set_error(GANTRY_INVALID_ARGUMENT, "the options were refused") : GANTRY_OK))
+        return rc ? rc : cli_fail(GANTRY_INVALID_ARGUMENT);
     if (t->is_sgan && !t->info.labeled)
         t->info.labeled = 1000;
-    gantry_status s = prepare_config(t);
+    /* In an MPI job every phase ends with the ranks' agreement, so that all
+     * of them go on or all stop, with the first failing rank's error. */
+    const int writer = train_mpi_rank() == 0;
+    gantry_status s = train_mpi_agree(prepare_config(t));
     if (!s)
-        s = prepare_model(t);
-    if (!s && t->info.eval_every)
+        s = train_mpi_agree(prepare_model(t));
+    if (!s && t->info.eval_every && writer)
         s = train_eval_prepare(t);
-    if (!s)
+    if (!s && writer)
         s = t->origin->outputs(t);
     if (!s)
-        s = prepare_buffers(t);
+        s = train_mpi_agree(s);
+    if (!s)
+        s = train_mpi_agree(prepare_buffers(t));
+    if (!s)
+        s = train_mpi_attach(t);
     if (s)
         return cli_fail(s);
     /* A resumed run's clock goes on from the time already spent. */
     t->start = cli_now() - t->info.seconds;
-    if (!t->o.quiet)
+    if (!t->o.quiet && writer)
         t->origin->announce(t);
     return CLI_OK;
 }

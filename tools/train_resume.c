@@ -23,9 +23,11 @@ size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_
     snprintf(text[7], sizeof text[7], "%" PRIu64, info->channels);
     snprintf(text[9], sizeof text[9], "%" PRIu64, info->eval_every);
     snprintf(text[11], sizeof text[11], "%.17g", info->best_fd);
+    snprintf(text[12], sizeof text[12], "%" PRIu64, info->ranks ? info->ranks : 1);
     static const char *const keys[TRAIN_RUN_META] = {
         "run_data",     "run_limit",     "run_images",     "run_total",    "run_labeled",  "run_seconds",
-        "run_image_size", "run_channels", "run_test_data", "run_eval_every", "run_features", "run_best_fd"
+        "run_image_size", "run_channels", "run_test_data", "run_eval_every", "run_features", "run_best_fd",
+        "run_ranks"
     };
     for (size_t i = 0; i < TRAIN_RUN_META; i++) {
         meta[i].key = keys[i];
@@ -74,6 +76,10 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
         memcpy(info->features, features, strlen(features) + 1);
     if (!s && best)
         info->best_fd = strtod(best, NULL);
+    /* Added with MPI runs; absent from older (single-process) ones. */
+    info->ranks = 1;
+    if (!s && gantry_safetensors_meta(st, "run_ranks"))
+        s = gantry_safetensors_meta_u64(st, "run_ranks", 1, &info->ranks);
     const char *test = gantry_safetensors_meta(st, "run_test_data");
     if (!s && test && strlen(test) >= sizeof info->test_data)
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_test_data' is too long", path);
@@ -130,6 +136,13 @@ static int resumed_settings(train_session *t)
     if (t->o.test_data)
         snprintf(t->info.test_data, sizeof t->info.test_data, "%s", t->o.test_data);
     t->is_sgan = t->info.labeled > 0;
+    if (t->info.ranks != train_mpi_world()) {
+        fprintf(stderr, "gantry train: the run in %s was trained by %llu MPI rank%s: resume it with as many "
+                        "(mpirun -np %llu)%s\n", t->o.resume, (unsigned long long)t->info.ranks,
+                t->info.ranks == 1 ? "" : "s", (unsigned long long)t->info.ranks,
+                t->info.ranks == 1 ? ", or without mpirun" : "");
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 
@@ -192,7 +205,7 @@ static void resumed_announce(const train_session *t)
 {
     fprintf(stderr, "gantry: resuming %s in %s/ at step %llu of %llu (%s, %zu images, batch %zu) with backend %s\n",
             t->config.model, t->out, (unsigned long long)t->first, (unsigned long long)t->total, t->info.data,
-            t->ds->count, t->config.batch, gantry_backend_name(t->be));
+            t->ds->count, t->config.batch * train_mpi_world(), gantry_backend_name(t->be));
 }
 
 const train_origin train_resumed = {

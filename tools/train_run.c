@@ -73,14 +73,17 @@ static gantry_status after_step(train_session *t, display *d, const gantry_gan_s
     uint64_t done = t->step + 1;
     int show = d->tty ? elapsed - d->last_print > 0.25 || done == t->total
                       : done % d->plain_every == 0 || done == t->total;
-    if (!t->o.quiet && show) {
-        progress(d->tty, done, t->total, elapsed, (size_t)done * c->batch * c->d_steps, st,
+    if (!t->o.quiet && show && train_mpi_rank() == 0) {
+        progress(d->tty, done, t->total, elapsed, (size_t)done * c->batch * train_mpi_world() * c->d_steps, st,
                  t->info.eval_every ? t->last_fd : -1.0);
         d->last_print = elapsed;
     }
+    if (train_mpi_check_due(done))
+        GANTRY_TRY(train_mpi_sync(t, done));
     if (done % t->o.sample_every != 0 || done == t->total)
         return GANTRY_OK;
-    fflush(t->log);
+    if (t->log)
+        fflush(t->log);
     return train_save(t);
 }
 
@@ -91,22 +94,32 @@ gantry_status train_run(train_session *t)
     t->session = cli_now();
     gantry_gan_stats st = { 0 };
     gantry_status s = GANTRY_OK;
-    for (t->step = t->first; t->step < t->total && !interrupted; t->step++) {
+    /* An MPI job's ranks stop together: the Ctrl-C of any of them, agreed
+     * on after each step.  Only rank 0 has the log (t->log NULL elsewhere). */
+    int stop = 0;
+    for (t->step = t->first; t->step < t->total && !stop; t->step++) {
         s = step(t, &st);
+        stop = interrupted;
+        s = train_mpi_step_end(t, s, &st, &stop);
         double elapsed = cli_now() - t->start;
-        fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f", (unsigned long long)(t->step + 1),
-                st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class, elapsed);
-        if (!s)
+        if (t->log)
+            fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f", (unsigned long long)(t->step + 1),
+                    st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class,
+                    elapsed);
+        if (!s && t->log)
             s = train_eval_fields(t, t->step + 1);
-        fputc('\n', t->log);
+        if (t->info.eval_every) /* evaluated on rank 0 alone */
+            s = train_mpi_agree(s);
+        if (t->log)
+            fputc('\n', t->log);
         if (s || (s = after_step(t, &d, &st, elapsed)))
             break;
     }
-    if (!t->o.quiet && d.tty)
+    if (!t->o.quiet && d.tty && t->log)
         fputc('\n', stderr);
     signal(SIGINT, SIG_DFL);
-    t->interrupted = interrupted;
-    int closed = fclose(t->log) == 0;
+    t->interrupted = stop;
+    int closed = !t->log || fclose(t->log) == 0;
     t->log = NULL;
     if (!closed && !s)
         s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv", t->out);

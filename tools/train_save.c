@@ -28,7 +28,7 @@ static gantry_status save_samples(train_session *t)
 }
 
 /* The state last: --resume checks that it belongs to the checkpoint. */
-gantry_status train_save(train_session *t)
+static gantry_status save_files(train_session *t)
 {
     char path[4200];
     GANTRY_TRY(save_samples(t));
@@ -40,4 +40,11 @@ gantry_status train_save(train_session *t)
     size_t n = train_run_meta(&t->info, meta, text);
     snprintf(path, sizeof path, "%s/%s", t->out, TRAIN_STATE);
     return gantry_gan_save_training(t->gan, path, meta, n);
+}
+
+/* In an MPI job: the ranks' weights checked first, the files from rank 0. */
+gantry_status train_save(train_session *t)
+{
+    GANTRY_TRY(train_mpi_sync(t, gantry_gan_steps(t->gan)));
+    return train_mpi_agree(train_mpi_rank() == 0 ? save_files(t) : GANTRY_OK);
 }

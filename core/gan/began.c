@@ -106,7 +106,7 @@ static gantry_status d_step(gantry_gan *gan, const float *real, gantry_gan_stats
         GANTRY_TRY(gantry_op_regression_loss_backward(GANTRY_LOSS_L1, ae, fake, -k, st->ae_grad));
         GANTRY_TRY(gantry_seq_backward(gan->d, st->ae_grad, 1, NULL));
     }
-    GANTRY_TRY(gantry_optim_step(gan->opt_d));
+    GANTRY_TRY(gantry__gan_update(gan, gan->d, gan->opt_d));
     acc->d_loss += *l_real - (double)k * l_fake;
     acc->d_real += *l_real;
     acc->d_fake += l_fake;
@@ -126,7 +126,7 @@ static gantry_status g_step(gantry_gan *gan, double *l_g)
     GANTRY_TRY(gantry_seq_backward(gan->d, st->ae_grad, 0, &dx));
     GANTRY_TRY(gantry_op_axpy(1.0f, st->dimage, dx));
     GANTRY_TRY(gantry_seq_backward(gan->g, dx, 1, NULL));
-    return gantry_optim_step(gan->opt_g);
+    return gantry__gan_update(gan, gan->g, gan->opt_g);
 }
 
 static gantry_status step(gantry_gan *gan, const float *real, const uint8_t *labels, gantry_gan_stats *acc)

@@ -94,12 +94,11 @@ uint8_t *gantry__gan_fake_labels(gantry_gan *gan)
 void gantry__gan_draw_labels(gantry_gan *gan, uint8_t *labels)
 {
     const gantry_gan_config *c = &gan->config;
+    uint64_t offset = gantry__gan_shard_draw(gan, &gan->label_offset, gantry_philox_uniform_blocks(c->batch));
     for (size_t i = 0; i < c->batch; i++) {
-        float u = gantry_philox_uniform(c->seed ^ GANTRY__LABEL_STREAM, gan->label_offset, i, 0.0f,
-                                        (float)c->classes);
+        float u = gantry_philox_uniform(c->seed ^ GANTRY__LABEL_STREAM, offset, i, 0.0f, (float)c->classes);
         labels[i] = (uint8_t)(u < (float)c->classes ? u : (float)c->classes - 1.0f);
     }
-    gan->label_offset += gantry_philox_uniform_blocks(c->batch);
 }
 
 gantry_status gantry__gan_g_input_into(gantry_gan *gan, const gantry_tensor *z, gantry_tensor *dst)

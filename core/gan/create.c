@@ -93,6 +93,7 @@ gantry_status gantry_gan_create(gantry_backend *be, const gantry_gan_config *con
     gan->family = m->family;
     gan->conv = m->conv;
     gan->conditional = m->conditional;
+    gan->shard_world = 1;
     gantry_optim_config oc = optim_config(&gan->config);
     uint64_t offset = 0;
     gantry_status s = create_networks(gan, &oc, &offset);

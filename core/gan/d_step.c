@@ -107,7 +107,7 @@ gantry_status gantry__gan_d_step(gantry_gan *gan, const float *real, const uint8
     }
     if (fam->d_extra_term)
         GANTRY_TRY(fam->d_extra_term(gan, acc));
-    GANTRY_TRY(gantry_optim_step(gan->opt_d));
+    GANTRY_TRY(gantry__gan_update(gan, gan->d, gan->opt_d));
     if (c->clip > 0.0f)
         GANTRY_TRY(gantry_seq_clamp_params(gan->d, -c->clip, c->clip));
     acc->d_loss += loss_real + loss_fake;

@@ -24,6 +24,11 @@ struct gantry_gan {
     uint64_t steps;
     uint64_t noise_offset; /* next Philox block of the training noise stream */
     uint64_t label_offset; /* next Philox block of the fake-label / labelled-draw stream */
+    /* Data-parallel training (gantry_gan_set_data_parallel): this process is
+     * shard `rank` of `world`, and grad_hook runs before each update. */
+    unsigned shard_rank, shard_world;
+    gantry_gan_grad_hook grad_hook;
+    void *grad_user;
     /* Step tensors, allocated once. */
     gantry_tensor *real;    /* [N, C, H, W]: the real batch on the device */
     gantry_tensor *z;       /* [N, z_dim]: G's noise */
@@ -198,6 +203,13 @@ gantry_status gantry__gan_d_step(gantry_gan *gan, const float *real, const uint8
 
 /* step.c */
 gantry_status gantry__gan_g_step(gantry_gan *gan, double *g_loss);
+/* An optimizer step of `net` (G or D) by `opt`, between the data-parallel
+ * hook's two calls (gantry_gan_set_data_parallel). */
+gantry_status gantry__gan_update(gantry_gan *gan, gantry_seq *net, gantry_optim *opt);
+/* The Philox offset of this shard's draw of `blocks` blocks (of a stream
+ * at *offset), which then moves past every shard's draw: shard r of W
+ * draws the r-th slice of what one process drawing all W slices draws. */
+uint64_t gantry__gan_shard_draw(const gantry_gan *gan, uint64_t *offset, uint64_t blocks);
 
 /* unroll.c: --unroll. */
 gantry_status gantry__gan_unroll_create(gantry_gan *gan, const gantry_optim_config *oc);

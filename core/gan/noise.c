@@ -63,8 +63,8 @@ void gantry__gan_g_pair_reset(gantry_gan *gan)
 static gantry_status draw_noise(gantry_gan *gan, gantry_tensor *z, uint8_t *labels)
 {
     const gantry_gan_config *c = &gan->config;
-    GANTRY_TRY(gantry_op_rand_normal(z, c->seed, gan->noise_offset, 0.0f, 1.0f));
-    gan->noise_offset += gantry_philox_normal_blocks(gantry_tensor_numel(z));
+    uint64_t offset = gantry__gan_shard_draw(gan, &gan->noise_offset, gantry_philox_normal_blocks(gantry_tensor_numel(z)));
+    GANTRY_TRY(gantry_op_rand_normal(z, c->seed, offset, 0.0f, 1.0f));
     if (gan->conditional)
         gantry__gan_draw_labels(gan, labels);
     return GANTRY_OK;

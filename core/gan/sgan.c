@@ -75,15 +75,14 @@ static gantry_status draw_labeled(gantry_gan *gan)
     struct sgan_state *st = gan->family_state;
     size_t n = c->batch, chw = gantry__gan_image_numel(c), k = c->classes;
     float *images = st->lab_host, *targets = st->lab_host + n * chw;
+    uint64_t offset = gantry__gan_shard_draw(gan, &gan->label_offset, gantry_philox_uniform_blocks(n));
     for (size_t i = 0; i < n; i++) {
-        float u = gantry_philox_uniform(c->seed ^ GANTRY__LABEL_STREAM, gan->label_offset, i, 0.0f,
-                                        (float)st->labeled_n);
+        float u = gantry_philox_uniform(c->seed ^ GANTRY__LABEL_STREAM, offset, i, 0.0f, (float)st->labeled_n);
         size_t j = (size_t)u < st->labeled_n ? (size_t)u : st->labeled_n - 1;
         memcpy(images + i * chw, st->labeled_images + j * chw, chw * sizeof *images);
         for (size_t l = 0; l < k; l++)
             targets[i * k + l] = l == st->labeled_labels[j] ? 1.0f : 0.0f;
     }
-    gan->label_offset += gantry_philox_uniform_blocks(n);
     GANTRY_TRY(gantry_tensor_write(st->lab_real, images, n * chw));
     return gantry_tensor_write(st->lab_target, targets, n * k);
 }

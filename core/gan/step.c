@@ -22,7 +22,34 @@ gantry_status gantry__gan_g_step(gantry_gan *gan, double *g_loss)
     }
     GANTRY_TRY(gantry__gan_image_grad(gan, dx, &dimage));
     GANTRY_TRY(gantry__gan_g_backward(gan, dimage));
-    return gantry_optim_step(gan->opt_g);
+    return gantry__gan_update(gan, gan->g, gan->opt_g);
+}
+
+gantry_status gantry__gan_update(gantry_gan *gan, gantry_seq *net, gantry_optim *opt)
+{
+    if (gan->grad_hook)
+        GANTRY_TRY(gan->grad_hook(gan->grad_user, gan, net, 0));
+    GANTRY_TRY(gantry_optim_step(opt));
+    return gan->grad_hook ? gan->grad_hook(gan->grad_user, gan, net, 1) : GANTRY_OK;
+}
+
+uint64_t gantry__gan_shard_draw(const gantry_gan *gan, uint64_t *offset, uint64_t blocks)
+{
+    uint64_t mine = *offset + (uint64_t)gan->shard_rank * blocks;
+    *offset += (uint64_t)gan->shard_world * blocks;
+    return mine;
+}
+
+gantry_status gantry_gan_set_data_parallel(gantry_gan *gan, unsigned rank, unsigned world,
+                                           gantry_gan_grad_hook hook, void *user)
+{
+    if (!gan || world == 0 || rank >= world)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gan_set_data_parallel: rank %u of %u", rank, world);
+    gan->shard_rank = rank;
+    gan->shard_world = world;
+    gan->grad_hook = hook;
+    gan->grad_user = user;
+    return GANTRY_OK;
 }
 
 static gantry_status step(gantry_gan *gan, const float *real, const uint8_t *labels, gantry_gan_stats *acc)

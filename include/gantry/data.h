@@ -154,6 +154,10 @@ GANTRY_API void gantry_loader_destroy(gantry_loader *loader);
  * Returns the epoch (0-based) it belongs to. */
 GANTRY_API gantry_status gantry_loader_next(gantry_loader *loader, float *images, uint8_t *labels,
                                             size_t *epoch);
+/* Data-parallel training: from now on `next` copies only the rows of shard
+ * `rank` of `world` of each batch (rows rank x batch/world onwards, batch/world
+ * of them), in the same order of batches.  batch must be a multiple of world. */
+GANTRY_API gantry_status gantry_loader_set_shard(gantry_loader *loader, unsigned rank, unsigned world);
 GANTRY_API size_t gantry_loader_batches_per_epoch(const gantry_loader *loader);
 /* Positions the loader as if `batches` batches had been taken since it was
  * created (a resumed training run continues with the same data order). */

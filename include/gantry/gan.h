@@ -121,6 +121,25 @@ GANTRY_API gantry_status gantry_gan_classify(gantry_gan *gan, const float *image
 GANTRY_API int gantry_gan_is_conditional(const gantry_gan *gan);
 GANTRY_API uint64_t gantry_gan_steps(const gantry_gan *gan);
 
+/* Data-parallel training over `world` processes (gantry train under MPI),
+ * each with its own gantry_gan built alike on its own backend:
+ *   - this one is process `rank`: each noise (and fake-label) draw of a step
+ *     is slice `rank` of the draw one process would make for the whole
+ *     global batch (world x config.batch rows), so that the processes
+ *     together draw what one process does (exactly so when batch x z_dim is
+ *     even and, for labels, batch a multiple of 4);
+ *   - `hook` (may be NULL) runs around every optimizer step with the network
+ *     being updated (gantry_gan_generator or _discriminator): with
+ *     updated = 0 before it, the gradients computed on this process's rows
+ *     in the network, where it must leave what every process applies (e.g.
+ *     their mean over the processes); with updated = 1 after it (e.g. to
+ *     make the weights of processes whose backends round differently the
+ *     same).  An error it returns ends the step.
+ * rank 0 of 1 with no hook is the ordinary single-process training. */
+typedef gantry_status (*gantry_gan_grad_hook)(void *user, gantry_gan *gan, gantry_seq *net, int updated);
+GANTRY_API gantry_status gantry_gan_set_data_parallel(gantry_gan *gan, unsigned rank, unsigned world,
+                                                      gantry_gan_grad_hook hook, void *user);
+
 /* Generates n images into `images` (n * C*H*W floats in [-1, 1]) from the
  * noise stream (seed, 0), with G in evaluation mode.  Conditional models
  * draw image i of class (i / 8) % classes: one class per row of an 8-wide grid. */
