@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/nn_layer.h"
+#include "core/state_io.h"
 #include "gantry/ops.h"
 
 struct gantry_seq {
@@ -19,6 +20,11 @@ struct gantry_seq {
     int forwarded;
     size_t groups; /* of the last forward */
     int grads_deferred; /* gantry__seq_defer_zero_grad: the grads are logically zero */
+    /* A plan (gantry__seq_create_plan): no layers, only the state entries
+     * they would have, in state_dict order. */
+    int is_plan;
+    size_t plan_layers, nplan, plan_cap;
+    plan_entry *plan;
 };
 
 gantry_status gantry_seq_create(gantry_backend *be, gantry_seq **out)
@@ -41,7 +47,89 @@ void gantry_seq_destroy(gantry_seq *seq)
     free(seq->layers);
     free(seq->params);
     free(seq->state);
+    free(seq->plan);
     free(seq);
+}
+
+/* ---- plans ---------------------------------------------------------------- */
+
+/* The state entries a layer of each kind has, as the layers' create
+ * functions (nn_layers.c, nn_conv.c, nn_minibatch_disc.c) make them: a
+ * change there must be made here too, and the tests that load a saved
+ * checkpoint of every model would catch one that is not. */
+
+gantry_status gantry__seq_create_plan(gantry_seq **out)
+{
+    if (!out)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "seq_create_plan: out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return gantry_set_error(GANTRY_OUT_OF_MEMORY, "seq: out of host memory");
+    (*out)->is_plan = 1;
+    return GANTRY_OK;
+}
+
+size_t gantry__seq_plan_count(const gantry_seq *plan)
+{
+    return plan ? plan->nplan : 0;
+}
+
+const plan_entry *gantry__seq_plan_entry(const gantry_seq *plan, size_t i)
+{
+    return plan && i < plan->nplan ? &plan->plan[i] : NULL;
+}
+
+/* Entry `name` of the layer being planned; ndim 0 is a scalar. */
+static gantry_status plan_state(gantry_seq *seq, const char *name, gantry_dtype dtype, int ndim, const size_t *shape)
+{
+    if (seq->nplan == seq->plan_cap) {
+        size_t cap = seq->plan_cap ? 2 * seq->plan_cap : 16;
+        plan_entry *p = realloc(seq->plan, cap * sizeof *p);
+        if (!p)
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "seq: out of host memory");
+        seq->plan = p;
+        seq->plan_cap = cap;
+    }
+    plan_entry *e = &seq->plan[seq->nplan++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%zu.%s", seq->plan_layers, name);
+    e->dtype = dtype;
+    e->ndim = ndim;
+    for (int d = 0; d < ndim; d++)
+        e->shape[d] = shape[d];
+    return GANTRY_OK;
+}
+
+#define PLAN_F32(seq, name, ...)                                                                        \
+    plan_state(seq, name, GANTRY_DTYPE_F32, (int)(sizeof((size_t[]){ __VA_ARGS__ }) / sizeof(size_t)),   \
+               (size_t[]){ __VA_ARGS__ })
+
+static gantry_status plan_linear(gantry_seq *seq, size_t in, size_t out)
+{
+    GANTRY_TRY(PLAN_F32(seq, "weight", out, in));
+    return PLAN_F32(seq, "bias", out);
+}
+
+static gantry_status plan_batchnorm(gantry_seq *seq, size_t features)
+{
+    static const char *const names[] = { "weight", "bias", "running_mean", "running_var" };
+    for (size_t i = 0; i < 4; i++)
+        GANTRY_TRY(PLAN_F32(seq, names[i], features));
+    return plan_state(seq, "num_batches_tracked", GANTRY_DTYPE_I64, 0, NULL);
+}
+
+static gantry_status plan_conv(gantry_seq *seq, const gantry_conv_spec *c)
+{
+    size_t k = c->kernel;
+    GANTRY_TRY(c->transposed ? PLAN_F32(seq, "weight", c->in, c->out, k, k) : PLAN_F32(seq, "weight", c->out, c->in, k, k));
+    return c->no_bias ? GANTRY_OK : PLAN_F32(seq, "bias", c->out);
+}
+
+/* Ends a planned layer: the next one's entries get the next index. */
+static gantry_status plan_next(gantry_seq *seq, gantry_status s)
+{
+    seq->plan_layers++;
+    return s;
 }
 
 /* Rebuilds the flattened name lists after a layer was appended. */
@@ -107,6 +195,8 @@ static gantry_status append(gantry_seq *seq, gantry_status created, gantry_layer
 gantry_status gantry_seq_add_linear(gantry_seq *seq, size_t in_features, size_t out_features)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, plan_linear(seq, in_features, out_features));
     gantry_layer *l = NULL;
     gantry_status s = gantry__linear_create(seq->be, in_features, out_features, &l);
     return append(seq, s, l);
@@ -115,6 +205,8 @@ gantry_status gantry_seq_add_linear(gantry_seq *seq, size_t in_features, size_t 
 gantry_status gantry_seq_add_batchnorm(gantry_seq *seq, size_t features, float eps, float momentum)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, plan_batchnorm(seq, features));
     gantry_layer *l = NULL;
     gantry_status s = gantry__batchnorm_create(seq->be, features, eps, momentum, &l);
     return append(seq, s, l);
@@ -123,6 +215,8 @@ gantry_status gantry_seq_add_batchnorm(gantry_seq *seq, size_t features, float e
 gantry_status gantry_seq_add_activation(gantry_seq *seq, gantry_activation act, float param)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, GANTRY_OK);
     gantry_layer *l = NULL;
     gantry_status s = gantry__activation_create(seq->be, act, param, &l);
     return append(seq, s, l);
@@ -131,6 +225,8 @@ gantry_status gantry_seq_add_activation(gantry_seq *seq, gantry_activation act, 
 gantry_status gantry_seq_add_flatten(gantry_seq *seq)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, GANTRY_OK);
     gantry_layer *l = NULL;
     gantry_status s = gantry__reshape_create(seq->be, 0, NULL, &l);
     return append(seq, s, l);
@@ -141,6 +237,8 @@ gantry_status gantry_seq_add_unflatten(gantry_seq *seq, int ndim, const size_t *
     CHECK_SEQ(seq);
     if (ndim < 1)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "Unflatten: needs at least one dimension");
+    if (seq->is_plan)
+        return plan_next(seq, GANTRY_OK);
     gantry_layer *l = NULL;
     gantry_status s = gantry__reshape_create(seq->be, ndim, shape, &l);
     return append(seq, s, l);
@@ -151,6 +249,8 @@ gantry_status gantry_seq_add_conv(gantry_seq *seq, const gantry_conv_spec *spec)
     CHECK_SEQ(seq);
     if (!spec)
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "gantry_seq_add_conv: spec is NULL");
+    if (seq->is_plan)
+        return plan_next(seq, plan_conv(seq, spec));
     gantry_layer *l = NULL;
     gantry_status s = gantry__conv_create(seq->be, spec, &l);
     return append(seq, s, l);
@@ -170,6 +270,8 @@ gantry_status gantry_seq_add_conv_transpose2d(gantry_seq *seq, size_t in, size_t
 gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, GANTRY_OK);
     gantry_layer *l = NULL;
     gantry_status s = gantry__dropout_create(seq->be, p, &l);
     return append(seq, s, l);
@@ -178,6 +280,8 @@ gantry_status gantry_seq_add_dropout(gantry_seq *seq, float p)
 gantry_status gantry_seq_add_minibatch_disc(gantry_seq *seq, size_t in, size_t kernels, size_t dims)
 {
     CHECK_SEQ(seq);
+    if (seq->is_plan)
+        return plan_next(seq, PLAN_F32(seq, "T", in, kernels, dims));
     gantry_layer *l = NULL;
     gantry_status s = gantry__minibatch_disc_create(seq->be, in, kernels, dims, &l);
     return append(seq, s, l);

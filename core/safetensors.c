@@ -13,7 +13,15 @@
  *                        or malformed dtype / shape / data_offsets; a dtype
  *                        string that no safetensors version defines; offsets
  *                        out of the data section or not matching the shape;
- *                        __metadata__ that is not an object of strings.
+ *                        __metadata__ that is not an object of strings; a key
+ *                        given twice in any object of the header (a tensor
+ *                        name, a metadata key, a field of an entry) or one
+ *                        holding a NUL character; tensors that do not cover
+ *                        the data section exactly (sorted by offset, the
+ *                        first begins at 0, each where the one before ends,
+ *                        the last at the section's end: no gap, no overlap,
+ *                        no bytes left over), as the safetensors format's own
+ *                        reader requires.
  *   GANTRY_UNSUPPORTED   a valid safetensors dtype other than F32 and I64
  *                        (F16, BF16, F64, I32, U8, BOOL, ...), or more than
  *                        4 dimensions.
@@ -260,6 +268,12 @@ struct gantry_safetensors {
     char *path; /* for messages */
 };
 
+/* Where a tensor lies in the data section. */
+typedef struct span {
+    uint64_t begin, end;
+    const char *name;
+} span;
+
 void gantry_safetensors_destroy(gantry_safetensors *st)
 {
     if (!st)
@@ -389,7 +403,7 @@ static gantry_status read_whole_file(const char *path, unsigned char **buf, size
 }
 
 static gantry_status parse_entry(const char *path, const char *name, json_object *entry, const unsigned char *data,
-                                 uint64_t data_size, gantry_st_tensor *t, void **copy)
+                                 uint64_t data_size, gantry_st_tensor *t, void **copy, span *where)
 {
     if (!json_object_is_type(entry, json_type_object))
         return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: tensor \"%s\": entry is not an object", path, name);
@@ -465,6 +479,8 @@ static gantry_status parse_entry(const char *path, const char *name, json_object
                                 path, name, (unsigned long long)begin, (unsigned long long)end,
                                 (unsigned long long)(end - begin), dtype, (unsigned long long)(numel * elem));
 
+    where->begin = begin;
+    where->end = end;
     const unsigned char *p = data + begin;
     size_t bytes = (size_t)(end - begin);
     if (((uintptr_t)p % elem) != 0 || !host_is_little_endian()) {
@@ -509,6 +525,202 @@ static gantry_status parse_metadata(const char *path, json_object *m, gantry_saf
     return GANTRY_OK;
 }
 
+/* ---- duplicate keys ------------------------------------------------------ */
+
+/* json-c keeps the last of two equal keys of an object and says nothing, so
+ * a tensor named twice would load whichever came last.  The raw header is
+ * walked once more (json-c has already validated it as strict JSON, which
+ * keeps this walk simple) and the decoded keys of each object compared. */
+typedef struct key_scan {
+    const char *p, *end;
+    json_tokener *tok; /* decodes each key: escapes such as \u0061 make equal keys look different */
+    const char *path;
+} key_scan;
+
+static void scan_ws(key_scan *sc)
+{
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+        sc->p++;
+}
+
+/* Skips the string at sc->p (at its opening quote); *start and *len span it, quotes included. */
+static void scan_string(key_scan *sc, const char **start, size_t *len)
+{
+    *start = sc->p++;
+    while (sc->p < sc->end && *sc->p != '"')
+        sc->p += *sc->p == '\\' ? 2 : 1;
+    if (sc->p < sc->end)
+        sc->p++;
+    *len = (size_t)(sc->p - *start);
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static gantry_status scan_value(key_scan *sc, const char *owner);
+
+/* A key's text as json-c will store it, into *out. */
+static gantry_status decode_key(key_scan *sc, const char *raw, size_t len, char **out)
+{
+    json_tokener_reset(sc->tok);
+    json_object *k = json_tokener_parse_ex(sc->tok, raw, (int)len);
+    gantry_status s = GANTRY_OK;
+    *out = NULL;
+    if (!k || !json_object_is_type(k, json_type_string))
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: a key of the header cannot be decoded", sc->path);
+    else if (strlen(json_object_get_string(k)) != (size_t)json_object_get_string_len(k))
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: header key \"%.60s\" holds a NUL character", sc->path,
+                             json_object_get_string(k));
+    else if (!(*out = dup_string(json_object_get_string(k))))
+        s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory checking the header's keys", sc->path);
+    json_object_put(k);
+    return s;
+}
+
+static gantry_status duplicate_key(const char *path, const char *owner, const char *key)
+{
+    if (!owner)
+        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: %s \"%.200s\" is given twice in the header", path,
+                                strcmp(key, ST_METADATA) == 0 ? "entry" : "tensor", key);
+    if (strcmp(owner, ST_METADATA) == 0)
+        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata key \"%.200s\" is given twice", path, key);
+    return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: tensor \"%.200s\": field \"%.60s\" is given twice", path, owner,
+                            key);
+}
+
+/* The object at sc->p; `owner` is the key whose value it is (NULL: the
+ * header itself), for messages. */
+static gantry_status scan_object(key_scan *sc, const char *owner)
+{
+    char **keys = NULL;
+    size_t n = 0, cap = 0;
+    gantry_status s = GANTRY_OK;
+    sc->p++; /* '{' */
+    scan_ws(sc);
+    while (!s && sc->p < sc->end && *sc->p == '"') {
+        const char *raw;
+        size_t len;
+        scan_string(sc, &raw, &len);
+        if (n == cap) {
+            size_t c = cap ? 2 * cap : 16;
+            char **k = realloc(keys, c * sizeof *k);
+            if (!k) {
+                s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory checking the header's keys", sc->path);
+                break;
+            }
+            keys = k;
+            cap = c;
+        }
+        if ((s = decode_key(sc, raw, len, &keys[n])))
+            break;
+        n++;
+        scan_ws(sc);
+        sc->p++; /* ':' */
+        scan_ws(sc);
+        /* Only the header's own values name what they hold. */
+        s = scan_value(sc, owner ? owner : keys[n - 1]);
+        scan_ws(sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            scan_ws(sc);
+        }
+    }
+    if (!s && sc->p < sc->end && *sc->p == '}')
+        sc->p++;
+    if (!s && n > 1) {
+        qsort(keys, n, sizeof *keys, compare_keys);
+        for (size_t i = 1; !s && i < n; i++)
+            if (strcmp(keys[i - 1], keys[i]) == 0)
+                s = duplicate_key(sc->path, owner, keys[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return s;
+}
+
+static gantry_status scan_value(key_scan *sc, const char *owner)
+{
+    if (sc->p >= sc->end)
+        return GANTRY_OK;
+    if (*sc->p == '{')
+        return scan_object(sc, owner);
+    if (*sc->p == '"') {
+        const char *raw;
+        size_t len;
+        scan_string(sc, &raw, &len);
+        return GANTRY_OK;
+    }
+    if (*sc->p == '[') {
+        sc->p++;
+        scan_ws(sc);
+        while (sc->p < sc->end && *sc->p != ']') {
+            GANTRY_TRY(scan_value(sc, owner));
+            scan_ws(sc);
+            if (sc->p < sc->end && *sc->p == ',') {
+                sc->p++;
+                scan_ws(sc);
+            }
+        }
+        sc->p++;
+        return GANTRY_OK;
+    }
+    /* a number, true, false or null */
+    while (sc->p < sc->end && !strchr(",]} \t\n\r", *sc->p))
+        sc->p++;
+    return GANTRY_OK;
+}
+
+/* ---- coverage of the data section ---------------------------------------- */
+
+static int compare_spans(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* The safetensors rule: sorted by offset, the tensors tile the data section,
+ * so that no byte is read as two tensors and none is hidden between them. */
+static gantry_status check_coverage(const char *path, span *spans, size_t count, uint64_t data_size)
+{
+    if (count == 0)
+        return data_size == 0 ? GANTRY_OK
+                              : gantry_set_error(GANTRY_CORRUPT_FILE,
+                                                 "%s: a data section of %llu bytes but no tensors", path,
+                                                 (unsigned long long)data_size);
+    qsort(spans, count, sizeof *spans, compare_spans);
+    if (spans[0].begin != 0)
+        return gantry_set_error(GANTRY_CORRUPT_FILE,
+                                "%s: gap in the data section: its first %llu bytes belong to no tensor (\"%.200s\" "
+                                "begins at %llu)",
+                                path, (unsigned long long)spans[0].begin, spans[0].name,
+                                (unsigned long long)spans[0].begin);
+    for (size_t i = 1; i < count; i++) {
+        const span *a = &spans[i - 1], *b = &spans[i];
+        if (b->begin < a->end)
+            return gantry_set_error(GANTRY_CORRUPT_FILE,
+                                    "%s: tensors \"%.200s\" [%llu, %llu] and \"%.200s\" [%llu, %llu] overlap", path,
+                                    a->name, (unsigned long long)a->begin, (unsigned long long)a->end, b->name,
+                                    (unsigned long long)b->begin, (unsigned long long)b->end);
+        if (b->begin > a->end)
+            return gantry_set_error(GANTRY_CORRUPT_FILE,
+                                    "%s: gap in the data section: bytes [%llu, %llu] between tensors \"%.200s\" and "
+                                    "\"%.200s\" belong to no tensor",
+                                    path, (unsigned long long)a->end, (unsigned long long)b->begin, a->name, b->name);
+    }
+    const span *last = &spans[count - 1];
+    if (last->end != data_size)
+        return gantry_set_error(GANTRY_CORRUPT_FILE,
+                                "%s: gap in the data section: its last %llu bytes, after tensor \"%.200s\", belong to "
+                                "no tensor",
+                                path, (unsigned long long)(data_size - last->end), last->name);
+    return GANTRY_OK;
+}
+
 gantry_status gantry_safetensors_read(const char *path, gantry_safetensors **out)
 {
     if (!out)
@@ -532,6 +744,7 @@ gantry_status gantry_safetensors_read(const char *path, gantry_safetensors **out
     json_tokener *tok = NULL;
     json_object *root = NULL;
     char *header = NULL;
+    span *spans = NULL;
 
     if (size < 8) {
         s = gantry_set_error(GANTRY_CORRUPT_FILE,
@@ -585,12 +798,16 @@ gantry_status gantry_safetensors_read(const char *path, gantry_safetensors **out
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: header is not a JSON object", path);
         goto done;
     }
+    key_scan sc = { header, header + hlen, tok, path };
+    if ((s = scan_value(&sc, NULL)))
+        goto done;
 
     size_t entries = (size_t)json_object_object_length(root);
     st->tensors = calloc(entries > 0 ? entries : 1, sizeof *st->tensors);
     st->names = calloc(entries > 0 ? entries : 1, sizeof *st->names);
     st->copies = calloc(entries > 0 ? entries : 1, sizeof *st->copies);
-    if (!st->tensors || !st->names || !st->copies) {
+    spans = calloc(entries > 0 ? entries : 1, sizeof *spans);
+    if (!st->tensors || !st->names || !st->copies || !spans) {
         s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory", path);
         goto done;
     }
@@ -610,16 +827,19 @@ gantry_status gantry_safetensors_read(const char *path, gantry_safetensors **out
         }
         size_t i = st->count;
         gantry_st_tensor *t = &st->tensors[i];
-        s = parse_entry(path, key, val, data, data_size, t, &st->copies[i]);
+        s = parse_entry(path, key, val, data, data_size, t, &st->copies[i], &spans[i]);
         if (s == GANTRY_OK && !(st->names[i] = dup_string(key)))
             s = gantry_set_error(GANTRY_OUT_OF_MEMORY, "%s: out of memory", path);
         st->count++; /* so that destroy frees what this entry got */
         if (s != GANTRY_OK)
             goto done;
         t->name = st->names[i];
+        spans[i].name = t->name;
     }
+    s = check_coverage(path, spans, st->count, data_size);
 
 done:
+    free(spans);
     if (root)
         json_object_put(root);
     if (tok)

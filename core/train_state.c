@@ -89,26 +89,28 @@ gantry_status gantry_gan_load_training(gantry_gan *gan, const char *path)
     size_t count = 0;
     gantry_status s = GANTRY_OK;
     const char *format = gantry_safetensors_meta(st, "format"), *model = gantry_safetensors_meta(st, "model");
-    const char *k_t = gantry_safetensors_meta(st, "k_t");
     uint64_t step = 0, noise = 0, label = 0, g_steps = 0, d_steps = 0;
-    char *end = NULL;
-    float k = k_t ? strtof(k_t, &end) : 0.0f;
+    float k = 0.0f;
     if (!format || strcmp(format, TRAINING_FORMAT) != 0)
-        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: not a gantry training state (metadata format is %s%s%s)", path,
-                             format ? "'" : "missing", format ? format : "", format ? "'" : "");
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: not a gantry training state (metadata format is %s%.40s%s)",
+                             path, format ? "'" : "missing", format ? format : "", format ? "'" : "");
     if (!s && (!model || strcmp(model, gan->config.model) != 0))
-        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: the state of model '%s', the checkpoint's is '%s'", path,
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: the state of model '%.40s', the checkpoint's is '%s'", path,
                              model ? model : "(none)", gan->config.model);
-    if (!s && (!k_t || !*k_t || *end))
-        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'k_t' is missing or not a number", path);
-    if (!s && !(s = gantry_safetensors_meta_u64(st, "step", 0, &step)) && step != gan->steps)
+    /* BEGAN keeps k_t in [0, 1]; the other models write 0. */
+    if (!s && !(s = gantry__st_meta_floats(st, path, "k_t", 1, 1, &k)) && !(k >= 0.0f && k <= 1.0f))
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata k_t = '%s' is outside 0..1", path,
+                             gantry_safetensors_meta(st, "k_t"));
+    if (!s && !(s = gantry__st_meta_uints(st, path, "step", 1, 1, 0, UINT64_MAX, &step)) && step != gan->steps)
         s = gantry_set_error(GANTRY_CORRUPT_FILE,
                              "%s: saved at step %" PRIu64 ", the checkpoint at step %" PRIu64 " (not from one save)",
                              path, step, gan->steps);
-    if (!s && !(s = gantry_safetensors_meta_u64(st, "noise_offset", 0, &noise)) &&
-        !(s = gantry_safetensors_meta_u64(st, "label_offset", 0, &label)) &&
-        !(s = gantry_safetensors_meta_u64(st, "opt_G_steps", 0, &g_steps)))
-        s = gantry_safetensors_meta_u64(st, "opt_D_steps", 0, &d_steps);
+    if (!s && !(s = gantry__st_meta_uints(st, path, "noise_offset", 1, 1, 0, UINT64_MAX, &noise)) &&
+        !(s = gantry__st_meta_uints(st, path, "label_offset", 1, 1, 0, UINT64_MAX, &label)) &&
+        !(s = gantry__st_meta_uints(st, path, "opt_G_steps", 1, 1, 0, UINT64_MAX, &g_steps)))
+        s = gantry__st_meta_uints(st, path, "opt_D_steps", 1, 1, 0, UINT64_MAX, &d_steps);
+    /* The slots' shapes come from the networks, already checked against the
+     * checkpoint; each is compared with the file before it is written. */
     if (!s)
         s = collect_slots(gan, &refs, &params, &count);
     for (size_t i = 0; !s && i < count; i++)

@@ -980,17 +980,18 @@ static void test_safetensors(void)
     gantry_safetensors_destroy(st);
     st = NULL;
 
-    /* a file written by someone else: unaligned header, extra whitespace,
-     * an unaligned tensor, fields in another order */
-    const char *foreign = "{ \"b\" : {\"data_offsets\":[1,9],\"shape\":[2],\"dtype\":\"F32\"}, \"a\": "
-                          "{\"dtype\":\"I64\",\"shape\":[1,1],\"data_offsets\":[9,17]}}\n";
-    write_st(tp("foreign.safetensors"), strlen(foreign), foreign, 17);
+    /* a file written by someone else: unaligned header (117 bytes, so the
+     * data section and both tensors are unaligned), extra whitespace, fields
+     * in another order */
+    const char *foreign = "{  \"b\" : {\"data_offsets\":[0,8],\"shape\":[2],\"dtype\":\"F32\"}, \"a\": "
+                          "{\"dtype\":\"I64\",\"shape\":[1,1],\"data_offsets\":[8,16]}}\n";
+    write_st(tp("foreign.safetensors"), strlen(foreign), foreign, 16);
     CHECK_OK(gantry_safetensors_read(tp("foreign.safetensors"), &st));
     REQUIRE(st);
     CHECK(gantry_safetensors_count(st) == 2);
     t = gantry_safetensors_find(st, "b");
     if (t) {
-        const unsigned char expect_b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+        const unsigned char expect_b[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
         CHECK(memcmp(t->data, expect_b, 8) == 0);
         CHECK((uintptr_t)t->data % 4 == 0);
     } else {
@@ -1073,6 +1074,39 @@ static void test_safetensors(void)
             GANTRY_CORRUPT_FILE, "__metadata__", "\"a\"");
     ST_CASE("meta2.safetensors", "{\"__metadata__\":[\"a\"]}", 8, GANTRY_CORRUPT_FILE, "__metadata__",
             "not an object");
+    /* The safetensors rules (issue 20): no name twice, even spelt with an
+     * escape (json-c would keep the last silently); the tensors tile the
+     * data section, sorted by offset, with no overlap and no gap. */
+#define W(name, b, e) "\"" name "\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" #b "," #e "]}"
+    ST_CASE("dup-names.safetensors", "{" W("w", 0, 8) "," W("w", 8, 16) "}", 16, GANTRY_CORRUPT_FILE, "\"w\"", "twice");
+    ST_CASE("dup-escaped.safetensors", "{" W("w", 0, 8) "," W("\\u0077", 8, 16) "}", 16, GANTRY_CORRUPT_FILE,
+            "\"w\"", "twice");
+    ST_CASE("dup-meta.safetensors", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}," W("w", 0, 8) "}", 8,
+            GANTRY_CORRUPT_FILE, "metadata key \"k\"", "twice");
+    ST_CASE("dup-field.safetensors",
+            "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"data_offsets\":[8,16]}}", 16,
+            GANTRY_CORRUPT_FILE, "\"data_offsets\"", "twice");
+    ST_CASE("nul-key.safetensors", "{" W("a\\u0000b", 0, 8) "}", 8, GANTRY_CORRUPT_FILE, "NUL", NULL);
+    ST_CASE("overlap.safetensors", "{" W("a", 0, 8) "," W("b", 4, 12) "}", 12, GANTRY_CORRUPT_FILE,
+            "\"a\" [0, 8] and \"b\" [4, 12] overlap", NULL);
+    ST_CASE("same-bytes.safetensors", "{" W("a", 0, 8) "," W("b", 0, 8) "}", 8, GANTRY_CORRUPT_FILE, "overlap", NULL);
+    ST_CASE("gap.safetensors", "{" W("a", 0, 8) "," W("b", 12, 20) "}", 20, GANTRY_CORRUPT_FILE, "gap",
+            "[8, 12] between tensors \"a\" and \"b\"");
+    ST_CASE("gap-first.safetensors", "{" W("a", 4, 12) "}", 12, GANTRY_CORRUPT_FILE, "first 4 bytes", "\"a\"");
+    ST_CASE("gap-last.safetensors", "{" W("a", 0, 8) "}", 12, GANTRY_CORRUPT_FILE, "last 4 bytes", "\"a\"");
+    ST_CASE("no-tensors.safetensors", "{}", 8, GANTRY_CORRUPT_FILE, "8 bytes but no tensors", NULL);
+#undef W
+    /* out of order in the header, empty tensors anywhere: still exact */
+    write_st(tp("order.safetensors"),
+             strlen("{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},\"e\":{\"dtype\":\"F32\","
+                    "\"shape\":[0],\"data_offsets\":[8,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"),
+             "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},\"e\":{\"dtype\":\"F32\","
+             "\"shape\":[0],\"data_offsets\":[8,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+             16);
+    CHECK_OK(gantry_safetensors_read(tp("order.safetensors"), &st));
+    CHECK(st && gantry_safetensors_count(st) == 3);
+    gantry_safetensors_destroy(st);
+    st = NULL;
 #undef ST_CASE
     expect_st_error("missing.safetensors", GANTRY_NOT_FOUND, NULL, NULL);
 

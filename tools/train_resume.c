@@ -2,6 +2,7 @@
  * log trimmed back to the saved step, and how a resumed run begins (its
  * train_origin: model, settings and directory from the run). */
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
         !(s = gantry_safetensors_meta_u64(st, "run_images", 1, &info->images)) &&
         !(s = gantry_safetensors_meta_u64(st, "run_total", 0, &info->total)))
         s = gantry_safetensors_meta_u64(st, "run_labeled", 0, &info->labeled);
-    if (!s && (!secs || !(info->seconds = strtod(secs, &end), *secs && !*end) || !(info->seconds >= 0.0)))
+    if (!s && (!secs || !(info->seconds = strtod(secs, &end), *secs && !*end) || !(info->seconds >= 0.0) ||
+               !isfinite(info->seconds)))
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_seconds' is missing or not a time", path);
     /* Runs from before --image-size, --channels and --test-data have none:
      * their images were used as they came. */
@@ -74,8 +76,11 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_features' is too long", path);
     else if (!s && features)
         memcpy(info->features, features, strlen(features) + 1);
-    if (!s && best)
-        info->best_fd = strtod(best, NULL);
+    /* -1: no evaluation yet; otherwise a distance, never negative (NaN
+     * when a run diverged: it never counts as the best) */
+    if (!s && best && (info->best_fd = strtod(best, &end), !*best || *end ||
+                       (info->best_fd < 0.0 && info->best_fd != -1.0)))
+        s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_best_fd' = '%.40s' is not a distance", path, best);
     /* Added with MPI runs; absent from older (single-process) ones. */
     info->ranks = 1;
     if (!s && gantry_safetensors_meta(st, "run_ranks"))

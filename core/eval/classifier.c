@@ -271,30 +271,38 @@ gantry_status gantry_classifier_save(gantry_classifier *clf, const char *path, c
     return gantry__st_write_refs_extra(path, refs, count, meta, nm, extra, extra_count);
 }
 
+/* The configuration the file was saved with, every value checked for its
+ * type and range, and the network it describes against the file's tensors:
+ * nothing is allocated for a file that asks for a huge one. */
 static gantry_status config_from_file(const gantry_safetensors *st, const char *path, gantry_classifier_config *c)
 {
     const char *format = gantry_safetensors_meta(st, "format");
     if (!format || strcmp(format, CLASSIFIER_FORMAT) != 0)
         return gantry_set_error(GANTRY_CORRUPT_FILE,
-                                "%s: not a gantry classifier (metadata format '%s', expected '%s'; make one with "
+                                "%s: not a gantry classifier (metadata format '%.40s', expected '%s'; make one with "
                                 "gantry train --model classifier)",
                                 path, format ? format : "(none)", CLASSIFIER_FORMAT);
-    const char *shape = gantry_safetensors_meta(st, "image_shape");
-    uint64_t classes;
-    size_t ch, h, w;
-    char end;
-    if (!shape || sscanf(shape, "%zu,%zu,%zu%c", &ch, &h, &w, &end) != 3)
-        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata image_shape '%s' is not C,H,W", path,
-                                shape ? shape : "(none)");
-    GANTRY_TRY(gantry_safetensors_meta_u64(st, "classes", 2, &classes));
-    if (classes > 256)
-        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata classes %llu (at most 256)", path,
-                                (unsigned long long)classes);
-    *c = gantry_classifier_defaults(ch, h, w, (size_t)classes);
-    const char *dropout = gantry_safetensors_meta(st, "dropout");
-    if (dropout)
-        c->dropout = strtof(dropout, NULL);
-    return check_config(c);
+    uint64_t shape[3], classes = 0, seed = 0;
+    GANTRY_TRY(gantry__st_meta_uints(st, path, "image_shape", 3, 1, 1, 16384, shape));
+    GANTRY_TRY(gantry__st_meta_uints(st, path, "classes", 1, 1, 2, 256, &classes));
+    *c = gantry_classifier_defaults((size_t)shape[0], (size_t)shape[1], (size_t)shape[2], (size_t)classes);
+    GANTRY_TRY(gantry__st_meta_floats(st, path, "dropout", 1, 0, &c->dropout));
+    /* checked, though a loaded classifier keeps seed 0 as it always has */
+    GANTRY_TRY(gantry__st_meta_uints(st, path, "seed", 1, 0, 0, UINT64_MAX, &seed));
+    if (check_config(c))
+        return gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata: %s", path, gantry_last_error());
+    gantry_classifier plan = { .config = *c };
+    gantry_status s = gantry__seq_create_plan(&plan.net);
+    if (!s)
+        s = build(&plan);
+    if (!s) {
+        char keys[96];
+        snprintf(keys, sizeof keys, "image_shape = %zu,%zu,%zu, classes = %zu", c->channels, c->height, c->width,
+                 c->classes);
+        s = gantry__st_check_plan(st, path, plan.net, "", keys);
+    }
+    gantry_seq_destroy(plan.net);
+    return s;
 }
 
 gantry_status gantry_classifier_load(gantry_backend *be, const char *path, gantry_classifier **out)

@@ -151,6 +151,9 @@ size_t gantry__gan_d_outputs(const gantry_gan *gan);
  * (square images of 32, 64 or 128: k = 3, 4, 5), 0 for other shapes. */
 size_t gantry__gan_allconv_depth(const gantry_gan_config *c);
 gantry_status gantry__gan_build_networks(gantry_gan *gan);
+/* G and D of `config` as plans (state_io.h): the state entries they would
+ * have, without allocating any; the caller destroys both. */
+gantry_status gantry__gan_plan_networks(const gantry_gan_config *config, gantry_seq **g, gantry_seq **d);
 /* D, or its snapshot for --unroll, into d. */
 gantry_status gantry__gan_build_discriminator(const gantry_gan *gan, gantry_seq *d);
 

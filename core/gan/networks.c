@@ -166,3 +166,26 @@ gantry_status gantry__gan_build_networks(gantry_gan *gan)
                                               : conv_generator(gan->g, c, g_in));
     return gantry__gan_build_discriminator(gan, gan->d);
 }
+
+gantry_status gantry__gan_plan_networks(const gantry_gan_config *config, gantry_seq **g, gantry_seq **d)
+{
+    *g = *d = NULL;
+    const gan_model *m = gantry__gan_model(config->model);
+    if (!m)
+        return gantry_set_error(GANTRY_NOT_FOUND, "unknown model '%s'", config->model);
+    /* Only what the builders read: the configuration and the model's kind. */
+    gantry_gan plan = { .config = *config, .family = m->family, .conv = m->conv, .conditional = m->conditional };
+    gantry_status s = gantry__seq_create_plan(&plan.g);
+    if (!s)
+        s = gantry__seq_create_plan(&plan.d);
+    if (!s)
+        s = gantry__gan_build_networks(&plan);
+    if (s) {
+        gantry_seq_destroy(plan.g);
+        gantry_seq_destroy(plan.d);
+        return s;
+    }
+    *g = plan.g;
+    *d = plan.d;
+    return GANTRY_OK;
+}
