@@ -540,6 +540,14 @@ gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, gantry_bn_mode m
     return GANTRY_OK;
 }
 
+gantry_status gantry_seq_set_batchnorm_sync(gantry_seq *seq, gantry_stats_reduce reduce, void *user)
+{
+    CHECK_SEQ(seq);
+    for (size_t i = 0; i < seq->nlayers; i++)
+        gantry__batchnorm_set_sync(seq->layers[i], reduce, user);
+    return GANTRY_OK;
+}
+
 gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi)
 {
     CHECK_SEQ(seq);

@@ -76,6 +76,8 @@ void gantry__layer_destroy(gantry_layer *l);
 
 /* Sets a BatchNorm layer's gantry_bn_mode (no-op for other layers). */
 void gantry__batchnorm_set_virtual(gantry_layer *l, int mode);
+/* Sets a BatchNorm layer's statistics reduction (no-op for other layers). */
+void gantry__batchnorm_set_sync(gantry_layer *l, gantry_stats_reduce reduce, void *user);
 /* Conv2d and ConvTranspose2d as the spec says, square kernels. */
 gantry_status gantry__conv_create(gantry_backend *be, const gantry_conv_spec *spec, gantry_layer **out_layer);
 /* Dropout(p); masks from Philox (seed, a per-layer counter). */

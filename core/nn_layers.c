@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn_bn_sync.h"
 #include "core/nn_layer.h"
 #include "gantry/ops.h"
 #include "gantry/philox.h"
@@ -238,9 +239,23 @@ typedef struct batchnorm_priv {
     int virtual_mode, virtual_last;
     gantry_tensor *ref_mean, *ref_invstd, *vsave_mean, *vsave_invstd;
     size_t ref_count;
+    gantry__bn_sync sync; /* statistics over every process (gantry_seq_set_batchnorm_sync) */
 } batchnorm_priv;
 
 enum { BN_WEIGHT, BN_BIAS, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_BATCHES };
+
+/* The batch statistics' forward: this process's rows, or every process's. */
+static gantry_status bn_forward_train(batchnorm_priv *p, const gantry_param *st, const gantry_tensor *x,
+                                      gantry_tensor *y, gantry_tensor *mean, gantry_tensor *invstd)
+{
+    if (p->sync.reduce)
+        return gantry__bn_sync_forward(&p->sync, x, y, st[BN_WEIGHT].value, st[BN_BIAS].value,
+                                       st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, mean, invstd, p->momentum,
+                                       p->eps);
+    return gantry_op_batchnorm_forward_train(x, y, st[BN_WEIGHT].value, st[BN_BIAS].value, st[BN_RUNNING_MEAN].value,
+                                             st[BN_RUNNING_VAR].value, mean, invstd, p->momentum, p->eps);
+}
+
 
 /* Training mode over l->groups stacked batches: each normalised by its own
  * statistics, kept as row g of save_mean and save_invstd; the running
@@ -255,9 +270,7 @@ static gantry_status batchnorm_forward_groups(gantry_layer *l, const gantry_tens
     for (size_t g = 0; g < groups; g++) {
         gantry_tensor xg = gantry__rows(x, g * rows, rows), yg = gantry__rows(l->y, g * rows, rows);
         gantry_tensor mean = gantry__rows(p->save_mean, g, 1), invstd = gantry__rows(p->save_invstd, g, 1);
-        GANTRY_TRY(gantry_op_batchnorm_forward_train(&xg, &yg, st[BN_WEIGHT].value, st[BN_BIAS].value,
-                                                     st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, &mean,
-                                                     &invstd, p->momentum, p->eps));
+        GANTRY_TRY(bn_forward_train(p, st, &xg, &yg, &mean, &invstd));
         p->batches_tracked++;
     }
     return GANTRY_OK;
@@ -303,9 +316,7 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     }
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
-    GANTRY_TRY(gantry_op_batchnorm_forward_train(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
-                                          st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->save_mean,
-                                          p->save_invstd, p->momentum, p->eps));
+    GANTRY_TRY(bn_forward_train(p, st, x, l->y, p->save_mean, p->save_invstd));
     p->batches_tracked++;
     if (p->virtual_mode && training == GANTRY_FORWARD_REFERENCE) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_mean, 1, (size_t[]){ p->features }));
@@ -348,6 +359,11 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
         mean = gantry__rows(p->save_mean, l->group, 1);
         invstd = gantry__rows(p->save_invstd, l->group, 1);
     }
+    if (p->sync.reduce)
+        return gantry__bn_sync_backward(&p->sync, l->x, dy, st[BN_WEIGHT].value, &mean, &invstd, l->dx,
+                                        param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
+                                        param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, p->scratch_dgamma,
+                                        p->scratch_dbeta, add);
     return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, &mean, &invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                         param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
@@ -392,6 +408,15 @@ void gantry__batchnorm_set_virtual(gantry_layer *l, int mode)
     batchnorm_priv *p = l->priv;
     p->virtual_mode = mode;
     p->ref_count = 0;
+}
+
+void gantry__batchnorm_set_sync(gantry_layer *l, gantry_stats_reduce reduce, void *user)
+{
+    if (strcmp(l->cls->name, "BatchNorm") != 0)
+        return;
+    batchnorm_priv *p = l->priv;
+    p->sync.reduce = reduce;
+    p->sync.user = user;
 }
 
 static const layer_class batchnorm_class = {

@@ -114,6 +114,9 @@ static void help(void)
            "same N.  See docs/mpi.md.\n"
            "  --check-every K     compare a hash of the ranks' weights every K steps and at every\n"
            "                      save; differing weights stop the run (default 100; 0: at saves)\n"
+           "  --sync-bn           batch norm with the statistics of every rank's rows (PyTorch's\n"
+           "                      SyncBatchNorm): the same model as one process at the global batch,\n"
+           "                      for two host round trips per batch norm layer and pass\n"
            "  --mpi-timeout S     a rank that waits S seconds for the others in a step ends the\n"
            "                      job with an error (a rank died or hangs; default 120)\n\n"
            "Ctrl-C stops after the current step and still writes samples, the checkpoint and the\n"
@@ -126,7 +129,7 @@ static int parse(int argc, char **argv, train_options *o)
     enum { O_MODEL = 256, O_DATA, O_LIMIT, O_STEPS, O_EPOCHS, O_BATCH, O_DSTEPS, O_GLOSS, O_LR, O_SEED, O_EVERY,
            O_OUT, O_BACKEND, O_QUIET, O_WIDTH, O_CLIP, O_SMOOTH, O_MBD, O_FM, O_LABELED, O_VBN, O_UNROLL, O_REFBN, O_GAMMA,
            O_LAMBDA_K, O_RESUME, O_IMAGE_SIZE, O_CHANNELS, O_TEST_DATA, O_EVAL_EVERY, O_FEATURES, O_CHECK_EVERY,
-           O_MPI_TIMEOUT };
+           O_MPI_TIMEOUT, O_SYNC_BN };
     static const struct option options[] = {
         { "help", no_argument, NULL, 'h' },          { "model", required_argument, NULL, O_MODEL },
         { "data", required_argument, NULL, O_DATA },   { "limit", required_argument, NULL, O_LIMIT },
@@ -147,7 +150,8 @@ static int parse(int argc, char **argv, train_options *o)
         { "test-data", required_argument, NULL, O_TEST_DATA },
         { "eval-every", required_argument, NULL, O_EVAL_EVERY }, { "features", required_argument, NULL, O_FEATURES },
         { "check-every", required_argument, NULL, O_CHECK_EVERY },
-        { "mpi-timeout", required_argument, NULL, O_MPI_TIMEOUT }, { 0, 0, 0, 0 },
+        { "mpi-timeout", required_argument, NULL, O_MPI_TIMEOUT }, { "sync-bn", no_argument, NULL, O_SYNC_BN },
+        { 0, 0, 0, 0 },
     };
     static const char cmd[] = "train";
     int c, index = -1;
@@ -212,6 +216,7 @@ static int parse(int argc, char **argv, train_options *o)
         case O_CHECK_EVERY:
             bad = cli_parse_u64(cmd, "--check-every", optarg, 0, 1ull << 40, &o->mpi.check_every);
             break;
+        case O_SYNC_BN: o->sync_bn = 1; break;
         case O_MPI_TIMEOUT: {
             float secs;
             bad = cli_parse_float(cmd, "--mpi-timeout", optarg, 1.0f, 1e6f, &secs);

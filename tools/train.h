@@ -32,7 +32,7 @@ typedef struct train_options {
     uint64_t limit, steps, epochs, batch, d_steps, seed, sample_every;
     uint64_t width, labeled, unroll, image_size, channels, eval_every;
     float lr, clip, smoothing, gamma, lambda_k;
-    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set;
+    int g_loss_set, quiet, clip_set, minibatch_disc, feature_matching, vbn, steps_set, sync_bn;
     gantry_g_loss g_loss;
     train_mpi_options mpi;
 } train_options;

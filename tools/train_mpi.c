@@ -224,13 +224,13 @@ static void describe_run(const train_session *t, char *text, size_t size)
              "g_loss %d; lr %a; betas %a %a; seed %" PRIu64 "; optimizer %d; classes %zu; width %zu; clip %a; "
              "label smoothing %a; minibatch-disc %d; feature-matching %d; began %a %a %zu; vbn %d; unroll %u; "
              "parameters G %zu D %zu; data %s; images %zu; limit %" PRIu64 "; steps %" PRIu64 " to %" PRIu64
-             "; sample-every %" PRIu64 "; check-every %" PRIu64,
+             "; sample-every %" PRIu64 "; check-every %" PRIu64 "; sync-bn %" PRIu64,
              GANTRY_VERSION, GANTRY_BACKEND_ABI_VERSION, c->model, c->batch, c->z_dim, c->channels, c->height,
              c->width, c->d_steps, (int)c->g_loss, c->lr, c->beta1, c->beta2, c->seed, (int)c->optimizer, c->classes,
              c->base_channels, c->clip, c->label_smoothing, c->minibatch_disc, c->feature_matching, c->began_gamma,
              c->began_lambda_k, c->began_hidden, (int)c->vbn, c->unroll, net_numel(gantry_gan_generator(t->gan)),
              net_numel(gantry_gan_discriminator(t->gan)), t->info.data, t->ds->count, t->info.limit, t->first,
-             t->total, t->o.sample_every, g.o.check_every);
+             t->total, t->o.sample_every, g.o.check_every, t->info.sync_bn);
 }
 
 /* The field of `a` (";"-separated) where it first differs from `b`. */
@@ -389,10 +389,18 @@ static gantry_status grad_hook(void *user, gantry_gan *gan, gantry_seq *net, int
     return GANTRY_OK;
 }
 
+/* --sync-bn: the batch norm statistics summed over the ranks. */
+static gantry_status reduce_stats(void *user, double *values, size_t count)
+{
+    (void)user;
+    allreduce(values, (int)count, MPI_DOUBLE, MPI_SUM, g.o.timeout, "the batch norm statistics (--sync-bn)");
+    return GANTRY_OK;
+}
+
 gantry_status train_mpi_attach(train_session *t)
 {
     if (!g.on)
-        return GANTRY_OK;
+        return train_sync_bn(t, NULL);
     gantry_status s = GANTRY_OK;
     if (g.world > 1 && !strcmp(gantry_gan_config_of(t->gan)->model, "began"))
         s = gantry_set_error(GANTRY_UNSUPPORTED, "began does not train across MPI ranks: its k_t control follows "
@@ -401,6 +409,8 @@ gantry_status train_mpi_attach(train_session *t)
         s = gantry_gan_set_data_parallel(t->gan, (unsigned)g.rank, (unsigned)g.world, grad_hook, NULL);
     if (!s)
         s = gantry_loader_set_shard(t->loader, (unsigned)g.rank, (unsigned)g.world);
+    if (!s)
+        s = train_sync_bn(t, reduce_stats);
     GANTRY_TRY(train_mpi_agree(s));
     GANTRY_TRY(same_run(t));
     return announce_rank(t);

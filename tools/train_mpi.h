@@ -52,6 +52,9 @@ gantry_status train_mpi_rank0_first(gantry_status (*fn)(void *user), void *user)
  * shard, a check that every rank runs the same build, model, data and
  * steps, and a line on stderr per rank naming its backend and device. */
 gantry_status train_mpi_attach(train_session *t);
+/* --sync-bn (t->info.sync_bn) on both networks with `reduce`; NULL: one
+ * process's statistics, through the same code (train_prepare.c). */
+gantry_status train_sync_bn(train_session *t, gantry_stats_reduce reduce);
 /* Collective, after every step: a failed step on any rank other than a
  * diverged one (GANTRY_NUMERIC) ends the job here; the stats become the
  * mean over the ranks, and *interrupted the OR of the ranks' Ctrl-C. */

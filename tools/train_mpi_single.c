@@ -55,8 +55,7 @@ gantry_status train_mpi_rank0_first(gantry_status (*fn)(void *user), void *user)
 
 gantry_status train_mpi_attach(train_session *t)
 {
-    (void)t;
-    return GANTRY_OK;
+    return train_sync_bn(t, NULL);
 }
 
 gantry_status train_mpi_step_end(train_session *t, gantry_status s, gantry_gan_stats *st, int *interrupted)

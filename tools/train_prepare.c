@@ -105,6 +105,7 @@ static int fresh_settings(train_session *t)
     }
     t->config.batch /= world;
     t->info.ranks = world;
+    t->info.sync_bn = (uint64_t)t->o.sync_bn;
     return CLI_OK;
 }
 
@@ -160,6 +161,24 @@ const train_origin train_fresh = {
 };
 
 /* ---- either run ------------------------------------------------------------ */
+
+/* A sum over one process: its own values. */
+static gantry_status reduce_alone(void *user, double *values, size_t count)
+{
+    (void)user;
+    (void)values;
+    (void)count;
+    return GANTRY_OK;
+}
+
+gantry_status train_sync_bn(train_session *t, gantry_stats_reduce reduce)
+{
+    if (!t->info.sync_bn)
+        return GANTRY_OK;
+    reduce = reduce ? reduce : reduce_alone;
+    GANTRY_TRY(gantry_seq_set_batchnorm_sync(gantry_gan_generator(t->gan), reduce, NULL));
+    return gantry_seq_set_batchnorm_sync(gantry_gan_discriminator(t->gan), reduce, NULL);
+}
 
 /* sgan: the first n / classes training images of each class are labelled. */
 static gantry_status set_labeled(gantry_gan *gan, const gantry_dataset *ds, size_t n)

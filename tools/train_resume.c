@@ -25,10 +25,11 @@ size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_
     snprintf(text[9], sizeof text[9], "%" PRIu64, info->eval_every);
     snprintf(text[11], sizeof text[11], "%.17g", info->best_fd);
     snprintf(text[12], sizeof text[12], "%" PRIu64, info->ranks ? info->ranks : 1);
+    snprintf(text[13], sizeof text[13], "%" PRIu64, info->sync_bn);
     static const char *const keys[TRAIN_RUN_META] = {
         "run_data",     "run_limit",     "run_images",     "run_total",    "run_labeled",  "run_seconds",
         "run_image_size", "run_channels", "run_test_data", "run_eval_every", "run_features", "run_best_fd",
-        "run_ranks"
+        "run_ranks", "run_sync_bn"
     };
     for (size_t i = 0; i < TRAIN_RUN_META; i++) {
         meta[i].key = keys[i];
@@ -85,6 +86,8 @@ gantry_status train_run_read(const char *dir, train_run_info *info)
     info->ranks = 1;
     if (!s && gantry_safetensors_meta(st, "run_ranks"))
         s = gantry_safetensors_meta_u64(st, "run_ranks", 1, &info->ranks);
+    if (!s && gantry_safetensors_meta(st, "run_sync_bn"))
+        s = gantry_safetensors_meta_u64(st, "run_sync_bn", 0, &info->sync_bn);
     const char *test = gantry_safetensors_meta(st, "run_test_data");
     if (!s && test && strlen(test) >= sizeof info->test_data)
         s = gantry_set_error(GANTRY_CORRUPT_FILE, "%s: metadata 'run_test_data' is too long", path);

@@ -26,10 +26,11 @@ typedef struct train_run_info {
     char features[4096];  /* --features ("": the default classifier) */
     double best_fd;       /* the best FD so far, of checkpoint-best (-1: none yet) */
     uint64_t ranks;       /* the MPI ranks that train it (1: one process) */
+    uint64_t sync_bn;     /* --sync-bn */
 } train_run_info;
 
 /* The entries of `info` as metadata; `text` holds the values.  Returns the count. */
-#define TRAIN_RUN_META 13
+#define TRAIN_RUN_META 14
 size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_META],
                       char text[TRAIN_RUN_META][64]);
 /* Reads them back from DIR/train-state.safetensors (error naming the file

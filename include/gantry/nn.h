@@ -135,6 +135,15 @@ typedef enum gantry_bn_mode {
  * only the reference passes update in these modes. */
 GANTRY_API gantry_status gantry_seq_set_virtual_batchnorm(gantry_seq *seq, gantry_bn_mode mode);
 
+/* Synchronised batch norm for data-parallel training (PyTorch's
+ * SyncBatchNorm): every BatchNorm layer's batch statistics become those of
+ * the rows of every process, through `reduce`, which must sum `count`
+ * doubles over the processes in place (the same calls in the same order on
+ * each).  Per channel it sums the values and their squares in the forward
+ * pass and dy and dy * xhat in the backward pass.  NULL turns it off. */
+typedef gantry_status (*gantry_stats_reduce)(void *user, double *values, size_t count);
+GANTRY_API gantry_status gantry_seq_set_batchnorm_sync(gantry_seq *seq, gantry_stats_reduce reduce, void *user);
+
 /* Clamps every trainable parameter into [lo, hi] (WGAN weight clipping). */
 GANTRY_API gantry_status gantry_seq_clamp_params(gantry_seq *seq, float lo, float hi);
 
