@@ -43,6 +43,7 @@ static struct {
     MPI_Request *req;
     size_t req_cap;
     double exchange_seconds; /* in the gradient hook, this session */
+    double wait_seconds;     /* of which waiting for the collectives to complete */
     uint64_t exchange_bytes;
 } g = { .world = 1 };
 
@@ -371,7 +372,9 @@ static gantry_status grad_hook(void *user, gantry_gan *gan, gantry_seq *net, int
             start = off;
         }
     }
+    double w0 = cli_now();
     wait_all(g.req, nreq, g.o.timeout, "the gradient exchange");
+    g.wait_seconds += cli_now() - w0;
     if (g.world > 1) {
         const float inv = 1.0f / (float)g.world;
         for (size_t j = 0; j < total; j++)
@@ -517,8 +520,11 @@ const char *train_mpi_summary(uint64_t steps, char *buf, size_t size)
         snprintf(buf, size, "%s", "");
         return buf;
     }
-    snprintf(buf, size, "gantry: gradient exchange over %d rank%s: %.2f MB per step in %.2f ms per step\n", g.world,
-             g.world == 1 ? "" : "s", (double)g.exchange_bytes / (double)steps / 1e6,
-             1e3 * g.exchange_seconds / (double)steps);
+    snprintf(buf, size,
+             "gantry: gradient exchange over %d rank%s: %.2f MB per step, %.2f ms per step (%.2f ms of it waiting for "
+             "MPI_Iallreduce, the rest copying to and from the device)%s\n",
+             g.world, g.world == 1 ? "" : "s", (double)g.exchange_bytes / (double)steps / 1e6,
+             1e3 * g.exchange_seconds / (double)steps, 1e3 * g.wait_seconds / (double)steps,
+             g.mixed ? "; with rank 0's weights sent after every update" : "");
     return buf;
 }
