@@ -1,6 +1,8 @@
 /* `gantry train --model classifier`: the feature network of `gantry eval`
  * (include/gantry/eval.h), trained on a labelled data set, with its test
  * accuracy after every epoch in log.csv. */
+#include <errno.h>
+#include <string.h>
 #include <time.h>
 
 #include "tools/cli.h"
@@ -34,7 +36,7 @@ int train_classifier(const train_options *o)
         snprintf(log_path, sizeof log_path, "%s/log.csv", out);
         log = fopen(log_path, "w");
         if (!log || fputs("epoch,step,loss,test_accuracy,seconds\n", log) == EOF)
-            s = gantry_set_error(GANTRY_IO, "cannot write %s", log_path);
+            s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", log_path, strerror(errno));
     }
     if (!s)
         s = cli_open_backend(o->backend, &be);
@@ -56,8 +58,9 @@ int train_classifier(const train_options *o)
         };
         s = eval_make_classifier(be, &m, &clf, &accuracy, &tested);
     }
+    errno = 0;
     if (log && fclose(log) != 0 && !s)
-        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv", out);
+        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", out, strerror(errno ? errno : EIO));
     int rc = s ? cli_fail(s) : CLI_OK;
     if (!s)
         printf("classifier: test accuracy %.2f%% (%zu images) in %.0f s; wrote %s\n", 100.0 * accuracy, tested,

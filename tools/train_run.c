@@ -1,8 +1,10 @@
 /* `gantry train`'s steps: a row of log.csv per step, progress on stderr,
  * samples and a checkpoint every --sample-every steps, and Ctrl-C, which
  * stops after the current step. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tools/cli.h"
@@ -80,8 +82,25 @@ static gantry_status after_step(train_session *t, display *d, const gantry_gan_s
     }
     if (done % t->o.sample_every != 0 || done == t->total)
         return GANTRY_OK;
-    fflush(t->log);
+    /* The rows before the checkpoint reach the disk first, so a crash after
+     * the save loses none of the steps it covers. */
+    GANTRY_TRY(train_log_flush(t));
     return train_save(t);
+}
+
+gantry_status train_log_check(const train_session *t)
+{
+    if (!ferror(t->log))
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
+}
+
+gantry_status train_log_flush(const train_session *t)
+{
+    errno = 0;
+    if (fflush(t->log) != 0 || ferror(t->log) || fsync(fileno(t->log)) != 0)
+        return gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
+    return GANTRY_OK;
 }
 
 gantry_status train_run(train_session *t)
@@ -96,9 +115,15 @@ gantry_status train_run(train_session *t)
         double elapsed = cli_now() - t->start;
         fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f", (unsigned long long)(t->step + 1),
                 st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class, elapsed);
+        /* Checked at once: errno is still the failed write's. */
+        gantry_status w = train_log_check(t);
+        if (!s)
+            s = w;
         if (!s)
             s = train_eval_fields(t, t->step + 1);
         fputc('\n', t->log);
+        if (!s)
+            s = train_log_check(t);
         if (s || (s = after_step(t, &d, &st, elapsed)))
             break;
     }
@@ -106,9 +131,13 @@ gantry_status train_run(train_session *t)
         fputc('\n', stderr);
     signal(SIGINT, SIG_DFL);
     t->interrupted = interrupted;
-    int closed = fclose(t->log) == 0;
+    /* On disk before the final save, like the rows before every save. */
+    gantry_status w = train_log_flush(t);
+    if (!s)
+        s = w;
+    errno = 0;
+    if (fclose(t->log) != 0 && !s)
+        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
     t->log = NULL;
-    if (!closed && !s)
-        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv", t->out);
     return s;
 }
