@@ -28,11 +28,25 @@ static uint8_t to_pixel(float v)
     return (uint8_t)t;
 }
 
+/* libpng's own writer reports a failed fwrite as "Write Error" only; this one
+ * keeps the system's reason (e.g. a full disk) in the atomic file for the
+ * caller's message. */
+static void write_bytes(png_structp png, png_bytep data, size_t length)
+{
+    if (gantry__atomic_write(png_get_io_ptr(png), data, length) != GANTRY_OK)
+        png_error(png, "write failed");
+}
+
+static void flush_nothing(png_structp png)
+{
+    (void)png; /* the atomic file's commit flushes */
+}
+
 /* Everything that can longjmp lives here.  The only locals used after the
  * setjmp returns a second time are `png` and `info`, which are assigned
  * before setjmp and never modified afterwards, so they need no volatile.
  * All buffers are owned by the caller. */
-static int encode_png(FILE *fp, png_bytep *rows, uint32_t width, uint32_t height, int color_type,
+static int encode_png(gantry__atomic_file *af, png_bytep *rows, uint32_t width, uint32_t height, int color_type,
                       gantry__png_error *ctx)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, gantry__png_on_error,
@@ -51,7 +65,7 @@ static int encode_png(FILE *fp, png_bytep *rows, uint32_t width, uint32_t height
         png_destroy_write_struct(&png, &info);
         return -1;
     }
-    png_init_io(png, fp);
+    png_set_write_fn(png, af, write_bytes, flush_nothing);
     png_set_IHDR(png, info, width, height, 8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
@@ -119,10 +133,14 @@ static gantry_status write_grid(const char *path, const float *images, size_t n,
     gantry_status s = gantry__atomic_open(&af, path);
     if (s == GANTRY_OK) {
         gantry__png_error ctx = { "" };
-        if (encode_png(af.fp, rows, (uint32_t)gw, (uint32_t)gh, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+        if (encode_png(&af, rows, (uint32_t)gw, (uint32_t)gh, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                        &ctx) != 0) {
+            int err = af.write_errno;
             gantry__atomic_abort(&af);
-            s = gantry_set_error(GANTRY_IO, "%s: PNG encoding failed: %s", path, ctx.msg);
+            if (err)
+                s = gantry_set_error(GANTRY_IO, "%s: write failed: %s", path, strerror(err));
+            else
+                s = gantry_set_error(GANTRY_IO, "%s: PNG encoding failed: %s", path, ctx.msg);
         } else {
             s = gantry__atomic_commit(&af, false);
         }

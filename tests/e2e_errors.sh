@@ -85,7 +85,7 @@ check_no_dir() { [[ ! -e $1 ]] || { echo "FAIL: $1 was created"; fail=1; }; }
 for r in r1 r2 r3 r4 r5 r6 r7; do check_no_dir "$tmp/$r"; done
 
 # --resume: what it refuses, and state files that do not fit together.
-expect 1 "$tmp/none/train-state.safetensors: No such file" "--resume of a directory gantry did not write" -- \
+expect 1 "$tmp/none/checkpoint.safetensors: No such file" "--resume of a directory gantry did not write" -- \
   "$gantry" train --resume "$tmp/none"
 "$gantry" train --data "$tmp/data" --batch 2 --steps 2 --out "$tmp/run" --quiet ||
   { echo "FAIL: a 2-step run on the tiny data set"; fail=1; }
@@ -100,7 +100,7 @@ expect 1 "is at step 2 of 2: give --steps or --epochs beyond" "--resume of a fin
 expect 1 "24 training images, but the run in .* trained on 4" "--resume with other data" -- \
   "$gantry" train --resume "$tmp/run" --data "$tmp/more" --steps 4
 cp -r "$tmp/run" "$tmp/mixed" && cp "$tmp/run1/checkpoint.safetensors" "$tmp/mixed/"
-expect 1 "saved at step 2, the checkpoint at step 1 (not from one save)" "--resume of a checkpoint and state of two saves" -- \
+expect 1 "no training state of the checkpoint's step 1 (train-state.safetensors: step 2" "--resume of a checkpoint and state of two saves" -- \
   "$gantry" train --resume "$tmp/mixed" --steps 4
 cp -r "$tmp/run" "$tmp/cut" && head -c 200 "$tmp/run/train-state.safetensors" >"$tmp/cut/train-state.safetensors"
 expect 1 "cut/train-state.safetensors" "--resume of a truncated training state" -- \

@@ -117,17 +117,43 @@ static void test_idx_good(void)
     gantry_dataset_destroy(NULL); /* no-op */
 }
 
+/* A gzip file of two members (as `cat a.gz b.gz` makes) is valid, though its
+ * last member's length says nothing of the whole: with a limit, the rest is
+ * then read through to check it. */
+static void test_idx_members(void)
+{
+    size_t n;
+    unsigned char *b = idx_images(0x00000803u, 3, 2, 2, good_pixels, 12, &n);
+    const char *path = tp("members-images.gz");
+    write_gz(path, b, 10);
+    gzFile f = gzopen(path, "ab");
+    REQUIRE(f);
+    REQUIRE(gzwrite(f, b + 10, (unsigned)(n - 10)) == (int)(n - 10));
+    REQUIRE(gzclose(f) == Z_OK);
+    free(b);
+    for (size_t limit = 0; limit < 3; limit += 2) { /* check_good_dataset reads 2 images at least */
+        gantry_dataset *ds = NULL;
+        CHECK_OK(gantry_idx_load(path, NULL, limit, &ds));
+        if (ds)
+            check_good_dataset(ds, limit ? limit : 3);
+        gantry_dataset_destroy(ds);
+    }
+}
+
 /* Expects gantry_idx_load to fail with `status` and a message naming the
- * failing file and `what`. */
+ * failing file and `what`, reading the whole file and with a limit of one
+ * image too: what a limit leaves unread must still be checked. */
 static void expect_idx_error(const char *images, const char *labels, gantry_status status, const char *bad_file,
                              const char *what)
 {
-    gantry_dataset *ds = (gantry_dataset *)&ds; /* must be reset to NULL */
-    CHECK_STATUS(gantry_idx_load(images, labels, 0, &ds), status);
-    CHECK(ds == NULL);
-    CHECK_ERROR_MENTIONS(bad_file);
-    if (what)
-        CHECK_ERROR_MENTIONS(what);
+    for (size_t limit = 0; limit < 2; limit++) {
+        gantry_dataset *ds = (gantry_dataset *)&ds; /* must be reset to NULL */
+        CHECK_STATUS(gantry_idx_load(images, labels, limit, &ds), status);
+        CHECK(ds == NULL);
+        CHECK_ERROR_MENTIONS(bad_file);
+        if (what)
+            CHECK_ERROR_MENTIONS(what);
+    }
 }
 
 static void test_idx_corrupt(void)
@@ -1164,6 +1190,7 @@ int main(void)
 
     test_idx_good();
     test_idx_corrupt();
+    test_idx_members();
     test_dataset_load();
     test_loader();
     test_png();

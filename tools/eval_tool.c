@@ -1,5 +1,6 @@
 /* The feature network and the metric sets of `gantry eval`, `gantry train
  * --model classifier` and `gantry train --eval-every` (tools/eval_tool.h). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,11 @@ gantry_status eval_train_classifier(gantry_classifier *clf, const gantry_dataset
         if (!s && o->log)
             fprintf(o->log, "%llu,%llu,%.6f,%.6f,%.3f\n", (unsigned long long)epoch + 1, (unsigned long long)step,
                     loss_sum / (double)(batches ? batches : 1), acc, cli_now() - t0);
+        /* A row per epoch, each on the disk when written: a failure is told then, with its reason. */
+        errno = 0;
+        if (!s && o->log && (fflush(o->log) != 0 || ferror(o->log)))
+            s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", o->log_path ? o->log_path : "the log",
+                                 strerror(errno ? errno : EIO));
         if (!s && test_accuracy)
             *test_accuracy = acc;
     }

@@ -21,6 +21,7 @@ typedef struct eval_train_options {
     uint64_t epochs, seed, limit_steps; /* limit_steps > 0: stop after that many steps */
     int quiet;
     FILE *log;
+    const char *log_path; /* log's name, for a write error */
 } eval_train_options;
 gantry_status eval_train_classifier(gantry_classifier *clf, const gantry_dataset *train, const gantry_dataset *test,
                                     const eval_train_options *o, double *test_accuracy);

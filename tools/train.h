@@ -79,6 +79,7 @@ struct train_session {
     size_t image_size;    /* floats per image */
     FILE *log;
     char out[4096];
+    char resume_state[4200]; /* --resume: the training state paired with the checkpoint */
     uint64_t first, total; /* the model's step at the start; the step to end at */
     uint64_t step;         /* the step the loop stopped at */
     int interrupted;       /* stopped by Ctrl-C */
@@ -99,6 +100,12 @@ gantry_status train_open_data(const train_session *t, const char *source, const 
 gantry_status train_make_out_dir(const train_session *t);
 /* Opens t->out/log.csv with fopen's mode, writing `header` (when not NULL). */
 gantry_status train_open_log(train_session *t, const char *mode, const char *header);
+
+/* GANTRY_IO naming the log and the system's reason when a write to it has
+ * failed: called right after the writes, while errno is theirs. */
+gantry_status train_log_check(const train_session *t);
+/* The log's rows flushed and synced to the disk, checked. */
+gantry_status train_log_flush(const train_session *t);
 
 /* Everything up to the first step; returns an exit code, the error printed. */
 int train_prepare(train_session *t);

@@ -43,6 +43,7 @@ gantry_status train_eval_fields(train_session *t, uint64_t done)
     if (s)
         return s;
     fprintf(t->log, ",%.6f,%.6f,%zu,%.6f,%.6f,%.6f", m.fd, m.is, m.covered, m.class_kl, m.precision, m.recall);
+    GANTRY_TRY(train_log_check(t));
     t->last_fd = m.fd;
     if (t->info.best_fd >= 0.0 && m.fd >= t->info.best_fd)
         return GANTRY_OK;

@@ -1,6 +1,8 @@
 /* `gantry train` after its steps: the final save (after a divergence too,
  * for inspection), sgan's test accuracy and the summary. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tools/cli.h"
 #include "tools/train.h"
@@ -36,10 +38,9 @@ static gantry_status report_accuracy(train_session *t)
         char path[4200];
         snprintf(path, sizeof path, "%s/accuracy.txt", t->out);
         FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "test_accuracy %.4f (%zu of %zu)\n", acc, right, test->count);
-            fclose(f);
-        }
+        int bad = !f || fprintf(f, "test_accuracy %.4f (%zu of %zu)\n", acc, right, test->count) < 0;
+        if ((f && fclose(f) != 0) || bad)
+            s = gantry_set_error(GANTRY_IO, "cannot write %s: %s", path, strerror(errno));
         if (!t->o.quiet)
             fprintf(stderr, "gantry: sgan test accuracy %.2f%% (%zu of %zu test images)\n", 100.0 * acc, right,
                     test->count);

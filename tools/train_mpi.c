@@ -35,7 +35,8 @@
 
 static struct {
     int on, rank, world;
-    int mixed; /* the ranks' backends or devices differ: rank 0's weights after every update */
+    int mixed;    /* the ranks' backends or devices differ: rank 0's weights after every update */
+    int training; /* past train_mpi_attach: waits are bounded by --mpi-timeout */
     train_mpi_options o;
     uint64_t step; /* the step being run, for messages */
     float *buf;    /* the gradients (or buffers) on the host */
@@ -176,8 +177,9 @@ gantry_status train_mpi_agree(gantry_status s)
 {
     if (!g.on)
         return s;
+    const double timeout = g.training ? g.o.timeout : SETUP_TIMEOUT;
     int first = s ? g.rank : g.world;
-    allreduce(&first, 1, MPI_INT, MPI_MIN, SETUP_TIMEOUT, "a check of every rank's status");
+    allreduce(&first, 1, MPI_INT, MPI_MIN, timeout, "a check of every rank's status");
     if (first == g.world)
         return GANTRY_OK;
     struct {
@@ -190,7 +192,7 @@ gantry_status train_mpi_agree(gantry_status s)
     }
     MPI_Request r;
     check_mpi(MPI_Ibcast(&m, (int)sizeof m, MPI_BYTE, first, MPI_COMM_WORLD, &r), "a rank's error");
-    wait_all(&r, 1, SETUP_TIMEOUT, "a rank's error");
+    wait_all(&r, 1, timeout, "a rank's error");
     if (g.rank == first)
         return s;
     return gantry_set_error((gantry_status)m.status, "rank %d: %s", first, m.text);
@@ -416,7 +418,9 @@ gantry_status train_mpi_attach(train_session *t)
         s = train_sync_bn(t, reduce_stats);
     GANTRY_TRY(train_mpi_agree(s));
     GANTRY_TRY(same_run(t));
-    return announce_rank(t);
+    GANTRY_TRY(announce_rank(t));
+    g.training = 1;
+    return GANTRY_OK;
 }
 
 /* ---- after each step ------------------------------------------------------- */

@@ -38,13 +38,78 @@ size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_
     return TRAIN_RUN_META;
 }
 
-gantry_status train_run_read(const char *dir, train_run_info *info)
+/* The metadata "step" of the safetensors file at `path`; a checkpoint
+ * without one is at step 0, as gantry_gan_load reads it. */
+static gantry_status file_step(const char *path, uint64_t *step)
+{
+    gantry_safetensors *st;
+    GANTRY_TRY(gantry_safetensors_read(path, &st));
+    *step = 0;
+    gantry_status s = GANTRY_OK;
+    if (gantry_safetensors_meta(st, "step"))
+        s = gantry_safetensors_meta_u64(st, "step", 0, step);
+    gantry_safetensors_destroy(st);
+    return s;
+}
+
+gantry_status train_pair_find(const char *dir, char *state, size_t size)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_STATE);
+    uint64_t step;
+    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_CHECKPOINT);
     if (access(path, F_OK) != 0)
         return gantry_set_error(GANTRY_NOT_FOUND, "%s: %s (--resume needs a directory that gantry train wrote)", path,
                                 strerror(errno));
+    GANTRY_TRY(file_step(path, &step));
+    static const char *const names[] = { TRAIN_STATE, TRAIN_STATE_PREV };
+    char seen[2][48];
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t at;
+        snprintf(state, size, "%s/%s", dir, names[i]);
+        snprintf(seen[i], sizeof seen[i], "none");
+        if (access(state, F_OK) != 0)
+            continue;
+        /* An unreadable state is passed over for the other one; its error
+         * is the one reported when neither will do. */
+        if (file_step(state, &at) != GANTRY_OK)
+            snprintf(seen[i], sizeof seen[i], "unreadable");
+        else if (at == step)
+            return GANTRY_OK;
+        else
+            snprintf(seen[i], sizeof seen[i], "step %" PRIu64, at);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t at;
+        snprintf(state, size, "%s/%s", dir, names[i]);
+        if (strcmp(seen[i], "unreadable") == 0)
+            return file_step(state, &at); /* its error again, naming the file and what is wrong */
+    }
+    snprintf(state, size, "%s/%s", dir, TRAIN_STATE);
+    if (strcmp(seen[0], "none") == 0 && strcmp(seen[1], "none") == 0)
+        return gantry_set_error(GANTRY_NOT_FOUND, "%s: %s (--resume needs a directory that gantry train wrote)", state,
+                                strerror(ENOENT));
+    return gantry_set_error(GANTRY_CORRUPT_FILE,
+                            "%s: no training state of the checkpoint's step %" PRIu64 " (%s: %s; %s: %s)", dir, step,
+                            TRAIN_STATE, seen[0], TRAIN_STATE_PREV, seen[1]);
+}
+
+gantry_status train_pair_restore(const char *dir, const char *state)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, TRAIN_STATE);
+    if (strcmp(state, path) != 0 && rename(state, path) != 0)
+        return gantry_set_error(GANTRY_IO, "cannot rename %s to %s: %s", state, path, strerror(errno));
+    static const char *const pending[] = { TRAIN_CHECKPOINT TRAIN_PENDING, TRAIN_STATE TRAIN_PENDING };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pending[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            return gantry_set_error(GANTRY_IO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    return GANTRY_OK;
+}
+
+gantry_status train_run_read(const char *path, train_run_info *info)
+{
     gantry_safetensors *st;
     GANTRY_TRY(gantry_safetensors_read(path, &st));
     memset(info, 0, sizeof *info);
@@ -136,7 +201,9 @@ gantry_status train_log_trim(const char *path, uint64_t step, const char *header
 /* The run's own settings; --data may name where its data set moved. */
 static int resumed_settings(train_session *t)
 {
-    gantry_status s = train_run_read(t->o.resume, &t->info);
+    gantry_status s = train_pair_find(t->o.resume, t->resume_state, sizeof t->resume_state);
+    if (!s)
+        s = train_run_read(t->resume_state, &t->info);
     if (s)
         return cli_fail(s);
     if (t->o.data)
@@ -169,8 +236,7 @@ static gantry_status resumed_configure(train_session *t)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", t->o.resume, TRAIN_CHECKPOINT);
     GANTRY_TRY(gantry_gan_load(t->be, path, &t->gan));
-    snprintf(path, sizeof path, "%s/%s", t->o.resume, TRAIN_STATE);
-    GANTRY_TRY(gantry_gan_load_training(t->gan, path));
+    GANTRY_TRY(gantry_gan_load_training(t->gan, t->resume_state));
     t->config = *gantry_gan_config_of(t->gan);
     const gantry_dataset *ds = t->ds;
     if (ds->channels != t->config.channels || ds->height != t->config.height || ds->width != t->config.width)
@@ -198,12 +264,14 @@ static gantry_status resumed_model(train_session *t)
     return GANTRY_OK;
 }
 
-/* The run's directory, its log cut back to the saved step and appended to. */
+/* The run's directory back in order, its log cut back to the saved step and
+ * appended to. */
 static gantry_status resumed_outputs(train_session *t)
 {
     char path[4200];
     snprintf(t->out, sizeof t->out, "%s", t->o.resume);
     GANTRY_TRY(train_make_out_dir(t));
+    GANTRY_TRY(train_pair_restore(t->out, t->resume_state));
     snprintf(path, sizeof path, "%s/log.csv", t->out);
     GANTRY_TRY(train_log_trim(path, t->first, train_log_header(t)));
     return train_open_log(t, "a", NULL);

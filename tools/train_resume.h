@@ -10,6 +10,12 @@
 
 #define TRAIN_CHECKPOINT "checkpoint.safetensors"
 #define TRAIN_STATE "train-state.safetensors"
+/* The state a save replaces, kept until the new checkpoint is in place
+ * (train_save.c): the one that pairs with the checkpoint if a save stops
+ * half-way through its renames. */
+#define TRAIN_STATE_PREV "train-state.prev.safetensors"
+/* Appended to both names while a save writes them. */
+#define TRAIN_PENDING ".next"
 
 /* The run's own settings, stored in the training state's metadata. */
 typedef struct train_run_info {
@@ -33,9 +39,17 @@ typedef struct train_run_info {
 #define TRAIN_RUN_META 14
 size_t train_run_meta(const train_run_info *info, gantry_st_meta meta[TRAIN_RUN_META],
                       char text[TRAIN_RUN_META][64]);
-/* Reads them back from DIR/train-state.safetensors (error naming the file
+/* The training state in DIR that belongs to DIR's checkpoint, the step of
+ * both the same: TRAIN_STATE, or TRAIN_STATE_PREV after a save that stopped
+ * before its checkpoint was in place.  Its path in `state`; an error naming
+ * the directory and the steps found when there is none. */
+gantry_status train_pair_find(const char *dir, char *state, size_t size);
+/* Puts the state found back as TRAIN_STATE, so the next save starts from a
+ * directory in order, and removes what a stopped save left pending. */
+gantry_status train_pair_restore(const char *dir, const char *state);
+/* Reads them back from the training state at `path` (error naming the file
  * and entry when one is missing or malformed). */
-gantry_status train_run_read(const char *dir, train_run_info *info);
+gantry_status train_run_read(const char *path, train_run_info *info);
 /* Drops the rows of DIR/log.csv after `step` (written after the last
  * save by a run that then died), so the resumed run appends where the
  * saved state is.  A missing log gets its header back. */

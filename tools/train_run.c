@@ -1,8 +1,10 @@
 /* `gantry train`'s steps: a row of log.csv per step, progress on stderr,
  * samples and a checkpoint every --sample-every steps, and Ctrl-C, which
  * stops after the current step. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tools/cli.h"
@@ -82,9 +84,28 @@ static gantry_status after_step(train_session *t, display *d, const gantry_gan_s
         GANTRY_TRY(train_mpi_sync(t, done));
     if (done % t->o.sample_every != 0 || done == t->total)
         return GANTRY_OK;
-    if (t->log)
-        fflush(t->log);
+    /* The rows before the checkpoint reach the disk first, so a crash after
+     * the save loses none of the steps it covers (rank 0's log: all ranks
+     * stop with its error). */
+    GANTRY_TRY(train_mpi_agree(train_log_flush(t)));
     return train_save(t);
+}
+
+gantry_status train_log_check(const train_session *t)
+{
+    if (!t->log || !ferror(t->log))
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
+}
+
+gantry_status train_log_flush(const train_session *t)
+{
+    errno = 0;
+    if (!t->log)
+        return GANTRY_OK;
+    if (fflush(t->log) != 0 || ferror(t->log) || fsync(fileno(t->log)) != 0)
+        return gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
+    return GANTRY_OK;
 }
 
 gantry_status train_run(train_session *t)
@@ -102,16 +123,23 @@ gantry_status train_run(train_session *t)
         stop = interrupted;
         s = train_mpi_step_end(t, s, &st, &stop);
         double elapsed = cli_now() - t->start;
-        if (t->log)
+        if (t->log) {
             fprintf(t->log, "%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f", (unsigned long long)(t->step + 1),
                     st.d_loss, st.g_loss, st.d_real, st.d_fake, st.wasserstein, st.k, st.m_global, st.d_class,
                     elapsed);
-        if (!s && t->log)
-            s = train_eval_fields(t, t->step + 1);
-        if (t->info.eval_every) /* evaluated on rank 0 alone */
-            s = train_mpi_agree(s);
-        if (t->log)
+            /* Checked at once: errno is still the failed write's. */
+            gantry_status w = train_log_check(t);
+            if (!s)
+                s = w;
+            if (!s)
+                s = train_eval_fields(t, t->step + 1);
             fputc('\n', t->log);
+            if (!s)
+                s = train_log_check(t);
+        }
+        /* The log and the evaluation are rank 0's: every rank stops with its error. */
+        if (train_mpi_world() > 1)
+            s = train_mpi_agree(s);
         if (s || (s = after_step(t, &d, &st, elapsed)))
             break;
     }
@@ -119,9 +147,13 @@ gantry_status train_run(train_session *t)
         fputc('\n', stderr);
     signal(SIGINT, SIG_DFL);
     t->interrupted = stop;
-    int closed = !t->log || fclose(t->log) == 0;
+    /* On disk before the final save, like the rows before every save. */
+    gantry_status w = train_log_flush(t);
+    if (!s)
+        s = w;
+    errno = 0;
+    if (t->log && fclose(t->log) != 0 && !s)
+        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv: %s", t->out, strerror(errno ? errno : EIO));
     t->log = NULL;
-    if (!closed && !s)
-        s = gantry_set_error(GANTRY_IO, "cannot write %s/log.csv", t->out);
-    return s;
+    return train_mpi_agree(s);
 }
