@@ -17,11 +17,14 @@
 #   - a killed rank, or one that stops answering, ends the job within 30 s
 #     with an error; a rank whose backend cannot load, ranks started with
 #     different options, and a batch that does not split are refused.
-# usage: e2e_mpi.sh GANTRY ST_EQUAL_PY HAVE_OPENCL(0|1)
+#   - a folder of images is decoded once, by rank 0, the other rank reading
+#     the cache.
+# usage: e2e_mpi.sh GANTRY ST_EQUAL_PY HAVE_OPENCL(0|1) MAKE_IMAGE_SET
 set -u
 gantry=$1
 st_equal=$2
 have_opencl=$3
+make_image_set=$4
 data=${GANTRY_E2E_DATA:-/usr/share/datasets/fashion-mnist}
 [[ -f $data/train-images-idx3-ubyte.gz || -f $data/train-images-idx3-ubyte ]] || {
   echo "SKIP: no Fashion-MNIST at $data (apt-get install dataset-fashion-mnist)"; exit 77; }
@@ -89,6 +92,14 @@ check "close_losses '$tmp/one64' '$tmp/two64' 1e-5 2e-2" \
 ranks 2 two64sync --model gan --steps 20 --batch 64 --sync-bn
 check "close_losses '$tmp/one64' '$tmp/two64sync' 1e-5 1e-5" \
   "2 ranks with --sync-bn against one process at batch 64: 20 steps within 1e-5"
+
+# A folder of images: decoded once (a progress line per decoding), by rank 0.
+"$make_image_set" png "$data" "$tmp/pngs" 200
+GANTRY_CACHE_DIR="$tmp/cache" "${mpi[@]}" -np 2 "$gantry" train --backend cpu --data "$tmp/pngs" --model dcgan \
+  --steps 1 --batch 16 --out "$tmp/folder" >"$tmp/folder.err" 2>&1
+rc=$?
+check "[[ $rc == 0 ]] && [[ \$(grep -c 'decoding images: 200 of 200' '$tmp/folder.err') == 1 ]] && ls '$tmp'/cache/*/*.images >/dev/null" \
+  "2 ranks on a folder of 200 PNGs: decoded once into the cache (rc $rc)"
 
 # A mixed job: rank 0 on cpu, rank 1 on opencl.
 if [[ $have_opencl == 1 ]]; then
