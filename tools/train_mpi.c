@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "build_id.h"
 #include "gantry/backend.h"
 #include "tools/cli.h"
 #include "tools/train.h"
@@ -223,12 +224,12 @@ static void describe_run(const train_session *t, char *text, size_t size)
 {
     const gantry_gan_config *c = gantry_gan_config_of(t->gan);
     snprintf(text, size,
-             "gantry %s; backend ABI %u; model %s; batch per rank %zu; z_dim %zu; image %zux%zux%zu; d_steps %u; "
+             "gantry %s (%s); backend ABI %u; model %s; batch per rank %zu; z_dim %zu; image %zux%zux%zu; d_steps %u; "
              "g_loss %d; lr %a; betas %a %a; seed %" PRIu64 "; optimizer %d; classes %zu; width %zu; clip %a; "
              "label smoothing %a; minibatch-disc %d; feature-matching %d; began %a %a %zu; vbn %d; unroll %u; "
              "parameters G %zu D %zu; data %s; images %zu; limit %" PRIu64 "; steps %" PRIu64 " to %" PRIu64
              "; sample-every %" PRIu64 "; check-every %" PRIu64 "; sync-bn %" PRIu64,
-             GANTRY_VERSION, GANTRY_BACKEND_ABI_VERSION, c->model, c->batch, c->z_dim, c->channels, c->height,
+             GANTRY_VERSION, GANTRY_BUILD_ID, GANTRY_BACKEND_ABI_VERSION, c->model, c->batch, c->z_dim, c->channels, c->height,
              c->width, c->d_steps, (int)c->g_loss, c->lr, c->beta1, c->beta2, c->seed, (int)c->optimizer, c->classes,
              c->base_channels, c->clip, c->label_smoothing, c->minibatch_disc, c->feature_matching, c->began_gamma,
              c->began_lambda_k, c->began_hidden, (int)c->vbn, c->unroll, net_numel(gantry_gan_generator(t->gan)),
