@@ -75,8 +75,10 @@ static void read_names(const char *dir, gantry_dataset *ds)
         size_t len = strlen(line) + 1;
         if (len == 1)
             continue;
-        if (++names > CLASSES || len > 128)
+        if (len > 128 || ++names > CLASSES) {
+            names = 0; /* a name too long, or too many: not a names file */
             break;
+        }
         memcpy(block + used, line, len);
         used += len;
     }

@@ -216,7 +216,7 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
     return h;
 }
 
-/* The header (backends/opencl/ocl_impl.h): magic[8], u32 format, u32 header
+/* The header (backends/opencl/ocl_cache.h): magic[8], u32 format, u32 header
  * size, u64 key, u64 payload size, u64 payload FNV-1a, u64 reserved. */
 static uint32_t header_size_of(const unsigned char *file)
 {

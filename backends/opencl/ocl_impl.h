@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "gantry/backend.h"
+#include "ocl_cache.h"
 
 #define OCL_NAME "opencl"
 
@@ -247,28 +248,10 @@ typedef struct ocl_source_file {
 extern const ocl_source_file ocl_embedded_sources[];
 extern const size_t ocl_embedded_source_count;
 
-/* The program binary cache file: this header (little-endian fields), then
- * `payload_size` bytes of the clGetProgramInfo(CL_PROGRAM_BINARIES) blob.
- * Tests read it to make an offline binary (tests/test_opencl_cache.c). */
-#define OCL_CACHE_MAGIC "GNTRYOCL"
-#define OCL_CACHE_FORMAT 1u
-#define OCL_CACHE_HEADER_SIZE 48u
-/*   0  char[8]  magic
- *   8  u32      format version (OCL_CACHE_FORMAT)
- *  12  u32      header size (OCL_CACHE_HEADER_SIZE)
- *  16  u64      key: FNV-1a of platform, device, driver, options and sources
- *  24  u64      payload size
- *  32  u64      FNV-1a of the payload
- *  40  u64      reserved (0) */
-
 /* Builds (or loads from the cache, or from opts->kernel_binary) the program
  * and creates every kernel the chosen GEMM path needs. */
 gantry_status ocl_program_init(ocl_ctx *c, const gantry_backend_options *opts);
 void ocl_program_release(ocl_ctx *c);
-
-/* 64-bit FNV-1a, chained through `h` (start with OCL_FNV_BASIS). */
-#define OCL_FNV_BASIS 0xcbf29ce484222325ull
-uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n);
 
 /* The source ocl_program_init builds from (embedded, or opts->kernel_dir:
  * GANTRY_CL_DIR): every cl/ file in program order, each headed by its

@@ -7,7 +7,7 @@
  * Binary cache (opts->cache_dir, NULL = none): <cache_dir>/opencl/<key>.bin,
  * key = FNV-1a of platform name and version, device name and version, driver
  * version, build options and the sources.  The file starts with a header
- * (ocl_impl.h) carrying magic, format, key, size and a checksum of the
+ * (ocl_cache.h) carrying magic, format, key, size and a checksum of the
  * binary; an entry that fails any check, or that the driver refuses
  * (clCreateProgramWithBinary or clBuildProgram failing), is rebuilt from
  * source and replaced, never trusted.  Entries are written to a temporary
@@ -50,16 +50,6 @@ const unsigned char ocl_kernel_whole[OCL_K_COUNT] = {
 #undef OCL_X_WHOLE
 };
 
-uint64_t ocl_fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
     return ocl_fnv1a(h, s, strlen(s) + 1); /* with the NUL, so "ab"+"c" != "a"+"bc" */
@@ -82,44 +72,6 @@ static void sources_free(source_set *s)
     free(s->owned);
     free(s->strings);
     memset(s, 0, sizeof *s);
-}
-
-/* Reads a whole file; *size gets its length.  NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *grown = realloc(buf, ncap);
-            if (!grown) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = grown;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[len] = '\0';
-    *size = len;
-    return buf;
 }
 
 static gantry_status sources_load(ocl_ctx *c, const char *kernel_dir, source_set *s)
@@ -148,7 +100,7 @@ static gantry_status sources_load(ocl_ctx *c, const char *kernel_dir, source_set
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", kernel_dir, src->name);
         size_t len = 0;
-        char *text = read_file(path, &len);
+        char *text = ocl_read_file(path, &len);
         if (!text) {
             int e = errno;
             sources_free(s);
@@ -237,34 +189,6 @@ static cl_program program_from_binary(ocl_ctx *c, const unsigned char *bin, size
 
 /* ---- the binary cache ----------------------------------------------------- */
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* mkdir -p; 0 or -1 with errno. */
 static int make_dirs(const char *path)
 {
@@ -313,56 +237,11 @@ static uint64_t cache_key(const ocl_ctx *c, uint64_t source_hash)
     return ocl_fnv1a(h, &source_hash, sizeof source_hash);
 }
 
-/* Loads and checks the cache entry; returns the payload (malloc'd) or NULL
- * with `why` saying what was wrong ("" when there simply is none). */
-static unsigned char *cache_read(const cache_ref *ref, size_t *payload_size, char *why, size_t why_size)
-{
-    why[0] = '\0';
-    size_t size = 0;
-    unsigned char *buf = (unsigned char *)read_file(ref->path, &size);
-    if (!buf) {
-        if (errno != ENOENT && errno != ENOTDIR) /* none there (or no directory): a plain miss */
-            snprintf(why, why_size, "cannot be read: %s", strerror(errno));
-        return NULL;
-    }
-    const char *problem = NULL;
-    if (size < OCL_CACHE_HEADER_SIZE)
-        problem = "truncated header";
-    else if (memcmp(buf, OCL_CACHE_MAGIC, 8) != 0)
-        problem = "bad magic";
-    else if (get_u32(buf + 8) != OCL_CACHE_FORMAT)
-        problem = "another format version";
-    else if (get_u32(buf + 12) != OCL_CACHE_HEADER_SIZE)
-        problem = "bad header size";
-    else if (get_u64(buf + 16) != ref->key)
-        problem = "stale (key mismatch)";
-    else if (get_u64(buf + 24) != size - OCL_CACHE_HEADER_SIZE)
-        problem = "truncated or padded (size mismatch)";
-    else if (get_u64(buf + 24) == 0)
-        problem = "empty binary";
-    else if (get_u64(buf + 32) != ocl_fnv1a(OCL_FNV_BASIS, buf + OCL_CACHE_HEADER_SIZE, size - OCL_CACHE_HEADER_SIZE))
-        problem = "checksum mismatch";
-    if (problem) {
-        snprintf(why, why_size, "%s", problem);
-        free(buf);
-        return NULL;
-    }
-    *payload_size = size - OCL_CACHE_HEADER_SIZE;
-    memmove(buf, buf + OCL_CACHE_HEADER_SIZE, *payload_size);
-    return buf;
-}
-
 /* Writes the entry atomically; 0, or -1 with `why` set. */
 static int cache_write(const cache_ref *ref, const unsigned char *bin, size_t size, char *why, size_t why_size)
 {
     unsigned char header[OCL_CACHE_HEADER_SIZE];
-    memset(header, 0, sizeof header);
-    memcpy(header, OCL_CACHE_MAGIC, 8);
-    put_u32(header + 8, OCL_CACHE_FORMAT);
-    put_u32(header + 12, OCL_CACHE_HEADER_SIZE);
-    put_u64(header + 16, ref->key);
-    put_u64(header + 24, size);
-    put_u64(header + 32, ocl_fnv1a(OCL_FNV_BASIS, bin, size));
+    ocl_cache_header(header, ref->key, bin, size);
 
     static unsigned counter;
     char tmp[4300];
@@ -530,7 +409,7 @@ static gantry_status adopt_config(ocl_ctx *c, const char *file)
 static gantry_status load_offline_binary(ocl_ctx *c, const char *file)
 {
     size_t size = 0;
-    unsigned char *bin = (unsigned char *)read_file(file, &size);
+    unsigned char *bin = (unsigned char *)ocl_read_file(file, &size);
     if (!bin)
         return ocl_error(c->host, errno == ENOENT ? GANTRY_NOT_FOUND : GANTRY_IO,
                          OCL_NAME ": kernel binary %s (GANTRY_OPENCL_BINARY): %s", file, strerror(errno));
@@ -588,7 +467,7 @@ gantry_status ocl_program_init(ocl_ctx *c, const gantry_backend_options *opts)
     char why[300] = "";
     if (ref.usable) {
         size_t size = 0;
-        unsigned char *bin = cache_read(&ref, &size, why, sizeof why);
+        unsigned char *bin = ocl_cache_read(ref.path, ref.key, &size, why, sizeof why);
         if (bin) {
             cl_int err;
             cl_program p = program_from_binary(c, bin, size, &err);
