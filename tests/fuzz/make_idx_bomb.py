@@ -8,7 +8,7 @@ A reader must read no more of it than --limit asks for (issue 20).  With
 holds, which a reader must report, naming the file.
 
 usage: make_idx_bomb.py OUT [--count N] [--hold N]
-   e.g. make_idx_bomb.py tests/fuzz/regressions/idx/bomb-1gib-images-idx3-ubyte.gz
+   e.g. make_idx_bomb.py /tmp/bomb-images-idx3-ubyte.gz (the regression corpus holds it in fuzz_idx's split form, --limit 200: tests/fuzz/regressions/idx/bomb-1gib-limit-200.split)
 """
 import argparse
 import struct
