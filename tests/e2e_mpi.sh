@@ -137,7 +137,8 @@ dies_within() {  # NAME SIGNAL: kill rank 1 of a long run with SIGNAL
   kill -CONT "$pid" 2>/dev/null; kill -9 "$pid" 2>/dev/null
 }
 dies_within killed KILL
-check "grep -q 'exited on signal 9' '$tmp/killed.err'" "  mpirun names the killed rank"
+check "grep -q 'exited on signal 9' '$tmp/killed.err' && grep -q 'a rank stopped by mpirun' '$tmp/killed.err'" \
+  "  mpirun names the killed rank, the other says it was stopped"
 dies_within stopped STOP
 check "grep -q 'no answer from the other ranks for 10 s' '$tmp/stopped.err'" "  rank 0 names the silence (--mpi-timeout 10)"
 

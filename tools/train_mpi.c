@@ -117,11 +117,12 @@ static void bcast(void *data, int count, MPI_Datatype type, double timeout, cons
     wait_all(&r, 1, timeout, what);
 }
 
-/* A rank stopped by mpirun (because another one ended) says so. */
+/* A rank stopped by mpirun says so.  mpirun sends SIGTERM for Ctrl-C and
+ * when another rank ended, and SIGKILL soon after: no time for a save. */
 static void on_term(int sig)
 {
-    static const char msg[] = "gantry: a rank of this MPI job stopped by a signal: mpirun ends every rank when one "
-                              "fails (its message says which)\n";
+    static const char msg[] = "gantry: a rank stopped by mpirun (Ctrl-C, or another rank ended: mpirun's message then "
+                              "says which); --resume continues from the last save\n";
     ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)w;
     _exit(128 + sig);
