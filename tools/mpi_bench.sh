@@ -17,7 +17,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 steps_of() { case $1 in gan) echo 400 ;; *) echo 40 ;; esac; }
-rate() { grep -o '([0-9]* img/s)' "$1" | tr -dc '0-9'; }
+rate() { grep -o '([0-9]* img/s)' "$1" | tail -1 | tr -dc '0-9'; echo; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "# $(date -u +%F) $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; $rounds alternating rounds, batch 64"
