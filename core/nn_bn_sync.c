@@ -7,6 +7,7 @@
  * spread over processes, where a host round trip per layer is already paid. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/nn_bn_sync.h"
 #include "core/tensor_impl.h"
@@ -19,18 +20,39 @@ static void bn_dims(const gantry_tensor *x, size_t *c, size_t *inner)
     *inner = x->ndim == 4 ? x->shape[2] * x->shape[3] : 1;
 }
 
-static gantry_status host_alloc(size_t floats, size_t doubles, float **f, double **d)
+/* The layer's host scratch: `floats` floats and `doubles` zeroed doubles. */
+static gantry_status host_scratch(gantry__bn_sync *sync, size_t floats, size_t doubles, float **f, double **d)
 {
-    *f = malloc((floats ? floats : 1) * sizeof **f);
-    *d = calloc(doubles, sizeof **d);
-    if (*f && *d)
-        return GANTRY_OK;
-    free(*f);
-    free(*d);
-    return gantry_set_error(GANTRY_OUT_OF_MEMORY, "synchronised batch norm: out of host memory");
+    if (floats > sync->host_cap) {
+        float *h = realloc(sync->host, floats * sizeof *h);
+        if (!h)
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "synchronised batch norm: out of host memory");
+        sync->host = h;
+        sync->host_cap = floats;
+    }
+    if (doubles > sync->sums_cap) {
+        double *v = realloc(sync->sums, doubles * sizeof *v);
+        if (!v)
+            return gantry_set_error(GANTRY_OUT_OF_MEMORY, "synchronised batch norm: out of host memory");
+        sync->sums = v;
+        sync->sums_cap = doubles;
+    }
+    memset(sync->sums, 0, doubles * sizeof *sync->sums);
+    *f = sync->host;
+    *d = sync->sums;
+    return GANTRY_OK;
 }
 
-gantry_status gantry__bn_sync_forward(const gantry__bn_sync *sync, const gantry_tensor *x, gantry_tensor *y,
+void gantry__bn_sync_free(gantry__bn_sync *sync)
+{
+    free(sync->host);
+    free(sync->sums);
+    sync->host = NULL;
+    sync->sums = NULL;
+    sync->host_cap = sync->sums_cap = 0;
+}
+
+gantry_status gantry__bn_sync_forward(gantry__bn_sync *sync, const gantry_tensor *x, gantry_tensor *y,
                                       const gantry_tensor *gamma, const gantry_tensor *beta,
                                       gantry_tensor *running_mean, gantry_tensor *running_var,
                                       gantry_tensor *save_mean, gantry_tensor *save_invstd, float momentum, float eps)
@@ -39,7 +61,7 @@ gantry_status gantry__bn_sync_forward(const gantry__bn_sync *sync, const gantry_
     bn_dims(x, &c, &inner);
     float *h;
     double *v; /* sums of x, of x^2, then the row count */
-    GANTRY_TRY(host_alloc(x->numel > 4 * c ? x->numel : 4 * c, 2 * c + 1, &h, &v));
+    GANTRY_TRY(host_scratch(sync, x->numel > 4 * c ? x->numel : 4 * c, 2 * c + 1, &h, &v));
     gantry_status s = gantry_tensor_read(x, h, x->numel);
     for (size_t r = 0; !s && r < n; r++)
         for (size_t ch = 0; ch < c; ch++)
@@ -78,8 +100,6 @@ gantry_status gantry__bn_sync_forward(const gantry__bn_sync *sync, const gantry_
         s = gantry_tensor_write(running_mean, rm, c);
     if (!s)
         s = gantry_tensor_write(running_var, rv, c);
-    free(h);
-    free(v);
     return s;
 }
 
@@ -91,7 +111,7 @@ static gantry_status into_grad(gantry_tensor *dst, const gantry_tensor *src, int
     return accumulate ? gantry_op_axpy(1.0f, src, dst) : gantry_tensor_copy(dst, src);
 }
 
-gantry_status gantry__bn_sync_backward(const gantry__bn_sync *sync, const gantry_tensor *x, const gantry_tensor *dy,
+gantry_status gantry__bn_sync_backward(gantry__bn_sync *sync, const gantry_tensor *x, const gantry_tensor *dy,
                                        const gantry_tensor *gamma, const gantry_tensor *mean,
                                        const gantry_tensor *invstd, gantry_tensor *dx, gantry_tensor *dgamma,
                                        gantry_tensor *dbeta, gantry_tensor *scratch_dgamma,
@@ -105,7 +125,7 @@ gantry_status gantry__bn_sync_backward(const gantry__bn_sync *sync, const gantry
     bn_dims(x, &c, &inner);
     float *h;
     double *v; /* sums of dy xhat, of dy, then the row count */
-    GANTRY_TRY(host_alloc(2 * x->numel + 5 * c, 2 * c + 1, &h, &v));
+    GANTRY_TRY(host_scratch(sync, 2 * x->numel + 5 * c, 2 * c + 1, &h, &v));
     float *hx = h, *hdx = h + x->numel, *p = h + 2 * x->numel; /* p: sdyx, sdy, gamma, mean, invstd */
     gantry_status s = gantry_tensor_read(scratch_dgamma, p, c);
     if (!s)
@@ -137,7 +157,5 @@ gantry_status gantry__bn_sync_backward(const gantry__bn_sync *sync, const gantry
         }
     if (!s)
         s = gantry_tensor_write(dx, hdx, x->numel);
-    free(h);
-    free(v);
     return s;
 }

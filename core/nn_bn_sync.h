@@ -9,11 +9,17 @@
 typedef struct gantry__bn_sync {
     gantry_stats_reduce reduce; /* NULL: this process's own statistics */
     void *user;
+    /* Host scratch, kept between passes (gantry__bn_sync_free releases it). */
+    float *host;
+    double *sums;
+    size_t host_cap, sums_cap;
 } gantry__bn_sync;
+
+void gantry__bn_sync_free(gantry__bn_sync *sync);
 
 /* As gantry_op_batchnorm_forward_train with the mean and variance over
  * every process's rows. */
-gantry_status gantry__bn_sync_forward(const gantry__bn_sync *sync, const gantry_tensor *x, gantry_tensor *y,
+gantry_status gantry__bn_sync_forward(gantry__bn_sync *sync, const gantry_tensor *x, gantry_tensor *y,
                                       const gantry_tensor *gamma, const gantry_tensor *beta,
                                       gantry_tensor *running_mean, gantry_tensor *running_var,
                                       gantry_tensor *save_mean, gantry_tensor *save_invstd, float momentum, float eps);
@@ -21,7 +27,7 @@ gantry_status gantry__bn_sync_forward(const gantry__bn_sync *sync, const gantry_
  * statistics of every row; dgamma and dbeta from this process's rows (the
  * gradient exchange averages them like every other parameter's).  The
  * scratch tensors [C] hold this process's sums. */
-gantry_status gantry__bn_sync_backward(const gantry__bn_sync *sync, const gantry_tensor *x, const gantry_tensor *dy,
+gantry_status gantry__bn_sync_backward(gantry__bn_sync *sync, const gantry_tensor *x, const gantry_tensor *dy,
                                        const gantry_tensor *gamma, const gantry_tensor *mean,
                                        const gantry_tensor *invstd, gantry_tensor *dx, gantry_tensor *dgamma,
                                        gantry_tensor *dbeta, gantry_tensor *scratch_dgamma,

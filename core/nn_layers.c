@@ -399,6 +399,7 @@ static void batchnorm_destroy(gantry_layer *l)
     gantry_tensor_destroy(p->ref_invstd);
     gantry_tensor_destroy(p->vsave_mean);
     gantry_tensor_destroy(p->vsave_invstd);
+    gantry__bn_sync_free(&p->sync);
 }
 
 void gantry__batchnorm_set_virtual(gantry_layer *l, int mode)

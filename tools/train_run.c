@@ -80,10 +80,10 @@ static gantry_status after_step(train_session *t, display *d, const gantry_gan_s
                  t->info.eval_every ? t->last_fd : -1.0);
         d->last_print = elapsed;
     }
-    if (train_mpi_check_due(done))
-        GANTRY_TRY(train_mpi_sync(t, done));
+    /* Every save (this one's, or train_finish's at the end) checks the
+     * ranks' weights itself. */
     if (done % t->o.sample_every != 0 || done == t->total)
-        return GANTRY_OK;
+        return train_mpi_check_due(done) && done != t->total ? train_mpi_sync(t, done) : GANTRY_OK;
     /* The rows before the checkpoint reach the disk first, so a crash after
      * the save loses none of the steps it covers (rank 0's log: all ranks
      * stop with its error). */

@@ -19,6 +19,7 @@
 #include "gantry/io.h"
 #include "tests/fuzz/fuzz_gan.h"
 #include "tests/test.h"
+#include "tests/test_files.h"
 #include "tests/test_images.h"
 
 static const char *out_dir;
@@ -31,27 +32,6 @@ static const char *seed_path(const char *harness, const char *name)
     REQUIRE(mkdir(path, 0755) == 0 || errno == EEXIST);
     snprintf(path, sizeof path, "%s/%s/%s", out_dir, harness, name);
     return path;
-}
-
-static uint8_t *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f);
-    REQUIRE(fseek(f, 0, SEEK_END) == 0);
-    long n = ftell(f);
-    REQUIRE(n >= 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)n + 1);
-    REQUIRE(buf && fread(buf, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
-static void write_all(const char *path, const void *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    REQUIRE(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
 }
 
 static void write_gzip(const char *path, const void *data, size_t size)
@@ -72,7 +52,7 @@ static void write_split(const char *path, unsigned limit, const void *a, size_t 
     memcpy(buf + 4, a, a_size);
     if (b_size)
         memcpy(buf + 4 + a_size, b, b_size);
-    write_all(path, buf, 4 + a_size + b_size);
+    write_raw(path, buf, 4 + a_size + b_size);
     free(buf);
 }
 
@@ -118,8 +98,8 @@ static void safetensors_seeds(void)
     const char *copies[2][2] = { { "checkpoint", "ckpt-dcgan.safetensors" }, { "train_state", "ts-dcgan.safetensors" } };
     for (int i = 0; i < 2; i++) {
         size_t size;
-        uint8_t *buf = read_all(seed_path(copies[i][0], "dcgan.safetensors"), &size);
-        write_all(seed_path("safetensors", copies[i][1]), buf, size);
+        uint8_t *buf = read_raw(seed_path(copies[i][0], "dcgan.safetensors"), &size);
+        write_raw(seed_path("safetensors", copies[i][1]), buf, size);
         free(buf);
     }
 }
@@ -130,19 +110,8 @@ static void safetensors_seeds(void)
 static void write_npy_u8(const char *path, const uint8_t *data, const char *shape, size_t n)
 {
     char header[128];
-    int len = snprintf(header, sizeof header, "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }", shape);
-    size_t total = 10 + (size_t)len + 1, padded = (total + 63) / 64 * 64;
-    uint8_t *buf = calloc(padded + n, 1);
-    REQUIRE(buf);
-    memcpy(buf, "\x93NUMPY\x01\x00", 8);
-    buf[8] = (uint8_t)((padded - 10) & 0xff);
-    buf[9] = (uint8_t)((padded - 10) >> 8);
-    memcpy(buf + 10, header, (size_t)len);
-    memset(buf + 10 + len, ' ', padded - 10 - (size_t)len - 1);
-    buf[padded - 1] = '\n';
-    memcpy(buf + padded, data, n);
-    write_all(path, buf, padded + n);
-    free(buf);
+    snprintf(header, sizeof header, "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }", shape);
+    write_npy_raw(path, header, data, n);
 }
 
 static void npy_seeds(void)
@@ -180,7 +149,7 @@ static void idx_seeds(void)
     write_gzip(images_gz, images, sizeof images);
     write_gzip(labels_gz, labels, sizeof labels);
     size_t ni, nl;
-    uint8_t *gi = read_all(images_gz, &ni), *gl = read_all(labels_gz, &nl);
+    uint8_t *gi = read_raw(images_gz, &ni), *gl = read_raw(labels_gz, &nl);
     write_split(seed_path("idx", "gzip"), 0, gi, ni, gl, nl);
     write_split(seed_path("idx", "gzip-images-plain-labels"), 1, gi, ni, labels, sizeof labels);
     free(gi);
@@ -240,9 +209,9 @@ static void opencl_cache_seeds(void)
     for (size_t i = 0; i < 40; i++)
         entry[OCL_CACHE_HEADER_SIZE + i] = (uint8_t)(i * 7 + 1);
     ocl_cache_header(entry, 0x0123456789abcdefull, entry + OCL_CACHE_HEADER_SIZE, 40);
-    write_all(seed_path("opencl_cache", "entry.bin"), entry, sizeof entry);
+    write_raw(seed_path("opencl_cache", "entry.bin"), entry, sizeof entry);
     ocl_cache_header(entry, 0xfeedull, entry + OCL_CACHE_HEADER_SIZE, 1);
-    write_all(seed_path("opencl_cache", "one-byte.bin"), entry, OCL_CACHE_HEADER_SIZE + 1);
+    write_raw(seed_path("opencl_cache", "one-byte.bin"), entry, OCL_CACHE_HEADER_SIZE + 1);
 }
 
 int main(int argc, char **argv)
