@@ -1,13 +1,13 @@
-/* Conv2d and ConvTranspose2d as im2col + GEMM, with PyTorch's weight
- * layouts: Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k].
+/* Conv2d and ConvTranspose2d through the backend's convolution ops, with
+ * PyTorch's weight layouts: Conv2d [out, in, k, k], ConvTranspose2d
+ * [in, out, k, k].
  *
- * Conv2d forward:  col = im2col(x) [C k k, N P];  t = W col [O, N P];
- *                  y = swap(t) [N, O, P] + bias.
- * ConvTranspose2d is the adjoint of the convolution from y-space to x-space:
- *   forward:  xt = swap(x) [I, N HW];  col = W^T xt [O k k, N HW];
- *             y = col2im(col) + bias,
- * so both use one geometry: that of the convolution whose input has the
- * larger spatial size. */
+ * ConvTranspose2d is the adjoint of the convolution from y-space to
+ * x-space: its forward is that convolution's conv2d_backward_data, its input
+ * gradient the convolution's forward, its weight gradient the convolution's
+ * conv2d_backward_weight with image and output exchanged.  So both layers
+ * use one geometry: that of the convolution whose input has the larger
+ * spatial size. */
 #include <math.h>
 #include <stdio.h>
 
@@ -18,10 +18,7 @@ typedef struct conv_priv {
     int transposed, bias;
     size_t in, out, k, stride, padding;
     gantry_conv_geometry g; /* of the last forward */
-    gantry_tensor *col;     /* im2col of x (Conv2d) */
-    gantry_tensor *dcol;    /* column gradient */
-    gantry_tensor *t;       /* [O, N P] (Conv2d) or swapped x [I, N HW] (ConvTranspose2d) */
-    gantry_tensor *dt;      /* swapped dy (Conv2d) or gradient of xt (ConvTranspose2d) */
+    gantry_tensor *work;    /* the convolution ops' scratch */
 } conv_priv;
 
 static const char *conv_name(const conv_priv *p)
@@ -66,32 +63,29 @@ static gantry_status conv_geometry(conv_priv *p, const gantry_tensor *x)
     return GANTRY_OK;
 }
 
+/* The scratch the convolution ops ask for at geometry g: (c k k + o) x
+ * n oh ow floats, o the convolution's output channels. */
+static gantry_status conv_work(gantry_layer *l, conv_priv *p)
+{
+    const gantry_conv_geometry *g = &p->g;
+    size_t o = p->transposed ? p->in : p->out;
+    return gantry__ensure_tensor(l->be, &p->work, 1, (size_t[]){ (g->c * g->kh * g->kw + o) * g->n * g->oh * g->ow });
+}
+
 static gantry_status conv_forward(gantry_layer *l, const gantry_tensor *x, int training)
 {
     (void)training;
     conv_priv *p = l->priv;
     GANTRY_TRY(conv_geometry(p, x));
     const gantry_conv_geometry *g = &p->g;
-    size_t kk = p->k * p->k;
+    GANTRY_TRY(conv_work(l, p));
     gantry_tensor *w = l->state[0].value;
     if (!p->transposed) {
-        size_t pixels = g->oh * g->ow;
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->col, 2, (size_t[]){ p->in * kk, g->n * pixels }));
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->t, 2, (size_t[]){ p->out, g->n * pixels }));
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->oh, g->ow }));
-        GANTRY_TRY(gantry_op_im2col(x, p->col, g));
-        gantry_tensor w2 = gantry__as_matrix(w, p->in * kk);
-        GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &w2, p->col, 0.0f, p->t));
-        GANTRY_TRY(gantry_op_swap_axes(p->t, l->y, p->out, g->n, pixels));
+        GANTRY_TRY(gantry_op_conv2d_forward(x, w, l->y, g, p->work));
     } else {
-        size_t pixels = g->oh * g->ow; /* the input's */
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->t, 2, (size_t[]){ p->in, g->n * pixels }));
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->col, 2, (size_t[]){ p->out * kk, g->n * pixels }));
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->h, g->w }));
-        GANTRY_TRY(gantry_op_swap_axes(x, p->t, g->n, p->in, pixels));
-        gantry_tensor w2 = gantry__as_matrix(w, p->out * kk);
-        GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &w2, p->t, 0.0f, p->col));
-        GANTRY_TRY(gantry_op_col2im(p->col, l->y, g, 0));
+        GANTRY_TRY(gantry_op_conv2d_backward_data(x, w, l->y, g, p->work));
     }
     return p->bias ? gantry_op_bias_add(l->y, l->state[1].value) : GANTRY_OK;
 }
@@ -103,39 +97,20 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
     if (dy->numel != l->y->numel)
         return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: gradient of %zu elements for an output of %zu",
                                 conv_name(p), dy->numel, l->y->numel);
-    size_t kk = p->k * p->k;
-    gantry_tensor w2 = gantry__as_matrix(l->state[0].value, (p->transposed ? p->out : p->in) * kk);
-    gantry_tensor dw2 = gantry__as_matrix(l->state[0].grad, (p->transposed ? p->out : p->in) * kk);
-    if (!p->transposed) {
-        size_t pixels = g->oh * g->ow;
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
-        GANTRY_TRY(gantry_op_swap_axes(dy, p->dt, g->n, p->out, pixels));
-        if (param_grads) {
-            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->dt, p->col, gantry__grad_beta(param_grads), &dw2));
-            if (p->bias)
-                GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
-        }
-        if (need_dx) {
-            GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
-            GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
-            GANTRY_TRY(gantry_op_gemm(1, 0, 1.0f, &w2, p->dt, 0.0f, p->dcol));
-            GANTRY_TRY(gantry_op_col2im(p->dcol, l->dx, g, 0));
-        }
-    } else {
-        size_t pixels = g->oh * g->ow;
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dcol, 2, p->col->shape));
-        GANTRY_TRY(gantry_op_im2col(dy, p->dcol, g));
-        if (param_grads) {
-            GANTRY_TRY(gantry_op_gemm(0, 1, 1.0f, p->t, p->dcol, gantry__grad_beta(param_grads), &dw2));
-            if (p->bias)
-                GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
-        }
-        if (need_dx) {
-            GANTRY_TRY(gantry__ensure_tensor(l->be, &p->dt, 2, p->t->shape));
-            GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
-            GANTRY_TRY(gantry_op_gemm(0, 0, 1.0f, &w2, p->dcol, 0.0f, p->dt));
-            GANTRY_TRY(gantry_op_swap_axes(p->dt, l->dx, p->in, g->n, pixels));
-        }
+    gantry_tensor *w = l->state[0].value, *dw = l->state[0].grad;
+    /* the convolution's image side and output side */
+    const gantry_tensor *image = p->transposed ? dy : l->x, *outside = p->transposed ? l->x : dy;
+    if (param_grads) {
+        GANTRY_TRY(gantry_op_conv2d_backward_weight(image, outside, dw, g, param_grads == LAYER_GRADS_ADD, p->work));
+        if (p->bias)
+            GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
+    }
+    if (need_dx) {
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
+        if (!p->transposed)
+            GANTRY_TRY(gantry_op_conv2d_backward_data(dy, w, l->dx, g, p->work));
+        else
+            GANTRY_TRY(gantry_op_conv2d_forward(dy, w, l->dx, g, p->work));
     }
     return GANTRY_OK;
 }
@@ -161,10 +136,7 @@ static void conv_describe(const gantry_layer *l, char *buf, size_t size)
 static void conv_destroy(gantry_layer *l)
 {
     conv_priv *p = l->priv;
-    gantry_tensor_destroy(p->col);
-    gantry_tensor_destroy(p->dcol);
-    gantry_tensor_destroy(p->t);
-    gantry_tensor_destroy(p->dt);
+    gantry_tensor_destroy(p->work);
 }
 
 static const layer_class conv_class = {

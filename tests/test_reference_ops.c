@@ -851,7 +851,7 @@ static void test_philox(void)
         gantry_tensor_destroy(all[i]);
 }
 
-/* ---- conv: im2col and col2im -------------------------------------------- */
+/* ---- conv: im2col, col2im and the convolution ops ----------------------- */
 
 /* A geometry with oh, ow filled in. */
 static gantry_conv_geometry geometry(size_t n, size_t c, size_t h, size_t w, size_t kh, size_t kw, size_t sh,
@@ -989,6 +989,133 @@ static void conv_against_direct(size_t n, size_t c, size_t h, size_t w, size_t c
     free(dx);
 }
 
+/* The three convolution ops (ABI version 3) on a case worked by hand: x =
+ * 1..9 as [1, 1, 3, 3], w = [1 2; 3 4] as [1, 1, 2, 2], stride 1, no
+ * padding, so y is 2x2; dy all ones. */
+static void test_conv_ops_literal(void)
+{
+    const float xv[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, wv[4] = { 1, 2, 3, 4 }, ones[4] = { 1, 1, 1, 1 };
+    gantry_conv_geometry g = geometry(1, 1, 3, 3, 2, 2, 1, 1, 0, 0);
+    gantry_tensor *x = tnew(xv, 1, 1, 3, 3), *w = tnew(wv, 1, 1, 2, 2), *y = tnew(NULL, 1, 1, 2, 2);
+    gantry_tensor *dy = tnew(ones, 1, 1, 2, 2), *dx = tnew(NULL, 1, 1, 3, 3), *dw = tnew(NULL, 1, 1, 2, 2);
+    gantry_tensor *work = tnew(NULL, (4 + 1) * 4, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(work, NAN)); /* scratch: written before it is read */
+
+    /* y[oy, ox] = 1 x[oy, ox] + 2 x[oy, ox+1] + 3 x[oy+1, ox] + 4 x[oy+1, ox+1]:
+     * 1+4+12+20, 2+6+15+24, 4+10+21+32, 5+12+24+36 */
+    CHECK_OK(gantry_op_fill(y, NAN)); /* overwritten, not read */
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+    CHECK_TENSOR(y, 0.0, 37, 47, 67, 77);
+
+    /* dx[i, j] = the sum of w over the windows covering (i, j): corners one
+     * weight each, edges two, the centre all four */
+    CHECK_OK(gantry_op_fill(dx, NAN));
+    CHECK_OK(gantry_op_conv2d_backward_data(dy, w, dx, &g, work));
+    CHECK_TENSOR(dx, 0.0, 1, 1 + 2, 2, 1 + 3, 1 + 2 + 3 + 4, 2 + 4, 3, 3 + 4, 4);
+
+    /* dw[ki, kj] = the sum of the 2x2 block of x at (ki, kj): 1+2+4+5,
+     * 2+3+5+6, 4+5+7+8, 5+6+8+9; accumulating adds it again */
+    CHECK_OK(gantry_op_fill(dw, NAN));
+    CHECK_OK(gantry_op_conv2d_backward_weight(x, dy, dw, &g, 0, work));
+    CHECK_TENSOR(dw, 0.0, 12, 16, 24, 28);
+    CHECK_OK(gantry_op_conv2d_backward_weight(x, dy, dw, &g, 1, work));
+    CHECK_TENSOR(dw, 0.0, 24, 32, 48, 56);
+
+    gantry_tensor *all[] = { x, w, y, dy, dx, dw, work };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+}
+
+/* conv2d_forward, conv2d_backward_data and conv2d_backward_weight (both
+ * overwriting and accumulating) against the direct convolution in double:
+ * one 7-loop nest over (b, o, oy, ox, ci, ki, kj) sums y, dx and dw.  The
+ * forward and the weight gradient are double sums rounded once, as the
+ * reference's gemm: within 1e-7 (half an ulp is 6e-8; measured within
+ * 1e-8).  The input gradient also rounds each column entry before col2im
+ * adds up to ceil(kh/sh) ceil(kw/sw) of them: within 1e-6 (measured 3e-7). */
+static void conv_ops_against_direct(size_t n, size_t c, size_t h, size_t w, size_t co, size_t kh, size_t kw, size_t sh,
+                                    size_t sw, size_t ph, size_t pw)
+{
+    gantry_conv_geometry g = geometry(n, c, h, w, kh, kw, sh, sw, ph, pw);
+    size_t oh = g.oh, ow = g.ow, nx = n * c * h * w, nw = co * c * kh * kw, ny = n * co * oh * ow;
+    size_t most = nx > nw ? (nx > ny ? nx : ny) : (nw > ny ? nw : ny);
+    float *xv = malloc(nx * sizeof *xv), *wv = malloc(nw * sizeof *wv), *dyv = malloc(ny * sizeof *dyv);
+    float *dw0 = malloc(nw * sizeof *dw0), *got = malloc(most * sizeof *got), *want = malloc(most * sizeof *want);
+    double *y = calloc(ny, sizeof *y), *dx = calloc(nx, sizeof *dx), *dw = calloc(nw, sizeof *dw);
+    REQUIRE(xv && wv && dyv && dw0 && got && want && y && dx && dw);
+    for (size_t i = 0; i < nx; i++)
+        xv[i] = gantry_philox_uniform(41, 0, i, -1.0f, 1.0f);
+    for (size_t i = 0; i < nw; i++) {
+        wv[i] = gantry_philox_uniform(42, 0, i, -1.0f, 1.0f);
+        dw0[i] = gantry_philox_uniform(44, 0, i, -1.0f, 1.0f);
+    }
+    for (size_t i = 0; i < ny; i++)
+        dyv[i] = gantry_philox_uniform(43, 0, i, -1.0f, 1.0f);
+
+    for (size_t b = 0; b < n; b++)
+        for (size_t o = 0; o < co; o++)
+            for (size_t oy = 0; oy < oh; oy++)
+                for (size_t ox = 0; ox < ow; ox++) {
+                    size_t yat = ((b * co + o) * oh + oy) * ow + ox;
+                    for (size_t ci = 0; ci < c; ci++)
+                        for (size_t ki = 0; ki < kh; ki++)
+                            for (size_t kj = 0; kj < kw; kj++) {
+                                long iy = (long)(oy * sh + ki) - (long)ph, ix = (long)(ox * sw + kj) - (long)pw;
+                                if (iy < 0 || ix < 0 || iy >= (long)h || ix >= (long)w)
+                                    continue;
+                                size_t xat = ((b * c + ci) * h + (size_t)iy) * w + (size_t)ix;
+                                size_t wat = ((o * c + ci) * kh + ki) * kw + kj;
+                                y[yat] += (double)wv[wat] * xv[xat];
+                                dx[xat] += (double)wv[wat] * dyv[yat];
+                                dw[wat] += (double)xv[xat] * dyv[yat];
+                            }
+                }
+
+    gantry_tensor *x_t = tnew(xv, n, c, h, w), *w_t = tnew(wv, co, c, kh, kw), *dy_t = tnew(dyv, n, co, oh, ow);
+    gantry_tensor *y_t = tnew(NULL, n, co, oh, ow), *dx_t = tnew(NULL, n, c, h, w), *dw_t = tnew(NULL, co, c, kh, kw);
+    gantry_tensor *work = tnew(NULL, (c * kh * kw + co) * n * oh * ow, 0, 0, 0);
+    CHECK_OK(gantry_op_fill(work, NAN));
+    CHECK_OK(gantry_op_fill(y_t, NAN));
+    CHECK_OK(gantry_op_conv2d_forward(x_t, w_t, y_t, &g, work));
+    tget(y_t, got);
+    for (size_t i = 0; i < ny; i++)
+        want[i] = (float)y[i];
+    CHECK_ARRAY(got, want, ny, 1e-7);
+
+    CHECK_OK(gantry_op_fill(dx_t, NAN));
+    CHECK_OK(gantry_op_conv2d_backward_data(dy_t, w_t, dx_t, &g, work));
+    tget(dx_t, got);
+    for (size_t i = 0; i < nx; i++)
+        want[i] = (float)dx[i];
+    CHECK_ARRAY(got, want, nx, 1e-6);
+
+    CHECK_OK(gantry_op_fill(dw_t, NAN));
+    CHECK_OK(gantry_op_conv2d_backward_weight(x_t, dy_t, dw_t, &g, 0, work));
+    tget(dw_t, got);
+    for (size_t i = 0; i < nw; i++)
+        want[i] = (float)dw[i];
+    CHECK_ARRAY(got, want, nw, 1e-7);
+    REQUIRE(gantry_tensor_write(dw_t, dw0, nw) == GANTRY_OK);
+    CHECK_OK(gantry_op_conv2d_backward_weight(x_t, dy_t, dw_t, &g, 1, work));
+    tget(dw_t, got);
+    for (size_t i = 0; i < nw; i++)
+        want[i] = (float)(dw0[i] + dw[i]);
+    CHECK_ARRAY(got, want, nw, 1e-7);
+
+    gantry_tensor *all[] = { x_t, w_t, dy_t, y_t, dx_t, dw_t, work };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        gantry_tensor_destroy(all[i]);
+    free(xv);
+    free(wv);
+    free(dyv);
+    free(dw0);
+    free(got);
+    free(want);
+    free(y);
+    free(dx);
+    free(dw);
+}
+
 static void test_conv(void)
 {
     test_im2col_literal();
@@ -999,6 +1126,17 @@ static void test_conv(void)
     conv_against_direct(2, 2, 4, 4, 3, 1, 1, 3, 3, 2, 2); /* padding wider than the kernel: zero outputs */
     conv_against_direct(1, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1); /* a single pixel */
     conv_against_direct(2, 4, 14, 14, 5, 4, 4, 2, 2, 1, 1);
+
+    test_conv_ops_literal();
+    /*                      n  c   h   w  co kh kw sh sw ph pw */
+    conv_ops_against_direct(2, 3, 5, 7, 4, 3, 2, 2, 1, 1, 0);    /* kh != kw, strides 2 and 1 */
+    conv_ops_against_direct(1, 2, 7, 7, 3, 4, 4, 2, 2, 1, 1);    /* DCGAN's k 4, s 2, p 1 */
+    conv_ops_against_direct(3, 1, 6, 5, 13, 5, 3, 1, 2, 2, 1);   /* one image channel, 13 outputs */
+    conv_ops_against_direct(2, 2, 4, 4, 3, 1, 1, 3, 3, 2, 2);    /* padding wider than the kernel */
+    conv_ops_against_direct(1, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1);    /* a single pixel */
+    conv_ops_against_direct(2, 5, 4, 4, 7, 4, 4, 1, 1, 0, 0);    /* 4x4 onto 1x1, as a latent into G */
+    conv_ops_against_direct(2, 16, 14, 14, 17, 4, 4, 2, 2, 1, 1); /* 256-term sums, 17 outputs */
+    conv_ops_against_direct(1, 3, 9, 8, 1, 2, 5, 1, 1, 0, 2);    /* one output channel, kw > kh */
 }
 
 /* ---- conv: reshuffles --------------------------------------------------- */

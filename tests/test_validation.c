@@ -833,6 +833,125 @@ static void test_conv(void)
         gantry_tensor_destroy(t[i]);
 }
 
+/* ---- convolution ops (ABI version 3) ------------------------------------ */
+
+static void test_conv_ops(void)
+{
+    /* test_conv's geometry with o = 4: x [2, 3, 5, 4], w [4, 3, 3, 2], y
+     * [2, 4, 3, 3]; work (3*3*2 + 4) x 2*3*3 = 396 floats. */
+    gantry_conv_geometry g = { .n = 2, .c = 3, .h = 5, .w = 4, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1, .pw = 0 };
+    CHECK_OK(gantry_conv_geometry_finish(&g));
+    gantry_tensor *x = tnew(2, 3, 5, 4), *w = tnew(4, 3, 3, 2), *y = tnew(2, 4, 3, 3), *work = tnew(396, 0, 0, 0);
+    gantry_tensor *x_small = tnew(2, 3, 5, 3), *y_small = tnew(2, 4, 3, 2), *work_small = tnew(395, 0, 0, 0);
+    gantry_tensor *w_odd = tnew(5, 3, 3, 1), *w5 = tnew(5, 3, 3, 2); /* 45 = no whole [out, 3, 3, 2]; o = 5 */
+    gantry_tensor *w_other = tnew_on(be2, 4, 3, 3, 2), *y_other = tnew_on(be2, 2, 4, 3, 3);
+    gantry_tensor *work_other = tnew_on(be2, 396, 0, 0, 0);
+    gantry_conv_geometry bad = g;
+    bad.oh = 4; /* not what the geometry gives */
+
+    /* Views that overlap: the written tensor over an input or over work. */
+    gantry_tensor *base = tnew(200, 0, 0, 0), *xv = NULL, *yv = NULL, *wv = NULL, *dyv = NULL;
+    gantry_tensor *yw = NULL, *xw = NULL, *ww = NULL;
+    REQUIRE(gantry_tensor_view(base, 0, 4, (size_t[]){ 2, 3, 5, 4 }, &xv) == GANTRY_OK);   /* [0, 120) */
+    REQUIRE(gantry_tensor_view(base, 100, 4, (size_t[]){ 2, 4, 3, 3 }, &yv) == GANTRY_OK); /* [100, 172) */
+    REQUIRE(gantry_tensor_view(base, 110, 4, (size_t[]){ 4, 3, 3, 2 }, &wv) == GANTRY_OK); /* [110, 182) */
+    REQUIRE(gantry_tensor_view(base, 128, 4, (size_t[]){ 2, 4, 3, 3 }, &dyv) == GANTRY_OK); /* [128, 200) */
+    REQUIRE(gantry_tensor_view(work, 324, 4, (size_t[]){ 2, 4, 3, 3 }, &yw) == GANTRY_OK);  /* work's tail */
+    REQUIRE(gantry_tensor_view(work, 0, 4, (size_t[]){ 2, 3, 5, 4 }, &xw) == GANTRY_OK);    /* work's head */
+    REQUIRE(gantry_tensor_view(work, 200, 4, (size_t[]){ 4, 3, 3, 2 }, &ww) == GANTRY_OK);  /* inside it */
+
+    static const char f[] = "conv2d_forward";
+    REJECT(gantry_op_conv2d_forward(NULL, w, y, &g, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, NULL, y, &g, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w, NULL, &g, work), INVALID, f, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y, &g, NULL), INVALID, f, y);
+    REJECT(gantry_op_conv2d_forward(x, w, y, NULL, work), INVALID, f, y, work);
+    CHECK_ERROR_MENTIONS("geometry");
+    REJECT(gantry_op_conv2d_forward(x, w, y, &bad, work), INVALID, f, y, work);
+    CHECK_ERROR_MENTIONS("should be 3x3");
+    REJECT(gantry_op_conv2d_forward(x_small, w, y, &g, work), SHAPE, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w_odd, y, &g, work), SHAPE, f, y, work);
+    CHECK_ERROR_MENTIONS("weight tensor");
+    REJECT(gantry_op_conv2d_forward(x, w5, y, &g, work), SHAPE, f, y, work); /* y is not [2, 5, 3, 3] */
+    REJECT(gantry_op_conv2d_forward(x, w, y_small, &g, work), SHAPE, f, y_small, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y, &g, work_small), SHAPE, f, y, work_small);
+    CHECK_ERROR_MENTIONS("work tensor");
+    REJECT(gantry_op_conv2d_forward(xv, w, yv, &g, work), INVALID, f, base, work); /* y over x */
+    CHECK_ERROR_MENTIONS("overlaps");
+    REJECT(gantry_op_conv2d_forward(x, wv, yv, &g, work), INVALID, f, base, work); /* y over w */
+    REJECT(gantry_op_conv2d_forward(x, w, yw, &g, work), INVALID, f, work); /* y inside work */
+    REJECT(gantry_op_conv2d_forward(x, w_other, y, &g, work), OTHER_BE, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y_other, &g, work), OTHER_BE, f, y_other, work);
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+
+    static const char d[] = "conv2d_backward_data";
+    REJECT(gantry_op_conv2d_backward_data(NULL, w, x, &g, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, NULL, x, &g, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, NULL, &g, work), INVALID, d, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, NULL), INVALID, d, x);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, NULL, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &bad, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y_small, w, x, &g, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w_odd, x, &g, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w5, x, &g, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x_small, &g, work), SHAPE, d, x_small, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, work_small), SHAPE, d, x, work_small);
+    REJECT(gantry_op_conv2d_backward_data(yv, w, xv, &g, work), INVALID, d, base, work); /* dx over dy */
+    CHECK_ERROR_MENTIONS("overlaps");
+    REJECT(gantry_op_conv2d_backward_data(y, w, xw, &g, work), INVALID, d, work); /* dx inside work */
+    REJECT(gantry_op_conv2d_backward_data(y_other, w, x, &g, work), OTHER_BE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, work_other), OTHER_BE, d, x, work_other);
+    CHECK_OK(gantry_op_conv2d_backward_data(y, w, x, &g, work));
+
+    static const char b[] = "conv2d_backward_weight";
+    for (int acc = 0; acc <= 1; acc++) {
+        REJECT(gantry_op_conv2d_backward_weight(NULL, y, w, &g, acc, work), INVALID, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, NULL, w, &g, acc, work), INVALID, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, NULL, &g, acc, work), INVALID, b, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w, &g, acc, NULL), INVALID, b, w);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w, NULL, acc, work), INVALID, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w, &bad, acc, work), INVALID, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x_small, y, w, &g, acc, work), SHAPE, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w_odd, &g, acc, work), SHAPE, b, w_odd, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w5, &g, acc, work), SHAPE, b, w5, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y_small, w, &g, acc, work), SHAPE, b, w, work);
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w, &g, acc, work_small), SHAPE, b, w, work_small);
+        REJECT(gantry_op_conv2d_backward_weight(x, yv, wv, &g, acc, work), INVALID, b, base, work); /* dw over dy */
+        CHECK_ERROR_MENTIONS("overlaps");
+        REJECT(gantry_op_conv2d_backward_weight(x, dyv, wv, &g, acc, work), INVALID, b, base, work); /* dy behind dw */
+        REJECT(gantry_op_conv2d_backward_weight(x, y, ww, &g, acc, work), INVALID, b, work); /* dw inside work */
+        REJECT(gantry_op_conv2d_backward_weight(x, y, w_other, &g, acc, work), OTHER_BE, b, w_other, work);
+        CHECK_OK(gantry_op_conv2d_backward_weight(x, y, w, &g, acc, work));
+    }
+
+    gantry_tensor *t[] = { yw, xw, ww, dyv, wv, yv, xv, base, x, w, y, work, x_small, y_small, work_small, w_odd, w5,
+                           w_other, y_other, work_other };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
+/* The output passed as the very tensor of an input: the overlap test must
+ * not skip it for being the output.  A geometry where the weights and the
+ * output side have one size (c kh kw = n oh ow = 9, o = 2), so no size
+ * check catches it first. */
+static void test_conv_ops_same_tensor(void)
+{
+    gantry_conv_geometry g = { .n = 1, .c = 1, .h = 3, .w = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1 };
+    CHECK_OK(gantry_conv_geometry_finish(&g));
+    gantry_tensor *x = tnew(1, 1, 3, 3), *w = tnew(2, 1, 3, 3), *y = tnew(1, 2, 3, 3), *work = tnew(99, 0, 0, 0);
+    REJECT(gantry_op_conv2d_forward(x, w, w, &g, work), INVALID, "conv2d_forward", w, work);
+    REJECT(gantry_op_conv2d_backward_weight(x, y, y, &g, 0, work), INVALID, "conv2d_backward_weight", y, work);
+    gantry_tensor *x2 = tnew(1, 2, 3, 3); /* c = 2 for backward_data: dx and dy both 18 */
+    gantry_conv_geometry g2 = g;
+    g2.c = 2;
+    gantry_tensor *w2 = tnew(2, 2, 3, 3), *work2 = tnew(180, 0, 0, 0);
+    REJECT(gantry_op_conv2d_backward_data(x2, w2, x2, &g2, work2), INVALID, "conv2d_backward_data", x2, work2);
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+    gantry_tensor *t[] = { x, w, y, work, x2, w2, work2 };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+        gantry_tensor_destroy(t[i]);
+}
+
 /* ---- losses beyond BCE ------------------------------------------------------- */
 
 static void test_losses(void)
@@ -1081,6 +1200,8 @@ int main(void)
     test_bce();
     test_optimizer_ops();
     test_conv();
+    test_conv_ops();
+    test_conv_ops_same_tensor();
     test_losses();
     test_dropout_mbd();
     test_frozen_and_virtual_batchnorm();

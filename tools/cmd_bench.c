@@ -48,10 +48,13 @@ static void help(void)
            "M=batch, N=in, K=out), reported as the median ms per call and GFLOP/s = 2*M*N*K / time,\n"
            "G's forward and D's again at 2 x batch rows where a step stacks G's two noise batches\n"
            "and D's real and fake batches (gan, cgan);\n"
-           "for every Conv2d / ConvTranspose2d layer (dcgan and the other conv models) the ops it\n"
-           "runs, at the input size of a forward pass: im2col, the forward GEMM and swap_axes, the\n"
-           "weight and input gradient GEMMs and col2im (ConvTranspose2d: the adjoint sequence),\n"
-           "the data movement reported as GB/s of the values read and written, M x N = col's shape;\n"
+           "for every Conv2d / ConvTranspose2d layer (dcgan and the other conv models) its three\n"
+           "passes at the input size of a forward pass, each one convolution op (Conv2d: forward\n"
+           "conv2d_forward, weight gradient conv2d_backward_weight, input gradient\n"
+           "conv2d_backward_data; ConvTranspose2d: forward conv2d_backward_data, weight gradient\n"
+           "conv2d_backward_weight, input gradient conv2d_forward), on the convolution whose image\n"
+           "side [n, c, h, w] is the larger one (o output channels, output oh x ow), reported as\n"
+           "GFLOP/s = 2*o*c*kh*kw*n*oh*ow / time;\n"
            "batch norm forward/backward of every batch norm layer at its input's shape (G.5\n"
            "[64, 64, 14, 14]); LeakyReLU forward/backward and bias add at [batch, 1024] and an\n"
            "Adam update of 784*1024 parameters; these reported as ms and\n"
@@ -74,7 +77,8 @@ static void help(void)
            "  --ops               time single operations instead of training steps\n"
            "  --min-time-ms X     --ops: time each op for at least X ms (default 50)\n"
            "  --profile           then --steps more steps with every op timed to its end (each op\n"
-           "                      synchronised): ms per step by op, e.g. gemm, adam_update, col2im\n"
+           "                      synchronised): ms per step by op, e.g. gemm, adam_update,\n"
+           "                      conv2d_forward\n"
            "  --json              print one JSON object on stdout instead of a summary\n\n"
            "JSON keys (training steps): ms_per_step (the median), images_per_s, ms_min, ms_max,\n"
            "ms_mean, cpu_ms_per_step (median CPU time of the process per step, all threads), steps,\n"
@@ -83,9 +87,10 @@ static void help(void)
            "(means over the profiled steps) and ops, an array of op, calls_per_step, ms_per_step,\n"
            "share (of ops_ms_per_step).  With --ops: backend, backend_description, device, model,\n"
            "batch, threads, threads_source, min_time_ms and ops, an array of rows with op, layer,\n"
-           "pass, m, n, k, trans_a, trans_b, ms (median), ms_min, calls, gflop_per_s (GEMMs) or\n"
-           "op, shape, ms, ms_min, calls, bytes, gb_per_s (the others; layer and pass too for the\n"
-           "conv layers' im2col, col2im and swap_axes).\n"
+           "pass, m, n, k, trans_a, trans_b, ms (median), ms_min, calls, gflop_per_s (GEMMs), op,\n"
+           "layer, pass, n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow, ms, ms_min, calls,\n"
+           "gflop_per_s (the convolution ops) or op, shape, ms, ms_min, calls, bytes, gb_per_s (the\n"
+           "others; layer too for the batch norm layers).\n"
            "Performance goals belong in benchmarks, never in tests.\n");
 }
 
@@ -427,16 +432,21 @@ typedef enum op_kind {
     OP_ACT_BACKWARD,
     OP_BIAS_ADD,
     OP_ADAM,
-    OP_IM2COL,
-    OP_COL2IM,
-    OP_SWAP,
+    OP_CONV,
 } op_kind;
+
+/* The convolution ops (gantry/ops.h, ABI version 3). */
+typedef enum conv_op {
+    CONV_FORWARD,
+    CONV_BACKWARD_DATA,
+    CONV_BACKWARD_WEIGHT,
+} conv_op;
 
 typedef struct op_case {
     op_kind kind;
-    const char *name;     /* "gemm", "batchnorm_forward_train", ... */
-    char layer[64];       /* GEMMs and conv data movement: "G.0" ("" for the others) */
-    const char *pass;     /* GEMMs: "forward", "weight_grad", "input_grad" */
+    const char *name;     /* "gemm", "conv2d_forward", "batchnorm_forward_train", ... */
+    char layer[64];       /* GEMMs and convolutions: "G.0" ("" for the others) */
+    const char *pass;     /* GEMMs and convolutions: "forward", "weight_grad", "input_grad" */
     int trans_a, trans_b; /* GEMMs */
     size_t m, n, k;       /* GEMMs: op(A) is m x k, op(B) k x n */
     size_t rows, cols;    /* the others: the shape (rows x cols elements) */
@@ -444,8 +454,9 @@ typedef struct op_case {
     size_t dims[4];
     double bytes;         /* the others: minimum memory traffic per call */
     float beta;           /* GEMMs */
-    gantry_conv_geometry g; /* im2col, col2im */
-    size_t swap[3];       /* swap_axes: a, b, inner */
+    gantry_conv_geometry g; /* convolutions: the geometry of their image side */
+    size_t out_channels;  /* convolutions: o, the channels of their output side */
+    conv_op conv;         /* convolutions: the op */
     gantry_tensor *t[8];  /* operands, owned by the case */
     uint64_t calls;       /* Adam's step counter, and calls made */
 } op_case;
@@ -477,9 +488,15 @@ static gantry_status op_run(op_case *c)
     case OP_ADAM:
         /* p, g, m, v: the hyperparameters of the GAN's optimizers */
         return gantry_op_adam_update(t[0], t[1], t[2], t[3], 2e-4f, 0.5f, 0.999f, 1e-8f, 0.0f, c->calls);
-    case OP_IM2COL: return gantry_op_im2col(t[0], t[1], &c->g);     /* x, col */
-    case OP_COL2IM: return gantry_op_col2im(t[1], t[0], &c->g, 0);  /* x, col */
-    case OP_SWAP: return gantry_op_swap_axes(t[0], t[1], c->swap[0], c->swap[1], c->swap[2]);
+    case OP_CONV:
+        /* image side, weights, output side, work; the weight gradient
+         * accumulates, as the GAN's steps add up their passes' gradients */
+        switch (c->conv) {
+        case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], &c->g, t[3]);
+        case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[2], t[1], t[0], &c->g, t[3]);
+        case CONV_BACKWARD_WEIGHT: return gantry_op_conv2d_backward_weight(t[0], t[2], t[1], &c->g, 1, t[3]);
+        }
+        break;
     }
     return gantry_set_error(GANTRY_INTERNAL, "bench: unknown op kind %d", (int)c->kind);
 }
@@ -579,21 +596,20 @@ static gantry_status op_prepare(gantry_backend *be, op_case *c)
         TRY(op_tensor(be, c, 3, n, 0, 0.0f, 0.0f));
         c->bytes = 4.0 * 7.0 * (double)n; /* p, g, m, v in; p, m, v out */
         return GANTRY_OK;
-    case OP_IM2COL:
-    case OP_COL2IM: {
+    case OP_CONV: {
+        /* x [n, c, h, w], w [o, c, kh, kw] and the output side [n, o, oh, ow]
+         * with the scales of a trained network's activations and weights;
+         * the work the op may use, as core/nn_conv.c gives it */
         const gantry_conv_geometry *g = &c->g;
-        size_t image = g->n * g->c * g->h * g->w;
+        size_t o = c->out_channels, ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
         TRY(op_tensor(be, c, 0, g->n, g->c * g->h * g->w, -1.0f, 1.0f));
         TRY(gantry_tensor_reshape(c->t[0], 4, (size_t[]){ g->n, g->c, g->h, g->w }));
-        TRY(op_tensor(be, c, 1, r, w, -1.0f, 1.0f)); /* col [c k k, n oh ow] */
-        c->bytes = 4.0 * ((double)image + (double)n); /* one side read, the other written */
-        return GANTRY_OK;
+        TRY(op_tensor(be, c, 1, o, ckk, -0.05f, 0.05f));
+        TRY(gantry_tensor_reshape(c->t[1], 4, (size_t[]){ o, g->c, g->kh, g->kw }));
+        TRY(op_tensor(be, c, 2, g->n, o * g->oh * g->ow, -0.05f, 0.05f));
+        TRY(gantry_tensor_reshape(c->t[2], 4, (size_t[]){ g->n, o, g->oh, g->ow }));
+        return op_tensor(be, c, 3, (ckk + o) * np, 0, 0.0f, 0.0f);
     }
-    case OP_SWAP:
-        TRY(op_tensor(be, c, 0, r, w, -1.0f, 1.0f));
-        TRY(op_tensor(be, c, 1, r, w, 0.0f, 0.0f));
-        c->bytes = 4.0 * 2.0 * (double)n;
-        return GANTRY_OK;
     }
     return gantry_set_error(GANTRY_INTERNAL, "bench: unknown op kind %d", (int)c->kind);
 }
@@ -694,25 +710,15 @@ static op_case *new_case(op_case *cases, size_t *count, size_t room, op_kind kin
     return c;
 }
 
-static void gemm_case(op_case *cases, size_t *count, size_t room, const char *layer, const char *pass, int ta,
-                      int tb, size_t m, size_t n, size_t k, float beta)
+/* One pass of a convolution layer: `op` on the convolution of geometry g
+ * (its image side) with o output channels. */
+static void conv_case(op_case *cases, size_t *count, size_t room, conv_op op, const char *layer, const char *pass,
+                      const gantry_conv_geometry *g, size_t o)
 {
-    op_case *c = new_case(cases, count, room, OP_GEMM, "gemm", layer, pass);
+    static const char *const names[] = { "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight" };
+    op_case *c = new_case(cases, count, room, OP_CONV, names[op], layer, pass);
     if (c)
-        c->trans_a = ta, c->trans_b = tb, c->m = m, c->n = n, c->k = k, c->beta = beta;
-}
-
-static void move_case(op_case *cases, size_t *count, size_t room, op_kind kind, const char *name, const char *layer,
-                      const char *pass, size_t rows, size_t cols, const gantry_conv_geometry *g, size_t a, size_t b,
-                      size_t inner)
-{
-    op_case *c = new_case(cases, count, room, kind, name, layer, pass);
-    if (!c)
-        return;
-    c->rows = rows, c->cols = cols;
-    if (g)
-        c->g = *g;
-    c->swap[0] = a, c->swap[1] = b, c->swap[2] = inner;
+        c->conv = op, c->g = *g, c->out_channels = o;
 }
 
 /* 1 when layer i of seq is a batch norm layer (of any mode). */
@@ -746,10 +752,14 @@ static void bn_layer_cases(const char *layer, const gantry_tensor *in, op_case *
     }
 }
 
-/* The ops of every Conv2d / ConvTranspose2d layer of `seq` (as core/nn_conv.c
- * runs them), with each layer's input size from a forward pass of `seq` on
- * noise: Conv2d forward im2col, GEMM, swap_axes, backward the weight and
- * input GEMMs and col2im; ConvTranspose2d the adjoint sequence.  Every
+/* The passes of every Conv2d / ConvTranspose2d layer of `seq`, each one
+ * convolution op as core/nn_conv.c runs it, with each layer's input size
+ * from a forward pass of `seq` on noise.  Both layers use the geometry of
+ * the convolution whose image side is the larger one: Conv2d's forward is
+ * conv2d_forward, its weight gradient conv2d_backward_weight, its input
+ * gradient conv2d_backward_data; ConvTranspose2d's forward is
+ * conv2d_backward_data, its input gradient conv2d_forward, its weight
+ * gradient conv2d_backward_weight (image and output side exchanged).  Every
  * batch norm layer's forward and backward go to bn_cases, at its input's
  * shape. */
 static gantry_status conv_and_bn_cases(gantry_backend *be, gantry_seq *seq, const char *prefix, size_t batch,
@@ -790,24 +800,10 @@ static gantry_status conv_and_bn_cases(gantry_backend *be, gantry_seq *seq, cons
                                    .ph = v[4], .pw = v[4] };
         if ((s = gantry_conv_geometry_finish(&g)))
             break;
-        size_t np = batch * g.oh * g.ow, ckk = g.c * v[2] * v[2], other = kind == 1 ? v[1] : v[0];
-        if (kind == 1) { /* Conv2d: col [C k k, N P]; W [O, C k k] */
-            move_case(cases, count, room, OP_IM2COL, "im2col", layer, "forward", ckk, np, &g, 0, 0, 0);
-            gemm_case(cases, count, room, layer, "forward", 0, 0, other, np, ckk, 0.0f);
-            move_case(cases, count, room, OP_SWAP, "swap_axes", layer, "forward", other, np, NULL, other, batch,
-                      g.oh * g.ow);
-            gemm_case(cases, count, room, layer, "weight_grad", 0, 1, other, ckk, np, 1.0f);
-            gemm_case(cases, count, room, layer, "input_grad", 1, 0, ckk, np, other, 0.0f);
-            move_case(cases, count, room, OP_COL2IM, "col2im", layer, "input_grad", ckk, np, &g, 0, 0, 0);
-        } else { /* ConvTranspose2d: xt [I, N P]; W [I, O k k] */
-            move_case(cases, count, room, OP_SWAP, "swap_axes", layer, "forward", other, np, NULL, batch, other,
-                      g.oh * g.ow);
-            gemm_case(cases, count, room, layer, "forward", 1, 0, ckk, np, other, 0.0f);
-            move_case(cases, count, room, OP_COL2IM, "col2im", layer, "forward", ckk, np, &g, 0, 0, 0);
-            move_case(cases, count, room, OP_IM2COL, "im2col", layer, "weight_grad", ckk, np, &g, 0, 0, 0);
-            gemm_case(cases, count, room, layer, "weight_grad", 0, 1, other, ckk, np, 1.0f);
-            gemm_case(cases, count, room, layer, "input_grad", 0, 0, other, np, ckk, 0.0f);
-        }
+        size_t o = kind == 1 ? v[1] : v[0]; /* the channels of its output side */
+        conv_case(cases, count, room, kind == 1 ? CONV_FORWARD : CONV_BACKWARD_DATA, layer, "forward", &g, o);
+        conv_case(cases, count, room, CONV_BACKWARD_WEIGHT, layer, "weight_grad", &g, o);
+        conv_case(cases, count, room, kind == 1 ? CONV_BACKWARD_DATA : CONV_FORWARD, layer, "input_grad", &g, o);
     }
     gantry_tensor_destroy(x);
     return s;
@@ -846,10 +842,41 @@ static void shape_text(const op_case *c, char *buf, size_t size)
         snprintf(buf, size, "[%zu, %zu]", c->rows, c->cols);
 }
 
+/* A convolution pass: GFLOP/s = 2 o c kh kw n oh ow / time, the products
+ * of the convolution whatever the op. */
+static void print_conv_row(const op_case *c, const op_timing *t, int json, int first)
+{
+    const gantry_conv_geometry *g = &c->g;
+    double flops = 2.0 * (double)c->out_channels * (double)(g->c * g->kh * g->kw) * (double)(g->n * g->oh * g->ow);
+    double gflops = flops / (t->ms * 1e-3) * 1e-9;
+    if (json) {
+        printf("%s\n    {\"op\": \"%s\", \"layer\": ", first ? "" : ",", c->name);
+        json_string(c->layer);
+        printf(", \"pass\": \"%s\", \"n\": %zu, \"c\": %zu, \"h\": %zu, \"w\": %zu, \"o\": %zu, \"kh\": %zu, "
+               "\"kw\": %zu, \"sh\": %zu, \"sw\": %zu, \"ph\": %zu, \"pw\": %zu, \"oh\": %zu, \"ow\": %zu, \"ms\": ",
+               c->pass, g->n, g->c, g->h, g->w, c->out_channels, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw, g->oh,
+               g->ow);
+        json_number(t->ms);
+        printf(", \"ms_min\": ");
+        json_number(t->ms_min);
+        printf(", \"calls\": %llu, \"gflop_per_s\": ", (unsigned long long)t->calls);
+        json_number(gflops);
+        printf("}");
+    } else {
+        char what[96], conv[96];
+        snprintf(what, sizeof what, "%s %s", c->layer, c->pass);
+        snprintf(conv, sizeof conv, "[%zu, %zu, %zu, %zu] o %zu k %zux%zu s %zu,%zu p %zu,%zu", g->n, g->c, g->h,
+                 g->w, c->out_channels, g->kh, g->kw, g->sh, g->sw, g->ph, g->pw);
+        printf("%-22s %-16s %-40s %10.4f %10.4f %9.2f GFLOP/s\n", c->name, what, conv, t->ms, t->ms_min, gflops);
+    }
+}
+
 static void print_op_row(const op_case *c, const op_timing *t, int json, int first)
 {
     double seconds = t->ms * 1e-3;
-    if (c->kind == OP_GEMM) {
+    if (c->kind == OP_CONV) {
+        print_conv_row(c, t, json, first);
+    } else if (c->kind == OP_GEMM) {
         double gflops = 2.0 * (double)c->m * (double)c->n * (double)c->k / seconds * 1e-9;
         if (json) {
             printf("%s\n    {\"op\": \"gemm\", \"layer\": ", first ? "" : ",");
@@ -889,12 +916,6 @@ static void print_op_row(const op_case *c, const op_timing *t, int json, int fir
             printf(", \"calls\": %llu, \"bytes\": %.0f, \"gb_per_s\": ", (unsigned long long)t->calls, c->bytes);
             json_number(gbs);
             printf("}");
-        } else if (c->kind == OP_IM2COL || c->kind == OP_COL2IM || c->kind == OP_SWAP) {
-            /* conv data movement, in the GEMM table: M x N = col's shape */
-            char what[96];
-            snprintf(what, sizeof what, "%s %s", c->layer, c->pass);
-            printf("%-6s %-16s %5zu %5zu %5s %2s %10.4f %10.4f %9.2f GB/s\n", c->kind == OP_SWAP ? "swap" : c->name,
-                   what, c->rows, c->cols, "", "", t->ms, t->ms_min, gbs);
         } else {
             char shape[96], what[160];
             shape_text(c, shape, sizeof shape);
@@ -919,6 +940,7 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     size_t d_rows = gantry_gan_d_update_rows(gan); /* the discriminator update's stacked pass */
     if (d_rows != config->batch)
         n += linear_cases(gantry_gan_discriminator(gan), "D", d_rows, 0, cases + n, MAX_CASES - n);
+    size_t n_linear = n; /* the convolution layers' passes follow */
     static op_case bns[MAX_BN_CASES];
     size_t nbn = 0;
     TRY(conv_and_bn_cases(env->be, gantry_gan_generator(gan), "G", config->batch, config, cases, MAX_CASES, &n,
@@ -947,6 +969,9 @@ static gantry_status bench_ops(const bench_options *o, const bench_env *env, gan
     gantry_status s = GANTRY_OK;
     for (size_t i = 0; i < n && !s; i++) {
         op_timing t;
+        if (!o->json && i == n_linear && n_linear < n_gemm)
+            printf("\n%-22s %-16s %-40s %10s %10s %17s\n", "op", "layer pass", "convolution: image, o, kernel", "ms",
+                   "min", "rate");
         if (!o->json && i == n_gemm)
             printf("\n%-24s %-24s %10s %10s %17s\n", "op", "layer shape", "ms", "min", "rate");
         s = op_prepare(env->be, &cases[i]);

@@ -15,7 +15,8 @@
  *                  logsumexp
  *   optim.c        SGD, Adam, RMSProp
  *   random.c       Philox fills and dropout masks
- *   conv.c         im2col, col2im and the reshuffles around them
+ *   conv.c         im2col, col2im, the reshuffles around them, and the
+ *                  convolution ops as implicit GEMM (through gemm.c)
  *   minibatch.c    minibatch discrimination
  *
  * Numerics: the reference backend (backends/reference) is the oracle.  Ops
@@ -202,6 +203,40 @@ typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *
 typedef void (*cpu_pack_a_fn)(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
 typedef void (*cpu_pack_b_fn)(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
 
+/* An operand of a product gathered from an image through tables instead of
+ * read from a stored matrix (implicit GEMM): element (r, c) is
+ * src[roff[r] + coff[c]] where 0 <= ry[r] + cy[c] < h and
+ * 0 <= rx[r] + cx[c] < w, else 0 (the padding); every element lies inside
+ * when ry is NULL.  Offsets are int32: the images hold < 2^31 floats.
+ * Runs of consecutive offsets are read as vectors, other elements through
+ * gathers (slow on some CPUs: Zen 4 runs them as microcode). */
+typedef struct cpu_gather {
+    const float *src;
+    /* NULL: a stored matrix, op(X)[r][c] = src[trans ? c*ld + r : r*ld + c],
+     * packed by the kernels' own packers */
+    const int32_t *roff, *coff;
+    size_t ld;
+    int trans;
+    const int32_t *ry, *rx, *cy, *cx;
+    int32_t h, w;
+} cpu_gather;
+
+/* C's columns through a table: C[i][j] is at c + i*ldc + coff[j], and
+ * run[j] >= 1 columns from j on are contiguous (coff[j + t] = coff[j] + t). */
+typedef struct cpu_scatter {
+    const int32_t *coff, *run;
+} cpu_scatter;
+
+/* Packs rows [r0, r0 + rows) x columns [c0, c0 + cols) of a gathered
+ * operand into the kernels' panels: of `panel` rows each walking the
+ * columns when panels_of_rows (pack_a's layout), else of `panel` columns
+ * each walking the rows (pack_b's); zero-padded as the packers pad.
+ * Values are copied, so every version gives the same bits. */
+typedef void (*cpu_gather_pack_fn)(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
+                                   size_t rows, size_t cols, float *dst);
+void cpu_gather_pack_generic(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0, size_t rows,
+                             size_t cols, float *dst);
+
 struct cpu_kernels {
     cpu_isa isa;
     const char *name; /* "AVX-512", "AVX2/FMA", "portable" */
@@ -211,6 +246,7 @@ struct cpu_kernels {
     cpu_ukernel_fn short_rows; /* computes and writes only the first mr/2 rows */
     cpu_pack_a_fn pack_a;
     cpu_pack_b_fn pack_b;
+    cpu_gather_pack_fn gather_pack;
 };
 
 /* The kernels for `isa` (which the CPU must have). */
@@ -219,6 +255,14 @@ const cpu_kernels *cpu_kernels_of(cpu_isa isa);
 cpu_isa cpu_isa_best(void);
 /* The AVX-512 kernels (gemm_avx512.c); NULL where not compiled. */
 extern const cpu_kernels cpu_kernels_avx512;
+
+/* C (m x n, m, n > 1, k > 0) = A B + beta C on our packed kernels, with A
+ * and B gathered and C's columns scattered as above: the same blocking,
+ * kernels and order of operations as cpu_gemm_own, so each element of C
+ * gets the bits it would get from the stored matrices, on any thread count.
+ * Takes the instance's GEMM lock. */
+void cpu_gemm_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_gather *a, const cpu_gather *b, float beta,
+                       float *cm, size_t ldc, const cpu_scatter *cs);
 
 /* The two implementations behind cpu_gemm(), for benchmarks. */
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,

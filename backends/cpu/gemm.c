@@ -97,21 +97,37 @@ static size_t even_step(size_t total, size_t max, size_t unit)
     return (step + unit - 1) / unit * unit;
 }
 
+/* Merges a computed tile into C's columns through a table (cpu_scatter):
+ * a run of contiguous columns at a time, so the copies vectorise. */
+static void merge_scattered(const float *tile, size_t ld_tile, size_t mr, size_t nr, float beta, float *c, size_t ldc,
+                            const int32_t *coff, const int32_t *run)
+{
+    for (size_t j = 0; j < nr;) {
+        size_t len = (size_t)run[j] < nr - j ? (size_t)run[j] : nr - j;
+        merge_edge(tile + j, ld_tile, mr, len, beta, c + coff[j], ldc);
+        j += len;
+    }
+}
+
 /* The micro-tiles of one packed mc x kc block of A times one packed
- * kc x nc block of B, into C at cm (which points at the blocks' corner). */
+ * kc x nc block of B, into C at cm (which points at the blocks' corner,
+ * or at their first row when cs is set: then column j is at cm + coff[j]). */
 static void run_tiles(const cpu_kernels *kern, size_t mc, size_t nc, size_t kc, float alpha, const float *pa,
-                      const float *pb, float beta_k, float *cm, size_t ldc)
+                      const float *pb, float beta_k, float *cm, size_t ldc, const int32_t *coff, const int32_t *run)
 {
     _Alignas(64) float tile[CPU_MR_MAX * CPU_NR_MAX];
     const size_t tmr = kern->mr, tnr = kern->nr;
     for (size_t jr = 0; jr < nc; jr += tnr) {
         size_t nr = nc - jr < tnr ? nc - jr : tnr;
         const float *bp = pb + jr * kc;
+        /* scattered columns go straight to C only as one contiguous run */
+        int direct = !coff || (size_t)run[jr] >= nr;
+        float *cj = coff ? cm + coff[jr] : cm + jr;
         for (size_t ir = 0; ir < mc; ir += tmr) {
             size_t mr = mc - ir < tmr ? mc - ir : tmr;
             const float *ap = pa + ir * kc;
-            float *ct = cm + ir * ldc + jr;
-            if (mr == tmr && nr == tnr) {
+            float *ct = cj + ir * ldc;
+            if (mr == tmr && nr == tnr && direct) {
                 kern->full(kc, ap, bp, ct, ldc, alpha, beta_k);
             } else {
                 cpu_ukernel_fn fn = kern->full;
@@ -120,43 +136,89 @@ static void run_tiles(const cpu_kernels *kern, size_t mc, size_t nc, size_t kc, 
                 else if (mr <= tmr / 2 && kern->short_rows)
                     fn = kern->short_rows;
                 fn(kc, ap, bp, tile, tnr, alpha, 0.0f);
-                merge_edge(tile, tnr, mr, nr, beta_k, ct, ldc);
+                if (direct)
+                    merge_edge(tile, tnr, mr, nr, beta_k, ct, ldc);
+                else
+                    merge_scattered(tile, tnr, mr, nr, beta_k, cm + ir * ldc, ldc, coff + jr, run + jr);
             }
         }
     }
 }
 
-/* C (m x n) = alpha op(A) op(B) + beta C on one thread with its packing
- * buffers; a and b point at op(A)[0][0] and op(B)[0][0].
- *
- * When all of op(A)'s rows fit one packed block (the batch-64 products of
- * the linear layers), A is packed once per K block and a transposed B a few
- * panels at a time (CPU_NC_SMALL_M columns), each computed while still in
- * L2, instead of a whole KC x NC block of B (1 MiB) packed out to L3 and
- * read back.
- * Every element of C still sees the same K blocks in the same order through
- * the same kernels, so both orders give the same bits. */
-static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
-                        const float *a, size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc)
+/* One product's arguments; a block of a grid is the same product on a
+ * corner of C. */
+typedef struct gemm_args {
+    int ta, tb;
+    size_t m, n, k;
+    float alpha;
+    const float *a;
+    size_t lda;
+    const float *b;
+    size_t ldb;
+    float beta;
+    float *c; /* C's corner; with cs, its first row (columns through the table) */
+    size_t ldc;
+    /* Implicit GEMM (cpu_gemm_gathered): op(A), op(B) gathered when set
+     * (a, b unused); i0, j0 the block's corner in the whole product. */
+    const cpu_gather *ga, *gb;
+    const cpu_scatter *cs;
+    size_t i0, j0;
+} gemm_args;
+
+static void pack_a_of(const cpu_kernels *kern, const gemm_args *q, size_t i, size_t p, size_t mc, size_t kc,
+                      float *dst)
+{
+    if (q->ga && !q->ga->roff)
+        kern->pack_a(q->ga->trans, op_at(q->ga->src, q->ga->ld, q->ga->trans, q->i0 + i, p), q->ga->ld, mc, kc, dst);
+    else if (q->ga)
+        kern->gather_pack(q->ga, 1, kern->mr, q->i0 + i, p, mc, kc, dst);
+    else
+        kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, i, p), q->lda, mc, kc, dst);
+}
+
+static void pack_b_of(const cpu_kernels *kern, const gemm_args *q, size_t p, size_t j, size_t kc, size_t nc,
+                      float *dst)
+{
+    if (q->gb && !q->gb->roff)
+        kern->pack_b(q->gb->trans, op_at(q->gb->src, q->gb->ld, q->gb->trans, p, q->j0 + j), q->gb->ld, kc, nc, dst);
+    else if (q->gb)
+        kern->gather_pack(q->gb, 0, kern->nr, p, q->j0 + j, kc, nc, dst);
+    else
+        kern->pack_b(q->tb, op_at(q->b, q->ldb, q->tb, p, j), q->ldb, kc, nc, dst);
+}
+
+/* C rows from i, columns from j of block q: where run_tiles writes. */
+static void tiles_at(const gemm_args *q, size_t i, size_t j, float **cm, const int32_t **coff, const int32_t **run)
+{
+    *cm = q->c + i * q->ldc + (q->cs ? 0 : j);
+    *coff = q->cs ? q->cs->coff + q->j0 + j : NULL;
+    *run = q->cs ? q->cs->run + q->j0 + j : NULL;
+}
+
+static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
 {
     const cpu_kernels *kern = c->kernels;
-    float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC;
+    const size_t m = q->m, n = q->n, k = q->k;
+    float *pa = pack, *pb = pack + (size_t)CPU_MC * CPU_KC, *cm;
+    const int32_t *coff, *run;
     const size_t kstep = even_step(k, CPU_KC, 1), mstep = even_step(m, CPU_MC, kern->mr);
     const size_t nstep = even_step(n, CPU_NC, kern->nr);
     if (m <= mstep) {
         /* Chunks of B^T are whole rows of the stored B, read along memory;
          * chunks of an untransposed B would be short runs of many rows, a
          * row length apart (4 KiB for 1024 columns: the reads then alias in
-         * the cache and stall), so that one is packed in full blocks. */
-        const size_t chunk = tb ? CPU_NC_SMALL_M : nstep;
+         * the cache and stall), so that one is packed in full blocks.  A
+         * gathered B is read along the image, like B^T. */
+        const size_t chunk = q->tb || q->gb ? CPU_NC_SMALL_M : nstep;
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
-            float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-            kern->pack_a(ta, op_at(a, lda, ta, 0, pc), lda, m, kc, pa);
+            float beta_k = pc == 0 ? q->beta : 1.0f; /* later K blocks accumulate */
+            pack_a_of(kern, q, 0, pc, m, kc, pa);
             for (size_t jc = 0; jc < n; jc += chunk) {
                 size_t nc = n - jc < chunk ? n - jc : chunk;
-                kern->pack_b(tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
-                run_tiles(kern, m, nc, kc, alpha, pa, pb, beta_k, cm + jc, ldc);
+                pack_b_of(kern, q, pc, jc, kc, nc, pb);
+                tiles_at(q, 0, jc, &cm, &coff, &run);
+                run_tiles(kern, m, nc, kc, q->alpha, pa, pb, beta_k, cm, q->ldc, coff, run);
             }
         }
         return;
@@ -165,12 +227,13 @@ static void gemm_serial(const cpu_ctx *c, float *pack, int ta, int tb, size_t m,
         size_t nc = n - jc < nstep ? n - jc : nstep;
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
-            float beta_k = pc == 0 ? beta : 1.0f;
-            kern->pack_b(tb, op_at(b, ldb, tb, pc, jc), ldb, kc, nc, pb);
+            float beta_k = pc == 0 ? q->beta : 1.0f;
+            pack_b_of(kern, q, pc, jc, kc, nc, pb);
             for (size_t ic = 0; ic < m; ic += mstep) {
                 size_t mc = m - ic < mstep ? m - ic : mstep;
-                kern->pack_a(ta, op_at(a, lda, ta, ic, pc), lda, mc, kc, pa);
-                run_tiles(kern, mc, nc, kc, alpha, pa, pb, beta_k, cm + ic * ldc + jc, ldc);
+                pack_a_of(kern, q, ic, pc, mc, kc, pa);
+                tiles_at(q, ic, jc, &cm, &coff, &run);
+                run_tiles(kern, mc, nc, kc, q->alpha, pa, pb, beta_k, cm, q->ldc, coff, run);
             }
         }
     }
@@ -313,20 +376,7 @@ static void gemv(const cpu_ctx *c, int ta, int tb, size_t m, size_t n, size_t k,
     }
 }
 
-/* One product's arguments; a block of a grid is the same product on a
- * corner of C. */
-typedef struct gemm_args {
-    int ta, tb;
-    size_t m, n, k;
-    float alpha;
-    const float *a;
-    size_t lda;
-    const float *b;
-    size_t ldb;
-    float beta;
-    float *c;
-    size_t ldc;
-} gemm_args;
+
 
 typedef void (*gemm_block_fn)(cpu_ctx *c, size_t thread, const gemm_args *block);
 
@@ -348,9 +398,11 @@ static void run_grid(cpu_ctx *c, const gemm_grid *g, size_t threads, const gemm_
             gemm_args q = *p;
             q.m = p->m - i0 < g->rows ? p->m - i0 : g->rows;
             q.n = p->n - j0 < g->cols ? p->n - j0 : g->cols;
-            q.a = op_at(p->a, p->lda, p->ta, i0, 0);
-            q.b = op_at(p->b, p->ldb, p->tb, 0, j0);
-            q.c = p->c + i0 * p->ldc + j0;
+            q.a = p->ga ? NULL : op_at(p->a, p->lda, p->ta, i0, 0);
+            q.b = p->gb ? NULL : op_at(p->b, p->ldb, p->tb, 0, j0);
+            q.c = p->c + i0 * p->ldc + (p->cs ? 0 : j0);
+            q.i0 = p->i0 + i0;
+            q.j0 = p->j0 + j0;
             fn(c, t, &q);
         }
         stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0); /* time off the CPU */
@@ -361,8 +413,19 @@ static void run_grid(cpu_ctx *c, const gemm_grid *g, size_t threads, const gemm_
 
 static void own_block(cpu_ctx *c, size_t thread, const gemm_args *q)
 {
-    gemm_serial(c, c->pack + thread * c->pack_stride, q->ta, q->tb, q->m, q->n, q->k, q->alpha, q->a, q->lda, q->b,
-                q->ldb, q->beta, q->c, q->ldc);
+    gemm_serial(c, c->pack + thread * c->pack_stride, q);
+}
+
+/* The packed product of p on the thread grid (m, n > 1, k > 0). */
+static void own_product(cpu_ctx *c, const gemm_args *p)
+{
+    size_t threads = gemm_threads(c, p->m, p->n, p->k);
+    if (threads == 1) {
+        gemm_serial(c, c->pack, p);
+        return;
+    }
+    gemm_grid g = choose_grid(p->m, p->n, p->k, c->kernels->mr, c->kernels->nr, threads, 0);
+    run_grid(c, &g, g.tm * g.tn, p, own_block);
 }
 
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
@@ -376,14 +439,17 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         gemv(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
-    size_t threads = gemm_threads(c, m, n, k);
-    if (threads == 1) {
-        gemm_serial(c, c->pack, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
-        return;
-    }
-    gemm_grid g = choose_grid(m, n, k, c->kernels->mr, c->kernels->nr, threads, 0);
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc };
-    run_grid(c, &g, g.tm * g.tn, &p, own_block);
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, NULL, 0, 0 };
+    own_product(c, &p);
+}
+
+void cpu_gemm_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_gather *a, const cpu_gather *b, float beta,
+                       float *cm, size_t ldc, const cpu_scatter *cs)
+{
+    const gemm_args p = { 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, beta, cm, ldc, a, b, cs, 0, 0 };
+    pthread_mutex_lock(&c->gemm_lock);
+    own_product(c, &p);
+    pthread_mutex_unlock(&c->gemm_lock);
 }
 
 /* ---- OpenBLAS ------------------------------------------------------------- */
@@ -474,7 +540,7 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
     }
     if (threads > blocks)
         threads = blocks;
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc };
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, NULL, 0, 0 };
     run_grid(c, &g, threads, &p, blas_block);
     return 1;
 #else

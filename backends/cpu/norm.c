@@ -21,6 +21,102 @@
 #include "../lane_sums.h"
 #include "cpu_impl.h"
 
+/* ---- one channel of [outer, channels, inner] data ------------------------
+ * The per-channel passes of batch norm in double, compiled twice: for the
+ * baseline (SSE2: two doubles a vector) and for AVX2 (four), chosen by the
+ * CPU.  Both do the same double operations in the same order per value
+ * (the lane sums of ../lane_sums.h; no contraction into FMAs: -std=c11), so
+ * they give the same bits, the reference's.  x, y, dy and dx point at the
+ * channel's first run; runs are `stride` apart. */
+
+/* Two passes, as the reference: the mean, then the biased variance; then y. */
+static inline __attribute__((always_inline)) void bn_train_channel_body(const float *x, float *y, size_t outer,
+                                                                        size_t stride, size_t inner, double g,
+                                                                        double b, float eps, double *mean_out,
+                                                                        double *var_out)
+{
+    const double count = (double)(outer * inner);
+    double sum = 0.0, sq = 0.0;
+    for (size_t o = 0; o < outer; o++)
+        sum += gantry_run_sum(x + o * stride, inner);
+    const double mean = sum / count;
+    for (size_t o = 0; o < outer; o++)
+        sq += gantry_run_sum_sqdev(x + o * stride, inner, mean);
+    const double var = sq / count;
+    const double invstd = 1.0 / sqrt(var + (double)eps);
+    for (size_t o = 0; o < outer; o++) {
+        const float *run = x + o * stride;
+        float *out = y + o * stride;
+        for (size_t i = 0; i < inner; i++)
+            out[i] = (float)(g * ((run[i] - mean) * invstd) + b);
+    }
+    *mean_out = mean;
+    *var_out = var;
+}
+
+/* The sums of dy and dy xhat, then dx. */
+static inline __attribute__((always_inline)) void bn_backward_channel_body(const float *x, const float *dy, float *dx,
+                                                                           size_t outer, size_t stride, size_t inner,
+                                                                           double mean, double invstd, double g,
+                                                                           double *sdy_out, double *sdyx_out)
+{
+    const double count = (double)(outer * inner);
+    double sdy = 0.0, sdyx = 0.0;
+    for (size_t o = 0; o < outer; o++)
+        gantry_run_sum_bn_grad(x + o * stride, dy + o * stride, inner, mean, invstd, &sdy, &sdyx);
+    /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
+    const double k = g * invstd / count;
+    for (size_t o = 0; o < outer; o++) {
+        const float *xr = x + o * stride, *dyr = dy + o * stride;
+        float *dxr = dx + o * stride;
+        for (size_t i = 0; i < inner; i++) {
+            double xhat = (xr[i] - mean) * invstd;
+            dxr[i] = (float)(k * (count * dyr[i] - sdy - xhat * sdyx));
+        }
+    }
+    *sdy_out = sdy;
+    *sdyx_out = sdyx;
+}
+
+typedef void (*bn_train_channel_fn)(const float *x, float *y, size_t outer, size_t stride, size_t inner, double g,
+                                    double b, float eps, double *mean, double *var);
+typedef void (*bn_backward_channel_fn)(const float *x, const float *dy, float *dx, size_t outer, size_t stride,
+                                       size_t inner, double mean, double invstd, double g, double *sdy,
+                                       double *sdyx);
+
+static void bn_train_channel_generic(const float *x, float *y, size_t outer, size_t stride, size_t inner, double g,
+                                     double b, float eps, double *mean, double *var)
+{
+    bn_train_channel_body(x, y, outer, stride, inner, g, b, eps, mean, var);
+}
+
+static void bn_backward_channel_generic(const float *x, const float *dy, float *dx, size_t outer, size_t stride,
+                                        size_t inner, double mean, double invstd, double g, double *sdy,
+                                        double *sdyx)
+{
+    bn_backward_channel_body(x, dy, dx, outer, stride, inner, mean, invstd, g, sdy, sdyx);
+}
+
+#if CPU_X86
+__attribute__((target("avx2"))) static void bn_train_channel_avx2(const float *x, float *y, size_t outer,
+                                                                  size_t stride, size_t inner, double g, double b,
+                                                                  float eps, double *mean, double *var)
+{
+    bn_train_channel_body(x, y, outer, stride, inner, g, b, eps, mean, var);
+}
+
+__attribute__((target("avx2"))) static void bn_backward_channel_avx2(const float *x, const float *dy, float *dx,
+                                                                     size_t outer, size_t stride, size_t inner,
+                                                                     double mean, double invstd, double g,
+                                                                     double *sdy, double *sdyx)
+{
+    bn_backward_channel_body(x, dy, dx, outer, stride, inner, mean, invstd, g, sdy, sdyx);
+}
+#else
+#define bn_train_channel_avx2 bn_train_channel_generic
+#define bn_backward_channel_avx2 bn_backward_channel_generic
+#endif
+
 /* ---- training and evaluation -------------------------------------------- */
 
 gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
@@ -75,25 +171,14 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         }
         return GANTRY_OK;
     }
+    bn_train_channel_fn train_channel = c->avx2 ? bn_train_channel_avx2 : bn_train_channel_generic;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
-        /* Two passes, as the reference: the mean, then the biased variance. */
-        double sum = 0.0, sq = 0.0;
-        for (size_t o = 0; o < outer; o++)
-            sum += gantry_run_sum(xp + (o * channels + ch) * inner, inner);
-        const double mean = sum / count;
-        for (size_t o = 0; o < outer; o++)
-            sq += gantry_run_sum_sqdev(xp + (o * channels + ch) * inner, inner, mean);
-        const double var = sq / count;
+        double mean, var;
+        train_channel(xp + ch * inner, yp + ch * inner, outer, channels * inner, inner, gp[ch], bp[ch], eps, &mean,
+                      &var);
         const double invstd = 1.0 / sqrt(var + (double)eps);
         const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-        const double g = gp[ch], b = bp[ch];
-        for (size_t o = 0; o < outer; o++) {
-            const float *run = xp + (o * channels + ch) * inner;
-            float *out = yp + (o * channels + ch) * inner;
-            for (size_t i = 0; i < inner; i++)
-                out[i] = (float)(g * ((run[i] - mean) * invstd) + b);
-        }
         sm[ch] = (float)mean;
         si[ch] = (float)invstd;
         rm[ch] = (float)((1.0 - mom) * rm[ch] + mom * mean);
@@ -179,22 +264,12 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         }
         return GANTRY_OK;
     }
+    bn_backward_channel_fn backward_channel = c->avx2 ? bn_backward_channel_avx2 : bn_backward_channel_generic;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
-        const double mean = sm[ch], invstd = si[ch];
-        double sdy = 0.0, sdyx = 0.0;
-        for (size_t o = 0; o < outer; o++) {
-            size_t at = (o * channels + ch) * inner;
-            gantry_run_sum_bn_grad(xp + at, dyp + at, inner, mean, invstd, &sdy, &sdyx);
-        }
-        const double k = (double)gp[ch] * invstd / count;
-        for (size_t o = 0; o < outer; o++) {
-            size_t at = (o * channels + ch) * inner;
-            for (size_t i = 0; i < inner; i++) {
-                double xhat = (xp[at + i] - mean) * invstd;
-                dxp[at + i] = (float)(k * (count * dyp[at + i] - sdy - xhat * sdyx));
-            }
-        }
+        double sdy, sdyx;
+        backward_channel(xp + ch * inner, dyp + ch * inner, dxp + ch * inner, outer, channels * inner, inner, sm[ch],
+                         si[ch], gp[ch], &sdy, &sdyx);
         double dg = sdyx, db = sdy;
         if (grad_beta != 0.0f) {
             dg += gb * (double)dgp[ch];

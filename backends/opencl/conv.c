@@ -9,6 +9,8 @@
  *                 row of VW planes on CPUs, an element on GPUs) */
 #include "ocl_impl.h"
 
+#include "../conv_sequence.h"
+
 gantry_status ocl_im2col(void *ctx, gantry_mem x, gantry_mem col, const gantry_conv_geometry *g)
 {
     ocl_ctx *c = ctx;
@@ -64,3 +66,9 @@ gantry_status ocl_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
     ocl_arg args[] = { OCL_MEM_ARGS(xm), OCL_ARG(lx), OCL_MEM_ARGS(ym), OCL_ARG(ly), OCL_ARG(cc) };
     return ocl_launch_rows(c, "copy_rows", OCL_K_copy_rows, rows, cols, OCL_ARG_COUNT(args), args);
 }
+
+/* The convolution ops as the sequences of the kernels above and the GEMM
+ * (CLBlast or our own), the column matrix in the op's work buffer.  An
+ * implicit-GEMM kernel (patches read straight from the image) is the next
+ * step for GPUs. */
+CONV_SEQUENCE_DEFINE(ocl, )

@@ -5,6 +5,8 @@
 
 #include "reference_impl.h"
 
+#include "../conv_sequence.h"
+
 /* The image position im2col reads for (row, column) of col, or -1 in the padding. */
 static long conv_source(const gantry_conv_geometry *g, size_t row, size_t column)
 {
@@ -78,3 +80,6 @@ gantry_status ref_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
         memcpy(yp + r * ldy, xp + r * ldx, cols * sizeof *yp);
     return GANTRY_OK;
 }
+
+/* The convolution ops as the sequences that define them (the oracle). */
+CONV_SEQUENCE_DEFINE(ref, )

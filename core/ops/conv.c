@@ -89,3 +89,75 @@ gantry_status gantry_op_copy_rows(const gantry_tensor *x, size_t ldx, size_t x_c
         return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: x and y overlap", op);
     return DISPATCH(x, copy_rows, mx, ldx, my, ldy, rows, cols);
 }
+
+/* The checks the three convolution ops share: x the image [n, c, h, w], w
+ * the weights [o, c, kh, kw] (o follows from w's size), y the output-side
+ * tensor [n, o, oh, ow], the scratch large enough, and the written tensor
+ * (x, w or y: out_at 0, 1 or 2) overlapping none of the others, the very
+ * same tensor passed twice included. */
+static gantry_status check_conv_op(const char *op, const gantry_tensor *x, const gantry_tensor *w,
+                                   const gantry_tensor *y, const gantry_tensor *work, size_t out_at,
+                                   const gantry_conv_geometry *g, size_t *out_channels)
+{
+    if (!g)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: geometry is NULL", op);
+    gantry_conv_geometry want = *g;
+    GANTRY_TRY(gantry_conv_geometry_finish(&want));
+    if (want.oh != g->oh || want.ow != g->ow)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: output %zux%zu should be %zux%zu for this geometry", op,
+                                g->oh, g->ow, want.oh, want.ow);
+    char b[96];
+    if (x->numel != g->n * g->c * g->h * g->w)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: image tensor %s is not [%zu, %zu, %zu, %zu]", op,
+                                gantry__shape_str(x, b, sizeof b), g->n, g->c, g->h, g->w);
+    size_t ckk = g->c * g->kh * g->kw, cols = g->n * g->oh * g->ow;
+    size_t o = w->numel / ckk;
+    if (!o || w->numel != o * ckk)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: weight tensor %s is not [out, %zu, %zu, %zu]", op,
+                                gantry__shape_str(w, b, sizeof b), g->c, g->kh, g->kw);
+    if (y->numel != o * cols)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: output-side tensor %s is not [%zu, %zu, %zu, %zu]", op,
+                                gantry__shape_str(y, b, sizeof b), g->n, o, g->oh, g->ow);
+    if (work->numel < (ckk + o) * cols)
+        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "%s: work tensor %s holds fewer than (%zu + %zu) x %zu floats",
+                                op, gantry__shape_str(work, b, sizeof b), ckk, o, cols);
+    const gantry_tensor *others[] = { x, w, y, work }, *out = others[out_at];
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        if (i != out_at && others[i]->buf == out->buf && others[i]->offset < out->offset + out->numel &&
+            out->offset < others[i]->offset + others[i]->numel)
+            return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: the output overlaps an input or the work tensor",
+                                    op);
+    *out_channels = o;
+    return GANTRY_OK;
+}
+
+gantry_status gantry_op_conv2d_forward(const gantry_tensor *x, const gantry_tensor *w, gantry_tensor *y,
+                                       const gantry_conv_geometry *g, gantry_tensor *work)
+{
+    static const char op[] = "conv2d_forward";
+    CHECK_TENSORS(op, "x,w,y,work", x, w, y, work);
+    size_t o;
+    GANTRY_TRY(check_conv_op(op, x, w, y, work, 2, g, &o));
+    return DISPATCH(y, conv2d_forward, MEM(x), MEM(w), MEM(y), o, g, MEM(work));
+}
+
+gantry_status gantry_op_conv2d_backward_data(const gantry_tensor *dy, const gantry_tensor *w, gantry_tensor *dx,
+                                             const gantry_conv_geometry *g, gantry_tensor *work)
+{
+    static const char op[] = "conv2d_backward_data";
+    CHECK_TENSORS(op, "dy,w,dx,work", dy, w, dx, work);
+    size_t o;
+    GANTRY_TRY(check_conv_op(op, dx, w, dy, work, 0, g, &o));
+    return DISPATCH(dx, conv2d_backward_data, MEM(dy), MEM(w), MEM(dx), o, g, MEM(work));
+}
+
+gantry_status gantry_op_conv2d_backward_weight(const gantry_tensor *x, const gantry_tensor *dy, gantry_tensor *dw,
+                                               const gantry_conv_geometry *g, int accumulate, gantry_tensor *work)
+{
+    static const char op[] = "conv2d_backward_weight";
+    CHECK_TENSORS(op, "x,dy,dw,work", x, dy, dw, work);
+    size_t o;
+    GANTRY_TRY(check_conv_op(op, x, dw, dy, work, 1, g, &o));
+    return DISPATCH(dw, conv2d_backward_weight, MEM(x), MEM(dy), MEM(dw), o, g, accumulate ? 1.0f : 0.0f,
+                    MEM(work));
+}

@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define GANTRY_BACKEND_ABI_VERSION 2u
+#define GANTRY_BACKEND_ABI_VERSION 3u
 #define GANTRY_BACKEND_ENTRY_SYMBOL "gantry_backend_entry"
 
 /* A view into a backend buffer: `offset` is in float elements. */
@@ -321,6 +321,29 @@ typedef struct gantry_backend_ops {
     gantry_status (*vbn_backward)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
                                   gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
                                   size_t ref_count, size_t outer, size_t channels, size_t inner, float grad_beta);
+
+    /* ---- ABI version 3: convolutions as whole ops ---------------------- */
+
+    /* A convolution without bias of x [n, c, h, w] (geometry g) by w
+     * [o, c, kh, kw] (o = out_channels), defined by the version-2 ops with W
+     * the [o, c*kh*kw] matrix of w:
+     *   conv2d_forward:         y [n, o, oh, ow] = swap_axes(W im2col(x))
+     *   conv2d_backward_data:   dx [n, c, h, w] = col2im(W^T swap_axes(dy))
+     *   conv2d_backward_weight: dw = beta dw + swap_axes(dy) im2col(x)^T
+     * with dy [n, o, oh, ow] and beta 0 or 1; y and dx are overwritten.
+     * ConvTranspose2d is the same three ops with the roles of input and
+     * output exchanged.  `work` is scratch of (c*kh*kw + o) * n*oh*ow floats
+     * that the op may use as it likes (contents undefined afterwards), so a
+     * backend can run these as the version-2 sequence; a backend that packs
+     * its GEMM operands straight from the images (implicit GEMM) needs none.
+     * Outputs alias neither inputs nor work.  Rounding as gemm's. */
+    gantry_status (*conv2d_forward)(void *ctx, gantry_mem x, gantry_mem w, gantry_mem y, size_t out_channels,
+                                    const gantry_conv_geometry *g, gantry_mem work);
+    gantry_status (*conv2d_backward_data)(void *ctx, gantry_mem dy, gantry_mem w, gantry_mem dx, size_t out_channels,
+                                          const gantry_conv_geometry *g, gantry_mem work);
+    gantry_status (*conv2d_backward_weight)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem dw,
+                                            size_t out_channels, const gantry_conv_geometry *g, float beta,
+                                            gantry_mem work);
 } gantry_backend_ops;
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
@@ -347,7 +370,8 @@ typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
     X(logsumexp_forward, loss) X(logsumexp_backward, loss) X(dropout_mask, random)                     \
     X(minibatch_disc_forward, minibatch) X(minibatch_disc_backward, minibatch)                         \
     X(batchnorm_forward_frozen, norm) X(batchnorm_backward_frozen, norm) X(vbn_forward, norm)           \
-    X(vbn_backward, norm)
+    X(vbn_backward, norm) X(conv2d_forward, conv) X(conv2d_backward_data, conv)                        \
+    X(conv2d_backward_weight, conv)
 
 /* The function type of method `name`, to declare an implementation:
  *   GANTRY_BACKEND_METHOD_TYPE(fill) my_fill;

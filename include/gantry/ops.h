@@ -127,6 +127,18 @@ GANTRY_API gantry_status gantry_conv_geometry_finish(gantry_conv_geometry *g);
 GANTRY_API gantry_status gantry_op_im2col(const gantry_tensor *x, gantry_tensor *col, const gantry_conv_geometry *g);
 GANTRY_API gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tensor *x, const gantry_conv_geometry *g,
                                           int accumulate);
+/* Convolution without bias (gantry/backend.h, ABI version 3): x [n, c, h, w]
+ * as g says, w [o, c, kh, kw], y and dy [n, o, oh, ow]; work holds at least
+ * (c*kh*kw + o) * n*oh*ow floats of scratch.  backward_data overwrites dx;
+ * backward_weight adds into dw when accumulate, else overwrites it. */
+GANTRY_API gantry_status gantry_op_conv2d_forward(const gantry_tensor *x, const gantry_tensor *w, gantry_tensor *y,
+                                                  const gantry_conv_geometry *g, gantry_tensor *work);
+GANTRY_API gantry_status gantry_op_conv2d_backward_data(const gantry_tensor *dy, const gantry_tensor *w,
+                                                        gantry_tensor *dx, const gantry_conv_geometry *g,
+                                                        gantry_tensor *work);
+GANTRY_API gantry_status gantry_op_conv2d_backward_weight(const gantry_tensor *x, const gantry_tensor *dy,
+                                                          gantry_tensor *dw, const gantry_conv_geometry *g,
+                                                          int accumulate, gantry_tensor *work);
 /* x holds a*b*inner values; y[j, i, :] = x[i, j, :]. */
 GANTRY_API gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b,
                                              size_t inner);

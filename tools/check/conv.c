@@ -1,6 +1,8 @@
 /* `gantry check`, the conv family: im2col, col2im, swap_axes and
- * copy_rows, compared with the reference, and on the backend under test
- * alone the adjoint identities between them.
+ * copy_rows, and the convolution ops conv2d_forward, conv2d_backward_data
+ * and conv2d_backward_weight, compared with the reference, and on the
+ * backend under test alone the adjoint identities between them and
+ * finite-difference gradients of the convolution ops.
  *
  * Grids: convolutions over n in {1, 2, 7}, c in {1, 3, 13}, h, w in {1, 5,
  * 7, 14, 28}, kernels 1..5 (non-square too), strides 1..3, padding 0..2 (a
@@ -10,14 +12,23 @@
  * in {1, 3, 7, 64, 129} (up to 64 x 64 x 129 elements); copy_rows with
  * column offsets on both sides.  NaN/Inf go into the data moved (copied as
  * they are) and into col2im's sums (IEEE sums of NaN and +-Inf do not
- * depend on the order).
+ * depend on the order).  The convolution ops take these geometries (not
+ * im2col's DCGAN layers) with two output channel counts each (1 to 100,
+ * most not a multiple of a GEMM tile), and in the full grid DCGAN-like
+ * layers with their own (1 or 3 image channels to 64, 64 to 128 at 14x14,
+ * a latent of 100 onto 4x4 x 256, 4x4 x 256 to one logit); NaN-free data,
+ * since their sums are gemm's; conv2d_backward_weight overwriting and
+ * accumulating.  Their scratch is no case argument (its contents are
+ * undefined afterwards): each run makes its own, guarded like the
+ * arguments.
  *
  * adjoint(...): <A x, c> == <x, A^T c> for im2col/col2im, swap_axes (with
- * itself, axes swapped) and copy_rows (with itself, the other way), the
- * relative difference of the two.  The data are small integers, so both
- * inner products are exact in any summation order and a correct backend
- * gives exactly 0.  They run with the op they exercise (`--op col2im` also
- * runs adjoint(im2col,col2im)). */
+ * itself, axes swapped), copy_rows (with itself, the other way) and
+ * conv2d_forward with conv2d_backward_data (in x) and with
+ * conv2d_backward_weight (in w), the relative difference of the two.  The
+ * data are small integers, so both inner products are exact in any
+ * summation order and a correct backend gives exactly 0.  They run with
+ * the op they exercise (`--op col2im` also runs adjoint(im2col,col2im)). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +36,7 @@
 
 #include "gantry/ops.h"
 #include "gantry/philox.h"
+#include "tools/check/fd_op.h"
 #include "tools/check/rows.h"
 
 /* ---- convolution geometries --------------------------------------------------- */
@@ -317,6 +329,147 @@ static int copy_rows_case(check_suite *s, const check_spec *spec, check_case *c,
     return 1;
 }
 
+/* ---- conv2d_forward, conv2d_backward_data, conv2d_backward_weight ------------------ */
+
+/* DCGAN-like layers at batch 64 with their convolution's output channels
+ * o: D's first convolution and G's last transposed one (1 or 3 image
+ * channels at 28x28 and 32x32, o = 64), D's second and G's middle one (64
+ * channels at 14x14, o = 128), and the all-convolutional networks' ends at
+ * 32x32: G's first layer (a latent of 100 onto 4x4 x 256, kernel 4, stride
+ * 1, no padding) and D's last (4x4 x 256 to one logit). */
+typedef struct conv_layer {
+    conv d;
+    size_t o;
+} conv_layer;
+
+static const conv_layer conv_layers[] = {
+    { { 64, 1, 28, 28, 4, 4, 2, 2, 1, 1 }, 64 },   { { 64, 3, 32, 32, 4, 4, 2, 2, 1, 1 }, 64 },
+    { { 64, 64, 14, 14, 4, 4, 2, 2, 1, 1 }, 128 }, { { 64, 256, 4, 4, 4, 4, 1, 1, 0, 0 }, 100 },
+    { { 64, 256, 4, 4, 4, 4, 1, 1, 0, 0 }, 1 },
+};
+
+/* Output channels for the other geometries: 1, and counts that are not
+ * multiples of a GEMM tile's 4, 8, 12, 16 or 32 rows next to some that are. */
+static const size_t conv_outs[] = { 1, 3, 13, 16, 17, 33, 48, 7, 64, 100 };
+
+/* The geometries without the DCGAN ones of im2col, then (full grid) the layers. */
+static size_t conv_op_points(const check_suite *s)
+{
+    return conv_count(s, 0) + (s->quick ? 0 : CHECK_ARRAY_LEN(conv_layers));
+}
+
+/* The geometry at point `at` and its output channels (by variant). */
+static conv_layer conv_op_at(const check_suite *s, size_t at, int variant)
+{
+    size_t general = conv_count(s, 0);
+    if (at >= general)
+        return conv_layers[at - general];
+    return (conv_layer){ conv_at(at), conv_outs[(2 * at + (size_t)variant) % CHECK_ARRAY_LEN(conv_outs)] };
+}
+
+/* The scratch the ops ask for: (c kh kw + o) x n oh ow floats. */
+static size_t conv_work_size(const gantry_conv_geometry *g, size_t o)
+{
+    return (g->c * g->kh * g->kw + o) * g->n * g->oh * g->ow;
+}
+
+/* The ops as spec->variant of their rows (and a case's i[1]) name them. */
+enum { CONV_FORWARD, CONV_BACKWARD_DATA, CONV_BACKWARD_WEIGHT };
+
+/* A case's op on its three tensors; i[0]: accumulate. */
+static gantry_status conv_op(gantry_tensor *const *t, const check_case *c, const gantry_conv_geometry *g,
+                             gantry_tensor *work)
+{
+    switch (c->i[1]) {
+    case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], g, work);             /* x, w, y */
+    case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[0], t[1], t[2], g, work); /* dy, w, dx */
+    default: return gantry_op_conv2d_backward_weight(t[0], t[1], t[2], g, c->i[0], work);      /* x, dy, dw */
+    }
+}
+
+/* Runs the op with a scratch tensor the case's arguments do not hold (its
+ * contents after the op are undefined, so neither unchanged nor compared):
+ * made for the run on the backend of the case's tensors, NaN inside (an op
+ * that reads scratch it has not written spreads it) between CHECK_LEAD and
+ * CHECK_TRAIL sentinels that must survive, as around every case tensor. */
+static gantry_status run_conv_op(gantry_tensor *const *t, const check_case *c)
+{
+    gantry_conv_geometry g = conv_geometry(conv_unpack(c));
+    size_t n = conv_work_size(&g, (size_t)c->u[3]), total = CHECK_LEAD + n + CHECK_TRAIL;
+    float *host = check_host_alloc(total);
+    gantry_tensor *base = NULL, *work = NULL;
+    gantry_status st = host ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory for work");
+    for (size_t i = 0; host && i < total; i++)
+        host[i] = i < CHECK_LEAD || i >= CHECK_LEAD + n ? CHECK_SENTINEL : NAN;
+    if (!st)
+        st = gantry_tensor_new(gantry_tensor_backend(t[0]), &base, total, 0, 0, 0);
+    if (!st)
+        st = gantry_tensor_write(base, host, total);
+    if (!st)
+        st = gantry_tensor_view(base, CHECK_LEAD, 1, &n, &work);
+    if (!st)
+        st = conv_op(t, c, &g, work);
+    if (!st)
+        st = gantry_tensor_read(base, host, total);
+    long where = 0;
+    size_t damaged = st ? 0 : check_guard_damage(host, n, &where);
+    if (damaged && where < 0)
+        st = gantry_set_error(GANTRY_INTERNAL, "wrote %zu guard element(s) around 'work' [%zu], first %ld before it",
+                              damaged, n, -where);
+    else if (damaged)
+        st = gantry_set_error(GANTRY_INTERNAL, "wrote %zu guard element(s) around 'work' [%zu], first at n+%ld",
+                              damaged, n, where - (long)n);
+    gantry_tensor_destroy(work);
+    gantry_tensor_destroy(base);
+    free(host);
+    return st;
+}
+
+/* A case's three tensors: the image side [n, c, h, w], the weights
+ * [o, c, kh, kw] and the output side [n, o, oh, ow] (0, 1, 2), in the op's
+ * argument order; the one the op writes holds large finite garbage when it
+ * is overwritten (the ABI does not promise that it is not read, so no
+ * NaN), values like the inputs' (in [-1, 1]) when accumulated into. */
+static void conv_op_args(check_case *c, int op, conv d, size_t o, const gantry_conv_geometry *g, int accumulate)
+{
+    static const char *const names[3][3] = { { "x", "w", "y" }, { "dx", "w", "dy" }, { "x", "dw", "dy" } };
+    static const int order[3][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 2, 1 } }, written[3] = { 2, 0, 1 };
+    const size_t shapes[3][4] = { { d.n, d.c, d.h, d.w }, { o, d.c, d.kh, d.kw }, { d.n, o, g->oh, g->ow } };
+    for (int k = 0; k < 3; k++) {
+        int i = order[op][k], out = i == written[op];
+        const size_t *sh = shapes[i];
+        float *v = check_case_arg(c, names[op][i], out ? CHECK_OUT : CHECK_IN, 4, sh[0], sh[1], sh[2], sh[3]);
+        size_t n = sh[0] * sh[1] * sh[2] * sh[3];
+        if (out && !accumulate)
+            check_fill_uniform(c, v, n, -1e6f, 1e6f);
+        else
+            check_fill_uniform(c, v, n, -1.0f, 1.0f);
+    }
+}
+
+/* spec->variant is the op; variant 1 of the grid takes the other output
+ * channel count, and accumulates for backward_weight.  A layer's point has
+ * its own o, so the second variant of the other two ops would repeat it. */
+static int conv_op_case(check_suite *s, const check_spec *spec, check_case *c, const check_point *p)
+{
+    int op = spec->variant, accumulate = op == CONV_BACKWARD_WEIGHT && p->variant;
+    if (p->variant && op != CONV_BACKWARD_WEIGHT && p->at >= conv_count(s, 0))
+        return 0;
+    conv_layer l = conv_op_at(s, p->at, p->variant);
+    gantry_conv_geometry g = conv_geometry(l.d);
+    char shape[96];
+    c->run = run_conv_op;
+    conv_pack(c, l.d);
+    c->u[3] = l.o;
+    c->i[0] = accumulate;
+    c->i[1] = op;
+    conv_op_args(c, op, l.d, l.o, &g, accumulate);
+    conv_str(l.d, shape, sizeof shape);
+    snprintf(c->desc, sizeof c->desc, "%s o %zu%s", shape, l.o,
+             op == CONV_BACKWARD_WEIGHT ? (accumulate ? " accumulate=1" : " accumulate=0") : "");
+    return 1;
+}
+
 /* ---- adjoints on the backend under test ------------------------------------------------ */
 
 /* Philox integers in [-8, 8]: every product and sum below is exact. */
@@ -505,10 +658,173 @@ static void check_adjoint_rows(check_suite *s, check_row *r, const check_spec *s
         }
 }
 
+/* The convolution ops are bilinear in (image, weights) and (output side,
+ * weights), so forward's adjoint in x is backward_data (w fixed) and in w
+ * backward_weight (x fixed): <conv2d_forward(x, w), dy> against
+ * <x, conv2d_backward_data(dy, w)> (weight 0) or
+ * <w, conv2d_backward_weight(x, dy)> (weight 1) on the backend under test;
+ * the pair's x is the image or the weights, the other one `fixed`. */
+static gantry_status adjoint_conv_op(check_suite *s, conv_layer l, int weight, uint64_t seed, double *lhs,
+                                     double *rhs)
+{
+    gantry_conv_geometry g = conv_geometry(l.d);
+    size_t image[4] = { l.d.n, l.d.c, l.d.h, l.d.w }, wshape[4] = { l.o, l.d.c, l.d.kh, l.d.kw };
+    size_t yshape[4] = { l.d.n, l.o, g.oh, g.ow }, nwork = conv_work_size(&g, l.o);
+    const size_t *fshape = weight ? image : wshape;
+    size_t nf = fshape[0] * fshape[1] * fshape[2] * fshape[3];
+    adjoint_pair p;
+    gantry_tensor *fixed = NULL, *work = NULL;
+    float *f = check_host_alloc(nf);
+    gantry_status st = adjoint_begin(s, &p, seed, 4, weight ? wshape : image, 4, yshape);
+    if (!st && !f)
+        st = gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    if (!st) {
+        small_integers(f, nf, seed + 2);
+        st = check_host_tensor(s->test, 4, fshape, f, &fixed);
+    }
+    if (!st)
+        st = check_host_tensor(s->test, 1, &nwork, NULL, &work);
+    if (!st)
+        st = weight ? gantry_op_conv2d_forward(fixed, p.tx, p.tax, &g, work)
+                    : gantry_op_conv2d_forward(p.tx, fixed, p.tax, &g, work);
+    if (!st)
+        st = weight ? gantry_op_conv2d_backward_weight(fixed, p.tc, p.tatc, &g, 0, work)
+                    : gantry_op_conv2d_backward_data(p.tc, fixed, p.tatc, &g, work);
+    gantry_tensor_destroy(fixed);
+    gantry_tensor_destroy(work);
+    free(f);
+    return adjoint_end(&p, st, lhs, rhs);
+}
+
+/* Every geometry of the comparison rows with its first output channel
+ * count; spec->variant: 1 for the weights. */
+static void check_adjoint_conv_op(check_suite *s, check_row *r, const check_spec *spec)
+{
+    size_t count = conv_op_points(s);
+    for (size_t i = 0; i < count; i++) {
+        conv_layer l = conv_op_at(s, i, 0);
+        double lhs = 0.0, rhs = 0.0;
+        gantry_status st = adjoint_conv_op(s, l, spec->variant, check_case_seed(spec->name, i), &lhs, &rhs);
+        char shape[96], desc[128];
+        conv_str(l.d, shape, sizeof shape);
+        snprintf(desc, sizeof desc, "%s o %zu", shape, l.o);
+        adjoint_case(s, r, desc, st, lhs, rhs);
+    }
+}
+
+/* ---- the convolution ops against finite differences -------------------------------------
+ * The objective is L = sum w_L out of a layer's forward: Conv2d's
+ * out = conv2d_forward(x, w) with dx = conv2d_backward_data(w_L, w) and
+ * dw = conv2d_backward_weight(x, w_L); ConvTranspose2d's
+ * out = conv2d_backward_data(z, w) with dz = conv2d_forward(w_L, w) and
+ * dw = conv2d_backward_weight(w_L, z), as core/nn_conv.c uses them. */
+
+typedef struct conv_fd {
+    check_fd_op op; /* first: the forward gets &op and finds the rest */
+    gantry_conv_geometry g;
+    int transposed;
+} conv_fd;
+
+/* t: x [n, c, h, w], w [o, c, kh, kw], z [n, o, oh, ow], work, w_L (the
+ * forward's output shape), the analytic gradient */
+static gantry_status fd_conv_forward(check_fd_op *p)
+{
+    const conv_fd *f = (const conv_fd *)p;
+    if (f->transposed)
+        return gantry_op_conv2d_backward_data(p->t[2], p->t[1], p->t[0], &f->g, p->t[3]);
+    return gantry_op_conv2d_forward(p->t[0], p->t[1], p->t[2], &f->g, p->t[3]);
+}
+
+/* The analytic gradient into t[5]: of the layer's input, or (weight) of w. */
+static gantry_status fd_conv_gradient(conv_fd *f, int weight)
+{
+    gantry_tensor **t = f->op.t;
+    if (weight)
+        return f->transposed ? gantry_op_conv2d_backward_weight(t[4], t[2], t[5], &f->g, 0, t[3])
+                             : gantry_op_conv2d_backward_weight(t[0], t[4], t[5], &f->g, 0, t[3]);
+    return f->transposed ? gantry_op_conv2d_forward(t[4], t[1], t[5], &f->g, t[3])
+                         : gantry_op_conv2d_backward_data(t[4], t[1], t[5], &f->g, t[3]);
+}
+
+static void fd_conv(check_suite *s, check_row *r, conv_layer l, int transposed, int weight, uint64_t seed)
+{
+    conv_fd f;
+    memset(&f, 0, sizeof f);
+    check_fd_op *p = &f.op;
+    conv d = l.d;
+    f.g = conv_geometry(d);
+    f.transposed = transposed;
+    size_t shapes[3][4] = { { d.n, d.c, d.h, d.w }, { l.o, d.c, d.kh, d.kw }, { d.n, l.o, f.g.oh, f.g.ow } };
+    size_t n[3], nwork = conv_work_size(&f.g, l.o);
+    for (int i = 0; i < 3; i++)
+        n[i] = shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][3];
+    int in = weight ? 1 : transposed ? 2 : 0, out = transposed ? 0 : 2; /* perturbed and output tensors */
+    float *x = check_host_alloc(n[0]), *w = check_host_alloc(n[1]), *z = check_host_alloc(n[2]);
+    float *wf = check_host_alloc(n[out]);
+    double *wl = malloc(n[out] * sizeof *wl);
+    float *host[] = { x, w, z, wf }, *values[3] = { x, w, z };
+    char shape[96], config[128];
+    conv_str(d, shape, sizeof shape);
+    snprintf(config, sizeof config, "%s %s o %zu", transposed ? "ConvTranspose2d" : "Conv2d", shape, l.o);
+    gantry_status st =
+        x && w && z && wf && wl ? GANTRY_OK : gantry_set_error(GANTRY_OUT_OF_MEMORY, "out of host memory");
+    for (int i = 0; !st && i < 3; i++)
+        for (size_t j = 0; j < n[i]; j++)
+            values[i][j] = gantry_philox_uniform(seed, (uint64_t)i, j, -1.0f, 1.0f);
+    if (!st) {
+        check_fd_weights(wl, n[out], seed);
+        for (size_t j = 0; j < n[out]; j++)
+            wf[j] = (float)wl[j];
+    }
+    p->forward = fd_conv_forward;
+    p->out_host = check_host_alloc(n[out]);
+    p->w = wl;
+    for (int i = 0; !st && i < 3; i++)
+        st = check_host_tensor(s->test, 4, shapes[i], values[i], &p->t[i]);
+    if (!st)
+        st = check_host_tensor(s->test, 1, &nwork, NULL, &p->t[3]);
+    if (!st)
+        st = check_host_tensor(s->test, 4, shapes[out], wf, &p->t[4]);
+    if (!st)
+        st = check_host_tensor(s->test, 4, shapes[weight ? 1 : in], NULL, &p->t[5]);
+    if (!st)
+        st = fd_conv_gradient(&f, weight);
+    p->out = p->t[out];
+    p->in[0] = values[in];
+    p->in_at[0] = in;
+    if (!st)
+        st = check_fd_op_compare(s, r, p, 0, p->t[5], 1.0, config, weight ? "dw" : transposed ? "dz" : "dx");
+    if (st)
+        check_row_failed(s, r, config);
+    check_fd_op_free(p, host, CHECK_ARRAY_LEN(host));
+    free(wl);
+}
+
+/* Small geometries (every element perturbed): padding, strides 1 and 2,
+ * kh != kw, 1x1, DCGAN's kernel 4 stride 2 padding 1, and 4x4 onto 1x1 as
+ * the all-convolutional networks' ends; each as Conv2d and as
+ * ConvTranspose2d.  spec->variant: 1 for dw. */
+static void gradcheck_conv_op(check_suite *s, check_row *r, const check_spec *spec)
+{
+    static const conv_layer layers[] = {
+        { { 2, 3, 5, 6, 3, 3, 2, 2, 1, 1 }, 4 }, { { 1, 2, 6, 6, 4, 4, 2, 2, 1, 1 }, 3 },
+        { { 2, 1, 4, 5, 2, 3, 1, 2, 0, 1 }, 2 }, { { 1, 3, 3, 3, 1, 1, 1, 1, 0, 0 }, 5 },
+        { { 2, 2, 4, 4, 4, 4, 1, 1, 0, 0 }, 3 },
+    };
+    for (size_t i = 0; i < CHECK_ARRAY_LEN(layers); i++)
+        for (int transposed = 0; transposed <= 1; transposed++)
+            fd_conv(s, r, layers[i], transposed, spec->variant, 1200 + 2 * i + (size_t)transposed);
+}
+
 /* ---- the rows ------------------------------------------------------------------------- */
 
 static const char why_adjoint[] = "<A x, c> = <x, A^T c> on small integers: both inner products are exact in any "
                                   "summation order, so a correct backend gives exactly 0";
+
+static const char why_adjoint_conv[] =
+    "<conv2d_forward(x, w), dy> = <x, conv2d_backward_data(dy, w)> = <w, conv2d_backward_weight(x, dy)> on "
+    "small integers: every element (|sum| < 2^24) and both inner products are exact in any summation order, so a "
+    "correct backend gives exactly 0";
 
 static const check_spec table[] = {
     { .name = "im2col", .op = CHECK_OP_im2col, .metric = "nmse", .limit = 0,
@@ -529,6 +845,33 @@ static const check_spec table[] = {
       .points = copy_rows_points, .variants = 1, .build = copy_rows_case },
     { .name = "adjoint(copy_rows)", .op = CHECK_OP_copy_rows, .metric = "rel", .limit = 1e-5, .why = why_adjoint,
       .run = check_adjoint_rows },
+    { .name = "conv2d_forward", .op = CHECK_OP_conv2d_forward, .metric = "nmse", .limit = 1e-9,
+      .why = "as gemm: dot products of c kh kw terms (up to 256 x 16) in another order, relative error ~sqrt(K) "
+             "ulp; measured at most 2.0e-12 (cpu, opencl); one wrong element of the 64 x 128 x 7 x 7 output "
+             "gives ~2.5e-6",
+      .points = conv_op_points, .variants = 2, .build = conv_op_case, .variant = CONV_FORWARD },
+    { .name = "conv2d_backward_data", .op = CHECK_OP_conv2d_backward_data, .metric = "nmse", .limit = 1e-9,
+      .why = "as gemm and col2im: each image element sums o x (the windows over it, <= ceil(kh/sh) "
+             "ceil(kw/sw)) terms (up to 100 x 15) in another order; measured at most 3.1e-13 (cpu, opencl); one "
+             "wrong element of 64 x 64 x 14 x 14 gives ~1e-6",
+      .points = conv_op_points, .variants = 2, .build = conv_op_case, .variant = CONV_BACKWARD_DATA },
+    { .name = "adjoint(conv2d_backward_data)", .op = CHECK_OP_conv2d_backward_data, .metric = "rel",
+      .limit = 1e-5, .why = why_adjoint_conv, .run = check_adjoint_conv_op, .variant = 0 },
+    CHECK_FD_ROW("conv2d_data", conv2d_backward_data,
+                 "Conv2d's dx (conv2d_backward_data) and ConvTranspose2d's dz (conv2d_forward) against differences "
+                 "of the layer's forward; ",
+                 gradcheck_conv_op, 0),
+    { .name = "conv2d_backward_weight", .op = CHECK_OP_conv2d_backward_weight, .metric = "nmse", .limit = 1e-9,
+      .why = "as gemm: dot products of n oh ow terms (up to 64 x 16 x 16) in another order, plus the old value "
+             "with accumulate; measured at most 6.2e-13 (cpu, opencl); one wrong element of 128 x 64 x 4 x 4 "
+             "gives ~8e-6",
+      .points = conv_op_points, .variants = 2, .build = conv_op_case, .variant = CONV_BACKWARD_WEIGHT },
+    { .name = "adjoint(conv2d_backward_weight)", .op = CHECK_OP_conv2d_backward_weight, .metric = "rel",
+      .limit = 1e-5, .why = why_adjoint_conv, .run = check_adjoint_conv_op, .variant = 1 },
+    CHECK_FD_ROW("conv2d_weight", conv2d_backward_weight,
+                 "dw of Conv2d and of ConvTranspose2d (conv2d_backward_weight, image and output side exchanged) "
+                 "against differences of the layer's forward; ",
+                 gradcheck_conv_op, 1),
 };
 
 const check_family check_family_conv = CHECK_FAMILY(conv, table);
