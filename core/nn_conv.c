@@ -19,6 +19,11 @@ typedef struct conv_priv {
     size_t in, out, k, stride, padding;
     gantry_conv_geometry g; /* of the last forward */
     gantry_tensor *work;    /* the convolution ops' scratch */
+    /* What work still holds for the next pass (GANTRY_CONV_IMAGE_IN_WORK
+     * for the image side, GANTRY_CONV_OUTSIDE_IN_WORK for the output side;
+     * only ever of the forward's input x, the one tensor that stays the
+     * same until the backward) */
+    int kept;
 } conv_priv;
 
 static const char *conv_name(const conv_priv *p)
@@ -82,14 +87,19 @@ static gantry_status conv_forward(gantry_layer *l, const gantry_tensor *x, int t
     gantry_tensor *w = l->state[0].value;
     if (!p->transposed) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->oh, g->ow }));
-        GANTRY_TRY(gantry_op_conv2d_forward(x, w, l->y, g, p->work));
+        GANTRY_TRY(gantry_op_conv2d_forward(x, w, l->y, g, 0, p->work));
+        p->kept = GANTRY_CONV_IMAGE_IN_WORK; /* x is Conv2d's image side */
     } else {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, 4, (size_t[]){ g->n, p->out, g->h, g->w }));
-        GANTRY_TRY(gantry_op_conv2d_backward_data(x, w, l->y, g, p->work));
+        GANTRY_TRY(gantry_op_conv2d_backward_data(x, w, l->y, g, 0, p->work));
+        p->kept = GANTRY_CONV_OUTSIDE_IN_WORK; /* and ConvTranspose2d's output side */
     }
     return p->bias ? gantry_op_bias_add(l->y, l->state[1].value) : GANTRY_OK;
 }
 
+/* The passes share the work buffer: the weight gradient reuses what the
+ * forward left of x there, the input gradient what the weight gradient left
+ * of dy (within one call: dy differs between calls). */
 static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx)
 {
     conv_priv *p = l->priv;
@@ -100,17 +110,27 @@ static gantry_status conv_backward(gantry_layer *l, const gantry_tensor *dy, int
     gantry_tensor *w = l->state[0].value, *dw = l->state[0].grad;
     /* the convolution's image side and output side */
     const gantry_tensor *image = p->transposed ? dy : l->x, *outside = p->transposed ? l->x : dy;
+    int kept = p->kept;
+    p->kept = 0; /* the passes below overwrite work */
     if (param_grads) {
-        GANTRY_TRY(gantry_op_conv2d_backward_weight(image, outside, dw, g, param_grads == LAYER_GRADS_ADD, p->work));
+        int flags = (param_grads == LAYER_GRADS_ADD ? GANTRY_CONV_ACCUMULATE : 0) | kept;
+        GANTRY_TRY(gantry_op_conv2d_backward_weight(image, outside, dw, g, flags, p->work));
         if (p->bias)
             GANTRY_TRY(gantry_op_bias_grad(dy, l->state[1].grad, param_grads == LAYER_GRADS_ADD));
+        /* work now holds both sides: of dy for this call only */
+        kept = GANTRY_CONV_IMAGE_IN_WORK | GANTRY_CONV_OUTSIDE_IN_WORK;
+    } else {
+        kept = 0;
     }
     if (need_dx) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &l->dx, l->x->ndim, l->x->shape));
         if (!p->transposed)
-            GANTRY_TRY(gantry_op_conv2d_backward_data(dy, w, l->dx, g, p->work));
+            GANTRY_TRY(gantry_op_conv2d_backward_data(dy, w, l->dx, g, kept & GANTRY_CONV_OUTSIDE_IN_WORK, p->work));
         else
-            GANTRY_TRY(gantry_op_conv2d_forward(dy, w, l->dx, g, p->work));
+            GANTRY_TRY(gantry_op_conv2d_forward(dy, w, l->dx, g, kept & GANTRY_CONV_IMAGE_IN_WORK, p->work));
+    } else if (param_grads) {
+        /* what stays valid after the call: the side that is x */
+        p->kept = p->transposed ? GANTRY_CONV_OUTSIDE_IN_WORK : GANTRY_CONV_IMAGE_IN_WORK;
     }
     return GANTRY_OK;
 }

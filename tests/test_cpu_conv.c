@@ -1,19 +1,21 @@
-/* The cpu backend's convolution ops (implicit GEMM, and the input gradient
- * by phases) against what defines them, on every GEMM path and thread
- * count:
+/* The cpu backend's convolution ops (implicit GEMM with the AVX-512
+ * kernels, the im2col / gemm sequence elsewhere) against what defines them,
+ * on every GEMM path and thread count:
  *   - each of the three ops within 1e-5 of a double-precision direct
  *     convolution, relative to the sum of |terms| of each output;
- *   - conv2d_forward and conv2d_backward_weight (beta 0 and 1) the same bits
- *     as the backend's own im2col / gemm / swap_axes sequence (the products
- *     see the same K blocks through the same kernels, only packed from the
- *     image instead of the column matrix), as is conv2d_backward_data where
- *     it runs as GEMM + col2im (fewer than 12 image channels);
+ *   - the same bits as the backend's own im2col / gemm / swap_axes / col2im
+ *     sequence (the products see the same K blocks through the same
+ *     kernels, only packed from the images instead of the column matrix),
+ *     so the choice between the two paths never shows in a result;
+ *   - the same bits after another op on the same tensors and work, told
+ *     so (GANTRY_CONV_IMAGE_IN_WORK, GANTRY_CONV_OUTSIDE_IN_WORK: the
+ *     sequence then reuses the column matrix or swapped dy left in work);
  *   - every op the same bits at 1, 2 and 3 threads, and on the AVX-512
  *     kernels the same bits as on the AVX2 ones.
  * The geometries cover the DCGAN's layers (at batch 8), stride 1, 2 and 3,
- * kernels wider than high, 1 x 1 kernels with stride 2 (phases without taps),
- * padding at every edge, channel counts off the 12 x 32 and 6 x 16 tiles,
- * and one output channel (the matrix-vector fallback). */
+ * kernels wider than high, 1 x 1 kernels with stride 2, padding at every
+ * edge, channel counts off the 12 x 32 and 6 x 16 tiles, and one output
+ * channel (the matrix-vector fallback). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,8 +107,10 @@ static gantry_tensor *matrix_view(gantry_tensor *base, size_t offset, size_t row
 }
 
 /* Runs `op` on `be`, by the op itself or (sequence) as the version-2
- * sequence that defines it, and reads the result into out. */
-static void run(gantry_backend *be, const problem *p, int op, int sequence, float *out)
+ * sequence that defines it, and reads the result into out.  kept: the op
+ * runs after another on the same tensors and work, with the flag that says
+ * so (what the layers do). */
+static void run(gantry_backend *be, const problem *p, int op, int sequence, int kept, float *out)
 {
     const gantry_conv_geometry *g = &p->g;
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow, pixels = g->oh * g->ow;
@@ -117,12 +121,28 @@ static void run(gantry_backend *be, const problem *p, int op, int sequence, floa
                                             : tensor_of(be, p->dw0, p->nw);
     size_t n_out = op == OP_FORWARD ? p->ny : op == OP_DATA ? p->nx : p->nw;
     if (!sequence) {
+        /* kept 1: the forward or weight gradient after the other (image in
+         * work); kept 2: the input or weight gradient after the other (dy
+         * in work); the other op first, on a scratch output */
+        int flags = kept == 1 ? GANTRY_CONV_IMAGE_IN_WORK : kept == 2 ? GANTRY_CONV_OUTSIDE_IN_WORK : 0;
+        if (kept) {
+            int first = op == OP_FORWARD || op == OP_DATA ? OP_WEIGHT : kept == 1 ? OP_FORWARD : OP_DATA;
+            size_t n_first = first == OP_FORWARD ? p->ny : first == OP_DATA ? p->nx : p->nw;
+            gantry_tensor *other = tensor_of(be, NULL, n_first);
+            if (first == OP_WEIGHT)
+                CHECK_OK(gantry_op_conv2d_backward_weight(x, dy, other, g, 0, work));
+            else if (first == OP_FORWARD)
+                CHECK_OK(gantry_op_conv2d_forward(x, w, other, g, 0, work));
+            else
+                CHECK_OK(gantry_op_conv2d_backward_data(dy, w, other, g, 0, work));
+            gantry_tensor_destroy(other);
+        }
         if (op == OP_FORWARD)
-            CHECK_OK(gantry_op_conv2d_forward(x, w, out_t, g, work));
+            CHECK_OK(gantry_op_conv2d_forward(x, w, out_t, g, flags, work));
         else if (op == OP_DATA)
-            CHECK_OK(gantry_op_conv2d_backward_data(dy, w, out_t, g, work));
+            CHECK_OK(gantry_op_conv2d_backward_data(dy, w, out_t, g, flags, work));
         else
-            CHECK_OK(gantry_op_conv2d_backward_weight(x, dy, out_t, g, op == OP_WEIGHT_ADD, work));
+            CHECK_OK(gantry_op_conv2d_backward_weight(x, dy, out_t, g, flags | (op == OP_WEIGHT_ADD), work));
     } else {
         gantry_tensor *col = matrix_view(work, 0, ckk, np), *t = matrix_view(work, ckk * np, p->o, np);
         gantry_tensor *wm = matrix_view(w, 0, p->o, ckk);
@@ -223,24 +243,29 @@ static void check_path(const char *path, float **first, int same_as_first)
             size_t n_out = op == OP_FORWARD ? p.ny : op == OP_DATA ? p.nx : p.nw;
             float *one = malloc(n_out * sizeof *one), *other = malloc(n_out * sizeof *other);
             REQUIRE(one && other);
-            run(be[0], &p, op, 0, one);
+            run(be[0], &p, op, 0, 0, one);
             runs++;
             double e = worst_error(&p, op, one);
             worst = e > worst ? e : worst;
             if (e > 1e-5)
                 fprintf(stderr, "%s: geometry %zu, %s: relative error %.3g\n", path, gi, op_names[op], e);
             CHECK(e <= 1e-5);
-            /* the sequence's bits, except for the input gradient by phases */
-            int phases = op == OP_DATA && p.g.c >= 12 && p.o > 1;
-            if (!phases) {
-                run(be[0], &p, op, 1, other);
+            run(be[0], &p, op, 1, 0, other);
+            if (!same(one, other, n_out))
+                fprintf(stderr, "%s: geometry %zu, %s: differs from the im2col/gemm sequence\n", path, gi,
+                        op_names[op]);
+            CHECK(same(one, other, n_out));
+            for (int kept = 1; kept <= 2; kept++) {
+                if ((kept == 1 && op == OP_DATA) || (kept == 2 && op == OP_FORWARD))
+                    continue;
+                run(be[0], &p, op, 0, kept, other);
                 if (!same(one, other, n_out))
-                    fprintf(stderr, "%s: geometry %zu, %s: differs from the im2col/gemm sequence\n", path, gi,
-                            op_names[op]);
+                    fprintf(stderr, "%s: geometry %zu, %s: differs with the %s in work\n", path, gi, op_names[op],
+                            kept == 1 ? "image" : "output side");
                 CHECK(same(one, other, n_out));
             }
             for (int t = 1; t < THREADS; t++) {
-                run(be[t], &p, op, 0, other);
+                run(be[t], &p, op, 0, 0, other);
                 if (!same(one, other, n_out))
                     fprintf(stderr, "%s: geometry %zu, %s: %d threads differ from 1\n", path, gi, op_names[op],
                             t + 1);

@@ -1004,13 +1004,13 @@ static void test_conv_ops_literal(void)
     /* y[oy, ox] = 1 x[oy, ox] + 2 x[oy, ox+1] + 3 x[oy+1, ox] + 4 x[oy+1, ox+1]:
      * 1+4+12+20, 2+6+15+24, 4+10+21+32, 5+12+24+36 */
     CHECK_OK(gantry_op_fill(y, NAN)); /* overwritten, not read */
-    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, 0, work));
     CHECK_TENSOR(y, 0.0, 37, 47, 67, 77);
 
     /* dx[i, j] = the sum of w over the windows covering (i, j): corners one
      * weight each, edges two, the centre all four */
     CHECK_OK(gantry_op_fill(dx, NAN));
-    CHECK_OK(gantry_op_conv2d_backward_data(dy, w, dx, &g, work));
+    CHECK_OK(gantry_op_conv2d_backward_data(dy, w, dx, &g, 0, work));
     CHECK_TENSOR(dx, 0.0, 1, 1 + 2, 2, 1 + 3, 1 + 2 + 3 + 4, 2 + 4, 3, 3 + 4, 4);
 
     /* dw[ki, kj] = the sum of the 2x2 block of x at (ki, kj): 1+2+4+5,
@@ -1076,14 +1076,14 @@ static void conv_ops_against_direct(size_t n, size_t c, size_t h, size_t w, size
     gantry_tensor *work = tnew(NULL, (c * kh * kw + co) * n * oh * ow, 0, 0, 0);
     CHECK_OK(gantry_op_fill(work, NAN));
     CHECK_OK(gantry_op_fill(y_t, NAN));
-    CHECK_OK(gantry_op_conv2d_forward(x_t, w_t, y_t, &g, work));
+    CHECK_OK(gantry_op_conv2d_forward(x_t, w_t, y_t, &g, 0, work));
     tget(y_t, got);
     for (size_t i = 0; i < ny; i++)
         want[i] = (float)y[i];
     CHECK_ARRAY(got, want, ny, 1e-7);
 
     CHECK_OK(gantry_op_fill(dx_t, NAN));
-    CHECK_OK(gantry_op_conv2d_backward_data(dy_t, w_t, dx_t, &g, work));
+    CHECK_OK(gantry_op_conv2d_backward_data(dy_t, w_t, dx_t, &g, 0, work));
     tget(dx_t, got);
     for (size_t i = 0; i < nx; i++)
         want[i] = (float)dx[i];

@@ -861,47 +861,47 @@ static void test_conv_ops(void)
     REQUIRE(gantry_tensor_view(work, 200, 4, (size_t[]){ 4, 3, 3, 2 }, &ww) == GANTRY_OK);  /* inside it */
 
     static const char f[] = "conv2d_forward";
-    REJECT(gantry_op_conv2d_forward(NULL, w, y, &g, work), INVALID, f, y, work);
-    REJECT(gantry_op_conv2d_forward(x, NULL, y, &g, work), INVALID, f, y, work);
-    REJECT(gantry_op_conv2d_forward(x, w, NULL, &g, work), INVALID, f, work);
-    REJECT(gantry_op_conv2d_forward(x, w, y, &g, NULL), INVALID, f, y);
-    REJECT(gantry_op_conv2d_forward(x, w, y, NULL, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(NULL, w, y, &g, 0, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, NULL, y, &g, 0, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w, NULL, &g, 0, work), INVALID, f, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y, &g, 0, NULL), INVALID, f, y);
+    REJECT(gantry_op_conv2d_forward(x, w, y, NULL, 0, work), INVALID, f, y, work);
     CHECK_ERROR_MENTIONS("geometry");
-    REJECT(gantry_op_conv2d_forward(x, w, y, &bad, work), INVALID, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y, &bad, 0, work), INVALID, f, y, work);
     CHECK_ERROR_MENTIONS("should be 3x3");
-    REJECT(gantry_op_conv2d_forward(x_small, w, y, &g, work), SHAPE, f, y, work);
-    REJECT(gantry_op_conv2d_forward(x, w_odd, y, &g, work), SHAPE, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x_small, w, y, &g, 0, work), SHAPE, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w_odd, y, &g, 0, work), SHAPE, f, y, work);
     CHECK_ERROR_MENTIONS("weight tensor");
-    REJECT(gantry_op_conv2d_forward(x, w5, y, &g, work), SHAPE, f, y, work); /* y is not [2, 5, 3, 3] */
-    REJECT(gantry_op_conv2d_forward(x, w, y_small, &g, work), SHAPE, f, y_small, work);
-    REJECT(gantry_op_conv2d_forward(x, w, y, &g, work_small), SHAPE, f, y, work_small);
+    REJECT(gantry_op_conv2d_forward(x, w5, y, &g, 0, work), SHAPE, f, y, work); /* y is not [2, 5, 3, 3] */
+    REJECT(gantry_op_conv2d_forward(x, w, y_small, &g, 0, work), SHAPE, f, y_small, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y, &g, 0, work_small), SHAPE, f, y, work_small);
     CHECK_ERROR_MENTIONS("work tensor");
-    REJECT(gantry_op_conv2d_forward(xv, w, yv, &g, work), INVALID, f, base, work); /* y over x */
+    REJECT(gantry_op_conv2d_forward(xv, w, yv, &g, 0, work), INVALID, f, base, work); /* y over x */
     CHECK_ERROR_MENTIONS("overlaps");
-    REJECT(gantry_op_conv2d_forward(x, wv, yv, &g, work), INVALID, f, base, work); /* y over w */
-    REJECT(gantry_op_conv2d_forward(x, w, yw, &g, work), INVALID, f, work); /* y inside work */
-    REJECT(gantry_op_conv2d_forward(x, w_other, y, &g, work), OTHER_BE, f, y, work);
-    REJECT(gantry_op_conv2d_forward(x, w, y_other, &g, work), OTHER_BE, f, y_other, work);
-    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+    REJECT(gantry_op_conv2d_forward(x, wv, yv, &g, 0, work), INVALID, f, base, work); /* y over w */
+    REJECT(gantry_op_conv2d_forward(x, w, yw, &g, 0, work), INVALID, f, work); /* y inside work */
+    REJECT(gantry_op_conv2d_forward(x, w_other, y, &g, 0, work), OTHER_BE, f, y, work);
+    REJECT(gantry_op_conv2d_forward(x, w, y_other, &g, 0, work), OTHER_BE, f, y_other, work);
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, 0, work));
 
     static const char d[] = "conv2d_backward_data";
-    REJECT(gantry_op_conv2d_backward_data(NULL, w, x, &g, work), INVALID, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, NULL, x, &g, work), INVALID, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, NULL, &g, work), INVALID, d, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, NULL), INVALID, d, x);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x, NULL, work), INVALID, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x, &bad, work), INVALID, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y_small, w, x, &g, work), SHAPE, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w_odd, x, &g, work), SHAPE, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w5, x, &g, work), SHAPE, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x_small, &g, work), SHAPE, d, x_small, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, work_small), SHAPE, d, x, work_small);
-    REJECT(gantry_op_conv2d_backward_data(yv, w, xv, &g, work), INVALID, d, base, work); /* dx over dy */
+    REJECT(gantry_op_conv2d_backward_data(NULL, w, x, &g, 0, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, NULL, x, &g, 0, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, NULL, &g, 0, work), INVALID, d, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, 0, NULL), INVALID, d, x);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, NULL, 0, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &bad, 0, work), INVALID, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y_small, w, x, &g, 0, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w_odd, x, &g, 0, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w5, x, &g, 0, work), SHAPE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x_small, &g, 0, work), SHAPE, d, x_small, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, 0, work_small), SHAPE, d, x, work_small);
+    REJECT(gantry_op_conv2d_backward_data(yv, w, xv, &g, 0, work), INVALID, d, base, work); /* dx over dy */
     CHECK_ERROR_MENTIONS("overlaps");
-    REJECT(gantry_op_conv2d_backward_data(y, w, xw, &g, work), INVALID, d, work); /* dx inside work */
-    REJECT(gantry_op_conv2d_backward_data(y_other, w, x, &g, work), OTHER_BE, d, x, work);
-    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, work_other), OTHER_BE, d, x, work_other);
-    CHECK_OK(gantry_op_conv2d_backward_data(y, w, x, &g, work));
+    REJECT(gantry_op_conv2d_backward_data(y, w, xw, &g, 0, work), INVALID, d, work); /* dx inside work */
+    REJECT(gantry_op_conv2d_backward_data(y_other, w, x, &g, 0, work), OTHER_BE, d, x, work);
+    REJECT(gantry_op_conv2d_backward_data(y, w, x, &g, 0, work_other), OTHER_BE, d, x, work_other);
+    CHECK_OK(gantry_op_conv2d_backward_data(y, w, x, &g, 0, work));
 
     static const char b[] = "conv2d_backward_weight";
     for (int acc = 0; acc <= 1; acc++) {
@@ -939,14 +939,14 @@ static void test_conv_ops_same_tensor(void)
     gantry_conv_geometry g = { .n = 1, .c = 1, .h = 3, .w = 3, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1 };
     CHECK_OK(gantry_conv_geometry_finish(&g));
     gantry_tensor *x = tnew(1, 1, 3, 3), *w = tnew(2, 1, 3, 3), *y = tnew(1, 2, 3, 3), *work = tnew(99, 0, 0, 0);
-    REJECT(gantry_op_conv2d_forward(x, w, w, &g, work), INVALID, "conv2d_forward", w, work);
+    REJECT(gantry_op_conv2d_forward(x, w, w, &g, 0, work), INVALID, "conv2d_forward", w, work);
     REJECT(gantry_op_conv2d_backward_weight(x, y, y, &g, 0, work), INVALID, "conv2d_backward_weight", y, work);
     gantry_tensor *x2 = tnew(1, 2, 3, 3); /* c = 2 for backward_data: dx and dy both 18 */
     gantry_conv_geometry g2 = g;
     g2.c = 2;
     gantry_tensor *w2 = tnew(2, 2, 3, 3), *work2 = tnew(180, 0, 0, 0);
-    REJECT(gantry_op_conv2d_backward_data(x2, w2, x2, &g2, work2), INVALID, "conv2d_backward_data", x2, work2);
-    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, work));
+    REJECT(gantry_op_conv2d_backward_data(x2, w2, x2, &g2, 0, work2), INVALID, "conv2d_backward_data", x2, work2);
+    CHECK_OK(gantry_op_conv2d_forward(x, w, y, &g, 0, work));
     gantry_tensor *t[] = { x, w, y, work, x2, w2, work2 };
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         gantry_tensor_destroy(t[i]);

@@ -492,8 +492,8 @@ static gantry_status op_run(op_case *c)
         /* image side, weights, output side, work; the weight gradient
          * accumulates, as the GAN's steps add up their passes' gradients */
         switch (c->conv) {
-        case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], &c->g, t[3]);
-        case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[2], t[1], t[0], &c->g, t[3]);
+        case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], &c->g, 0, t[3]);
+        case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[2], t[1], t[0], &c->g, 0, t[3]);
         case CONV_BACKWARD_WEIGHT: return gantry_op_conv2d_backward_weight(t[0], t[2], t[1], &c->g, 1, t[3]);
         }
         break;

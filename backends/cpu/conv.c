@@ -416,13 +416,24 @@ gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
 
 /* Implicit GEMM: the products read their operands straight from the images
  * through index tables (cpu_gather) and write the forward's output straight
- * into [n, o, oh, ow] (cpu_scatter), on the same packed kernels and
- * blocking as cpu_gemm_own, instead of writing the column matrix and the
- * swapped output side and reading them back.  conv2d_backward_data still
- * writes its column matrix for col2im (the products' B comes from dy
- * directly).  The sequence in ../conv_sequence.h runs when our kernels are
- * not the GEMM path (GANTRY_CPU_GEMM=openblas), when an image is too large
- * for int32 offsets, or for matrix-vector shapes. */
+ * into [n, o, oh, ow] (cpu_scatter), on the same packed kernels, blocking
+ * and order of operations as cpu_gemm_own, so each op gives the bits of the
+ * sequence in ../conv_sequence.h (test cpu_conv) without writing the column
+ * matrix and the swapped output side and reading them back.
+ * conv2d_backward_data still writes its column matrix for col2im (its
+ * product's B comes from dy directly).
+ *
+ * Measured on a 2-core Zen 4 (docs/benchmarks.md), DCGAN training step:
+ * with the AVX-512 kernels 81.6 -> 78.5 ms; with the AVX2 kernels the 8-lane
+ * packers (masked loads, gathers: both slow on AMD's cores) made it slower
+ * (79 -> 82.5 ms), so AVX2 and portable kernels run the sequence.  The
+ * input gradient by phases (each phase of the stride a stride-1
+ * convolution of dy, spread into dx, no col2im) gained 0.6% with AVX-512
+ * and lost 9% with AVX2; its bits differ from the sequence's, so both
+ * instruction sets would have had to take it: not kept.  The sequence also
+ * runs when our kernels are not the GEMM path (GANTRY_CPU_GEMM=openblas),
+ * when an image is too large for int32 offsets, or for matrix-vector
+ * shapes. */
 static const conv_sequence_ops cpu_conv_sequence = { cpu_im2col, cpu_col2im, cpu_swap_axes, cpu_gemm };
 
 /* The tables of one product, in one allocation. */
@@ -432,12 +443,15 @@ typedef struct conv_tables {
     cpu_scatter cs;
 } conv_tables;
 
+/* Implicit GEMM where our kernels pack gathered operands fast (AVX-512:
+ * see gemm_avx512.c), the images fit int32 offsets and the products are
+ * matrix-matrix.  Elsewhere the sequence, which gives the same bits. */
 static int conv_implicit(const cpu_ctx *c, size_t o, const gantry_conv_geometry *g)
 {
     const size_t limit = (size_t)INT32_MAX;
     size_t np = g->n * g->oh * g->ow, ckk = g->c * g->kh * g->kw;
-    return c->gemm_path == CPU_GEMM_OWN && g->n * g->c * g->h * g->w < limit && o * np < limit && o * ckk < limit &&
-           ckk * np < limit && o > 1 && np > 1 && ckk > 1;
+    return c->gemm_path == CPU_GEMM_OWN && c->kernels->gather_pack && g->n * g->c * g->h * g->w < limit &&
+           o * np < limit && o * ckk < limit && ckk * np < limit && o > 1 && np > 1 && ckk > 1;
 }
 
 static gantry_status tables_alloc(const cpu_ctx *c, conv_tables *t, size_t count, const char *op)
@@ -496,12 +510,15 @@ static void strided(int32_t *t, size_t count, size_t scale)
         t[i] = (int32_t)(i * scale);
 }
 
+/* The ops of one layer take one path (it follows from o and g), so what
+ * `kept` says is in work was left by that path: the sequence's column
+ * matrix and swapped dy, or (implicit) nothing the implicit ops read. */
 gantry_status cpu_conv2d_forward(void *ctx, gantry_mem x, gantry_mem w, gantry_mem y, size_t o,
-                                 const gantry_conv_geometry *g, gantry_mem work)
+                                 const gantry_conv_geometry *g, gantry_mem work, unsigned kept)
 {
     cpu_ctx *c = ctx;
     if (!conv_implicit(c, o, g))
-        return conv_sequence_forward(&cpu_conv_sequence, ctx, x, w, y, o, g, work);
+        return conv_sequence_forward(&cpu_conv_sequence, ctx, x, w, y, o, g, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
     conv_tables t;
     GANTRY_TRY(tables_alloc(c, &t, 3 * ckk + 5 * np, "conv2d_forward"));
@@ -521,124 +538,12 @@ gantry_status cpu_conv2d_forward(void *ctx, gantry_mem x, gantry_mem w, gantry_m
     return GANTRY_OK;
 }
 
-/* The input gradient by phases: the image positions (ry + sh py,
- * rx + sw px) of one phase (ry, rx) receive exactly the taps
- * ki = ki0 + a sh, kj = kj0 + b sw (ki0 = (ry + ph) mod sh), from output
- * position (py + dy0 - a, px + dx0 - b) with dy0 = (ry + ph - ki0) / sh.  So
- * each phase is one product
- *   [c, n hp wp] = W_phase [c, o ka kb] x dy_phase [o ka kb, n hp wp]
- * (a stride-1 convolution of dy with the phase's ka x kb taps), written as a
- * plain matrix into the work buffer and spread into dx, instead of col2im
- * summing kh kw / (sh sw) column entries per image value out of a column
- * matrix as large as that (DCGAN: 12.8 MB written and read back per call).
- * Each value of dx is one float dot product over the phase's K (the
- * sequence sums the taps in double after the GEMM), so the two differ in
- * rounding, not in the sum. */
-typedef struct conv_phase {
-    size_t ry, rx, ki0, kj0, ka, kb, hp, wp;
-    int32_t dy0, dx0;
-} conv_phase;
-
-static conv_phase phase_of(const gantry_conv_geometry *g, size_t ry, size_t rx)
-{
-    conv_phase f = { .ry = ry, .rx = rx };
-    f.ki0 = (ry + g->ph) % g->sh;
-    f.kj0 = (rx + g->pw) % g->sw;
-    f.ka = f.ki0 < g->kh ? ceil_div(g->kh - f.ki0, g->sh) : 0;
-    f.kb = f.kj0 < g->kw ? ceil_div(g->kw - f.kj0, g->sw) : 0;
-    f.hp = ry < g->h ? ceil_div(g->h - ry, g->sh) : 0;
-    f.wp = rx < g->w ? ceil_div(g->w - rx, g->sw) : 0;
-    f.dy0 = (int32_t)((ry + g->ph - f.ki0) / g->sh);
-    f.dx0 = (int32_t)((rx + g->pw - f.kj0) / g->sw);
-    return f;
-}
-
-/* dx's phase positions from the phase's product t [c, n hp wp] (or zeros
- * when the phase has no taps). */
-static void phase_spread(const cpu_ctx *c, const gantry_conv_geometry *g, const conv_phase *f, const float *t,
-                         float *dx)
-{
-    const size_t planes = g->n * g->c, cols = g->n * f->hp * f->wp;
-    int threads = cpu_threads_for(c, planes * f->hp * f->wp, CPU_GRAIN);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
-    for (size_t plane = 0; plane < planes; plane++) {
-        size_t b = plane / g->c, ci = plane % g->c;
-        float *out = dx + plane * g->h * g->w + f->ry * g->w + f->rx;
-        const float *src = t ? t + ci * cols + b * f->hp * f->wp : NULL;
-        for (size_t py = 0; py < f->hp; py++) {
-            float *row = out + py * g->sh * g->w;
-            for (size_t px = 0; px < f->wp; px++)
-                row[px * g->sw] = src ? src[py * f->wp + px] : 0.0f;
-        }
-    }
-}
-
-/* Phases pay where the product has rows to fill tiles with (c) and the
- * phase's output fits the work buffer. */
-static int conv_phases(const gantry_conv_geometry *g, size_t o)
-{
-    size_t hp = ceil_div(g->h, g->sh), wp = ceil_div(g->w, g->sw);
-    size_t work = (g->c * g->kh * g->kw + o) * g->n * g->oh * g->ow;
-    return g->c >= CPU_MR_MAX && g->c * g->n * hp * wp <= work;
-}
-
-static gantry_status backward_data_phases(cpu_ctx *c, gantry_mem dy, gantry_mem w, gantry_mem dx, size_t o,
-                                          const gantry_conv_geometry *g, gantry_mem work)
-{
-    const size_t kmax = o * ceil_div(g->kh, g->sh) * ceil_div(g->kw, g->sw);
-    const size_t nmax = g->n * ceil_div(g->h, g->sh) * ceil_div(g->w, g->sw);
-    const size_t ckk = g->c * g->kh * g->kw, ohw = g->oh * g->ow;
-    conv_tables t;
-    GANTRY_TRY(tables_alloc(c, &t, g->c + kmax + 3 * kmax + 3 * nmax, "conv2d_backward_data"));
-    int32_t *a_row = t.mem, *a_col = a_row + g->c, *b_off = a_col + kmax, *b_y = b_off + kmax, *b_x = b_y + kmax;
-    int32_t *n_off = b_x + kmax, *n_y = n_off + nmax, *n_x = n_y + nmax;
-    float *tmp = cpu_f(work);
-    for (size_t ci = 0; ci < g->c; ci++)
-        a_row[ci] = (int32_t)(ci * g->kh * g->kw);
-    for (size_t ry = 0; ry < g->sh; ry++)
-        for (size_t rx = 0; rx < g->sw; rx++) {
-            conv_phase f = phase_of(g, ry, rx);
-            if (!f.hp || !f.wp)
-                continue;
-            if (!f.ka || !f.kb) {
-                phase_spread(c, g, &f, NULL, cpu_f(dx));
-                continue;
-            }
-            size_t k = 0;
-            for (size_t oc = 0; oc < o; oc++)
-                for (size_t a = 0; a < f.ka; a++)
-                    for (size_t b = 0; b < f.kb; b++, k++) {
-                        a_col[k] = (int32_t)(oc * ckk + (f.ki0 + a * g->sh) * g->kw + f.kj0 + b * g->sw);
-                        b_off[k] = (int32_t)(oc * ohw) - (int32_t)(a * g->ow + b);
-                        b_y[k] = -(int32_t)a;
-                        b_x[k] = -(int32_t)b;
-                    }
-            size_t j = 0;
-            for (size_t bi = 0; bi < g->n; bi++)
-                for (size_t py = 0; py < f.hp; py++)
-                    for (size_t px = 0; px < f.wp; px++, j++) {
-                        n_y[j] = (int32_t)py + f.dy0;
-                        n_x[j] = (int32_t)px + f.dx0;
-                        n_off[j] = (int32_t)(bi * o * ohw) + n_y[j] * (int32_t)g->ow + n_x[j];
-                    }
-            cpu_gather ga = { .src = cpu_cf(w), .roff = a_row, .coff = a_col };
-            cpu_gather gb = { .src = cpu_cf(dy), .roff = b_off, .ry = b_y, .rx = b_x, .coff = n_off, .cy = n_y,
-                              .cx = n_x, .h = (int32_t)g->oh, .w = (int32_t)g->ow };
-            cpu_gemm_gathered(c, g->c, j, k, &ga, &gb, 0.0f, tmp, j, NULL);
-            phase_spread(c, g, &f, tmp, cpu_f(dx));
-        }
-    free(t.mem);
-    return GANTRY_OK;
-}
-
 gantry_status cpu_conv2d_backward_data(void *ctx, gantry_mem dy, gantry_mem w, gantry_mem dx, size_t o,
-                                       const gantry_conv_geometry *g, gantry_mem work)
+                                       const gantry_conv_geometry *g, gantry_mem work, unsigned kept)
 {
     cpu_ctx *c = ctx;
     if (!conv_implicit(c, o, g))
-        return conv_sequence_backward_data(&cpu_conv_sequence, ctx, dy, w, dx, o, g, work);
-    if (conv_phases(g, o))
-        return backward_data_phases(c, dy, w, dx, o, g, work);
+        return conv_sequence_backward_data(&cpu_conv_sequence, ctx, dy, w, dx, o, g, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
     conv_tables t;
     GANTRY_TRY(tables_alloc(c, &t, o + np, "conv2d_backward_data"));
@@ -656,14 +561,15 @@ gantry_status cpu_conv2d_backward_data(void *ctx, gantry_mem dy, gantry_mem w, g
 }
 
 gantry_status cpu_conv2d_backward_weight(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem dw, size_t o,
-                                         const gantry_conv_geometry *g, float beta, gantry_mem work)
+                                         const gantry_conv_geometry *g, float beta, gantry_mem work, unsigned kept)
 {
     cpu_ctx *c = ctx;
     if (!conv_implicit(c, o, g))
-        return conv_sequence_backward_weight(&cpu_conv_sequence, ctx, x, dy, dw, o, g, beta, work);
+        return conv_sequence_backward_weight(&cpu_conv_sequence, ctx, x, dy, dw, o, g, beta, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
     conv_tables t;
-    /* A = swap_axes(dy) [o, np], swapped into the work buffer: gathered
+    /* A = swap_axes(dy) [o, np], swapped into the work buffer (always: the
+     * implicit backward_data leaves no swapped dy there): gathered
      * straight from dy, each panel's rows lie a plane apart, which cost
      * more than the swap (D.0 of the DCGAN: 0.58 against 0.30 ms) */
     gantry_mem unused, swapped;

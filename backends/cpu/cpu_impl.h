@@ -231,11 +231,9 @@ typedef struct cpu_scatter {
  * operand into the kernels' panels: of `panel` rows each walking the
  * columns when panels_of_rows (pack_a's layout), else of `panel` columns
  * each walking the rows (pack_b's); zero-padded as the packers pad.
- * Values are copied, so every version gives the same bits. */
+ * Values are copied, so the product gets the bits of the stored matrix. */
 typedef void (*cpu_gather_pack_fn)(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
                                    size_t rows, size_t cols, float *dst);
-void cpu_gather_pack_generic(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0, size_t rows,
-                             size_t cols, float *dst);
 
 struct cpu_kernels {
     cpu_isa isa;
@@ -246,7 +244,7 @@ struct cpu_kernels {
     cpu_ukernel_fn short_rows; /* computes and writes only the first mr/2 rows */
     cpu_pack_a_fn pack_a;
     cpu_pack_b_fn pack_b;
-    cpu_gather_pack_fn gather_pack;
+    cpu_gather_pack_fn gather_pack; /* NULL: convolutions run as im2col + GEMM */
 };
 
 /* The kernels for `isa` (which the CPU must have). */

@@ -204,6 +204,28 @@ CPU_AVX512 static void pack_b(int trans, const float *b, size_t ldb, size_t kc, 
  * about as much as eight masked loads). */
 #define GATHER_RUNS_MAX 8
 
+/* The runs a gathered panel's offsets form: each run at[r] of len[r]
+ * offsets step[r] = 1 or 2 floats apart, spanning at most 16 floats;
+ * returns the number of runs, or max_runs + 1 as soon as there are more. */
+static size_t gather_runs(const int32_t *off, size_t count, size_t max_runs, size_t *at, size_t *len, int *step)
+{
+    size_t runs = 0;
+    for (size_t i = 0; i < count; runs++) {
+        if (runs == max_runs)
+            return max_runs + 1;
+        const int32_t base = off[i];
+        int s = i + 1 < count && off[i + 1] == base + 2 ? 2 : 1;
+        size_t l = 1, most = s == 1 ? 16 : 8;
+        while (i + l < count && l < most && off[i + l] == base + s * (int32_t)l)
+            l++;
+        at[runs] = i;
+        len[runs] = l;
+        step[runs] = s;
+        i += l;
+    }
+    return runs;
+}
+
 CPU_AVX512 static void gather_pack(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
                                    size_t rows, size_t cols, float *dst)
 {
@@ -235,21 +257,10 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, int panels_of_rows, size
             }
         }
         /* the panel's runs of offsets 1 apart (at most 16 long) or 2 apart
-         * (at most 8: a stride-2 convolution's row of patches), each
-         * spanning at most 16 floats */
-        size_t run_at[CPU_NR_MAX], run_len[CPU_NR_MAX], runs = 0;
-        int run_step[CPU_NR_MAX];
-        for (size_t i = 0; i < len && runs <= GATHER_RUNS_MAX; runs++) {
-            const int32_t base = off_al[i0 + i];
-            int step = i + 1 < len && off_al[i0 + i + 1] == base + 2 ? 2 : 1;
-            size_t l = 1;
-            while (i + l < len && l < (size_t)(16 / step) && off_al[i0 + i + l] == base + step * (int32_t)l)
-                l++;
-            run_at[runs] = i;
-            run_len[runs] = l;
-            run_step[runs] = step;
-            i += l;
-        }
+         * (at most 8: a stride-2 convolution's row of patches) */
+        size_t run_at[GATHER_RUNS_MAX + 1], run_len[GATHER_RUNS_MAX + 1];
+        int run_step[GATHER_RUNS_MAX + 1];
+        size_t runs = gather_runs(off_al + i0, len, GATHER_RUNS_MAX, run_at, run_len, run_step);
         const int by_runs = runs <= GATHER_RUNS_MAX;
         for (size_t p = 0; p < n_across; p++) {
             const __m512i o = _mm512_set1_epi32(off_ac[p]);

@@ -145,56 +145,6 @@ static void pack_b_generic(int trans, const float *b, size_t ldb, size_t kc, siz
     pack_b_panels(CPU_NR, trans, b, ldb, kc, nc, dst);
 }
 
-/* ---- gathered operands (implicit GEMM) ------------------------------------ */
-
-void cpu_gather_pack_generic(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0, size_t rows,
-                        size_t cols, float *dst)
-{
-    /* along: the dimension a panel spans; across: the one each panel walks */
-    size_t n_along = panels_of_rows ? rows : cols, n_across = panels_of_rows ? cols : rows;
-    const int32_t *off_al = panels_of_rows ? g->roff + r0 : g->coff + c0;
-    const int32_t *off_ac = panels_of_rows ? g->coff + c0 : g->roff + r0;
-    const int32_t *y_al = NULL, *x_al = NULL, *y_ac = NULL, *x_ac = NULL;
-    if (g->ry) {
-        y_al = panels_of_rows ? g->ry + r0 : g->cy + c0;
-        x_al = panels_of_rows ? g->rx + r0 : g->cx + c0;
-        y_ac = panels_of_rows ? g->cy + c0 : g->ry + r0;
-        x_ac = panels_of_rows ? g->cx + c0 : g->rx + r0;
-    }
-    const float *src = g->src;
-    const uint32_t h = (uint32_t)g->h, w = (uint32_t)g->w;
-    for (size_t i0 = 0; i0 < n_along; i0 += panel) {
-        size_t len = n_along - i0 < panel ? n_along - i0 : panel;
-        for (size_t p = 0; p < n_across; p++) {
-            const int32_t o = off_ac[p];
-            size_t i = 0;
-            if (!y_al) {
-                for (; i < len; i++)
-                    dst[i] = src[o + off_al[i0 + i]];
-            } else {
-                const int32_t yy = y_ac[p], xx = x_ac[p];
-                for (; i < len; i++) {
-                    int inside = (uint32_t)(yy + y_al[i0 + i]) < h && (uint32_t)(xx + x_al[i0 + i]) < w;
-                    dst[i] = inside ? src[o + off_al[i0 + i]] : 0.0f;
-                }
-            }
-            for (; i < panel; i++)
-                dst[i] = 0.0f;
-            dst += panel;
-        }
-    }
-}
-
-/* C (m x n) = alpha op(A) op(B) + beta C on one thread with its packing
- * buffers; a and b point at op(A)[0][0] and op(B)[0][0].
- *
- * When all of op(A)'s rows fit one packed block (the batch-64 products of
- * the linear layers), A is packed once per K block and a transposed B a few
- * panels at a time (CPU_NC_SMALL_M columns), each computed while still in
- * L2, instead of a whole KC x NC block of B (1 MiB) packed out to L3 and
- * read back.
- * Every element of C still sees the same K blocks in the same order through
- * the same kernels, so both orders give the same bits. */
 /* ---- AVX2 / FMA versions -------------------------------------------------- */
 
 #if CPU_X86
@@ -363,66 +313,6 @@ CPU_AVX2 static void pack_a_avx2(int trans, const float *a, size_t lda, size_t m
 }
 
 
-/* Gathered packing (cpu_gather_pack_fn) with AVX2 gathers, 8 lanes at a
- * time: the panel's offsets and positions are loaded once, each step across
- * gathers the lanes inside the image and zeros the rest. */
-CPU_AVX2 static void gather_pack_avx2(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
-                                      size_t rows, size_t cols, float *dst)
-{
-    if (panel > 16) {
-        cpu_gather_pack_generic(g, panels_of_rows, panel, r0, c0, rows, cols, dst);
-        return;
-    }
-    size_t n_along = panels_of_rows ? rows : cols, n_across = panels_of_rows ? cols : rows;
-    const int32_t *off_al = panels_of_rows ? g->roff + r0 : g->coff + c0;
-    const int32_t *off_ac = panels_of_rows ? g->coff + c0 : g->roff + r0;
-    const int bounded = g->ry != NULL;
-    const int32_t *y_al = bounded ? (panels_of_rows ? g->ry + r0 : g->cy + c0) : NULL;
-    const int32_t *x_al = bounded ? (panels_of_rows ? g->rx + r0 : g->cx + c0) : NULL;
-    const int32_t *y_ac = bounded ? (panels_of_rows ? g->cy + c0 : g->ry + r0) : NULL;
-    const int32_t *x_ac = bounded ? (panels_of_rows ? g->cx + c0 : g->rx + r0) : NULL;
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), minus1 = _mm256_set1_epi32(-1);
-    const __m256i hv = _mm256_set1_epi32(g->h), wv = _mm256_set1_epi32(g->w);
-    const size_t chunks = (panel + 7) / 8;
-    for (size_t i0 = 0; i0 < n_along; i0 += panel) {
-        size_t len = n_along - i0 < panel ? n_along - i0 : panel;
-        __m256i off[2], yv[2], xv[2], live[2];
-        for (size_t c = 0; c < chunks; c++) {
-            live[c] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)len - (int)(8 * c)), lane);
-            off[c] = _mm256_maskload_epi32(off_al + i0 + 8 * c, live[c]);
-            if (bounded) {
-                yv[c] = _mm256_maskload_epi32(y_al + i0 + 8 * c, live[c]);
-                xv[c] = _mm256_maskload_epi32(x_al + i0 + 8 * c, live[c]);
-            }
-        }
-        /* a panel of consecutive offsets is read with masked loads */
-        int run = 1;
-        for (size_t i = 1; i < len && run; i++)
-            run = off_al[i0 + i] == off_al[i0] + (int32_t)i;
-        for (size_t p = 0; p < n_across; p++) {
-            const __m256i o = _mm256_set1_epi32(off_ac[p]);
-            for (size_t c = 0; c < chunks; c++) {
-                __m256i m = live[c];
-                if (bounded) {
-                    __m256i y = _mm256_add_epi32(yv[c], _mm256_set1_epi32(y_ac[p]));
-                    __m256i x = _mm256_add_epi32(xv[c], _mm256_set1_epi32(x_ac[p]));
-                    m = _mm256_and_si256(m, _mm256_and_si256(_mm256_cmpgt_epi32(hv, y), _mm256_cmpgt_epi32(y, minus1)));
-                    m = _mm256_and_si256(m, _mm256_and_si256(_mm256_cmpgt_epi32(wv, x), _mm256_cmpgt_epi32(x, minus1)));
-                }
-                __m256 v = run ? _mm256_maskload_ps(g->src + off_ac[p] + off_al[i0] + 8 * c, m)
-                               : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), g->src, _mm256_add_epi32(off[c], o),
-                                                          _mm256_castsi256_ps(m), 4);
-                size_t left = panel - 8 * c;
-                if (left >= 8)
-                    _mm256_storeu_ps(dst + 8 * c, v);
-                else
-                    _mm256_maskstore_ps(dst + 8 * c, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), lane), v);
-            }
-            dst += panel;
-        }
-    }
-}
-
 #endif /* CPU_X86 */
 
 /* ---- selection ------------------------------------------------------------ */
@@ -437,7 +327,7 @@ static const cpu_kernels kernels_portable = {
     .short_rows = NULL,
     .pack_a = pack_a_generic,
     .pack_b = pack_b_generic,
-    .gather_pack = cpu_gather_pack_generic,
+    .gather_pack = NULL, /* see backends/cpu/conv.c */
 };
 
 #if CPU_X86
@@ -451,7 +341,7 @@ static const cpu_kernels kernels_avx2 = {
     .short_rows = NULL,
     .pack_a = pack_a_avx2,
     .pack_b = pack_b_avx2,
-    .gather_pack = gather_pack_avx2,
+    .gather_pack = NULL,
 };
 #endif
 

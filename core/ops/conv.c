@@ -131,33 +131,50 @@ static gantry_status check_conv_op(const char *op, const gantry_tensor *x, const
     return GANTRY_OK;
 }
 
+/* The flags an op takes, and what they tell its backend. */
+static gantry_status check_flags(const char *op, int flags, int allowed, unsigned *kept)
+{
+    if (flags & ~allowed)
+        return gantry_set_error(GANTRY_INVALID_ARGUMENT, "%s: unknown flags 0x%x", op, (unsigned)(flags & ~allowed));
+    *kept = (flags & GANTRY_CONV_IMAGE_IN_WORK ? GANTRY_CONV_KEPT_IMAGE : 0u) |
+            (flags & GANTRY_CONV_OUTSIDE_IN_WORK ? GANTRY_CONV_KEPT_OUTSIDE : 0u);
+    return GANTRY_OK;
+}
+
 gantry_status gantry_op_conv2d_forward(const gantry_tensor *x, const gantry_tensor *w, gantry_tensor *y,
-                                       const gantry_conv_geometry *g, gantry_tensor *work)
+                                       const gantry_conv_geometry *g, int flags, gantry_tensor *work)
 {
     static const char op[] = "conv2d_forward";
     CHECK_TENSORS(op, "x,w,y,work", x, w, y, work);
     size_t o;
+    unsigned kept = 0;
+    GANTRY_TRY(check_flags(op, flags, GANTRY_CONV_IMAGE_IN_WORK, &kept));
     GANTRY_TRY(check_conv_op(op, x, w, y, work, 2, g, &o));
-    return DISPATCH(y, conv2d_forward, MEM(x), MEM(w), MEM(y), o, g, MEM(work));
+    return DISPATCH(y, conv2d_forward, MEM(x), MEM(w), MEM(y), o, g, MEM(work), kept);
 }
 
 gantry_status gantry_op_conv2d_backward_data(const gantry_tensor *dy, const gantry_tensor *w, gantry_tensor *dx,
-                                             const gantry_conv_geometry *g, gantry_tensor *work)
+                                             const gantry_conv_geometry *g, int flags, gantry_tensor *work)
 {
     static const char op[] = "conv2d_backward_data";
     CHECK_TENSORS(op, "dy,w,dx,work", dy, w, dx, work);
     size_t o;
+    unsigned kept = 0;
+    GANTRY_TRY(check_flags(op, flags, GANTRY_CONV_OUTSIDE_IN_WORK, &kept));
     GANTRY_TRY(check_conv_op(op, dx, w, dy, work, 0, g, &o));
-    return DISPATCH(dx, conv2d_backward_data, MEM(dy), MEM(w), MEM(dx), o, g, MEM(work));
+    return DISPATCH(dx, conv2d_backward_data, MEM(dy), MEM(w), MEM(dx), o, g, MEM(work), kept);
 }
 
 gantry_status gantry_op_conv2d_backward_weight(const gantry_tensor *x, const gantry_tensor *dy, gantry_tensor *dw,
-                                               const gantry_conv_geometry *g, int accumulate, gantry_tensor *work)
+                                               const gantry_conv_geometry *g, int flags, gantry_tensor *work)
 {
     static const char op[] = "conv2d_backward_weight";
     CHECK_TENSORS(op, "x,dy,dw,work", x, dy, dw, work);
     size_t o;
+    unsigned kept = 0;
+    GANTRY_TRY(check_flags(op, flags, GANTRY_CONV_ACCUMULATE | GANTRY_CONV_IMAGE_IN_WORK | GANTRY_CONV_OUTSIDE_IN_WORK,
+                           &kept));
     GANTRY_TRY(check_conv_op(op, x, dw, dy, work, 1, g, &o));
-    return DISPATCH(dw, conv2d_backward_weight, MEM(x), MEM(dy), MEM(dw), o, g, accumulate ? 1.0f : 0.0f,
-                    MEM(work));
+    return DISPATCH(dw, conv2d_backward_weight, MEM(x), MEM(dy), MEM(dw), o, g,
+                    flags & GANTRY_CONV_ACCUMULATE ? 1.0f : 0.0f, MEM(work), kept);
 }

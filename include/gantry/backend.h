@@ -68,6 +68,17 @@ typedef struct gantry_conv_geometry {
     size_t oh, ow;
 } gantry_conv_geometry;
 
+/* What the caller of a convolution op (ABI version 3) knows is still in its
+ * work buffer: the last op given that buffer was, with the same geometry
+ * and out_channels, and nothing has written the tensors named or the
+ * buffer since, */
+typedef enum gantry_conv_kept {
+    /* conv2d_forward or conv2d_backward_weight on this image x */
+    GANTRY_CONV_KEPT_IMAGE = 1,
+    /* conv2d_backward_data or conv2d_backward_weight on this dy */
+    GANTRY_CONV_KEPT_OUTSIDE = 2,
+} gantry_conv_kept;
+
 typedef enum gantry_log_level {
     GANTRY_LOG_DEBUG = 0,
     GANTRY_LOG_INFO = 1,
@@ -331,19 +342,18 @@ typedef struct gantry_backend_ops {
      *   conv2d_backward_data:   dx [n, c, h, w] = col2im(W^T swap_axes(dy))
      *   conv2d_backward_weight: dw = beta dw + swap_axes(dy) im2col(x)^T
      * with dy [n, o, oh, ow] and beta 0 or 1; y and dx are overwritten.
-     * ConvTranspose2d is the same three ops with the roles of input and
-     * output exchanged.  `work` is scratch of (c*kh*kw + o) * n*oh*ow floats
-     * that the op may use as it likes (contents undefined afterwards), so a
-     * backend can run these as the version-2 sequence; a backend that packs
-     * its GEMM operands straight from the images (implicit GEMM) needs none.
-     * Outputs alias neither inputs nor work.  Rounding as gemm's. */
+     * `kept` (gantry_conv_kept) says what the caller knows is still in
+     * work from the last op given it, so a backend that left its column
+     * matrix or swapped output side there (the sequence does) need not
+     * compute them again, as layers kept them between their passes before
+     * version 3. */
     gantry_status (*conv2d_forward)(void *ctx, gantry_mem x, gantry_mem w, gantry_mem y, size_t out_channels,
-                                    const gantry_conv_geometry *g, gantry_mem work);
+                                    const gantry_conv_geometry *g, gantry_mem work, unsigned kept);
     gantry_status (*conv2d_backward_data)(void *ctx, gantry_mem dy, gantry_mem w, gantry_mem dx, size_t out_channels,
-                                          const gantry_conv_geometry *g, gantry_mem work);
+                                          const gantry_conv_geometry *g, gantry_mem work, unsigned kept);
     gantry_status (*conv2d_backward_weight)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem dw,
                                             size_t out_channels, const gantry_conv_geometry *g, float beta,
-                                            gantry_mem work);
+                                            gantry_mem work, unsigned kept);
 } gantry_backend_ops;
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);

@@ -129,16 +129,24 @@ GANTRY_API gantry_status gantry_op_col2im(const gantry_tensor *col, gantry_tenso
                                           int accumulate);
 /* Convolution without bias (gantry/backend.h, ABI version 3): x [n, c, h, w]
  * as g says, w [o, c, kh, kw], y and dy [n, o, oh, ow]; work holds at least
- * (c*kh*kw + o) * n*oh*ow floats of scratch.  backward_data overwrites dx;
- * backward_weight adds into dw when accumulate, else overwrites it. */
+ * (c*kh*kw + o) * n*oh*ow floats of scratch.  backward_data overwrites dx.
+ * Flags: GANTRY_CONV_ACCUMULATE (backward_weight) adds into dw instead of
+ * overwriting it; GANTRY_CONV_IMAGE_IN_WORK (forward, backward_weight) and
+ * GANTRY_CONV_OUTSIDE_IN_WORK (backward_data, backward_weight) say what is
+ * still in work from the last op given it (gantry_conv_kept in
+ * gantry/backend.h: an op on the same x, resp. dy, geometry and weight
+ * shape, nothing written since), which the backend may reuse. */
+#define GANTRY_CONV_ACCUMULATE 1
+#define GANTRY_CONV_IMAGE_IN_WORK 2
+#define GANTRY_CONV_OUTSIDE_IN_WORK 4
 GANTRY_API gantry_status gantry_op_conv2d_forward(const gantry_tensor *x, const gantry_tensor *w, gantry_tensor *y,
-                                                  const gantry_conv_geometry *g, gantry_tensor *work);
+                                                  const gantry_conv_geometry *g, int flags, gantry_tensor *work);
 GANTRY_API gantry_status gantry_op_conv2d_backward_data(const gantry_tensor *dy, const gantry_tensor *w,
-                                                        gantry_tensor *dx, const gantry_conv_geometry *g,
+                                                        gantry_tensor *dx, const gantry_conv_geometry *g, int flags,
                                                         gantry_tensor *work);
 GANTRY_API gantry_status gantry_op_conv2d_backward_weight(const gantry_tensor *x, const gantry_tensor *dy,
                                                           gantry_tensor *dw, const gantry_conv_geometry *g,
-                                                          int accumulate, gantry_tensor *work);
+                                                          int flags, gantry_tensor *work);
 /* x holds a*b*inner values; y[j, i, :] = x[i, j, :]. */
 GANTRY_API gantry_status gantry_op_swap_axes(const gantry_tensor *x, gantry_tensor *y, size_t a, size_t b,
                                              size_t inner);

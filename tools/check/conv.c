@@ -381,8 +381,8 @@ static gantry_status conv_op(gantry_tensor *const *t, const check_case *c, const
                              gantry_tensor *work)
 {
     switch (c->i[1]) {
-    case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], g, work);             /* x, w, y */
-    case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[0], t[1], t[2], g, work); /* dy, w, dx */
+    case CONV_FORWARD: return gantry_op_conv2d_forward(t[0], t[1], t[2], g, 0, work);             /* x, w, y */
+    case CONV_BACKWARD_DATA: return gantry_op_conv2d_backward_data(t[0], t[1], t[2], g, 0, work); /* dy, w, dx */
     default: return gantry_op_conv2d_backward_weight(t[0], t[1], t[2], g, c->i[0], work);      /* x, dy, dw */
     }
 }
@@ -685,11 +685,11 @@ static gantry_status adjoint_conv_op(check_suite *s, conv_layer l, int weight, u
     if (!st)
         st = check_host_tensor(s->test, 1, &nwork, NULL, &work);
     if (!st)
-        st = weight ? gantry_op_conv2d_forward(fixed, p.tx, p.tax, &g, work)
-                    : gantry_op_conv2d_forward(p.tx, fixed, p.tax, &g, work);
+        st = weight ? gantry_op_conv2d_forward(fixed, p.tx, p.tax, &g, 0, work)
+                    : gantry_op_conv2d_forward(p.tx, fixed, p.tax, &g, 0, work);
     if (!st)
         st = weight ? gantry_op_conv2d_backward_weight(fixed, p.tc, p.tatc, &g, 0, work)
-                    : gantry_op_conv2d_backward_data(p.tc, fixed, p.tatc, &g, work);
+                    : gantry_op_conv2d_backward_data(p.tc, fixed, p.tatc, &g, 0, work);
     gantry_tensor_destroy(fixed);
     gantry_tensor_destroy(work);
     free(f);
@@ -731,8 +731,8 @@ static gantry_status fd_conv_forward(check_fd_op *p)
 {
     const conv_fd *f = (const conv_fd *)p;
     if (f->transposed)
-        return gantry_op_conv2d_backward_data(p->t[2], p->t[1], p->t[0], &f->g, p->t[3]);
-    return gantry_op_conv2d_forward(p->t[0], p->t[1], p->t[2], &f->g, p->t[3]);
+        return gantry_op_conv2d_backward_data(p->t[2], p->t[1], p->t[0], &f->g, 0, p->t[3]);
+    return gantry_op_conv2d_forward(p->t[0], p->t[1], p->t[2], &f->g, 0, p->t[3]);
 }
 
 /* The analytic gradient into t[5]: of the layer's input, or (weight) of w. */
@@ -742,8 +742,8 @@ static gantry_status fd_conv_gradient(conv_fd *f, int weight)
     if (weight)
         return f->transposed ? gantry_op_conv2d_backward_weight(t[4], t[2], t[5], &f->g, 0, t[3])
                              : gantry_op_conv2d_backward_weight(t[0], t[4], t[5], &f->g, 0, t[3]);
-    return f->transposed ? gantry_op_conv2d_forward(t[4], t[1], t[5], &f->g, t[3])
-                         : gantry_op_conv2d_backward_data(t[4], t[1], t[5], &f->g, t[3]);
+    return f->transposed ? gantry_op_conv2d_forward(t[4], t[1], t[5], &f->g, 0, t[3])
+                         : gantry_op_conv2d_backward_data(t[4], t[1], t[5], &f->g, 0, t[3]);
 }
 
 static void fd_conv(check_suite *s, check_row *r, conv_layer l, int transposed, int weight, uint64_t seed)
