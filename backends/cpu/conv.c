@@ -503,6 +503,26 @@ static void output_cols(const gantry_conv_geometry *g, size_t o, int32_t *off, i
         }
 }
 
+/* im2col(x) [ckk, np] (or its transpose) as a gathered operand, its tables
+ * (3 ckk + 3 np entries) at m. */
+static cpu_gather im2col_gather(const gantry_conv_geometry *g, gantry_mem x, int32_t *m, int transposed)
+{
+    size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
+    int32_t *patch = m, *pos = m + 3 * ckk;
+    patch_rows(g, patch, patch + ckk, patch + 2 * ckk);
+    patch_cols(g, pos, pos + np, pos + 2 * np);
+    cpu_gather b = { .src = cpu_cf(x), .h = (int32_t)g->h, .w = (int32_t)g->w };
+    const int32_t *rows = transposed ? pos : patch, *cols = transposed ? patch : pos;
+    size_t nr = transposed ? np : ckk, nc = transposed ? ckk : np;
+    b.roff = rows;
+    b.ry = rows + nr;
+    b.rx = rows + 2 * nr;
+    b.coff = cols;
+    b.cy = cols + nc;
+    b.cx = cols + 2 * nc;
+    return b;
+}
+
 /* 0, 1, ..., count - 1 times `scale`. */
 static void strided(int32_t *t, size_t count, size_t scale)
 {
@@ -524,11 +544,7 @@ gantry_status cpu_conv2d_forward(void *ctx, gantry_mem x, gantry_mem w, gantry_m
     GANTRY_TRY(tables_alloc(c, &t, 3 * ckk + 5 * np, "conv2d_forward"));
     int32_t *m = t.mem;
     t.a = (cpu_gather){ .src = cpu_cf(w), .ld = ckk }; /* W [o, ckk] */
-    /* B = im2col(x) [ckk, np] */
-    t.b = (cpu_gather){ .src = cpu_cf(x), .roff = m, .ry = m + ckk, .rx = m + 2 * ckk, .coff = m + 3 * ckk,
-                        .cy = m + 3 * ckk + np, .cx = m + 3 * ckk + 2 * np, .h = (int32_t)g->h, .w = (int32_t)g->w };
-    patch_rows(g, m, m + ckk, m + 2 * ckk);
-    patch_cols(g, m + 3 * ckk, m + 3 * ckk + np, m + 3 * ckk + 2 * np);
+    t.b = im2col_gather(g, x, m, 0);
     m += 3 * ckk + 3 * np;
     /* C = y as [o, np] */
     t.cs = (cpu_scatter){ .coff = m, .run = m + np };
@@ -578,11 +594,7 @@ gantry_status cpu_conv2d_backward_weight(void *ctx, gantry_mem x, gantry_mem dy,
     GANTRY_TRY(tables_alloc(c, &t, 3 * np + 3 * ckk, "conv2d_backward_weight"));
     int32_t *m = t.mem;
     t.a = (cpu_gather){ .src = cpu_cf(swapped), .ld = np };
-    /* B = im2col(x)^T [np, ckk] */
-    t.b = (cpu_gather){ .src = cpu_cf(x), .roff = m, .ry = m + np, .rx = m + 2 * np, .coff = m + 3 * np,
-                        .cy = m + 3 * np + ckk, .cx = m + 3 * np + 2 * ckk, .h = (int32_t)g->h, .w = (int32_t)g->w };
-    patch_cols(g, m, m + np, m + 2 * np);
-    patch_rows(g, m + 3 * np, m + 3 * np + ckk, m + 3 * np + 2 * ckk);
+    t.b = im2col_gather(g, x, m, 1); /* im2col(x)^T [np, ckk] */
     cpu_gemm_gathered(c, o, ckk, np, &t.a, &t.b, beta, cpu_f(dw), ckk, NULL);
     free(t.mem);
     return GANTRY_OK;
