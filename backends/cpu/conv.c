@@ -415,7 +415,8 @@ gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
 /* ---- the convolution ops ---------------------------------------------------- */
 
 /* Implicit GEMM: the products read their operands straight from the images
- * through index tables (cpu_gather) and write the forward's output straight
+ * through index tables (cpu_gather: their B; A is the weights or the
+ * swapped dy, stored) and write the forward's output straight
  * into [n, o, oh, ow] (cpu_scatter), on the same packed kernels, blocking
  * and order of operations as cpu_gemm_own, so each op gives the bits of the
  * sequence in ../conv_sequence.h (test cpu_conv) without writing the column
@@ -436,13 +437,6 @@ gantry_status cpu_copy_rows(void *ctx, gantry_mem x, size_t ldx, gantry_mem y, s
  * shapes. */
 static const conv_sequence_ops cpu_conv_sequence = { cpu_im2col, cpu_col2im, cpu_swap_axes, cpu_gemm };
 
-/* The tables of one product, in one allocation. */
-typedef struct conv_tables {
-    int32_t *mem;
-    cpu_gather a, b;
-    cpu_scatter cs;
-} conv_tables;
-
 /* Implicit GEMM where our kernels pack gathered operands fast (AVX-512:
  * see gemm_avx512.c), the images fit int32 offsets and the products are
  * matrix-matrix.  Elsewhere the sequence, which gives the same bits. */
@@ -454,10 +448,11 @@ static int conv_implicit(const cpu_ctx *c, size_t o, const gantry_conv_geometry 
            o * np < limit && o * ckk < limit && ckk * np < limit && o > 1 && np > 1 && ckk > 1;
 }
 
-static gantry_status tables_alloc(const cpu_ctx *c, conv_tables *t, size_t count, const char *op)
+/* The index tables of one product, in one allocation. */
+static gantry_status tables_alloc(const cpu_ctx *c, int32_t **mem, size_t count, const char *op)
 {
-    t->mem = malloc(count * sizeof *t->mem);
-    if (!t->mem)
+    *mem = malloc(count * sizeof **mem);
+    if (!*mem)
         return cpu_error(c, GANTRY_OUT_OF_MEMORY, "cpu: %s: no memory for %zu index entries", op, count);
     return GANTRY_OK;
 }
@@ -540,17 +535,15 @@ gantry_status cpu_conv2d_forward(void *ctx, gantry_mem x, gantry_mem w, gantry_m
     if (!conv_implicit(c, o, g))
         return conv_sequence_forward(&cpu_conv_sequence, ctx, x, w, y, o, g, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
-    conv_tables t;
-    GANTRY_TRY(tables_alloc(c, &t, 3 * ckk + 5 * np, "conv2d_forward"));
-    int32_t *m = t.mem;
-    t.a = (cpu_gather){ .src = cpu_cf(w), .ld = ckk }; /* W [o, ckk] */
-    t.b = im2col_gather(g, x, m, 0);
-    m += 3 * ckk + 3 * np;
+    int32_t *mem;
+    GANTRY_TRY(tables_alloc(c, &mem, 3 * ckk + 5 * np, "conv2d_forward"));
+    cpu_gather b = im2col_gather(g, x, mem, 0);
     /* C = y as [o, np] */
-    t.cs = (cpu_scatter){ .coff = m, .run = m + np };
-    output_cols(g, o, m, m + np);
-    cpu_gemm_gathered(c, o, np, ckk, &t.a, &t.b, 0.0f, cpu_f(y), g->oh * g->ow, &t.cs);
-    free(t.mem);
+    int32_t *out = mem + 3 * ckk + 3 * np;
+    cpu_scatter cs = { .coff = out, .run = out + np };
+    output_cols(g, o, out, out + np);
+    cpu_gemm_gathered(c, 0, o, np, ckk, cpu_cf(w), ckk, &b, 0.0f, cpu_f(y), g->oh * g->ow, &cs); /* W [o, ckk] */
+    free(mem);
     return GANTRY_OK;
 }
 
@@ -561,18 +554,16 @@ gantry_status cpu_conv2d_backward_data(void *ctx, gantry_mem dy, gantry_mem w, g
     if (!conv_implicit(c, o, g))
         return conv_sequence_backward_data(&cpu_conv_sequence, ctx, dy, w, dx, o, g, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
-    conv_tables t;
-    GANTRY_TRY(tables_alloc(c, &t, o + np, "conv2d_backward_data"));
-    int32_t *m = t.mem;
-    t.a = (cpu_gather){ .src = cpu_cf(w), .ld = ckk, .trans = 1 }; /* W^T [ckk, o] */
+    int32_t *mem;
+    GANTRY_TRY(tables_alloc(c, &mem, o + np, "conv2d_backward_data"));
     /* B = swap_axes(dy) [o, np] */
-    t.b = (cpu_gather){ .src = cpu_cf(dy), .roff = m, .coff = m + o };
-    strided(m, o, g->oh * g->ow);
-    output_cols(g, o, m + o, NULL);
+    cpu_gather b = { .src = cpu_cf(dy), .roff = mem, .coff = mem + o };
+    strided(mem, o, g->oh * g->ow);
+    output_cols(g, o, mem + o, NULL);
     gantry_mem col, unused;
     conv_sequence_split(g, work, &col, &unused);
-    cpu_gemm_gathered(c, ckk, np, o, &t.a, &t.b, 0.0f, cpu_f(col), np, NULL);
-    free(t.mem);
+    cpu_gemm_gathered(c, 1, ckk, np, o, cpu_cf(w), ckk, &b, 0.0f, cpu_f(col), np, NULL); /* W^T [ckk, o] */
+    free(mem);
     return cpu_col2im(ctx, col, dx, g, 0.0f);
 }
 
@@ -583,7 +574,6 @@ gantry_status cpu_conv2d_backward_weight(void *ctx, gantry_mem x, gantry_mem dy,
     if (!conv_implicit(c, o, g))
         return conv_sequence_backward_weight(&cpu_conv_sequence, ctx, x, dy, dw, o, g, beta, work, kept);
     size_t ckk = g->c * g->kh * g->kw, np = g->n * g->oh * g->ow;
-    conv_tables t;
     /* A = swap_axes(dy) [o, np], swapped into the work buffer (always: the
      * implicit backward_data leaves no swapped dy there): gathered
      * straight from dy, each panel's rows lie a plane apart, which cost
@@ -591,11 +581,10 @@ gantry_status cpu_conv2d_backward_weight(void *ctx, gantry_mem x, gantry_mem dy,
     gantry_mem unused, swapped;
     conv_sequence_split(g, work, &unused, &swapped);
     GANTRY_TRY(cpu_swap_axes(ctx, dy, swapped, g->n, o, g->oh * g->ow));
-    GANTRY_TRY(tables_alloc(c, &t, 3 * np + 3 * ckk, "conv2d_backward_weight"));
-    int32_t *m = t.mem;
-    t.a = (cpu_gather){ .src = cpu_cf(swapped), .ld = np };
-    t.b = im2col_gather(g, x, m, 1); /* im2col(x)^T [np, ckk] */
-    cpu_gemm_gathered(c, o, ckk, np, &t.a, &t.b, beta, cpu_f(dw), ckk, NULL);
-    free(t.mem);
+    int32_t *mem;
+    GANTRY_TRY(tables_alloc(c, &mem, 3 * np + 3 * ckk, "conv2d_backward_weight"));
+    cpu_gather b = im2col_gather(g, x, mem, 1); /* im2col(x)^T [np, ckk] */
+    cpu_gemm_gathered(c, 0, o, ckk, np, cpu_cf(swapped), np, &b, beta, cpu_f(dw), ckk, NULL);
+    free(mem);
     return GANTRY_OK;
 }

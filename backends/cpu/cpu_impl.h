@@ -203,8 +203,8 @@ typedef void (*cpu_ukernel_fn)(size_t k, const float *a, const float *b, float *
 typedef void (*cpu_pack_a_fn)(int trans, const float *a, size_t lda, size_t mc, size_t kc, float *dst);
 typedef void (*cpu_pack_b_fn)(int trans, const float *b, size_t ldb, size_t kc, size_t nc, float *dst);
 
-/* An operand of a product gathered from an image through tables instead of
- * read from a stored matrix (implicit GEMM): element (r, c) is
+/* A B operand of a product gathered from an image through tables instead
+ * of read from a stored matrix (implicit GEMM): element (r, c) is
  * src[roff[r] + coff[c]] where 0 <= ry[r] + cy[c] < h and
  * 0 <= rx[r] + cx[c] < w, else 0 (the padding); every element lies inside
  * when ry is NULL.  Offsets are int32: the images hold < 2^31 floats.
@@ -212,11 +212,7 @@ typedef void (*cpu_pack_b_fn)(int trans, const float *b, size_t ldb, size_t kc, 
  * gathers (slow on some CPUs: Zen 4 runs them as microcode). */
 typedef struct cpu_gather {
     const float *src;
-    /* NULL: a stored matrix, op(X)[r][c] = src[trans ? c*ld + r : r*ld + c],
-     * packed by the kernels' own packers */
     const int32_t *roff, *coff;
-    size_t ld;
-    int trans;
     const int32_t *ry, *rx, *cy, *cx;
     int32_t h, w;
 } cpu_gather;
@@ -228,12 +224,9 @@ typedef struct cpu_scatter {
 } cpu_scatter;
 
 /* Packs rows [r0, r0 + rows) x columns [c0, c0 + cols) of a gathered
- * operand into the kernels' panels: of `panel` rows each walking the
- * columns when panels_of_rows (pack_a's layout), else of `panel` columns
- * each walking the rows (pack_b's); zero-padded as the packers pad.
- * Values are copied, so the product gets the bits of the stored matrix. */
-typedef void (*cpu_gather_pack_fn)(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
-                                   size_t rows, size_t cols, float *dst);
+ * operand as pack_b packs op(B): panels of nr columns, zero-padded.  Values
+ * are copied, so the product gets the bits of the stored matrix. */
+typedef void (*cpu_gather_pack_fn)(const cpu_gather *g, size_t r0, size_t c0, size_t rows, size_t cols, float *dst);
 
 struct cpu_kernels {
     cpu_isa isa;
@@ -254,13 +247,13 @@ cpu_isa cpu_isa_best(void);
 /* The AVX-512 kernels (gemm_avx512.c); NULL where not compiled. */
 extern const cpu_kernels cpu_kernels_avx512;
 
-/* C (m x n, m, n > 1, k > 0) = A B + beta C on our packed kernels, with A
- * and B gathered and C's columns scattered as above: the same blocking,
- * kernels and order of operations as cpu_gemm_own, so each element of C
- * gets the bits it would get from the stored matrices, on any thread count.
+/* C (m x n, m, n > 1, k > 0) = op(A) B + beta C on our packed kernels, with
+ * B gathered and C's columns scattered (cs, or NULL) as above: the same
+ * blocking, kernels and order of operations as cpu_gemm_own, so each element
+ * of C gets the bits it would get from a stored B, on any thread count.
  * Takes the instance's GEMM lock. */
-void cpu_gemm_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_gather *a, const cpu_gather *b, float beta,
-                       float *cm, size_t ldc, const cpu_scatter *cs);
+void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs);
 
 /* The two implementations behind cpu_gemm(), for benchmarks. */
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,

@@ -158,31 +158,19 @@ typedef struct gemm_args {
     float beta;
     float *c; /* C's corner; with cs, its first row (columns through the table) */
     size_t ldc;
-    /* Implicit GEMM (cpu_gemm_gathered): op(A), op(B) gathered when set
-     * (a, b unused); i0, j0 the block's corner in the whole product. */
-    const cpu_gather *ga, *gb;
+    /* Implicit GEMM (cpu_gemm_gathered): op(B) gathered when gb is set (b
+     * unused), C's columns through cs; j0 the block's first column in the
+     * whole product, where the tables start. */
+    const cpu_gather *gb;
     const cpu_scatter *cs;
-    size_t i0, j0;
+    size_t j0;
 } gemm_args;
-
-static void pack_a_of(const cpu_kernels *kern, const gemm_args *q, size_t i, size_t p, size_t mc, size_t kc,
-                      float *dst)
-{
-    if (q->ga && !q->ga->roff)
-        kern->pack_a(q->ga->trans, op_at(q->ga->src, q->ga->ld, q->ga->trans, q->i0 + i, p), q->ga->ld, mc, kc, dst);
-    else if (q->ga)
-        kern->gather_pack(q->ga, 1, kern->mr, q->i0 + i, p, mc, kc, dst);
-    else
-        kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, i, p), q->lda, mc, kc, dst);
-}
 
 static void pack_b_of(const cpu_kernels *kern, const gemm_args *q, size_t p, size_t j, size_t kc, size_t nc,
                       float *dst)
 {
-    if (q->gb && !q->gb->roff)
-        kern->pack_b(q->gb->trans, op_at(q->gb->src, q->gb->ld, q->gb->trans, p, q->j0 + j), q->gb->ld, kc, nc, dst);
-    else if (q->gb)
-        kern->gather_pack(q->gb, 0, kern->nr, p, q->j0 + j, kc, nc, dst);
+    if (q->gb)
+        kern->gather_pack(q->gb, p, q->j0 + j, kc, nc, dst);
     else
         kern->pack_b(q->tb, op_at(q->b, q->ldb, q->tb, p, j), q->ldb, kc, nc, dst);
 }
@@ -195,6 +183,16 @@ static void tiles_at(const gemm_args *q, size_t i, size_t j, float **cm, const i
     *run = q->cs ? q->cs->run + q->j0 + j : NULL;
 }
 
+/* C (m x n) = alpha op(A) op(B) + beta C of block q on one thread with its
+ * packing buffers.
+ *
+ * When all of op(A)'s rows fit one packed block (the batch-64 products of
+ * the linear layers), A is packed once per K block and a transposed B a few
+ * panels at a time (CPU_NC_SMALL_M columns), each computed while still in
+ * L2, instead of a whole KC x NC block of B (1 MiB) packed out to L3 and
+ * read back.
+ * Every element of C still sees the same K blocks in the same order through
+ * the same kernels, so both orders give the same bits. */
 static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
 {
     const cpu_kernels *kern = c->kernels;
@@ -213,7 +211,7 @@ static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? q->beta : 1.0f; /* later K blocks accumulate */
-            pack_a_of(kern, q, 0, pc, m, kc, pa);
+            kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, 0, pc), q->lda, m, kc, pa);
             for (size_t jc = 0; jc < n; jc += chunk) {
                 size_t nc = n - jc < chunk ? n - jc : chunk;
                 pack_b_of(kern, q, pc, jc, kc, nc, pb);
@@ -231,7 +229,7 @@ static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
             pack_b_of(kern, q, pc, jc, kc, nc, pb);
             for (size_t ic = 0; ic < m; ic += mstep) {
                 size_t mc = m - ic < mstep ? m - ic : mstep;
-                pack_a_of(kern, q, ic, pc, mc, kc, pa);
+                kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, ic, pc), q->lda, mc, kc, pa);
                 tiles_at(q, ic, jc, &cm, &coff, &run);
                 run_tiles(kern, mc, nc, kc, q->alpha, pa, pb, beta_k, cm, q->ldc, coff, run);
             }
@@ -376,8 +374,6 @@ static void gemv(const cpu_ctx *c, int ta, int tb, size_t m, size_t n, size_t k,
     }
 }
 
-
-
 typedef void (*gemm_block_fn)(cpu_ctx *c, size_t thread, const gemm_args *block);
 
 /* The blocks of grid `g` over C, taken in turn by `threads` OpenMP threads
@@ -398,10 +394,9 @@ static void run_grid(cpu_ctx *c, const gemm_grid *g, size_t threads, const gemm_
             gemm_args q = *p;
             q.m = p->m - i0 < g->rows ? p->m - i0 : g->rows;
             q.n = p->n - j0 < g->cols ? p->n - j0 : g->cols;
-            q.a = p->ga ? NULL : op_at(p->a, p->lda, p->ta, i0, 0);
+            q.a = op_at(p->a, p->lda, p->ta, i0, 0);
             q.b = p->gb ? NULL : op_at(p->b, p->ldb, p->tb, 0, j0);
             q.c = p->c + i0 * p->ldc + (p->cs ? 0 : j0);
-            q.i0 = p->i0 + i0;
             q.j0 = p->j0 + j0;
             fn(c, t, &q);
         }
@@ -439,14 +434,14 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         gemv(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, NULL, 0, 0 };
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0 };
     own_product(c, &p);
 }
 
-void cpu_gemm_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_gather *a, const cpu_gather *b, float beta,
-                       float *cm, size_t ldc, const cpu_scatter *cs)
+void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                       const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs)
 {
-    const gemm_args p = { 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, beta, cm, ldc, a, b, cs, 0, 0 };
+    const gemm_args p = { trans_a, 0, m, n, k, 1.0f, a, lda, NULL, 0, beta, cm, ldc, b, cs, 0 };
     pthread_mutex_lock(&c->gemm_lock);
     own_product(c, &p);
     pthread_mutex_unlock(&c->gemm_lock);
@@ -540,7 +535,7 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
     }
     if (threads > blocks)
         threads = blocks;
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, NULL, 0, 0 };
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0 };
     run_grid(c, &g, threads, &p, blas_block);
     return 1;
 #else

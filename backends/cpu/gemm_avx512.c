@@ -226,60 +226,53 @@ static size_t gather_runs(const int32_t *off, size_t count, size_t max_runs, siz
     return runs;
 }
 
-CPU_AVX512 static void gather_pack(const cpu_gather *g, int panels_of_rows, size_t panel, size_t r0, size_t c0,
-                                   size_t rows, size_t cols, float *dst)
+CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, size_t rows, size_t cols, float *dst)
 {
-    size_t n_along = panels_of_rows ? rows : cols, n_across = panels_of_rows ? cols : rows;
-    const int32_t *off_al = panels_of_rows ? g->roff + r0 : g->coff + c0;
-    const int32_t *off_ac = panels_of_rows ? g->coff + c0 : g->roff + r0;
+    /* a panel spans NR columns (two 16-lane chunks) and walks the rows */
+    const int32_t *off_c = g->coff + c0, *off_r = g->roff + r0;
     const int bounded = g->ry != NULL;
-    const int32_t *y_al = bounded ? (panels_of_rows ? g->ry + r0 : g->cy + c0) : NULL;
-    const int32_t *x_al = bounded ? (panels_of_rows ? g->rx + r0 : g->cx + c0) : NULL;
-    const int32_t *y_ac = bounded ? (panels_of_rows ? g->cy + c0 : g->ry + r0) : NULL;
-    const int32_t *x_ac = bounded ? (panels_of_rows ? g->cx + c0 : g->rx + r0) : NULL;
+    const int32_t *y_c = bounded ? g->cy + c0 : NULL, *x_c = bounded ? g->cx + c0 : NULL;
+    const int32_t *y_r = bounded ? g->ry + r0 : NULL, *x_r = bounded ? g->rx + r0 : NULL;
     const __m512i hv = _mm512_set1_epi32(g->h), wv = _mm512_set1_epi32(g->w);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-    const size_t chunks = (panel + 15) / 16;
-    __mmask16 store[2];
-    for (size_t c = 0; c < chunks; c++)
-        store[c] = (__mmask16)(panel - 16 * c >= 16 ? 0xffffu : (1u << (panel - 16 * c)) - 1);
-    for (size_t i0 = 0; i0 < n_along; i0 += panel) {
-        size_t len = n_along - i0 < panel ? n_along - i0 : panel;
+    for (size_t j0 = 0; j0 < cols; j0 += NR) {
+        size_t len = cols - j0 < NR ? cols - j0 : NR;
         __m512i off[2], yv[2], xv[2];
         __mmask16 live[2];
-        for (size_t c = 0; c < chunks; c++) {
+        for (size_t c = 0; c < 2; c++) {
             size_t have = len > 16 * c ? len - 16 * c : 0;
             live[c] = (__mmask16)(have >= 16 ? 0xffffu : (1u << have) - 1);
-            off[c] = _mm512_maskz_loadu_epi32(live[c], off_al + i0 + 16 * c);
+            off[c] = _mm512_maskz_loadu_epi32(live[c], off_c + j0 + 16 * c);
             if (bounded) {
-                yv[c] = _mm512_maskz_loadu_epi32(live[c], y_al + i0 + 16 * c);
-                xv[c] = _mm512_maskz_loadu_epi32(live[c], x_al + i0 + 16 * c);
+                yv[c] = _mm512_maskz_loadu_epi32(live[c], y_c + j0 + 16 * c);
+                xv[c] = _mm512_maskz_loadu_epi32(live[c], x_c + j0 + 16 * c);
             }
         }
         /* the panel's runs of offsets 1 apart (at most 16 long) or 2 apart
          * (at most 8: a stride-2 convolution's row of patches) */
         size_t run_at[GATHER_RUNS_MAX + 1], run_len[GATHER_RUNS_MAX + 1];
         int run_step[GATHER_RUNS_MAX + 1];
-        size_t runs = gather_runs(off_al + i0, len, GATHER_RUNS_MAX, run_at, run_len, run_step);
+        size_t runs = gather_runs(off_c + j0, len, GATHER_RUNS_MAX, run_at, run_len, run_step);
         const int by_runs = runs <= GATHER_RUNS_MAX;
-        for (size_t p = 0; p < n_across; p++) {
-            const __m512i o = _mm512_set1_epi32(off_ac[p]);
-            __mmask16 m[2] = { live[0], chunks > 1 ? live[1] : 0 };
-            for (size_t c = 0; c < chunks && bounded; c++) {
-                __m512i y = _mm512_add_epi32(yv[c], _mm512_set1_epi32(y_ac[p]));
-                __m512i x = _mm512_add_epi32(xv[c], _mm512_set1_epi32(x_ac[p]));
+        for (size_t p = 0; p < rows; p++) {
+            const __m512i o = _mm512_set1_epi32(off_r[p]);
+            __mmask16 m[2] = { live[0], live[1] };
+            for (size_t c = 0; c < 2 && bounded; c++) {
+                __m512i y = _mm512_add_epi32(yv[c], _mm512_set1_epi32(y_r[p]));
+                __m512i x = _mm512_add_epi32(xv[c], _mm512_set1_epi32(x_r[p]));
                 m[c] = _mm512_mask_cmplt_epu32_mask(m[c], y, hv);
                 m[c] = _mm512_mask_cmplt_epu32_mask(m[c], x, wv);
             }
             if (by_runs) {
                 const uint32_t inside = (uint32_t)m[0] | (uint32_t)m[1] << 16;
-                for (size_t c = 0; c < chunks; c++) /* zeros where no run writes: the panel's padding */
-                    _mm512_mask_storeu_ps(dst + 16 * c, store[c], _mm512_setzero_ps());
+                /* zeros where no run writes: the panel's padding */
+                _mm512_store_ps(dst, _mm512_setzero_ps());
+                _mm512_store_ps(dst + 16, _mm512_setzero_ps());
                 for (size_t r = 0; r < runs; r++) {
                     const size_t at = run_at[r];
                     const __mmask16 lanes = (__mmask16)((1u << run_len[r]) - 1);
                     uint32_t in = (inside >> at) & lanes;
-                    const float *from = g->src + off_ac[p] + off_al[i0 + at];
+                    const float *from = g->src + off_r[p] + off_c[j0 + at];
                     __m512 v;
                     if (run_step[r] == 1) {
                         v = _mm512_maskz_loadu_ps((__mmask16)in, from);
@@ -294,14 +287,14 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, int panels_of_rows, size
                     _mm512_mask_storeu_ps(dst + at, lanes, v);
                 }
             } else {
-                for (size_t c = 0; c < chunks; c++) {
+                for (size_t c = 0; c < 2; c++) {
                     __m512 v = m[c] ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[c], _mm512_add_epi32(off[c], o),
                                                                g->src, 4)
                                     : _mm512_setzero_ps();
-                    _mm512_mask_storeu_ps(dst + 16 * c, store[c], v);
+                    _mm512_store_ps(dst + 16 * c, v);
                 }
             }
-            dst += panel;
+            dst += NR;
         }
     }
 }

@@ -312,7 +312,6 @@ CPU_AVX2 static void pack_a_avx2(int trans, const float *a, size_t lda, size_t m
         pack_a_generic(0, a + i0 * lda, lda, mc - i0, kc, dst);
 }
 
-
 #endif /* CPU_X86 */
 
 /* ---- selection ------------------------------------------------------------ */
