@@ -201,29 +201,84 @@ CPU_AVX512 static void pack_b(int trans, const float *b, size_t ldb, size_t kc, 
  * inside the image, then reads runs of consecutive offsets (an image row of
  * a patch, of a plane) with masked loads where the panel has few of them,
  * else all lanes with a masked gather (microcode on Zen 4: 16 lanes cost
- * about as much as eight masked loads). */
+ * about as much as eight masked loads).  Each run is loaded straight into
+ * its lanes of the row's two registers (a merging masked load from an
+ * address moved back by the run's first lane, whose masked-off lanes are
+ * never read), and the row is written with two full stores: masked stores,
+ * one per run, made the panels of a weight gradient (eight runs of four
+ * per row) cost as much again. */
 #define GATHER_RUNS_MAX 8
 
-/* The runs a gathered panel's offsets form: each run at[r] of len[r]
- * offsets step[r] = 1 or 2 floats apart, spanning at most 16 floats;
- * returns the number of runs, or max_runs + 1 as soon as there are more. */
-static size_t gather_runs(const int32_t *off, size_t count, size_t max_runs, size_t *at, size_t *len, int *step)
+/* One run of a panel row, inside one of its two 16-lane registers. */
+typedef struct gather_run {
+    size_t at;      /* the run's first column in the panel */
+    int32_t off;    /* its offset (the column's) */
+    unsigned chunk; /* which register: columns [16 chunk, 16 chunk + 16) */
+    unsigned lane;  /* at - 16 chunk */
+    unsigned len;   /* columns, all in this register */
+    int step;       /* 1 or 2 floats between the columns' offsets */
+} gather_run;
+
+/* The runs a gathered panel's offsets form: runs of offsets step = 1 or 2
+ * floats apart, spanning at most 16 floats, and split where they cross from
+ * one register to the next; returns their number, or 0 as soon as there
+ * are more than GATHER_RUNS_MAX before the split (gather instead). */
+static size_t gather_runs(const int32_t *off, size_t count, gather_run *run)
 {
-    size_t runs = 0;
-    for (size_t i = 0; i < count; runs++) {
-        if (runs == max_runs)
-            return max_runs + 1;
+    size_t runs = 0, found = 0;
+    for (size_t i = 0; i < count; found++) {
+        if (found == GATHER_RUNS_MAX)
+            return 0;
         const int32_t base = off[i];
         int s = i + 1 < count && off[i + 1] == base + 2 ? 2 : 1;
         size_t l = 1, most = s == 1 ? 16 : 8;
         while (i + l < count && l < most && off[i + l] == base + s * (int32_t)l)
             l++;
-        at[runs] = i;
-        len[runs] = l;
-        step[runs] = s;
+        for (size_t at = i; at < i + l;) { /* at most two pieces: l <= 16 */
+            size_t chunk = at / 16, piece = (chunk + 1) * 16 - at;
+            if (piece > i + l - at)
+                piece = i + l - at;
+            run[runs++] = (gather_run){ .at = at, .chunk = (unsigned)chunk, .lane = (unsigned)(at % 16),
+                                        .len = (unsigned)piece, .step = s };
+            at += piece;
+        }
         i += l;
     }
     return runs;
+}
+
+/* A mask's bits i moved to 2i: lane i of a stride-2 run reads float 2i. */
+static inline uint32_t spread_even(uint32_t in)
+{
+    in = (in | in << 4) & 0x0f0fu;
+    in = (in | in << 2) & 0x3333u;
+    return (in | in << 1) & 0x5555u;
+}
+
+/* One register of a panel row: its runs [first, end) loaded into zeros,
+ * `inside` the lanes within the image.  (A function per register, not an
+ * array indexed by run: that put the registers in memory, twice as slow.) */
+CPU_AVX512 static inline __attribute__((always_inline)) __m512 gather_chunk(const gather_run *run, const __m512i *pick,
+                                                                           size_t first, size_t end, uint32_t inside,
+                                                                           const float *src)
+{
+    __m512 v = _mm512_setzero_ps();
+    for (size_t r = first; r < end; r++) {
+        const gather_run *q = &run[r];
+        const uint32_t lanes = ((1u << q->len) - 1) << q->lane;
+        const uint32_t in = inside & lanes;
+        const float *from = src + q->off;
+        if (q->step == 1) {
+            /* lane + i reads from[i]; the lanes below `lane` are masked off
+             * and never touched */
+            const float *base = (const float *)((uintptr_t)from - q->lane * sizeof(float));
+            v = _mm512_mask_loadu_ps(v, (__mmask16)in, base);
+        } else {
+            __m512 span = _mm512_maskz_loadu_ps((__mmask16)spread_even(in >> q->lane), from);
+            v = _mm512_mask_permutexvar_ps(v, (__mmask16)lanes, pick[r], span);
+        }
+    }
+    return v;
 }
 
 CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, size_t rows, size_t cols, float *dst)
@@ -234,10 +289,10 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, si
     const int32_t *y_c = bounded ? g->cy + c0 : NULL, *x_c = bounded ? g->cx + c0 : NULL;
     const int32_t *y_r = bounded ? g->ry + r0 : NULL, *x_r = bounded ? g->rx + r0 : NULL;
     const __m512i hv = _mm512_set1_epi32(g->h), wv = _mm512_set1_epi32(g->w);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i lane_ix = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (size_t j0 = 0; j0 < cols; j0 += NR) {
         size_t len = cols - j0 < NR ? cols - j0 : NR;
-        __m512i off[2], yv[2], xv[2];
+        __m512i off[2], yv[2] = { _mm512_setzero_si512(), _mm512_setzero_si512() }, xv[2] = { yv[0], yv[1] };
         __mmask16 live[2];
         for (size_t c = 0; c < 2; c++) {
             size_t have = len > 16 * c ? len - 16 * c : 0;
@@ -250,50 +305,39 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, si
         }
         /* the panel's runs of offsets 1 apart (at most 16 long) or 2 apart
          * (at most 8: a stride-2 convolution's row of patches) */
-        size_t run_at[GATHER_RUNS_MAX + 1], run_len[GATHER_RUNS_MAX + 1];
-        int run_step[GATHER_RUNS_MAX + 1];
-        size_t runs = gather_runs(off_c + j0, len, GATHER_RUNS_MAX, run_at, run_len, run_step);
-        const int by_runs = runs <= GATHER_RUNS_MAX;
+        gather_run run[2 * GATHER_RUNS_MAX];
+        size_t runs = gather_runs(off_c + j0, len, run), runs0 = 0;
+        /* a stride-2 run's lanes lane + i take float 2i of what is loaded */
+        __m512i pick[2 * GATHER_RUNS_MAX];
+        for (size_t r = 0; r < runs; r++) {
+            run[r].off = off_c[j0 + run[r].at];
+            runs0 += run[r].chunk == 0;
+            if (run[r].step == 2)
+                pick[r] = _mm512_slli_epi32(_mm512_sub_epi32(lane_ix, _mm512_set1_epi32((int)run[r].lane)), 1);
+        }
         for (size_t p = 0; p < rows; p++) {
             const __m512i o = _mm512_set1_epi32(off_r[p]);
-            __mmask16 m[2] = { live[0], live[1] };
-            for (size_t c = 0; c < 2 && bounded; c++) {
-                __m512i y = _mm512_add_epi32(yv[c], _mm512_set1_epi32(y_r[p]));
-                __m512i x = _mm512_add_epi32(xv[c], _mm512_set1_epi32(x_r[p]));
-                m[c] = _mm512_mask_cmplt_epu32_mask(m[c], y, hv);
-                m[c] = _mm512_mask_cmplt_epu32_mask(m[c], x, wv);
+            __mmask16 m0 = live[0], m1 = live[1];
+            if (bounded) {
+                const __m512i yr = _mm512_set1_epi32(y_r[p]), xr = _mm512_set1_epi32(x_r[p]);
+                m0 = _mm512_mask_cmplt_epu32_mask(m0, _mm512_add_epi32(yv[0], yr), hv);
+                m0 = _mm512_mask_cmplt_epu32_mask(m0, _mm512_add_epi32(xv[0], xr), wv);
+                m1 = _mm512_mask_cmplt_epu32_mask(m1, _mm512_add_epi32(yv[1], yr), hv);
+                m1 = _mm512_mask_cmplt_epu32_mask(m1, _mm512_add_epi32(xv[1], xr), wv);
             }
-            if (by_runs) {
-                const uint32_t inside = (uint32_t)m[0] | (uint32_t)m[1] << 16;
-                /* zeros where no run writes: the panel's padding */
-                _mm512_store_ps(dst, _mm512_setzero_ps());
-                _mm512_store_ps(dst + 16, _mm512_setzero_ps());
-                for (size_t r = 0; r < runs; r++) {
-                    const size_t at = run_at[r];
-                    const __mmask16 lanes = (__mmask16)((1u << run_len[r]) - 1);
-                    uint32_t in = (inside >> at) & lanes;
-                    const float *from = g->src + off_r[p] + off_c[j0 + at];
-                    __m512 v;
-                    if (run_step[r] == 1) {
-                        v = _mm512_maskz_loadu_ps((__mmask16)in, from);
-                    } else {
-                        /* lane i's value is at 2i of the span: spread the
-                         * mask's bits to the even lanes, keep those */
-                        in = (in | in << 4) & 0x0f0fu;
-                        in = (in | in << 2) & 0x3333u;
-                        in = (in | in << 1) & 0x5555u;
-                        v = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps((__mmask16)in, from));
-                    }
-                    _mm512_mask_storeu_ps(dst + at, lanes, v);
-                }
+            __m512 v0, v1;
+            if (runs) {
+                const float *src = g->src + off_r[p];
+                v0 = gather_chunk(run, pick, 0, runs0, m0, src);
+                v1 = gather_chunk(run, pick, runs0, runs, m1, src);
             } else {
-                for (size_t c = 0; c < 2; c++) {
-                    __m512 v = m[c] ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[c], _mm512_add_epi32(off[c], o),
-                                                               g->src, 4)
-                                    : _mm512_setzero_ps();
-                    _mm512_store_ps(dst + 16 * c, v);
-                }
+                v0 = m0 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, _mm512_add_epi32(off[0], o), g->src, 4)
+                        : _mm512_setzero_ps();
+                v1 = m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, _mm512_add_epi32(off[1], o), g->src, 4)
+                        : _mm512_setzero_ps();
             }
+            _mm512_store_ps(dst, v0);
+            _mm512_store_ps(dst + 16, v1);
             dst += NR;
         }
     }

@@ -47,11 +47,14 @@ typedef struct adam_step {
     int decay;
 } adam_step;
 
-/* The per-element update, inlined into a baseline loop and an AVX2 loop:
- * the double square root and division dominate, and the baseline ISA
- * (SSE2) does them two at a time where AVX does four.  Same operations in
- * the same order in both (no FMA: -std=c11 forbids contraction), so both
- * give the reference's bits. */
+/* The per-element update, inlined into a baseline loop, an AVX2 loop and an
+ * AVX-512 loop: the double square root and division dominate, and the
+ * baseline ISA (SSE2) does them two at a time where AVX does four and
+ * AVX-512 eight (on Zen 4, whose other units split a 512-bit operation in
+ * two, the divider and square root still run 512 bits at a time: 0.56 ->
+ * 0.43 ms for 802,816 parameters).  Same operations in the same order in
+ * all (no FMA: -std=c11 forbids contraction; every one of them is
+ * correctly rounded), so all give the reference's bits. */
 static inline __attribute__((always_inline)) void adam_elem(const adam_step *s, float *pp, const float *gp,
                                                             float *mp, float *vp, size_t i)
 {
@@ -81,6 +84,12 @@ CPU_AVX2 static void adam_avx2(const adam_step *s, float *pp, const float *gp, f
 {
     ADAM_LOOP
 }
+
+CPU_AVX512 static void adam_avx512(const adam_step *s, float *pp, const float *gp, float *mp, float *vp, size_t n,
+                                   int t)
+{
+    ADAM_LOOP
+}
 #endif
 
 gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem m, gantry_mem v, size_t n, float lr,
@@ -99,6 +108,10 @@ gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem 
     s.inv_sqrt_bc2 = 1.0 / sqrt(bc2);
     int t = cpu_threads_for(c, n, CPU_GRAIN / 4);
 #if CPU_X86
+    if (c->avx512) {
+        adam_avx512(&s, cpu_f(p), cpu_cf(g), cpu_f(m), cpu_f(v), n, t);
+        return GANTRY_OK;
+    }
     if (c->avx2) {
         adam_avx2(&s, cpu_f(p), cpu_cf(g), cpu_f(m), cpu_f(v), n, t);
         return GANTRY_OK;
@@ -108,7 +121,7 @@ gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem 
     return GANTRY_OK;
 }
 
-/* RMSProp's per-element update, two loops as Adam's. */
+/* RMSProp's per-element update, three loops as Adam's. */
 static inline __attribute__((always_inline)) void rmsprop_elem(double a, double lrd, double epsd, double wd,
                                                                int decay, float *pp, const float *gp, float *sp,
                                                                size_t i)
@@ -138,6 +151,12 @@ CPU_AVX2 static void rmsprop_avx2(double a, double lrd, double epsd, double wd, 
 {
     RMSPROP_LOOP
 }
+
+CPU_AVX512 static void rmsprop_avx512(double a, double lrd, double epsd, double wd, int decay, float *pp,
+                                      const float *gp, float *sp, size_t n, int t)
+{
+    RMSPROP_LOOP
+}
 #endif
 
 gantry_status cpu_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem sq, size_t n, float lr,
@@ -148,6 +167,10 @@ gantry_status cpu_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_m
     const int decay = weight_decay != 0.0f;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 4);
 #if CPU_X86
+    if (c->avx512) {
+        rmsprop_avx512(a, lrd, epsd, wd, decay, cpu_f(p), cpu_cf(g), cpu_f(sq), n, t);
+        return GANTRY_OK;
+    }
     if (c->avx2) {
         rmsprop_avx2(a, lrd, epsd, wd, decay, cpu_f(p), cpu_cf(g), cpu_f(sq), n, t);
         return GANTRY_OK;
