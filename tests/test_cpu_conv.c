@@ -40,6 +40,7 @@ static const geom geoms[] = {
     { 3, 24, 9, 9, 1, 1, 2, 2, 0, 0, 17 },
     { 2, 30, 6, 6, 4, 4, 2, 2, 1, 1, 1 },
     { 1, 40, 5, 5, 5, 5, 1, 1, 4, 4, 3 },
+    { 5, 3, 6, 19, 3, 3, 1, 1, 1, 1, 4 }, /* rows of several chunks, a group of 4 images and 1 */
 };
 
 enum { OP_FORWARD, OP_DATA, OP_WEIGHT, OP_WEIGHT_ADD, OPS };
