@@ -5,7 +5,8 @@
  * counter block once for its four elements and apply gantry/philox.h's
  * float formula, written as the header writes it (u, span, scaled, lo +
  * scaled, each rounded to float; ISO C mode contracts nothing); normal
- * fills call gantry_philox_normal per element, as the reference does.
+ * fills draw each block once for its two elements, through the header's
+ * gantry_philox_normal_of, as the reference's gantry_philox_normal does.
  * Dropout masks draw their uniforms in [0, 1) as the uniform fills do.
  *
  * This file must never be built with -ffast-math or -ffp-contract=fast. */
@@ -43,10 +44,16 @@ gantry_status cpu_rand_normal(void *ctx, gantry_mem x, size_t n, uint64_t seed, 
 {
     const cpu_ctx *c = ctx;
     float *xp = cpu_f(x);
+    const size_t blocks = (n + 1) / 2;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 16);
+    /* each block drawn once for its two elements */
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        xp[i] = gantry_philox_normal(seed, offset, i, mean, std);
+    for (size_t blk = 0; blk < blocks; blk++) {
+        gantry_philox_block b = gantry_philox4x32_10(seed, offset + blk);
+        xp[2 * blk] = gantry_philox_normal_of(&b, 0, mean, std);
+        if (2 * blk + 1 < n)
+            xp[2 * blk + 1] = gantry_philox_normal_of(&b, 2, mean, std);
+    }
     return GANTRY_OK;
 }
 

@@ -76,14 +76,19 @@ static inline float gantry_philox_uniform(uint64_t seed, uint64_t offset, size_t
     return lo + scaled;
 }
 
+/* The normal drawn from words w and w + 1 (w = 0 or 2) of a block. */
+static inline float gantry_philox_normal_of(const gantry_philox_block *b, unsigned w, float mean, float std)
+{
+    double u1 = gantry_philox_u01_open(b->v[w]);
+    double u2 = gantry_philox_u01(b->v[w + 1]);
+    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    return (float)(mean + std * z);
+}
+
 static inline float gantry_philox_normal(uint64_t seed, uint64_t offset, size_t i, float mean, float std)
 {
     gantry_philox_block b = gantry_philox4x32_10(seed, offset + i / 2);
-    unsigned w = (unsigned)(i % 2) * 2;
-    double u1 = gantry_philox_u01_open(b.v[w]);
-    double u2 = gantry_philox_u01(b.v[w + 1]);
-    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-    return (float)(mean + std * z);
+    return gantry_philox_normal_of(&b, (unsigned)(i % 2) * 2, mean, std);
 }
 
 #endif
