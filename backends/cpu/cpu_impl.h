@@ -45,8 +45,9 @@
 /* Functions compiled for AVX2/FMA inside a module built for the baseline
  * ISA; called only where cpu_ctx.avx2 says the CPU has them. */
 #define CPU_AVX2 __attribute__((target("avx2,fma")))
-/* Likewise for AVX-512 (F; the kernels need nothing beyond it). */
-#define CPU_AVX512 __attribute__((target("avx512f,avx2,fma")))
+/* Likewise for AVX-512 (F; the kernels need nothing beyond it but BMI2's
+ * pdep, which every AVX-512 CPU has and cpu_isa_best checks). */
+#define CPU_AVX512 __attribute__((target("avx512f,avx2,fma,bmi2")))
 #else
 #define CPU_X86 0
 #endif

@@ -362,7 +362,7 @@ cpu_isa cpu_isa_best(void)
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
         return CPU_ISA_PORTABLE;
-    return __builtin_cpu_supports("avx512f") ? CPU_ISA_AVX512 : CPU_ISA_AVX2;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2") ? CPU_ISA_AVX512 : CPU_ISA_AVX2;
 #else
     return CPU_ISA_PORTABLE;
 #endif
