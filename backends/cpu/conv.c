@@ -331,19 +331,19 @@ typedef struct col2im_tap {
 } col2im_tap;
 
 typedef struct col2im_plan {
-    size_t classes, chunks; /* min(sw, w) classes of at most width * chunks */
+    size_t classes, chunks; /* min(sw, w) classes of at most 8 * chunks outputs */
     int32_t *rows;          /* [h]: taps per image row */
     int64_t *row_off;       /* [h][kh]: ((ki * kw) * cols + oy * ow) of each */
     int32_t *taps;          /* [classes][chunks]: taps per chunk of a class */
     col2im_tap *tap;        /* [classes][chunks][kw] */
 } col2im_plan;
 
-static void *col2im_plan_init(const gantry_conv_geometry *g, size_t cols, size_t width, col2im_plan *t)
+static void *col2im_plan_init(const gantry_conv_geometry *g, size_t cols, col2im_plan *t)
 {
-    const size_t classes = cpu_min_size(g->sw, g->w), chunks = ceil_div(ceil_div(g->w, g->sw), width);
+    const size_t classes = cpu_min_size(g->sw, g->w), chunks = ceil_div(ceil_div(g->w, g->sw), 8);
     const size_t bytes = g->h * sizeof(int32_t) + g->h * g->kh * sizeof(int64_t) +
                          classes * chunks * sizeof(int32_t) + classes * chunks * g->kw * sizeof(col2im_tap);
-    char *mem = malloc(bytes + 3 * sizeof(int64_t));
+    char *mem = malloc(bytes);
     if (!mem)
         return NULL;
     t->classes = classes;
@@ -367,7 +367,7 @@ static void *col2im_plan_init(const gantry_conv_geometry *g, size_t cols, size_t
         const int64_t mcount = (int64_t)ceil_div(g->w - xc, g->sw);
         for (size_t k = 0; k < chunks; k++) {
             int32_t n = 0;
-            const int64_t m0 = (int64_t)(k * width);
+            const int64_t m0 = (int64_t)(k * 8);
             for (size_t kj = 0; kj < g->kw; kj++) {
                 int64_t num = (int64_t)xc + (int64_t)g->pw - (int64_t)kj;
                 if (((num % (int64_t)g->sw) + (int64_t)g->sw) % (int64_t)g->sw != 0)
@@ -376,7 +376,7 @@ static void *col2im_plan_init(const gantry_conv_geometry *g, size_t cols, size_t
                 const int64_t d = num / (int64_t)g->sw;
                 int64_t lo = -(d + m0), hi = (int64_t)g->ow - (d + m0);
                 hi = hi < mcount - m0 ? hi : mcount - m0;
-                hi = hi < (int64_t)width ? hi : (int64_t)width;
+                hi = hi < 8 ? hi : 8;
                 lo = lo > 0 ? lo : 0;
                 if (lo >= hi)
                     continue;
@@ -479,14 +479,13 @@ CPU_AVX512 static void col2im_planes_avx512(const gantry_conv_geometry *g, const
             col2im_planes_body(g, t, plane + i * pstride, pstride, out + i * ostride, ostride, 1);
 }
 
-
 /* col2im with beta 0 by output rows on the AVX-512 kernels' CPUs; 0 when
  * its tables could not be allocated (the tiles then do it). */
 static int col2im_by_rows(const cpu_ctx *c, gantry_mem col, gantry_mem x, const gantry_conv_geometry *g)
 {
     col2im_plan t;
     const size_t cols = g->n * g->oh * g->ow;
-    void *mem = col2im_plan_init(g, cols, 8, &t);
+    void *mem = col2im_plan_init(g, cols, &t);
     if (!mem)
         return 0;
     const float *cp = cpu_cf(col);

@@ -180,7 +180,6 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
     c->host = host;
     c->threads = threads_of(opts);
     c->avx2 = avx2;
-    c->avx512 = avx2 && isa == CPU_ISA_AVX512;
     c->gemm_path = path;
     c->kernels = cpu_kernels_of(isa);
     c->pack_stride = (size_t)CPU_MC * CPU_KC + (size_t)CPU_KC * CPU_NC;

@@ -74,10 +74,6 @@ typedef struct cpu_ctx {
     const gantry_host *host; /* may be NULL when created without options */
     int threads;             /* >= 1 */
     int avx2;                /* the CPU has AVX2 and FMA */
-    /* The GEMM kernels are the AVX-512 ones: the loops that have an AVX-512
-     * form (the optimizers') take it.  Follows GANTRY_CPU_GEMM, so forcing
-     * avx2 forces those loops too and a test can compare both. */
-    int avx512;
     cpu_gemm_path gemm_path;
     const cpu_kernels *kernels; /* the own path's kernels */
     float *pack;             /* threads * pack_stride floats, 64-byte aligned */

@@ -211,10 +211,9 @@ CPU_AVX512 static void pack_b(int trans, const float *b, size_t ldb, size_t kc, 
 
 /* One run of a panel row, inside one of its two 16-lane registers. */
 typedef struct gather_run {
-    size_t at;      /* the run's first column in the panel */
-    int32_t off;    /* its offset (the column's) */
+    int32_t off;    /* its first column's offset */
     unsigned chunk; /* which register: columns [16 chunk, 16 chunk + 16) */
-    unsigned lane;  /* at - 16 chunk */
+    unsigned lane;  /* its first column's lane in that register */
     unsigned len;   /* columns, all in this register */
     int step;       /* 1 or 2 floats between the columns' offsets */
 } gather_run;
@@ -238,8 +237,8 @@ static size_t gather_runs(const int32_t *off, size_t count, gather_run *run)
             size_t chunk = at / 16, piece = (chunk + 1) * 16 - at;
             if (piece > i + l - at)
                 piece = i + l - at;
-            run[runs++] = (gather_run){ .at = at, .chunk = (unsigned)chunk, .lane = (unsigned)(at % 16),
-                                        .len = (unsigned)piece, .step = s };
+            run[runs++] = (gather_run){ .off = off[at], .chunk = (unsigned)chunk,
+                                        .lane = (unsigned)(at % 16), .len = (unsigned)piece, .step = s };
             at += piece;
         }
         i += l;
@@ -305,7 +304,6 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, si
         /* a stride-2 run's lanes lane + i take float 2i of what is loaded */
         __m512i pick[2 * GATHER_RUNS_MAX];
         for (size_t r = 0; r < runs; r++) {
-            run[r].off = off_c[j0 + run[r].at];
             runs0 += run[r].chunk == 0;
             if (run[r].step == 2)
                 pick[r] = _mm512_slli_epi32(_mm512_sub_epi32(lane_ix, _mm512_set1_epi32((int)run[r].lane)), 1);

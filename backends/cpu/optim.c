@@ -10,6 +10,13 @@
 
 #include "cpu_impl.h"
 
+/* The AVX-512 loops run with the AVX-512 GEMM kernels, so GANTRY_CPU_GEMM=avx2
+ * forces the AVX2 loops too and a test can compare both. */
+static int optim_avx512(const cpu_ctx *c)
+{
+    return c->kernels->isa == CPU_ISA_AVX512;
+}
+
 gantry_status cpu_sgd_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem v, size_t n, float lr, float momentum,
                              float weight_decay)
 {
@@ -108,7 +115,7 @@ gantry_status cpu_adam_update(void *ctx, gantry_mem p, gantry_mem g, gantry_mem 
     s.inv_sqrt_bc2 = 1.0 / sqrt(bc2);
     int t = cpu_threads_for(c, n, CPU_GRAIN / 4);
 #if CPU_X86
-    if (c->avx512) {
+    if (optim_avx512(c)) {
         adam_avx512(&s, cpu_f(p), cpu_cf(g), cpu_f(m), cpu_f(v), n, t);
         return GANTRY_OK;
     }
@@ -167,7 +174,7 @@ gantry_status cpu_rmsprop_update(void *ctx, gantry_mem p, gantry_mem g, gantry_m
     const int decay = weight_decay != 0.0f;
     int t = cpu_threads_for(c, n, CPU_GRAIN / 4);
 #if CPU_X86
-    if (c->avx512) {
+    if (optim_avx512(c)) {
         rmsprop_avx512(a, lrd, epsd, wd, decay, cpu_f(p), cpu_cf(g), cpu_f(sq), n, t);
         return GANTRY_OK;
     }
