@@ -275,6 +275,18 @@ CPU_AVX512 static inline __attribute__((always_inline)) __m512 gather_chunk(cons
     return v;
 }
 
+/* Four runs of four in lanes 0-3, 4-7, 8-11, 12-15 (a weight gradient's
+ * row: kj = 0..3 of four (c, ki)): one load each, its lanes of `inside`
+ * as the mask, nothing worked out per run. */
+CPU_AVX512 static inline __attribute__((always_inline)) __m512 gather_quads(const gather_run *run, uint32_t inside,
+                                                                           const float *src)
+{
+    __m512 v = _mm512_maskz_loadu_ps((__mmask16)(inside & 0xfu), src + run[0].off);
+    v = _mm512_mask_loadu_ps(v, (__mmask16)(inside & 0xf0u), src + run[1].off - 4);
+    v = _mm512_mask_loadu_ps(v, (__mmask16)(inside & 0xf00u), src + run[2].off - 8);
+    return _mm512_mask_loadu_ps(v, (__mmask16)(inside & 0xf000u), src + run[3].off - 12);
+}
+
 CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, size_t rows, size_t cols, float *dst)
 {
     /* a panel spans NR columns (two 16-lane chunks) and walks the rows */
@@ -303,10 +315,12 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, si
         size_t runs = gather_runs(off_c + j0, len, run), runs0 = 0;
         /* a stride-2 run's lanes lane + i take float 2i of what is loaded */
         __m512i pick[2 * GATHER_RUNS_MAX];
+        int quads = runs == 8;
         for (size_t r = 0; r < runs; r++) {
             runs0 += run[r].chunk == 0;
             if (run[r].step == 2)
                 pick[r] = _mm512_slli_epi32(_mm512_sub_epi32(lane_ix, _mm512_set1_epi32((int)run[r].lane)), 1);
+            quads &= run[r].step == 1 && run[r].len == 4 && run[r].lane == 4 * (r % 4);
         }
         for (size_t p = 0; p < rows; p++) {
             const __m512i o = _mm512_set1_epi32(off_r[p]);
@@ -319,7 +333,11 @@ CPU_AVX512 static void gather_pack(const cpu_gather *g, size_t r0, size_t c0, si
                 m1 = _mm512_mask_cmplt_epu32_mask(m1, _mm512_add_epi32(xv[1], xr), wv);
             }
             __m512 v0, v1;
-            if (runs) {
+            if (quads) {
+                const float *src = g->src + off_r[p];
+                v0 = gather_quads(run, m0, src);
+                v1 = gather_quads(run + 4, m1, src);
+            } else if (runs) {
                 const float *src = g->src + off_r[p];
                 v0 = gather_chunk(run, pick, 0, runs0, m0, src);
                 v1 = gather_chunk(run, pick, runs0, runs, m1, src);
