@@ -51,12 +51,12 @@ static inline double gantry_run_sum_sqdev(const float *x, size_t n, double mean)
     return gantry_lanes_combine(l);
 }
 
-/* Batch norm backward's two sums: *sdy += sum dy[i], *sdyx += sum dy[i] xhat[i]
- * with xhat = (x - mean) invstd. */
-static inline void gantry_run_sum_bn_grad(const float *x, const float *dy, size_t n, double mean, double invstd,
-                                          double *sdy, double *sdyx)
+/* Batch norm backward's two sums over x[0..n) into lanes a and b, n a
+ * multiple of GANTRY_LANES unless it is a run's last piece: a run summed
+ * in such pieces gives the sums of one call. */
+static inline void gantry_run_lanes_bn_grad(const float *x, const float *dy, size_t n, double mean, double invstd,
+                                            double a[GANTRY_LANES], double b[GANTRY_LANES])
 {
-    double a[GANTRY_LANES] = { 0.0 }, b[GANTRY_LANES] = { 0.0 };
     size_t i = 0;
     for (; i + GANTRY_LANES <= n; i += GANTRY_LANES)
         for (size_t j = 0; j < GANTRY_LANES; j++) {
@@ -69,6 +69,15 @@ static inline void gantry_run_sum_bn_grad(const float *x, const float *dy, size_
         a[j] += dy[i + j];
         b[j] += dy[i + j] * xhat;
     }
+}
+
+/* Batch norm backward's two sums: *sdy += sum dy[i], *sdyx += sum dy[i] xhat[i]
+ * with xhat = (x - mean) invstd. */
+static inline void gantry_run_sum_bn_grad(const float *x, const float *dy, size_t n, double mean, double invstd,
+                                          double *sdy, double *sdyx)
+{
+    double a[GANTRY_LANES] = { 0.0 }, b[GANTRY_LANES] = { 0.0 };
+    gantry_run_lanes_bn_grad(x, dy, n, mean, invstd, a, b);
     *sdy += gantry_lanes_combine(a);
     *sdyx += gantry_lanes_combine(b);
 }

@@ -346,7 +346,19 @@ gantry_status gantry__seq_forward_groups(gantry_seq *seq, const gantry_tensor *x
         l->x = cur;
         l->groups = groups;
         l->group = LAYER_ALL_GROUPS;
-        gantry_status s = l->cls->forward(l, cur, training);
+        gantry_layer *next = i + 1 < seq->nlayers ? seq->layers[i + 1] : NULL;
+        gantry_status s;
+        if (next && gantry__batchnorm_act_fusable(l, next, training)) {
+            /* the activation's input, the normalised values, is never made */
+            next->x = NULL;
+            next->groups = groups;
+            next->group = LAYER_ALL_GROUPS;
+            s = gantry__batchnorm_act_forward(l, next, cur);
+            l = next;
+            i++;
+        } else {
+            s = l->cls->forward(l, cur, training);
+        }
         if (s) {
             seq->forwarded = 0;
             return s;
@@ -360,7 +372,7 @@ gantry_status gantry__seq_forward_groups(gantry_seq *seq, const gantry_tensor *x
 
 gantry_tensor *gantry_seq_output(gantry_seq *seq, size_t layer)
 {
-    if (!seq || !seq->forwarded || layer >= seq->nlayers)
+    if (!seq || !seq->forwarded || layer >= seq->nlayers || seq->layers[layer]->fused_act)
         return NULL;
     return seq->layers[layer]->y;
 }
@@ -374,19 +386,31 @@ gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tensor *dy, int 
 }
 
 /* One layer's backward, of every row or of one group's rows (x and y
- * narrowed to them for the call). */
-static gantry_status layer_backward(gantry_layer *l, size_t group, const gantry_tensor *dy, int mode, int need_dx)
+ * narrowed to them for the call); with l->fused_act set by the last
+ * forward (fused), the backward through that activation too, dy the
+ * gradient of its output. */
+static gantry_status layer_backward(gantry_layer *l, size_t group, const gantry_tensor *dy, int mode, int need_dx,
+                                    int fused)
 {
-    if (group == LAYER_ALL_GROUPS || l->groups == 1)
-        return l->cls->backward(l, dy, mode, need_dx);
     const gantry_tensor *x_all = l->x;
-    gantry_tensor *y_all = l->y;
-    size_t rows = x_all->shape[0] / l->groups;
-    gantry_tensor x = gantry__rows(x_all, group * rows, rows), y = gantry__rows(y_all, group * rows, rows);
-    l->x = &x;
-    l->y = &y;
-    l->group = group;
-    gantry_status s = l->cls->backward(l, dy, mode, need_dx);
+    gantry_tensor *y_all = l->y, *act_y = fused ? l->fused_act->y : NULL;
+    gantry_tensor x, y, ay;
+    if (group != LAYER_ALL_GROUPS && l->groups != 1) {
+        size_t rows = x_all->shape[0] / l->groups;
+        x = gantry__rows(x_all, group * rows, rows);
+        l->x = &x;
+        if (y_all) {
+            y = gantry__rows(y_all, group * rows, rows);
+            l->y = &y;
+        }
+        if (act_y) {
+            ay = gantry__rows(act_y, group * rows, rows);
+            act_y = &ay;
+        }
+        l->group = group;
+    }
+    gantry_status s = fused ? gantry__batchnorm_act_backward(l, act_y, dy, mode, need_dx)
+                            : l->cls->backward(l, dy, mode, need_dx);
     l->x = x_all;
     l->y = y_all;
     l->group = LAYER_ALL_GROUPS;
@@ -444,7 +468,14 @@ static gantry_status backward_from(gantry_seq *seq, size_t layer, size_t group, 
     for (size_t i = layer + 1; i-- > 0;) {
         gantry_layer *l = seq->layers[i];
         int need_dx = dx != NULL || (param_grads && i > lowest);
-        gantry_status s = layer_backward(l, group, cur, mode, need_dx);
+        int fused = i > 0 && seq->layers[i - 1]->fused_act == l;
+        if (fused) { /* this activation and the batch norm below it, in one op */
+            if (!need_dx)
+                break;
+            l = seq->layers[--i];
+            need_dx = dx != NULL || (param_grads && i > lowest);
+        }
+        gantry_status s = layer_backward(l, group, cur, mode, need_dx, fused);
         if (s) {
             if (mode == LAYER_GRADS_SET) /* some were written, some not: still all owed a zero */
                 seq->grads_deferred = 1;

@@ -61,6 +61,9 @@ struct gantry_layer {
     gantry_param state[LAYER_MAX_STATE];
     size_t nparams, nstate;
     void *priv; /* layer-specific data */
+    /* Batch norm: the activation layer after it that its last forward
+     * applied in the same op (its own output was not computed), or NULL. */
+    struct gantry_layer *fused_act;
 };
 
 /* Constructors; each returns a layer owned by the caller (destroy with
@@ -74,6 +77,15 @@ gantry_status gantry__activation_create(gantry_backend *be, gantry_activation ac
 gantry_status gantry__reshape_create(gantry_backend *be, int ndim, const size_t *shape, gantry_layer **out_layer);
 void gantry__layer_destroy(gantry_layer *l);
 
+/* Whether batch norm layer l and activation layer next can run as one op
+ * each way in a forward with this `training` (see nn_layers.c); the fused
+ * forward (x the batch norm's input; sets l->fused_act), and the backward
+ * through both, from dy, the gradient of act's output act_y (rows of one
+ * group when l->group says so). */
+int gantry__batchnorm_act_fusable(const gantry_layer *l, const gantry_layer *next, int training);
+gantry_status gantry__batchnorm_act_forward(gantry_layer *l, gantry_layer *act, const gantry_tensor *x);
+gantry_status gantry__batchnorm_act_backward(gantry_layer *l, const gantry_tensor *act_y, const gantry_tensor *dy,
+                                             int param_grads, int need_dx);
 /* Sets a BatchNorm layer's gantry_bn_mode (no-op for other layers). */
 void gantry__batchnorm_set_virtual(gantry_layer *l, int mode);
 /* Sets a BatchNorm layer's statistics reduction (no-op for other layers). */

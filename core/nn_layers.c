@@ -227,6 +227,12 @@ gantry_status gantry__linear_create(gantry_backend *be, size_t in, size_t out, g
 
 /* ---- BatchNorm --------------------------------------------------------- */
 
+typedef struct activation_priv {
+    gantry_activation act;
+    float param;
+} activation_priv;
+
+
 typedef struct batchnorm_priv {
     size_t features;
     float eps, momentum;
@@ -244,10 +250,16 @@ typedef struct batchnorm_priv {
 
 enum { BN_WEIGHT, BN_BIAS, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_BATCHES };
 
-/* The batch statistics' forward: this process's rows, or every process's. */
-static gantry_status bn_forward_train(batchnorm_priv *p, const gantry_param *st, const gantry_tensor *x,
-                                      gantry_tensor *y, gantry_tensor *mean, gantry_tensor *invstd)
+/* The batch statistics' forward: this process's rows, or every process's;
+ * with act, that activation applied in the same op (not with sync). */
+static gantry_status bn_forward_train(batchnorm_priv *p, const gantry_param *st, const activation_priv *act,
+                                      const gantry_tensor *x, gantry_tensor *y, gantry_tensor *mean,
+                                      gantry_tensor *invstd)
 {
+    if (act)
+        return gantry_op_batchnorm_act_forward_train(act->act, act->param, x, y, st[BN_WEIGHT].value,
+                                                     st[BN_BIAS].value, st[BN_RUNNING_MEAN].value,
+                                                     st[BN_RUNNING_VAR].value, mean, invstd, p->momentum, p->eps);
     if (p->sync.reduce)
         return gantry__bn_sync_forward(&p->sync, x, y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                        st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, mean, invstd, p->momentum,
@@ -260,7 +272,8 @@ static gantry_status bn_forward_train(batchnorm_priv *p, const gantry_param *st,
 /* Training mode over l->groups stacked batches: each normalised by its own
  * statistics, kept as row g of save_mean and save_invstd; the running
  * statistics move once per group, in order, as after that many forwards. */
-static gantry_status batchnorm_forward_groups(gantry_layer *l, const gantry_tensor *x)
+static gantry_status batchnorm_forward_groups(gantry_layer *l, const activation_priv *act, gantry_tensor *out,
+                                              const gantry_tensor *x)
 {
     batchnorm_priv *p = l->priv;
     gantry_param *st = l->state;
@@ -268,24 +281,30 @@ static gantry_status batchnorm_forward_groups(gantry_layer *l, const gantry_tens
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 2, (size_t[]){ groups, p->features }));
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 2, (size_t[]){ groups, p->features }));
     for (size_t g = 0; g < groups; g++) {
-        gantry_tensor xg = gantry__rows(x, g * rows, rows), yg = gantry__rows(l->y, g * rows, rows);
+        gantry_tensor xg = gantry__rows(x, g * rows, rows), yg = gantry__rows(out, g * rows, rows);
         gantry_tensor mean = gantry__rows(p->save_mean, g, 1), invstd = gantry__rows(p->save_invstd, g, 1);
-        GANTRY_TRY(bn_forward_train(p, st, &xg, &yg, &mean, &invstd));
+        GANTRY_TRY(bn_forward_train(p, st, act, &xg, &yg, &mean, &invstd));
         p->batches_tracked++;
     }
     return GANTRY_OK;
 }
 
+static gantry_status batchnorm_check_input(const batchnorm_priv *p, const gantry_tensor *x)
+{
+    if (x->ndim >= 2 && x->shape[1] == p->features)
+        return GANTRY_OK;
+    char b[96];
+    return gantry_set_error(GANTRY_SHAPE_MISMATCH, "BatchNorm(%zu): input %s does not have %zu channels", p->features,
+                            gantry__shape_str(x, b, sizeof b), p->features);
+}
+
 static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, int training)
 {
     batchnorm_priv *p = l->priv;
-    if (x->ndim < 2 || x->shape[1] != p->features) {
-        char b[96];
-        return gantry_set_error(GANTRY_SHAPE_MISMATCH, "BatchNorm(%zu): input %s does not have %zu channels",
-                                p->features, gantry__shape_str(x, b, sizeof b), p->features);
-    }
+    GANTRY_TRY(batchnorm_check_input(p, x));
     GANTRY_TRY(gantry__ensure_tensor(l->be, &l->y, x->ndim, x->shape));
     gantry_param *st = l->state;
+    l->fused_act = NULL;
     p->trained_last = training;
     p->virtual_last = p->virtual_mode && training == 1;
     if (p->virtual_last && p->virtual_mode == GANTRY_BN_REFERENCE) {
@@ -312,11 +331,11 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
         if (p->virtual_mode)
             return gantry_set_error(GANTRY_UNSUPPORTED, "BatchNorm(%zu): virtual batch norm of stacked batches",
                                     p->features);
-        return batchnorm_forward_groups(l, x);
+        return batchnorm_forward_groups(l, NULL, l->y, x);
     }
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
     GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
-    GANTRY_TRY(bn_forward_train(p, st, x, l->y, p->save_mean, p->save_invstd));
+    GANTRY_TRY(bn_forward_train(p, st, NULL, x, l->y, p->save_mean, p->save_invstd));
     p->batches_tracked++;
     if (p->virtual_mode && training == GANTRY_FORWARD_REFERENCE) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_mean, 1, (size_t[]){ p->features }));
@@ -328,7 +347,10 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     return GANTRY_OK;
 }
 
-static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx)
+/* The backward of a batch norm whose forward applied activation `act`
+ * (NULL: none) with output act_y, from dy, the gradient of that output. */
+static gantry_status bn_backward(gantry_layer *l, const activation_priv *act, const gantry_tensor *act_y,
+                                 const gantry_tensor *dy, int param_grads, int need_dx)
 {
     batchnorm_priv *p = l->priv;
     if (!p->trained_last)
@@ -364,9 +386,18 @@ static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                         param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, p->scratch_dgamma,
                                         p->scratch_dbeta, add);
+    if (act)
+        return gantry_op_batchnorm_act_backward(act->act, act->param, l->x, act_y, dy, st[BN_WEIGHT].value, &mean,
+                                                &invstd, l->dx, param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
+                                                param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
     return gantry_op_batchnorm_backward(l->x, dy, st[BN_WEIGHT].value, &mean, &invstd, l->dx,
                                         param_grads ? st[BN_WEIGHT].grad : p->scratch_dgamma,
                                         param_grads ? st[BN_BIAS].grad : p->scratch_dbeta, add);
+}
+
+static gantry_status batchnorm_backward(gantry_layer *l, const gantry_tensor *dy, int param_grads, int need_dx)
+{
+    return bn_backward(l, NULL, NULL, dy, param_grads, need_dx);
 }
 
 static gantry_status batchnorm_init(gantry_layer *l, uint64_t seed, uint64_t *offset)
@@ -474,11 +505,6 @@ gantry_status gantry__batchnorm_create(gantry_backend *be, size_t features, floa
 
 /* ---- activations ------------------------------------------------------- */
 
-typedef struct activation_priv {
-    gantry_activation act;
-    float param;
-} activation_priv;
-
 static gantry_status activation_forward(gantry_layer *l, const gantry_tensor *x, int training)
 {
     const activation_priv *p = l->priv;
@@ -515,6 +541,48 @@ static const layer_class activation_class = {
     .rows_independent = 1,
     .groupable = 1,
 };
+
+/* ---- batch norm and the activation after it, one op each way --------------
+ * A training forward with the batch's own statistics, followed by ReLU or
+ * LeakyReLU (slope >= 0), runs as one op that writes the activation's
+ * output alone, and the backward as one op from that output: the bits of
+ * the two layers, without a pass over the normalised values each way. */
+
+int gantry__batchnorm_act_fusable(const gantry_layer *l, const gantry_layer *next, int training)
+{
+    if (l->cls != &batchnorm_class || next->cls != &activation_class || training != 1)
+        return 0;
+    const batchnorm_priv *p = l->priv;
+    const activation_priv *a = next->priv;
+    return !p->virtual_mode && !p->sync.reduce &&
+           (a->act == GANTRY_ACT_RELU || (a->act == GANTRY_ACT_LEAKY_RELU && a->param >= 0.0f));
+}
+
+gantry_status gantry__batchnorm_act_forward(gantry_layer *l, gantry_layer *act, const gantry_tensor *x)
+{
+    batchnorm_priv *p = l->priv;
+    GANTRY_TRY(batchnorm_check_input(p, x));
+    GANTRY_TRY(gantry__ensure_tensor(act->be, &act->y, x->ndim, x->shape));
+    l->fused_act = NULL;
+    p->trained_last = 1;
+    p->virtual_last = 0;
+    if (l->groups > 1) {
+        GANTRY_TRY(batchnorm_forward_groups(l, act->priv, act->y, x));
+    } else {
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
+        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
+        GANTRY_TRY(bn_forward_train(p, l->state, act->priv, x, act->y, p->save_mean, p->save_invstd));
+        p->batches_tracked++;
+    }
+    l->fused_act = act;
+    return GANTRY_OK;
+}
+
+gantry_status gantry__batchnorm_act_backward(gantry_layer *l, const gantry_tensor *act_y, const gantry_tensor *dy,
+                                             int param_grads, int need_dx)
+{
+    return bn_backward(l, l->fused_act->priv, act_y, dy, param_grads, need_dx);
+}
 
 gantry_status gantry__activation_create(gantry_backend *be, gantry_activation act, float param,
                                         gantry_layer **out_layer)

@@ -555,6 +555,44 @@ static void test_batchnorm(void)
     REJECT(gantry_op_batchnorm_backward(x, dy, g, sm, si, dx, dg, other, 0), OTHER_BE, bw, dx, dg, other);
     CHECK_OK(BW(x, dy, g, sm, si, dx, dg, db));
     CHECK_OK(gantry_op_batchnorm_backward(x, dy, g, sm, si, dx, dg, db, 0));
+
+    /* ---- with an activation after it: the checks above, and the activation ---- */
+    static const char fa[] = "batchnorm_act_forward_train", ba[] = "batchnorm_act_backward";
+    const gantry_activation relu = GANTRY_ACT_RELU, leaky = GANTRY_ACT_LEAKY_RELU;
+    REJECT(gantry_op_batchnorm_act_forward_train(relu, 0.0f, NULL, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID,
+           fa, FT_OUT);
+    REJECT(gantry_op_batchnorm_act_forward_train(relu, 0.0f, x, y, g, bt, rm, rv, sm, si, 1.5f, 1e-5f), INVALID, fa,
+           FT_OUT);
+    REJECT(gantry_op_batchnorm_act_forward_train(relu, 0.0f, one, y_one, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), SHAPE,
+           fa, y_one, rm, rv, sm, si);
+    REJECT(gantry_op_batchnorm_act_forward_train(GANTRY_ACT_TANH, 0.0f, x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f),
+           INVALID, fa, FT_OUT);
+    CHECK_ERROR_MENTIONS("LeakyReLU with a slope >= 0");
+    REJECT(gantry_op_batchnorm_act_forward_train(leaky, -0.2f, x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID,
+           fa, FT_OUT);
+    REJECT(gantry_op_batchnorm_act_forward_train(leaky, fnan, x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f), INVALID, fa,
+           FT_OUT);
+    REJECT(gantry_op_batchnorm_act_forward_train(relu, 0.0f, x, y, g, bt, rm, rv, sm, other, 0.1f, 1e-5f), OTHER_BE,
+           fa, y, rm, rv, sm, other);
+    CHECK_OK(gantry_op_batchnorm_act_forward_train(relu, 0.0f, x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f));
+    CHECK_OK(gantry_op_batchnorm_act_forward_train(leaky, 0.2f, x4, y4, g, bt, rm, rv, sm, si, 0.1f, 1e-5f));
+    REQUIRE(FT(x, y, g, bt, rm, rv, sm, si, 0.1f, 1e-5f) == GANTRY_OK);
+    REJECT(gantry_op_batchnorm_act_backward(relu, 0.0f, x, NULL, dy, g, sm, si, dx, dg, db, 1), INVALID, ba, dx, dg,
+           db);
+    CHECK_ERROR_MENTIONS("'y'");
+    REJECT(gantry_op_batchnorm_act_backward(relu, 0.0f, x, y_small, dy, g, sm, si, dx, dg, db, 1), SHAPE, ba, dx, dg,
+           db);
+    REJECT(gantry_op_batchnorm_act_backward(relu, 0.0f, x, y, dy, g, sm, si, dx, dg, NULL, 1), INVALID, ba, dx, dg);
+    REJECT(gantry_op_batchnorm_act_backward(relu, 0.0f, x, y, dy, wrong, sm, si, dx, dg, db, 1), SHAPE, ba, dx, dg,
+           db);
+    REJECT(gantry_op_batchnorm_act_backward(GANTRY_ACT_SIGMOID, 0.0f, x, y, dy, g, sm, si, dx, dg, db, 1), INVALID,
+           ba, dx, dg, db);
+    REJECT(gantry_op_batchnorm_act_backward(leaky, finf, x, y, dy, g, sm, si, dx, dg, db, 1), INVALID, ba, dx, dg,
+           db);
+    REJECT(gantry_op_batchnorm_act_backward(relu, 0.0f, x, y, dy, g, sm, si, dx, other, db, 1), OTHER_BE, ba, dx,
+           other, db);
+    CHECK_OK(gantry_op_batchnorm_act_backward(relu, 0.0f, x, y, dy, g, sm, si, dx, dg, db, 1));
+    CHECK_OK(gantry_op_batchnorm_act_backward(leaky, 0.2f, x, y, dy, g, sm, si, dy, dg, db, 0)); /* dx = dy */
 #undef FT
 #undef FT_OUT
 #undef BW

@@ -21,97 +21,153 @@
 #include "../lane_sums.h"
 #include "cpu_impl.h"
 
+/* ---- the activation the fused ops apply -----------------------------------
+ * BN_ACT_NONE for the plain ops; ReLU and LeakyReLU (slope >= 0) as the
+ * reference's activation ops give them: f on the float each normalised
+ * value rounds to, f'(.) dy from the output's sign as a float product
+ * (the exact product of two floats, rounded once, as the reference's
+ * double product rounded to float). */
+enum { BN_ACT_NONE = 0, BN_ACT_RELU = GANTRY_ACT_RELU, BN_ACT_LEAKY = GANTRY_ACT_LEAKY_RELU };
+
+static inline __attribute__((always_inline)) float bn_act(const int act, float slope, float v)
+{
+    if (act == BN_ACT_RELU)
+        return v > 0.0f ? v : 0.0f;
+    if (act == BN_ACT_LEAKY)
+        return v > 0.0f ? v : slope * v;
+    return v;
+}
+
+/* f'(.) dy as one product with a factor picked by y's sign (slope 0 for
+ * ReLU: 0 * dy is what the reference's derivative 0 gives), which
+ * vectorises. */
+static inline __attribute__((always_inline)) float bn_act_grad(const int act, float slope, const float *y, size_t i,
+                                                                float dy)
+{
+    if (act == BN_ACT_NONE)
+        return dy;
+    return dy * (y[i] > 0.0f ? 1.0f : act == BN_ACT_RELU ? 0.0f : slope);
+}
+
 /* ---- one channel of [outer, channels, inner] data ------------------------
  * The per-channel passes of batch norm in double, compiled twice: for the
  * baseline (SSE2: two doubles a vector) and for AVX2 (four), chosen by the
- * CPU.  Both do the same double operations in the same order per value
- * (the lane sums of ../lane_sums.h; no contraction into FMAs: -std=c11), so
- * they give the same bits, the reference's.  x, y, dy and dx point at the
- * channel's first run; runs are `stride` apart. */
+ * CPU, and once per activation.  Both do the same double operations in the
+ * same order per value (the lane sums of ../lane_sums.h; no contraction
+ * into FMAs: -std=c11), so they give the same bits, the reference's.  x, y,
+ * dy and dx point at the channel's first run; runs are `stride` apart. */
+
+typedef struct bn_channel {
+    const float *x, *y, *dy; /* y: the fused forward's output (backward) */
+    float *out;              /* y (forward) or dx (backward) */
+    size_t outer, stride, inner;
+    double g, b;
+    float eps, slope;
+} bn_channel;
 
 /* Two passes, as the reference: the mean, then the biased variance; then y. */
-static inline __attribute__((always_inline)) void bn_train_channel_body(const float *x, float *y, size_t outer,
-                                                                        size_t stride, size_t inner, double g,
-                                                                        double b, float eps, double *mean_out,
-                                                                        double *var_out)
+static inline __attribute__((always_inline)) void bn_train_channel_body(const bn_channel *p, const int act,
+                                                                        double *mean_out, double *var_out)
 {
-    const double count = (double)(outer * inner);
+    const size_t outer = p->outer, stride = p->stride, inner = p->inner;
+    const double count = (double)(outer * inner), g = p->g, b = p->b;
     double sum = 0.0, sq = 0.0;
     for (size_t o = 0; o < outer; o++)
-        sum += gantry_run_sum(x + o * stride, inner);
+        sum += gantry_run_sum(p->x + o * stride, inner);
     const double mean = sum / count;
     for (size_t o = 0; o < outer; o++)
-        sq += gantry_run_sum_sqdev(x + o * stride, inner, mean);
+        sq += gantry_run_sum_sqdev(p->x + o * stride, inner, mean);
     const double var = sq / count;
-    const double invstd = 1.0 / sqrt(var + (double)eps);
+    const double invstd = 1.0 / sqrt(var + (double)p->eps);
     for (size_t o = 0; o < outer; o++) {
-        const float *run = x + o * stride;
-        float *out = y + o * stride;
+        const float *run = p->x + o * stride;
+        float *out = p->out + o * stride;
         for (size_t i = 0; i < inner; i++)
-            out[i] = (float)(g * ((run[i] - mean) * invstd) + b);
+            out[i] = bn_act(act, p->slope, (float)(g * ((run[i] - mean) * invstd) + b));
     }
     *mean_out = mean;
     *var_out = var;
 }
 
-/* The sums of dy and dy xhat, then dx. */
-static inline __attribute__((always_inline)) void bn_backward_channel_body(const float *x, const float *dy, float *dx,
-                                                                           size_t outer, size_t stride, size_t inner,
-                                                                           double mean, double invstd, double g,
+/* gantry_run_sum_bn_grad of f'(.) dy, in its order: f'(.) dy of a piece of
+ * the run into a buffer first (a loop that vectorises; the lane sums with
+ * a select inside do not), the lanes carried from piece to piece. */
+#define BN_ACT_PIECE 512 /* a multiple of GANTRY_LANES */
+static inline __attribute__((always_inline)) void run_sum_bn_act_grad(const float *x, const float *y, const float *dy,
+                                                                      size_t n, double mean, double invstd,
+                                                                      const int act, float slope, double *sdy,
+                                                                      double *sdyx)
+{
+    double a[GANTRY_LANES] = { 0.0 }, b[GANTRY_LANES] = { 0.0 };
+    float d[BN_ACT_PIECE];
+    for (size_t at = 0; at < n; at += BN_ACT_PIECE) {
+        const size_t len = n - at < BN_ACT_PIECE ? n - at : BN_ACT_PIECE;
+        for (size_t i = 0; i < len; i++)
+            d[i] = bn_act_grad(act, slope, y + at, i, dy[at + i]);
+        gantry_run_lanes_bn_grad(x + at, d, len, mean, invstd, a, b);
+    }
+    *sdy += gantry_lanes_combine(a);
+    *sdyx += gantry_lanes_combine(b);
+}
+
+/* The sums of dy and dy xhat, then dx (dy: f'(.) dy when fused). */
+static inline __attribute__((always_inline)) void bn_backward_channel_body(const bn_channel *p, const int act,
+                                                                           double mean, double invstd,
                                                                            double *sdy_out, double *sdyx_out)
 {
+    const size_t outer = p->outer, stride = p->stride, inner = p->inner;
     const double count = (double)(outer * inner);
     double sdy = 0.0, sdyx = 0.0;
-    for (size_t o = 0; o < outer; o++)
-        gantry_run_sum_bn_grad(x + o * stride, dy + o * stride, inner, mean, invstd, &sdy, &sdyx);
-    /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
-    const double k = g * invstd / count;
     for (size_t o = 0; o < outer; o++) {
-        const float *xr = x + o * stride, *dyr = dy + o * stride;
-        float *dxr = dx + o * stride;
+        const size_t at = o * stride;
+        if (act == BN_ACT_NONE)
+            gantry_run_sum_bn_grad(p->x + at, p->dy + at, inner, mean, invstd, &sdy, &sdyx);
+        else
+            run_sum_bn_act_grad(p->x + at, p->y + at, p->dy + at, inner, mean, invstd, act, p->slope, &sdy, &sdyx);
+    }
+    /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
+    const double k = p->g * invstd / count;
+    for (size_t o = 0; o < outer; o++) {
+        const float *xr = p->x + o * stride, *dyr = p->dy + o * stride, *yr = act ? p->y + o * stride : NULL;
+        float *dxr = p->out + o * stride;
         for (size_t i = 0; i < inner; i++) {
             double xhat = (xr[i] - mean) * invstd;
-            dxr[i] = (float)(k * (count * dyr[i] - sdy - xhat * sdyx));
+            dxr[i] = (float)(k * (count * bn_act_grad(act, p->slope, yr, i, dyr[i]) - sdy - xhat * sdyx));
         }
     }
     *sdy_out = sdy;
     *sdyx_out = sdyx;
 }
 
-typedef void (*bn_train_channel_fn)(const float *x, float *y, size_t outer, size_t stride, size_t inner, double g,
-                                    double b, float eps, double *mean, double *var);
-typedef void (*bn_backward_channel_fn)(const float *x, const float *dy, float *dx, size_t outer, size_t stride,
-                                       size_t inner, double mean, double invstd, double g, double *sdy,
+typedef void (*bn_train_channel_fn)(const bn_channel *p, int act, double *mean, double *var);
+typedef void (*bn_backward_channel_fn)(const bn_channel *p, int act, double mean, double invstd, double *sdy,
                                        double *sdyx);
 
-static void bn_train_channel_generic(const float *x, float *y, size_t outer, size_t stride, size_t inner, double g,
-                                     double b, float eps, double *mean, double *var)
-{
-    bn_train_channel_body(x, y, outer, stride, inner, g, b, eps, mean, var);
-}
+/* One instance per activation, each with act a constant. */
+#define BN_CHANNEL_FNS(suffix, target)                                                                              \
+    target static void bn_train_channel_##suffix(const bn_channel *p, int act, double *mean, double *var)           \
+    {                                                                                                               \
+        if (act == BN_ACT_RELU)                                                                                     \
+            bn_train_channel_body(p, BN_ACT_RELU, mean, var);                                                       \
+        else if (act == BN_ACT_LEAKY)                                                                               \
+            bn_train_channel_body(p, BN_ACT_LEAKY, mean, var);                                                      \
+        else                                                                                                        \
+            bn_train_channel_body(p, BN_ACT_NONE, mean, var);                                                       \
+    }                                                                                                               \
+    target static void bn_backward_channel_##suffix(const bn_channel *p, int act, double mean, double invstd,       \
+                                                    double *sdy, double *sdyx)                                      \
+    {                                                                                                               \
+        if (act == BN_ACT_RELU)                                                                                     \
+            bn_backward_channel_body(p, BN_ACT_RELU, mean, invstd, sdy, sdyx);                                      \
+        else if (act == BN_ACT_LEAKY)                                                                               \
+            bn_backward_channel_body(p, BN_ACT_LEAKY, mean, invstd, sdy, sdyx);                                     \
+        else                                                                                                        \
+            bn_backward_channel_body(p, BN_ACT_NONE, mean, invstd, sdy, sdyx);                                      \
+    }
 
-static void bn_backward_channel_generic(const float *x, const float *dy, float *dx, size_t outer, size_t stride,
-                                        size_t inner, double mean, double invstd, double g, double *sdy,
-                                        double *sdyx)
-{
-    bn_backward_channel_body(x, dy, dx, outer, stride, inner, mean, invstd, g, sdy, sdyx);
-}
-
+BN_CHANNEL_FNS(generic, )
 #if CPU_X86
-__attribute__((target("avx2"))) static void bn_train_channel_avx2(const float *x, float *y, size_t outer,
-                                                                  size_t stride, size_t inner, double g, double b,
-                                                                  float eps, double *mean, double *var)
-{
-    bn_train_channel_body(x, y, outer, stride, inner, g, b, eps, mean, var);
-}
-
-__attribute__((target("avx2"))) static void bn_backward_channel_avx2(const float *x, const float *dy, float *dx,
-                                                                     size_t outer, size_t stride, size_t inner,
-                                                                     double mean, double invstd, double g,
-                                                                     double *sdy, double *sdyx)
-{
-    bn_backward_channel_body(x, dy, dx, outer, stride, inner, mean, invstd, g, sdy, sdyx);
-}
+BN_CHANNEL_FNS(avx2, __attribute__((target("avx2"))))
 #else
 #define bn_train_channel_avx2 bn_train_channel_generic
 #define bn_backward_channel_avx2 bn_backward_channel_generic
@@ -119,12 +175,12 @@ __attribute__((target("avx2"))) static void bn_backward_channel_avx2(const float
 
 /* ---- training and evaluation -------------------------------------------- */
 
-gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
-                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
-                                          float momentum, float eps)
+/* batchnorm_forward_train, with activation act (BN_ACT_NONE: none) after it. */
+static gantry_status bn_forward_train(const cpu_ctx *c, int act, float slope, gantry_mem x, gantry_mem y,
+                                      gantry_mem gamma, gantry_mem beta, gantry_mem running_mean,
+                                      gantry_mem running_var, gantry_mem save_mean, gantry_mem save_invstd,
+                                      size_t outer, size_t channels, size_t inner, float momentum, float eps)
 {
-    const cpu_ctx *c = ctx;
     const float *xp = cpu_cf(x), *gp = cpu_cf(gamma), *bp = cpu_cf(beta);
     float *yp = cpu_f(y), *rm = cpu_f(running_mean), *rv = cpu_f(running_var);
     float *sm = cpu_f(save_mean), *si = cpu_f(save_invstd);
@@ -166,7 +222,7 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
                 const float *row = xp + o * channels + c0;
                 float *out = yp + o * channels + c0;
                 for (size_t j = 0; j < cb; j++)
-                    out[j] = (float)(g[j] * ((row[j] - mean[j]) * invstd[j]) + b[j]);
+                    out[j] = bn_act(act, slope, (float)(g[j] * ((row[j] - mean[j]) * invstd[j]) + b[j]));
             }
         }
         return GANTRY_OK;
@@ -175,8 +231,10 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
         double mean, var;
-        train_channel(xp + ch * inner, yp + ch * inner, outer, channels * inner, inner, gp[ch], bp[ch], eps, &mean,
-                      &var);
+        const bn_channel p = { .x = xp + ch * inner, .out = yp + ch * inner, .outer = outer,
+                               .stride = channels * inner, .inner = inner, .g = gp[ch], .b = bp[ch], .eps = eps,
+                               .slope = slope };
+        train_channel(&p, act, &mean, &var);
         const double invstd = 1.0 / sqrt(var + (double)eps);
         const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
         sm[ch] = (float)mean;
@@ -185,6 +243,25 @@ gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y,
         rv[ch] = (float)((1.0 - mom) * rv[ch] + mom * unbiased);
     }
     return GANTRY_OK;
+}
+
+gantry_status cpu_batchnorm_forward_train(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                          gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
+                                          gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
+                                          float momentum, float eps)
+{
+    return bn_forward_train(ctx, BN_ACT_NONE, 0.0f, x, y, gamma, beta, running_mean, running_var, save_mean,
+                            save_invstd, outer, channels, inner, momentum, eps);
+}
+
+gantry_status cpu_batchnorm_act_forward_train(void *ctx, gantry_activation act, float param, gantry_mem x,
+                                              gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                              gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
+                                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
+                                              float momentum, float eps)
+{
+    return bn_forward_train(ctx, (int)act, param, x, y, gamma, beta, running_mean, running_var, save_mean,
+                            save_invstd, outer, channels, inner, momentum, eps);
 }
 
 gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, gantry_mem gamma, gantry_mem beta,
@@ -212,12 +289,15 @@ gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, 
     return GANTRY_OK;
 }
 
-gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                     size_t outer, size_t channels, size_t inner, float grad_beta)
+/* batchnorm_backward of f'(.) dy, f the activation act after the forward
+ * (BN_ACT_NONE: none; y, its output, is then not read). */
+static gantry_status bn_backward(const cpu_ctx *c, int act, float slope, gantry_mem x, gantry_mem y, gantry_mem dy,
+                                 gantry_mem gamma, gantry_mem save_mean, gantry_mem save_invstd, gantry_mem dx,
+                                 gantry_mem dgamma, gantry_mem dbeta, size_t outer, size_t channels, size_t inner,
+                                 float grad_beta)
 {
-    const cpu_ctx *c = ctx;
     const float *xp = cpu_cf(x), *dyp = cpu_cf(dy), *gp = cpu_cf(gamma);
+    const float *yp = act != BN_ACT_NONE ? cpu_cf(y) : NULL;
     const float *sm = cpu_cf(save_mean), *si = cpu_cf(save_invstd);
     float *dxp = cpu_f(dx), *dgp = cpu_f(dgamma), *dbp = cpu_f(dbeta);
     const double count = (double)(outer * inner), gb = grad_beta;
@@ -234,22 +314,25 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
                 invstd[j] = si[c0 + j];
             }
             for (size_t o = 0; o < outer; o++) {
-                const float *xr = xp + o * channels + c0, *dyr = dyp + o * channels + c0;
+                const size_t at = o * channels + c0;
+                const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
                 for (size_t j = 0; j < cb; j++) {
                     double xhat = (xr[j] - mean[j]) * invstd[j];
-                    sdy[j] += dyr[j];
-                    sdyx[j] += dyr[j] * xhat;
+                    float d = bn_act_grad(act, slope, yr, j, dyr[j]);
+                    sdy[j] += d;
+                    sdyx[j] += d * xhat;
                 }
             }
             /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
             for (size_t j = 0; j < cb; j++)
                 k[j] = (double)gp[c0 + j] * invstd[j] / count;
             for (size_t o = 0; o < outer; o++) {
-                const float *xr = xp + o * channels + c0, *dyr = dyp + o * channels + c0;
-                float *dxr = dxp + o * channels + c0;
+                const size_t at = o * channels + c0;
+                const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
+                float *dxr = dxp + at;
                 for (size_t j = 0; j < cb; j++) {
                     double xhat = (xr[j] - mean[j]) * invstd[j];
-                    dxr[j] = (float)(k[j] * (count * dyr[j] - sdy[j] - xhat * sdyx[j]));
+                    dxr[j] = (float)(k[j] * (count * bn_act_grad(act, slope, yr, j, dyr[j]) - sdy[j] - xhat * sdyx[j]));
                 }
             }
             for (size_t j = 0; j < cb; j++) {
@@ -268,8 +351,11 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
     for (size_t ch = 0; ch < channels; ch++) {
         double sdy, sdyx;
-        backward_channel(xp + ch * inner, dyp + ch * inner, dxp + ch * inner, outer, channels * inner, inner, sm[ch],
-                         si[ch], gp[ch], &sdy, &sdyx);
+        const size_t at = ch * inner;
+        const bn_channel p = { .x = xp + at, .y = yp ? yp + at : NULL, .dy = dyp + at, .out = dxp + at,
+                               .outer = outer, .stride = channels * inner, .inner = inner, .g = gp[ch],
+                               .slope = slope };
+        backward_channel(&p, act, sm[ch], si[ch], &sdy, &sdyx);
         double dg = sdyx, db = sdy;
         if (grad_beta != 0.0f) {
             dg += gb * (double)dgp[ch];
@@ -279,6 +365,23 @@ gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
         dbp[ch] = (float)db;
     }
     return GANTRY_OK;
+}
+
+gantry_status cpu_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                     gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                     size_t outer, size_t channels, size_t inner, float grad_beta)
+{
+    return bn_backward(ctx, BN_ACT_NONE, 0.0f, x, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, outer,
+                       channels, inner, grad_beta);
+}
+
+gantry_status cpu_batchnorm_act_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
+                                         gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                         gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
+                                         size_t outer, size_t channels, size_t inner, float grad_beta)
+{
+    return bn_backward(ctx, (int)act, param, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, outer,
+                       channels, inner, grad_beta);
 }
 
 /* ---- given statistics --------------------------------------------------- */

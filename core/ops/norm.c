@@ -17,12 +17,13 @@ static gantry_status check_bn_input(const char *op, const gantry_tensor *x, cons
     return GANTRY_OK;
 }
 
-gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
-                                                const gantry_tensor *beta, gantry_tensor *running_mean,
-                                                gantry_tensor *running_var, gantry_tensor *save_mean,
-                                                gantry_tensor *save_invstd, float momentum, float eps)
+/* The training forward's arguments (shared with the fused op). */
+static gantry_status check_bn_train(const char *op, const gantry_tensor *x, const gantry_tensor *y,
+                                    const gantry_tensor *gamma, const gantry_tensor *beta,
+                                    const gantry_tensor *running_mean, const gantry_tensor *running_var,
+                                    const gantry_tensor *save_mean, const gantry_tensor *save_invstd, float momentum,
+                                    float eps)
 {
-    static const char op[] = "batchnorm_forward_train";
     CHECK_TENSORS(op, "x,y,gamma,beta,running_mean,running_var,save_mean,save_invstd", x, y, gamma, beta, running_mean,
                   running_var, save_mean, save_invstd);
     GANTRY_TRY(check_bn_input(op, x, "y", y, eps, 1));
@@ -33,10 +34,45 @@ gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_t
     GANTRY_TRY(check_per_channel(op, "running_mean", running_mean, c));
     GANTRY_TRY(check_per_channel(op, "running_var", running_var, c));
     GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
-    GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
+    return check_per_channel(op, "save_invstd", save_invstd, c);
+}
+
+/* The activations a batch norm op can apply: those whose derivative the
+ * output's sign gives. */
+static gantry_status check_fused_act(const char *op, gantry_activation act, float param)
+{
+    if (act == GANTRY_ACT_RELU || (act == GANTRY_ACT_LEAKY_RELU && param >= 0.0f && isfinite(param)))
+        return GANTRY_OK;
+    return gantry_set_error(GANTRY_INVALID_ARGUMENT,
+                            "%s: activation %d(%g): only ReLU and LeakyReLU with a slope >= 0 can follow batch norm "
+                            "in one op",
+                            op, (int)act, (double)param);
+}
+
+gantry_status gantry_op_batchnorm_forward_train(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
+                                                const gantry_tensor *beta, gantry_tensor *running_mean,
+                                                gantry_tensor *running_var, gantry_tensor *save_mean,
+                                                gantry_tensor *save_invstd, float momentum, float eps)
+{
+    static const char op[] = "batchnorm_forward_train";
+    GANTRY_TRY(check_bn_train(op, x, y, gamma, beta, running_mean, running_var, save_mean, save_invstd, momentum, eps));
     return DISPATCH(x, batchnorm_forward_train, MEM(x), MEM(y), MEM(gamma), MEM(beta), MEM(running_mean),
-                    MEM(running_var), MEM(save_mean), MEM(save_invstd), x->shape[0], c, gantry__inner(x), momentum,
-                    eps);
+                    MEM(running_var), MEM(save_mean), MEM(save_invstd), x->shape[0], x->shape[1], gantry__inner(x),
+                    momentum, eps);
+}
+
+gantry_status gantry_op_batchnorm_act_forward_train(gantry_activation act, float param, const gantry_tensor *x,
+                                                    gantry_tensor *y, const gantry_tensor *gamma,
+                                                    const gantry_tensor *beta, gantry_tensor *running_mean,
+                                                    gantry_tensor *running_var, gantry_tensor *save_mean,
+                                                    gantry_tensor *save_invstd, float momentum, float eps)
+{
+    static const char op[] = "batchnorm_act_forward_train";
+    GANTRY_TRY(check_bn_train(op, x, y, gamma, beta, running_mean, running_var, save_mean, save_invstd, momentum, eps));
+    GANTRY_TRY(check_fused_act(op, act, param));
+    return DISPATCH(x, batchnorm_act_forward_train, act, param, MEM(x), MEM(y), MEM(gamma), MEM(beta),
+                    MEM(running_mean), MEM(running_var), MEM(save_mean), MEM(save_invstd), x->shape[0], x->shape[1],
+                    gantry__inner(x), momentum, eps);
 }
 
 gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,
@@ -55,12 +91,12 @@ gantry_status gantry_op_batchnorm_forward_eval(const gantry_tensor *x, gantry_te
                     MEM(running_var), x->shape[0], c, gantry__inner(x), eps);
 }
 
-gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
-                                           const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
-                                           gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
-                                           int accumulate)
+/* The training backward's arguments (shared with the fused op). */
+static gantry_status check_bn_backward(const char *op, const gantry_tensor *x, const gantry_tensor *dy,
+                                       const gantry_tensor *gamma, const gantry_tensor *save_mean,
+                                       const gantry_tensor *save_invstd, const gantry_tensor *dx,
+                                       const gantry_tensor *dgamma, const gantry_tensor *dbeta)
 {
-    static const char op[] = "batchnorm_backward";
     CHECK_TENSORS(op, "x,dy,gamma,save_mean,save_invstd,dx,dgamma,dbeta", x, dy, gamma, save_mean, save_invstd, dx,
                   dgamma, dbeta);
     GANTRY_TRY(check_bn_input(op, x, "dy", dy, 1.0f, 1));
@@ -70,9 +106,34 @@ gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_
     GANTRY_TRY(check_per_channel(op, "save_mean", save_mean, c));
     GANTRY_TRY(check_per_channel(op, "save_invstd", save_invstd, c));
     GANTRY_TRY(check_per_channel(op, "dgamma", dgamma, c));
-    GANTRY_TRY(check_per_channel(op, "dbeta", dbeta, c));
+    return check_per_channel(op, "dbeta", dbeta, c);
+}
+
+gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, const gantry_tensor *dy, const gantry_tensor *gamma,
+                                           const gantry_tensor *save_mean, const gantry_tensor *save_invstd,
+                                           gantry_tensor *dx, gantry_tensor *dgamma, gantry_tensor *dbeta,
+                                           int accumulate)
+{
+    static const char op[] = "batchnorm_backward";
+    GANTRY_TRY(check_bn_backward(op, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta));
     return DISPATCH(x, batchnorm_backward, MEM(x), MEM(dy), MEM(gamma), MEM(save_mean), MEM(save_invstd), MEM(dx),
-                    MEM(dgamma), MEM(dbeta), x->shape[0], c, gantry__inner(x), accumulate ? 1.0f : 0.0f);
+                    MEM(dgamma), MEM(dbeta), x->shape[0], x->shape[1], gantry__inner(x), accumulate ? 1.0f : 0.0f);
+}
+
+gantry_status gantry_op_batchnorm_act_backward(gantry_activation act, float param, const gantry_tensor *x,
+                                               const gantry_tensor *y, const gantry_tensor *dy,
+                                               const gantry_tensor *gamma, const gantry_tensor *save_mean,
+                                               const gantry_tensor *save_invstd, gantry_tensor *dx,
+                                               gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate)
+{
+    static const char op[] = "batchnorm_act_backward";
+    GANTRY_TRY(check_bn_backward(op, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta));
+    CHECK_TENSORS(op, "x,y", x, y);
+    GANTRY_TRY(same_numel(op, "x", x, "y", y));
+    GANTRY_TRY(check_fused_act(op, act, param));
+    return DISPATCH(x, batchnorm_act_backward, act, param, MEM(x), MEM(y), MEM(dy), MEM(gamma), MEM(save_mean),
+                    MEM(save_invstd), MEM(dx), MEM(dgamma), MEM(dbeta), x->shape[0], x->shape[1], gantry__inner(x),
+                    accumulate ? 1.0f : 0.0f);
 }
 
 gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y, const gantry_tensor *gamma,

@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define GANTRY_BACKEND_ABI_VERSION 3u
+#define GANTRY_BACKEND_ABI_VERSION 4u
 #define GANTRY_BACKEND_ENTRY_SYMBOL "gantry_backend_entry"
 
 /* A view into a backend buffer: `offset` is in float elements. */
@@ -354,6 +354,27 @@ typedef struct gantry_backend_ops {
     gantry_status (*conv2d_backward_weight)(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem dw,
                                             size_t out_channels, const gantry_conv_geometry *g, float beta,
                                             gantry_mem work, unsigned kept);
+
+    /* ---- ABI version 4: batch norm with the activation after it -------- */
+
+    /* y = f(batchnorm_forward_train(x)) with f = act(param) applied to each
+     * normalised value after its rounding to float, as the two ops give it;
+     * act is GANTRY_ACT_RELU, or GANTRY_ACT_LEAKY_RELU with param >= 0.
+     * The normalised values are not stored. */
+    gantry_status (*batchnorm_act_forward_train)(void *ctx, gantry_activation act, float param, gantry_mem x,
+                                                 gantry_mem y, gantry_mem gamma, gantry_mem beta,
+                                                 gantry_mem running_mean, gantry_mem running_var,
+                                                 gantry_mem save_mean, gantry_mem save_invstd, size_t outer,
+                                                 size_t channels, size_t inner, float momentum, float eps);
+    /* Its backward: batchnorm_backward with dy replaced by
+     * activation_backward's dx = f'(.) dy, where y is the forward's output:
+     * f' is 1 where y > 0, else 0 (ReLU) or param (LeakyReLU), which is f'
+     * of the normalised value for these activations.  dx may alias dy. */
+    gantry_status (*batchnorm_act_backward)(void *ctx, gantry_activation act, float param, gantry_mem x,
+                                            gantry_mem y, gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
+                                            gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma,
+                                            gantry_mem dbeta, size_t outer, size_t channels, size_t inner,
+                                            float grad_beta);
 } gantry_backend_ops;
 
 typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
@@ -381,7 +402,7 @@ typedef const gantry_backend_ops *(*gantry_backend_entry_fn)(void);
     X(minibatch_disc_forward, minibatch) X(minibatch_disc_backward, minibatch)                         \
     X(batchnorm_forward_frozen, norm) X(batchnorm_backward_frozen, norm) X(vbn_forward, norm)           \
     X(vbn_backward, norm) X(conv2d_forward, conv) X(conv2d_backward_data, conv)                        \
-    X(conv2d_backward_weight, conv)
+    X(conv2d_backward_weight, conv) X(batchnorm_act_forward_train, norm) X(batchnorm_act_backward, norm)
 
 /* The function type of method `name`, to declare an implementation:
  *   GANTRY_BACKEND_METHOD_TYPE(fill) my_fill;

@@ -59,6 +59,24 @@ GANTRY_API gantry_status gantry_op_batchnorm_backward(const gantry_tensor *x, co
                                                       const gantry_tensor *save_invstd, gantry_tensor *dx,
                                                       gantry_tensor *dgamma, gantry_tensor *dbeta,
                                                       int accumulate);
+/* Batch norm in training followed by an activation, fused: y = f(batch norm
+ * of x) without the normalised values in between, f = act(param), which
+ * must be GANTRY_ACT_RELU or GANTRY_ACT_LEAKY_RELU with param >= 0.  The
+ * same bits as gantry_op_batchnorm_forward_train and
+ * gantry_op_activation_forward in turn. */
+GANTRY_API gantry_status gantry_op_batchnorm_act_forward_train(gantry_activation act, float param,
+                                                               const gantry_tensor *x, gantry_tensor *y,
+                                                               const gantry_tensor *gamma, const gantry_tensor *beta,
+                                                               gantry_tensor *running_mean,
+                                                               gantry_tensor *running_var, gantry_tensor *save_mean,
+                                                               gantry_tensor *save_invstd, float momentum, float eps);
+/* Its backward, with y its output: gantry_op_activation_backward then
+ * gantry_op_batchnorm_backward, in one op.  dx may be dy. */
+GANTRY_API gantry_status gantry_op_batchnorm_act_backward(gantry_activation act, float param, const gantry_tensor *x,
+                                                          const gantry_tensor *y, const gantry_tensor *dy,
+                                                          const gantry_tensor *gamma, const gantry_tensor *save_mean,
+                                                          const gantry_tensor *save_invstd, gantry_tensor *dx,
+                                                          gantry_tensor *dgamma, gantry_tensor *dbeta, int accumulate);
 /* As batchnorm_forward_eval/backward, with mean and invstd given. */
 GANTRY_API gantry_status gantry_op_batchnorm_forward_frozen(const gantry_tensor *x, gantry_tensor *y,
                                                             const gantry_tensor *gamma, const gantry_tensor *beta,

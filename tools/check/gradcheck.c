@@ -140,6 +140,24 @@ static gantry_status build_stack(gantry_seq *seq, const void *arg)
     return gantry_seq_add_activation(seq, GANTRY_ACT_TANH, 0.0f);
 }
 
+/* BatchNorm followed by ReLU or LeakyReLU: a training forward runs them
+ * as one op each way (batchnorm_act_forward_train, batchnorm_act_backward). */
+typedef struct bn_act_arg {
+    size_t features;
+    gantry_activation act;
+    float param;
+} bn_act_arg;
+
+static gantry_status build_bn_act(gantry_seq *seq, const void *arg)
+{
+    const bn_act_arg *a = arg;
+    GANTRY_TRY(gantry_seq_add_batchnorm(seq, a->features, 1e-5f, 0.1f));
+    return gantry_seq_add_activation(seq, a->act, a->param);
+}
+
+static const bn_act_arg bn_relu3 = { 3, GANTRY_ACT_RELU, 0.0f }, bn_leaky4 = { 4, GANTRY_ACT_LEAKY_RELU, 0.2f },
+                        bn_relu5 = { 5, GANTRY_ACT_RELU, 0.0f };
+
 static const linear_arg l54 = { 5, 4 }, l63 = { 6, 3 }, l137 = { 13, 7 };
 static const size_t c2 = 2, c3 = 3, c4 = 4, c5 = 5;
 static const conv_arg conv1 = { 0, 3, 4, 3, 2, 1, 0 }, conv2 = { 0, 2, 3, 4, 2, 1, 0 }, conv3 = { 0, 1, 2, 1, 1, 0, 0 };
@@ -159,6 +177,11 @@ static const grad_config batchnorm_configs[] = {
     { "BatchNorm2d(3) x [3, 3, 2, 2]", &c3, 4, { 3, 3, 2, 2 }, 27, 1e-2 },
     { "BatchNorm2d(3) x [1, 3, 2, 3]", &c3, 4, { 1, 3, 2, 3 }, 31, 1e-3 },
     { "BatchNorm1d(5) x [13, 5]", &c5, 2, { 13, 5 }, 35, 1e-2 },
+};
+static const grad_config bn_act_configs[] = {
+    { "BatchNorm2d(3)-ReLU x [3, 3, 2, 2]", &bn_relu3, 4, { 3, 3, 2, 2 }, 41, 1e-2 },
+    { "BatchNorm1d(4)-LeakyReLU(0.2) x [6, 4]", &bn_leaky4, 2, { 6, 4 }, 43, 1e-2 },
+    { "BatchNorm2d(5)-ReLU x [2, 5, 3, 1]", &bn_relu5, 4, { 2, 5, 3, 1 }, 45, 1e-2 },
 };
 static const grad_config vbn_configs[] = {
     { "VirtualBatchNorm(3) x [5, 3]", &c3, 2, { 5, 3 }, 71, 1e-2 },
@@ -183,10 +206,11 @@ static const grad_config stack_configs[] = {
 
 #define LAYER(build, lo, hi, virtual_bn, configs) { build, lo, hi, 0.0f, virtual_bn, configs, CHECK_ARRAY_LEN(configs) }
 
-enum { LINEAR, BATCHNORM, VIRTUAL_BATCHNORM, CONV2D, CONV_TRANSPOSE2D, STACK };
+enum { LINEAR, BATCHNORM, BATCHNORM_ACT, VIRTUAL_BATCHNORM, CONV2D, CONV_TRANSPOSE2D, STACK };
 static const grad_layer layers[] = {
     [LINEAR] = LAYER(build_linear, -1.0f, 1.0f, 0, linear_configs),
     [BATCHNORM] = LAYER(build_batchnorm, -2.0f, 2.0f, 0, batchnorm_configs),
+    [BATCHNORM_ACT] = LAYER(build_bn_act, -2.0f, 2.0f, 0, bn_act_configs),
     [VIRTUAL_BATCHNORM] = LAYER(build_batchnorm, -2.0f, 2.0f, 1, vbn_configs),
     [CONV2D] = LAYER(build_conv, -1.0f, 1.0f, 0, conv_configs),
     [CONV_TRANSPOSE2D] = LAYER(build_conv, -1.0f, 1.0f, 0, convt_configs),
@@ -257,6 +281,7 @@ static void check_bce(check_suite *s, check_row *r, const check_spec *spec)
 static const check_spec table[] = {
     GRAD_ROW("linear", check_layer, LINEAR),
     GRAD_ROW("batchnorm", check_layer, BATCHNORM),
+    GRAD_ROW("batchnorm_act", check_layer, BATCHNORM_ACT),
     GRAD_ROW("identity", check_activation, GANTRY_ACT_IDENTITY),
     GRAD_ROW("relu", check_activation, GANTRY_ACT_RELU),
     GRAD_ROW("leaky_relu", check_activation, GANTRY_ACT_LEAKY_RELU),

@@ -30,6 +30,19 @@ static gantry_status run_bn_backward(gantry_tensor *const *t, const check_case *
     return gantry_op_batchnorm_backward(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], c->i[0]);
 }
 
+/* The fused ops: the activation in i[1], its parameter in f[2]. */
+static gantry_status run_bn_act_train(gantry_tensor *const *t, const check_case *c)
+{
+    return gantry_op_batchnorm_act_forward_train((gantry_activation)c->i[1], c->f[2], t[0], t[1], t[2], t[3], t[4],
+                                                 t[5], t[6], t[7], c->f[0], c->f[1]);
+}
+
+static gantry_status run_bn_act_backward(gantry_tensor *const *t, const check_case *c)
+{
+    return gantry_op_batchnorm_act_backward((gantry_activation)c->i[1], c->f[2], t[0], t[8], t[1], t[2], t[3], t[4],
+                                            t[5], t[6], t[7], c->i[0]);
+}
+
 /* x with a different mean and spread per channel, as activations have. */
 static void bn_input(check_case *c, float *x, check_nchw d)
 {
@@ -99,17 +112,24 @@ static void given_stats(check_case *c, const char *mean, const char *invstd, siz
     check_uniform_arg(c, invstd, CHECK_IN, count, 0.25f, 4.0f);
 }
 
-/* spec->variant: 0 the training forward, 1 evaluation, 2 the backward;
- * variant 1: eps 1e-3 and momentum 1 (backward: accumulate) */
+/* spec->variant: 0 the training forward, 1 evaluation, 2 the backward, 3
+ * and 4 the training forward and the backward with an activation after
+ * (ReLU at even points, LeakyReLU(0.2) at odd ones; the backward's y, the
+ * forward's output, of both signs); variant 1: eps 1e-3 and momentum 1
+ * (backward: accumulate) */
 static int batchnorm_case(check_suite *s, const check_spec *spec, check_case *c, const check_point *p)
 {
-    static const check_run_fn runs[] = { run_bn_train, run_bn_eval, run_bn_backward };
-    int which = spec->variant, variant = p->variant;
+    static const check_run_fn runs[] = { run_bn_train, run_bn_eval, run_bn_backward, run_bn_act_train,
+                                         run_bn_act_backward };
+    int act = spec->variant >= 3, variant = p->variant;
+    int which = !act ? spec->variant : spec->variant == 3 ? 0 : 2; /* the plain op's arguments, then y */
     check_nchw d = check_channel_at(s, p->at);
     if (which != 1 && d.n * check_nchw_inner(d) < 2)
         return 0; /* batch statistics need two values per channel */
     const float eps = variant ? 1e-3f : 1e-5f, momentum = variant ? 1.0f : 0.1f;
-    c->run = runs[which];
+    c->run = runs[spec->variant];
+    c->i[1] = p->index % 2 ? GANTRY_ACT_LEAKY_RELU : GANTRY_ACT_RELU;
+    c->f[2] = p->index % 2 ? 0.2f : 0.0f;
     c->f[0] = momentum;
     c->f[1] = eps;
     c->i[0] = variant; /* backward: accumulate into dgamma and dbeta */
@@ -121,6 +141,8 @@ static int batchnorm_case(check_suite *s, const check_spec *spec, check_case *c,
         float *invstd = check_arg_1d(c, "save_invstd", CHECK_IN, d.c);
         bn_stats(x, d, eps, mean, invstd);
         gradient_outputs(c, d, variant);
+        if (act)
+            check_fill_uniform(c, check_arg_nchw(c, "y", CHECK_IN, d), check_nchw_numel(d), -1.0f, 1.0f);
     } else {
         forward_args(c, d);
         int out = which == 0 ? CHECK_OUT : CHECK_IN;
@@ -131,8 +153,11 @@ static int batchnorm_case(check_suite *s, const check_spec *spec, check_case *c,
             check_uniform_arg(c, "save_invstd", CHECK_OUT, d.c, -9.0f, 9.0f);
         }
     }
+    const char *f = !act ? "" : p->index % 2 ? " LeakyReLU(0.2)" : " ReLU";
     if (which == 2)
-        check_nchw_desc(c, "x", d, " accumulate=%d", variant);
+        check_nchw_desc(c, "x", d, " accumulate=%d%s", variant, f);
+    else if (act)
+        check_nchw_desc(c, "x", d, " momentum=%g eps=%g%s", (double)momentum, (double)eps, f);
     else if (which == 1)
         check_nchw_desc(c, "x", d, " eps=%g", (double)eps);
     else
@@ -336,6 +361,13 @@ static const check_spec table[] = {
       .why = "dx is elementwise; dgamma and dbeta are per-channel sums over up to 512 x 35 values in another "
              "order (as bias_grad)",
       .points = bn_shape_points, .variants = 2, .build = given_stats_case },
+    { .name = "batchnorm_act_forward_train", .op = CHECK_OP_batchnorm_act_forward_train, .metric = "nmse",
+      .limit = 1e-9, .why = "batchnorm_forward_train's, then ReLU or LeakyReLU: exact or one more rounding",
+      CHECK_CHANNELS(2), .build = batchnorm_case, .variant = 3 },
+    { .name = "batchnorm_act_backward", .op = CHECK_OP_batchnorm_act_backward, .metric = "nmse", .limit = 1e-9,
+      .why = "batchnorm_backward's of the activation's gradient, which is exact or one rounding; "
+             "gradcheck(batchnorm_act) checks it against differences",
+      CHECK_CHANNELS(2), .build = batchnorm_case, .variant = 4 },
     CHECK_FD_ROW("batchnorm_frozen", batchnorm_backward_frozen,
                  "dx, dgamma and dbeta against differences of the frozen forward; ", gradcheck_bn_frozen, 0),
     { .name = "vbn_forward", .op = CHECK_OP_vbn_forward, .metric = "nmse", .limit = 1e-9,
