@@ -749,6 +749,81 @@ gantry_status cpu_conv2d_forward(void *ctx, gantry_mem x, gantry_mem w, gantry_m
     return GANTRY_OK;
 }
 
+#if CPU_X86
+/* col2im of each image as soon as a thread's product has computed its
+ * columns, while they are still in that core's caches (after the whole
+ * product they come back from L3 or memory, half of them written by the
+ * other core): the images of each column range, in groups of COL2IM_NB
+ * but at the range's end. */
+typedef struct col2im_pieces {
+    const gantry_conv_geometry *g;
+    const col2im_plan *plan;
+    const float *col;
+    float *dx;
+    const size_t *split; /* column ranges, at image boundaries */
+    size_t *next;        /* per range: its first image not yet done */
+} col2im_pieces;
+
+static void col2im_done(void *user, size_t range, size_t end)
+{
+    col2im_pieces *q = user;
+    const gantry_conv_geometry *g = q->g;
+    const size_t pixels = g->oh * g->ow, cols = g->n * pixels, complete = end / pixels;
+    const int last = end == q->split[range + 1];
+    for (size_t b = q->next[range]; b < complete; b += COL2IM_NB) {
+        size_t nb = cpu_min_size(COL2IM_NB, complete - b);
+        if (nb < COL2IM_NB && !last)
+            break;
+        for (size_t ci = 0; ci < g->c; ci++)
+            col2im_planes_avx512(g, q->plan, q->col + ci * g->kh * g->kw * cols + b * pixels,
+                                 q->dx + (b * g->c + ci) * g->h * g->w, nb);
+        q->next[range] = b + nb;
+    }
+}
+
+/* Columns a piece of the product takes: a few panels, whose column matrix
+ * (ckk rows) stays in L2 until col2im reads it. */
+#define PIECE_BYTES ((size_t)384 << 10)
+
+/* The implicit backward_data, col2im piece by piece (AVX-512 kernels, beta
+ * 0): 0 when it does not apply (the caller then runs the product and col2im
+ * in turn, the same bits).  A is packed into the work buffer's second part,
+ * which the implicit path does not otherwise use. */
+static int backward_data_pieces(cpu_ctx *c, const cpu_gather *b, const float *w, size_t o,
+                                const gantry_conv_geometry *g, gantry_mem work, gantry_mem col, gantry_mem dx)
+{
+    const size_t ckk = g->c * g->kh * g->kw, pixels = g->oh * g->ow, np = g->n * pixels;
+    const size_t threads = cpu_min_size((size_t)cpu_threads_for(c, ckk * np * o, CPU_GRAIN * 8), g->n);
+    if (c->kernels->isa != CPU_ISA_AVX512 || cpu_gemm_packed_a_floats(c->kernels, ckk, o) > o * np)
+        return 0;
+    col2im_plan plan;
+    void *mem = col2im_plan_init(g, np, &plan);
+    size_t *split = malloc((2 * threads + 1) * sizeof *split);
+    if (!mem || !split) {
+        free(mem);
+        free(split);
+        return 0;
+    }
+    col2im_pieces q = { .g = g, .plan = &plan, .col = cpu_cf(col), .dx = cpu_f(dx), .split = split,
+                        .next = split + threads + 1 };
+    for (size_t t = 0; t <= threads; t++) {
+        split[t] = g->n * t / threads * pixels;
+        if (t < threads)
+            q.next[t] = g->n * t / threads;
+    }
+    const size_t nr = c->kernels->nr;
+    size_t piece = PIECE_BYTES / (ckk * sizeof(float)) / nr * nr;
+    piece = piece < nr ? nr : piece > CPU_NC ? CPU_NC : piece;
+    gantry_mem packed;
+    conv_sequence_split(g, work, &col, &packed);
+    cpu_gemm_gathered_pieces(c, 1, ckk, o, w, ckk, b, cpu_f(col), np, cpu_f(packed), threads, split, piece,
+                             col2im_done, &q);
+    free(mem);
+    free(split);
+    return 1;
+}
+#endif
+
 gantry_status cpu_conv2d_backward_data(void *ctx, gantry_mem dy, gantry_mem w, gantry_mem dx, size_t o,
                                        const gantry_conv_geometry *g, gantry_mem work, unsigned kept)
 {
@@ -764,9 +839,14 @@ gantry_status cpu_conv2d_backward_data(void *ctx, gantry_mem dy, gantry_mem w, g
     output_cols(g, o, mem + o, NULL);
     gantry_mem col, unused;
     conv_sequence_split(g, work, &col, &unused);
-    cpu_gemm_gathered(c, 1, ckk, np, o, cpu_cf(w), ckk, &b, 0.0f, cpu_f(col), np, NULL); /* W^T [ckk, o] */
+    int done = 0;
+#if CPU_X86
+    done = backward_data_pieces(c, &b, cpu_cf(w), o, g, work, col, dx);
+#endif
+    if (!done)
+        cpu_gemm_gathered(c, 1, ckk, np, o, cpu_cf(w), ckk, &b, 0.0f, cpu_f(col), np, NULL); /* W^T [ckk, o] */
     free(mem);
-    return cpu_col2im(ctx, col, dx, g, 0.0f);
+    return done ? GANTRY_OK : cpu_col2im(ctx, col, dx, g, 0.0f);
 }
 
 gantry_status cpu_conv2d_backward_weight(void *ctx, gantry_mem x, gantry_mem dy, gantry_mem dw, size_t o,

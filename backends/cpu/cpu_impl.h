@@ -256,6 +256,18 @@ extern const cpu_kernels cpu_kernels_avx512;
 void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs);
 
+/* Called by cpu_gemm_gathered_pieces on the thread of column range `range`
+ * once its columns before `end` are computed. */
+typedef void (*cpu_columns_done_fn)(void *user, size_t range, size_t end);
+/* The floats of op(A) packed whole: m rounded up to the kernels' mr, times k. */
+static inline size_t cpu_gemm_packed_a_floats(const cpu_kernels *kern, size_t m, size_t k)
+{
+    return (m + kern->mr - 1) / kern->mr * kern->mr * k;
+}
+void cpu_gemm_gathered_pieces(cpu_ctx *c, int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                              const cpu_gather *b, float *cm, size_t ldc, float *pa, size_t threads,
+                              const size_t *split, size_t piece, cpu_columns_done_fn done, void *user);
+
 /* The two implementations behind cpu_gemm(), for benchmarks. */
 void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *cm, size_t ldc);

@@ -447,6 +447,52 @@ void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, co
     pthread_mutex_unlock(&c->gemm_lock);
 }
 
+/* The gathered product C = op(A) B (beta 0) by pieces of columns: thread t
+ * takes columns [split[t], split[t + 1]) in pieces of `piece` (a multiple
+ * of nr but where its range ends), and calls done(user, t, j) once the
+ * columns up to j are computed, while they are still in its caches.  A is
+ * packed once, by all threads, into pa (cpu_gemm_packed_a_floats). */
+void cpu_gemm_gathered_pieces(cpu_ctx *c, int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                              const cpu_gather *b, float *cm, size_t ldc, float *pa, size_t threads,
+                              const size_t *split, size_t piece, cpu_columns_done_fn done, void *user)
+{
+    const cpu_kernels *kern = c->kernels;
+    const size_t mr = kern->mr, panels = (m + mr - 1) / mr, mround = panels * mr;
+    const size_t kstep = even_step(k, CPU_KC, 1);
+    int64_t t0 = cpu_now_ns(), stall = 0;
+    pthread_mutex_lock(&c->gemm_lock);
+#pragma omp parallel num_threads((int)threads) if (threads > 1) reduction(max : stall)
+    {
+        int64_t cpu0 = cpu_thread_cpu_ns();
+        const size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
+        /* A's K blocks one after another, each as panels of mr rows */
+        for (size_t pc = 0; pc < k; pc += kstep) {
+            size_t kc = k - pc < kstep ? k - pc : kstep;
+            size_t p0 = panels * t / nth, p1 = panels * (t + 1) / nth;
+            if (p1 > p0)
+                kern->pack_a(trans_a, op_at(a, lda, trans_a, p0 * mr, pc), lda, cpu_min_size(m, p1 * mr) - p0 * mr,
+                             kc, pa + pc * mround + p0 * mr * kc);
+        }
+#pragma omp barrier
+        float *pb = c->pack + t * c->pack_stride + (size_t)CPU_MC * CPU_KC;
+        for (size_t u = t; u < threads; u += nth) /* every range, whatever the team got */
+            for (size_t j0 = split[u]; j0 < split[u + 1]; j0 += piece) {
+                size_t nc = cpu_min_size(piece, split[u + 1] - j0);
+                for (size_t pc = 0; pc < k; pc += kstep) {
+                    size_t kc = k - pc < kstep ? k - pc : kstep;
+                    kern->gather_pack(b, pc, j0, kc, nc, pb);
+                    run_tiles(kern, m, nc, kc, 1.0f, pa + pc * mround, pb, pc == 0 ? 0.0f : 1.0f, cm + j0, ldc,
+                              NULL, NULL);
+                }
+                done(user, u, j0 + nc);
+            }
+        stall = (cpu_now_ns() - t0) - (cpu_thread_cpu_ns() - cpu0);
+    }
+    pthread_mutex_unlock(&c->gemm_lock);
+    if (threads > 1)
+        cpu_note_stall(c, stall, cpu_now_ns() - t0);
+}
+
 /* ---- OpenBLAS ------------------------------------------------------------- */
 
 /* OpenBLAS picks its kernel by the shape of each call, and its kernels
