@@ -41,6 +41,9 @@ static const geom geoms[] = {
     { 2, 30, 6, 6, 4, 4, 2, 2, 1, 1, 1 },
     { 1, 40, 5, 5, 5, 5, 1, 1, 4, 4, 3 },
     { 5, 3, 6, 19, 3, 3, 1, 1, 1, 1, 4 }, /* rows of several chunks, a group of 4 images and 1 */
+    { 2, 5, 4, 4, 4, 4, 1, 1, 0, 0, 6 },  /* one output pixel: the weight gradient's dy is A^T */
+    { 3, 6, 4, 4, 3, 3, 2, 2, 1, 1, 5 },  /* 2 x 2 outputs: dy swapped first */
+    { 4, 7, 5, 5, 3, 3, 2, 2, 1, 1, 9 },  /* 3 x 3 outputs: most 8-pixel steps of dy cross planes */
 };
 
 enum { OP_FORWARD, OP_DATA, OP_WEIGHT, OP_WEIGHT_ADD, OPS };

@@ -218,6 +218,18 @@ typedef struct cpu_gather {
     int32_t h, w;
 } cpu_gather;
 
+/* An A operand of a product stored as planes: [n, rows, plane] seen as the
+ * matrix [rows, n * plane] (a convolution's dy as W's rows by pixels),
+ * element (i, p) at (p / plane) * rows * plane + i * plane + p % plane. */
+typedef struct cpu_planes {
+    const float *src;
+    size_t rows, plane;
+} cpu_planes;
+
+/* Packs rows [r0, r0 + mc) x columns [c0, c0 + kc) of such an A as pack_a
+ * packs an untransposed A (the same bits: values are copied). */
+typedef void (*cpu_pack_planes_fn)(const cpu_planes *a, size_t r0, size_t c0, size_t mc, size_t kc, float *dst);
+
 /* C's columns through a table: C[i][j] is at c + i*ldc + coff[j], and
  * run[j] >= 1 columns from j on are contiguous (coff[j + t] = coff[j] + t). */
 typedef struct cpu_scatter {
@@ -239,6 +251,7 @@ struct cpu_kernels {
     cpu_pack_a_fn pack_a;
     cpu_pack_b_fn pack_b;
     cpu_gather_pack_fn gather_pack; /* NULL: convolutions run as im2col + GEMM */
+    cpu_pack_planes_fn pack_planes; /* with gather_pack */
 };
 
 /* The kernels for `isa` (which the CPU must have). */
@@ -255,6 +268,9 @@ extern const cpu_kernels cpu_kernels_avx512;
  * Takes the instance's GEMM lock. */
 void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs);
+/* The same with A as planes (not transposed). */
+void cpu_gemm_planes_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_planes *a, const cpu_gather *b,
+                              float beta, float *cm, size_t ldc);
 
 /* Called by cpu_gemm_gathered_pieces on the thread of column range `range`
  * once its columns before `end` are computed. */

@@ -164,7 +164,19 @@ typedef struct gemm_args {
     const cpu_gather *gb;
     const cpu_scatter *cs;
     size_t j0;
+    /* op(A) as planes when ap is set (a unused); i0 the block's first row. */
+    const cpu_planes *ap;
+    size_t i0;
 } gemm_args;
+
+static void pack_a_of(const cpu_kernels *kern, const gemm_args *q, size_t i, size_t p, size_t mc, size_t kc,
+                      float *dst)
+{
+    if (q->ap)
+        kern->pack_planes(q->ap, q->i0 + i, p, mc, kc, dst);
+    else
+        kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, i, p), q->lda, mc, kc, dst);
+}
 
 static void pack_b_of(const cpu_kernels *kern, const gemm_args *q, size_t p, size_t j, size_t kc, size_t nc,
                       float *dst)
@@ -211,7 +223,7 @@ static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
         for (size_t pc = 0; pc < k; pc += kstep) {
             size_t kc = k - pc < kstep ? k - pc : kstep;
             float beta_k = pc == 0 ? q->beta : 1.0f; /* later K blocks accumulate */
-            kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, 0, pc), q->lda, m, kc, pa);
+            pack_a_of(kern, q, 0, pc, m, kc, pa);
             for (size_t jc = 0; jc < n; jc += chunk) {
                 size_t nc = n - jc < chunk ? n - jc : chunk;
                 pack_b_of(kern, q, pc, jc, kc, nc, pb);
@@ -229,7 +241,7 @@ static void gemm_serial(const cpu_ctx *c, float *pack, const gemm_args *q)
             pack_b_of(kern, q, pc, jc, kc, nc, pb);
             for (size_t ic = 0; ic < m; ic += mstep) {
                 size_t mc = m - ic < mstep ? m - ic : mstep;
-                kern->pack_a(q->ta, op_at(q->a, q->lda, q->ta, ic, pc), q->lda, mc, kc, pa);
+                pack_a_of(kern, q, ic, pc, mc, kc, pa);
                 tiles_at(q, ic, jc, &cm, &coff, &run);
                 run_tiles(kern, mc, nc, kc, q->alpha, pa, pb, beta_k, cm, q->ldc, coff, run);
             }
@@ -394,7 +406,8 @@ static void run_grid(cpu_ctx *c, const gemm_grid *g, size_t threads, const gemm_
             gemm_args q = *p;
             q.m = p->m - i0 < g->rows ? p->m - i0 : g->rows;
             q.n = p->n - j0 < g->cols ? p->n - j0 : g->cols;
-            q.a = op_at(p->a, p->lda, p->ta, i0, 0);
+            q.a = p->ap ? NULL : op_at(p->a, p->lda, p->ta, i0, 0);
+            q.i0 = p->i0 + i0;
             q.b = p->gb ? NULL : op_at(p->b, p->ldb, p->tb, 0, j0);
             q.c = p->c + i0 * p->ldc + (p->cs ? 0 : j0);
             q.j0 = p->j0 + j0;
@@ -434,14 +447,23 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
         gemv(c, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc);
         return;
     }
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0 };
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0, NULL, 0 };
     own_product(c, &p);
 }
 
 void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs)
 {
-    const gemm_args p = { trans_a, 0, m, n, k, 1.0f, a, lda, NULL, 0, beta, cm, ldc, b, cs, 0 };
+    const gemm_args p = { trans_a, 0, m, n, k, 1.0f, a, lda, NULL, 0, beta, cm, ldc, b, cs, 0, NULL, 0 };
+    pthread_mutex_lock(&c->gemm_lock);
+    own_product(c, &p);
+    pthread_mutex_unlock(&c->gemm_lock);
+}
+
+void cpu_gemm_planes_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_planes *a, const cpu_gather *b,
+                              float beta, float *cm, size_t ldc)
+{
+    const gemm_args p = { 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, beta, cm, ldc, b, NULL, 0, a, 0 };
     pthread_mutex_lock(&c->gemm_lock);
     own_product(c, &p);
     pthread_mutex_unlock(&c->gemm_lock);
@@ -581,7 +603,7 @@ int cpu_gemm_openblas(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, 
     }
     if (threads > blocks)
         threads = blocks;
-    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0 };
+    const gemm_args p = { trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, cm, ldc, NULL, NULL, 0, NULL, 0 };
     run_grid(c, &g, threads, &p, blas_block);
     return 1;
 #else

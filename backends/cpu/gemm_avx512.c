@@ -115,6 +115,62 @@ CPU_AVX512 static void pack_a_rows(const float *a, size_t lda, size_t mc, size_t
     }
 }
 
+/* A as planes (cpu_planes: a weight gradient's dy [n, o, P] as [o, n*P],
+ * read where it lies instead of swapped into a copy first): as pack_a_rows,
+ * 8 columns at a time through the same transposes where they lie in one
+ * plane, element by element where they cross into the next image. */
+CPU_AVX512 static void pack_planes(const cpu_planes *g, size_t r0, size_t c0, size_t mc, size_t kc, float *dst)
+{
+    const size_t plane = g->plane, image = g->rows * plane;
+    for (size_t i0 = 0; i0 < mc; i0 += MR) {
+        const size_t rows = mc - i0 < MR ? mc - i0 : MR;
+        const float *first = g->src + (r0 + i0) * plane; /* the panel's first row in image 0 */
+        size_t img = c0 / plane, pix = c0 % plane, p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            const float *at = first + img * image + pix;
+            if (pix + 8 <= plane) {
+                __m256 lo[8], hi[8];
+                for (size_t q = 0; q < 8; q++) {
+                    lo[q] = q < rows ? _mm256_loadu_ps(at + q * plane) : _mm256_setzero_ps();
+                    hi[q] = q < 4 && 8 + q < rows ? _mm256_loadu_ps(at + (8 + q) * plane) : _mm256_setzero_ps();
+                }
+                transpose8(lo);
+                transpose8(hi);
+                for (int q = 0; q < 8; q++) {
+                    float *d = dst + (p + (size_t)q) * MR;
+                    _mm256_storeu_ps(d, lo[q]);
+                    _mm_storeu_ps(d + 8, _mm256_castps256_ps128(hi[q]));
+                }
+                pix += 8;
+            } else {
+                for (size_t e = 0; e < 8; e++) {
+                    const float *col = first + img * image + pix;
+                    for (size_t q = 0; q < MR; q++)
+                        dst[(p + e) * MR + q] = q < rows ? col[q * plane] : 0.0f;
+                    if (++pix == plane) {
+                        pix = 0;
+                        img++;
+                    }
+                }
+            }
+            if (pix == plane) {
+                pix = 0;
+                img++;
+            }
+        }
+        for (; p < kc; p++) {
+            const float *col = first + img * image + pix;
+            for (size_t q = 0; q < MR; q++)
+                dst[p * MR + q] = q < rows ? col[q * plane] : 0.0f;
+            if (++pix == plane) {
+                pix = 0;
+                img++;
+            }
+        }
+        dst += kc * MR;
+    }
+}
+
 /* A transposed (op(A)[i][p] = a[p*lda + i], the dW = dy^T x case): each p
  * is a run of 12 floats (fewer in a last panel, zeros after them), moved
  * with masked loads and stores. */
@@ -365,6 +421,7 @@ const cpu_kernels cpu_kernels_avx512 = {
     .pack_a = pack_a,
     .pack_b = pack_b,
     .gather_pack = gather_pack,
+    .pack_planes = pack_planes,
 };
 
 #endif /* CPU_X86 */
