@@ -399,6 +399,56 @@ static void test_sequential(void)
     gantry_seq_destroy(seq);
 }
 
+/* BatchNorm followed by ReLU or LeakyReLU runs as one op each way in a
+ * training forward: its gradients against differences, its output the bits
+ * of the two ops in turn (the op-level comparison is gantry check's), and
+ * the BatchNorm's own output, never computed, reported as absent. */
+static void test_batchnorm_activation(void)
+{
+    static const struct {
+        gantry_activation act;
+        float param;
+        const char *name;
+    } acts[] = { { GANTRY_ACT_RELU, 0.0f, "BatchNorm2d(3)-ReLU [3, 3, 2, 2]" },
+                 { GANTRY_ACT_LEAKY_RELU, 0.2f, "BatchNorm2d(3)-LeakyReLU [3, 3, 2, 2]" } };
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        gantry_seq *seq = new_seq();
+        CHECK_OK(gantry_seq_add_batchnorm(seq, 3, 1e-5f, 0.1f));
+        CHECK_OK(gantry_seq_add_activation(seq, acts[a].act, acts[a].param));
+        init_seq(seq, 41 + a);
+        randomize_batchnorm(seq, 43 + a);
+        size_t shape[4] = { 3, 3, 2, 2 };
+        gantry_tensor *x = random_tensor(4, shape, 45 + a, -2.0f, 2.0f, 0.0f);
+        grad_check(acts[a].name, seq, x, 47 + a, 1e-2, CHECK_FD_TOL);
+
+        gantry_tensor *y = NULL, *bn = NULL, *mean = NULL, *invstd = NULL, *rm = NULL, *rv = NULL;
+        const gantry_param *gamma = gantry_seq_param(seq, 0), *beta = gantry_seq_param(seq, 1);
+        CHECK_OK(gantry_tensor_create(be, 4, shape, &bn));
+        CHECK_OK(gantry_tensor_new(be, &mean, 3, 0, 0, 0));
+        CHECK_OK(gantry_tensor_new(be, &invstd, 3, 0, 0, 0));
+        CHECK_OK(gantry_tensor_new(be, &rm, 3, 0, 0, 0));
+        CHECK_OK(gantry_tensor_new(be, &rv, 3, 0, 0, 0));
+        CHECK_OK(gantry_op_fill(rm, 0.0f));
+        CHECK_OK(gantry_op_fill(rv, 1.0f));
+        CHECK_OK(gantry_op_batchnorm_forward_train(x, bn, gamma->value, beta->value, rm, rv, mean, invstd, 0.1f,
+                                                   1e-5f));
+        CHECK_OK(gantry_op_activation_forward(acts[a].act, acts[a].param, bn, bn));
+        CHECK_OK(gantry_seq_forward(seq, x, 1, &y));
+        float *want = read_all(bn), *got = read_all(y);
+        CHECK(memcmp(want, got, 36 * sizeof *got) == 0);
+        CHECK(gantry_seq_output(seq, 0) == NULL);
+        CHECK(gantry_seq_output(seq, 1) == y);
+        CHECK_OK(gantry_seq_forward(seq, x, 0, &y)); /* evaluation: two ops, both outputs */
+        CHECK(gantry_seq_output(seq, 0) != NULL);
+        free(want);
+        free(got);
+        gantry_tensor *t[] = { x, bn, mean, invstd, rm, rv };
+        for (size_t i = 0; i < sizeof t / sizeof *t; i++)
+            gantry_tensor_destroy(t[i]);
+        gantry_seq_destroy(seq);
+    }
+}
+
 /* ---- gradient bookkeeping ------------------------------------------------ */
 
 static void fill_param_grads(gantry_seq *seq, float value)
@@ -617,6 +667,7 @@ int main(void)
     REQUIRE(gantry_backend_open("reference", NULL, &be) == GANTRY_OK);
     test_linear();
     test_batchnorm();
+    test_batchnorm_activation();
     test_conv();
     test_minibatch_disc();
     test_dropout();

@@ -175,6 +175,51 @@ BN_CHANNEL_FNS(avx2, __attribute__((target("avx2"))))
 
 /* ---- training and evaluation -------------------------------------------- */
 
+/* One block of CPU_CH_BLOCK channels of [N, C] data (inner 1): the
+ * training forward with activation act after it, act a constant where it
+ * is inlined. */
+static inline __attribute__((always_inline)) void bn_train_rows(const float *xp, float *yp, const float *gp,
+                                                                const float *bp, float *rm, float *rv, float *sm,
+                                                                float *si, size_t outer, size_t channels, size_t blk,
+                                                                double mom, float eps, const int act, float slope)
+{
+    const double count = (double)outer;
+    size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+    double sum[CPU_CH_BLOCK] = { 0.0 }, sq[CPU_CH_BLOCK] = { 0.0 }, mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK];
+    double g[CPU_CH_BLOCK], b[CPU_CH_BLOCK];
+    for (size_t o = 0; o < outer; o++) {
+        const float *row = xp + o * channels + c0;
+        for (size_t j = 0; j < cb; j++)
+            sum[j] += row[j];
+    }
+    for (size_t j = 0; j < cb; j++)
+        mean[j] = sum[j] / count;
+    for (size_t o = 0; o < outer; o++) {
+        const float *row = xp + o * channels + c0;
+        for (size_t j = 0; j < cb; j++) {
+            double d = row[j] - mean[j];
+            sq[j] += d * d;
+        }
+    }
+    for (size_t j = 0; j < cb; j++) {
+        const double var = sq[j] / count;
+        const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+        invstd[j] = 1.0 / sqrt(var + (double)eps);
+        g[j] = gp[c0 + j];
+        b[j] = bp[c0 + j];
+        sm[c0 + j] = (float)mean[j];
+        si[c0 + j] = (float)invstd[j];
+        rm[c0 + j] = (float)((1.0 - mom) * rm[c0 + j] + mom * mean[j]);
+        rv[c0 + j] = (float)((1.0 - mom) * rv[c0 + j] + mom * unbiased);
+    }
+    for (size_t o = 0; o < outer; o++) {
+        const float *row = xp + o * channels + c0;
+        float *out = yp + o * channels + c0;
+        for (size_t j = 0; j < cb; j++)
+            out[j] = bn_act(act, slope, (float)(g[j] * ((row[j] - mean[j]) * invstd[j]) + b[j]));
+    }
+}
+
 /* batchnorm_forward_train, with activation act (BN_ACT_NONE: none) after it. */
 static gantry_status bn_forward_train(const cpu_ctx *c, int act, float slope, gantry_mem x, gantry_mem y,
                                       gantry_mem gamma, gantry_mem beta, gantry_mem running_mean,
@@ -190,40 +235,12 @@ static gantry_status bn_forward_train(const cpu_ctx *c, int act, float slope, ga
         size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
-            size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
-            double sum[CPU_CH_BLOCK] = { 0.0 }, sq[CPU_CH_BLOCK] = { 0.0 }, mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK];
-            double g[CPU_CH_BLOCK], b[CPU_CH_BLOCK];
-            for (size_t o = 0; o < outer; o++) {
-                const float *row = xp + o * channels + c0;
-                for (size_t j = 0; j < cb; j++)
-                    sum[j] += row[j];
-            }
-            for (size_t j = 0; j < cb; j++)
-                mean[j] = sum[j] / count;
-            for (size_t o = 0; o < outer; o++) {
-                const float *row = xp + o * channels + c0;
-                for (size_t j = 0; j < cb; j++) {
-                    double d = row[j] - mean[j];
-                    sq[j] += d * d;
-                }
-            }
-            for (size_t j = 0; j < cb; j++) {
-                const double var = sq[j] / count;
-                const double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-                invstd[j] = 1.0 / sqrt(var + (double)eps);
-                g[j] = gp[c0 + j];
-                b[j] = bp[c0 + j];
-                sm[c0 + j] = (float)mean[j];
-                si[c0 + j] = (float)invstd[j];
-                rm[c0 + j] = (float)((1.0 - mom) * rm[c0 + j] + mom * mean[j]);
-                rv[c0 + j] = (float)((1.0 - mom) * rv[c0 + j] + mom * unbiased);
-            }
-            for (size_t o = 0; o < outer; o++) {
-                const float *row = xp + o * channels + c0;
-                float *out = yp + o * channels + c0;
-                for (size_t j = 0; j < cb; j++)
-                    out[j] = bn_act(act, slope, (float)(g[j] * ((row[j] - mean[j]) * invstd[j]) + b[j]));
-            }
+            if (act == BN_ACT_RELU)
+                bn_train_rows(xp, yp, gp, bp, rm, rv, sm, si, outer, channels, blk, mom, eps, BN_ACT_RELU, slope);
+            else if (act == BN_ACT_LEAKY)
+                bn_train_rows(xp, yp, gp, bp, rm, rv, sm, si, outer, channels, blk, mom, eps, BN_ACT_LEAKY, slope);
+            else
+                bn_train_rows(xp, yp, gp, bp, rm, rv, sm, si, outer, channels, blk, mom, eps, BN_ACT_NONE, slope);
         }
         return GANTRY_OK;
     }
@@ -289,6 +306,54 @@ gantry_status cpu_batchnorm_forward_eval(void *ctx, gantry_mem x, gantry_mem y, 
     return GANTRY_OK;
 }
 
+/* One block of channels of [N, C] data: the backward of f'(.) dy. */
+static inline __attribute__((always_inline)) void bn_backward_rows(const float *xp, const float *yp, const float *dyp,
+                                                                   const float *gp, const float *sm, const float *si,
+                                                                   float *dxp, float *dgp, float *dbp, size_t outer,
+                                                                   size_t channels, size_t blk, float grad_beta,
+                                                                   const int act, float slope)
+{
+    const double count = (double)outer, gb = grad_beta;
+    size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
+    double mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK], k[CPU_CH_BLOCK];
+    double sdy[CPU_CH_BLOCK] = { 0.0 }, sdyx[CPU_CH_BLOCK] = { 0.0 };
+    for (size_t j = 0; j < cb; j++) {
+        mean[j] = sm[c0 + j];
+        invstd[j] = si[c0 + j];
+    }
+    for (size_t o = 0; o < outer; o++) {
+        const size_t at = o * channels + c0;
+        const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
+        for (size_t j = 0; j < cb; j++) {
+            double xhat = (xr[j] - mean[j]) * invstd[j];
+            float d = bn_act_grad(act, slope, yr, j, dyr[j]);
+            sdy[j] += d;
+            sdyx[j] += d * xhat;
+        }
+    }
+    /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
+    for (size_t j = 0; j < cb; j++)
+        k[j] = (double)gp[c0 + j] * invstd[j] / count;
+    for (size_t o = 0; o < outer; o++) {
+        const size_t at = o * channels + c0;
+        const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
+        float *dxr = dxp + at;
+        for (size_t j = 0; j < cb; j++) {
+            double xhat = (xr[j] - mean[j]) * invstd[j];
+            dxr[j] = (float)(k[j] * (count * bn_act_grad(act, slope, yr, j, dyr[j]) - sdy[j] - xhat * sdyx[j]));
+        }
+    }
+    for (size_t j = 0; j < cb; j++) {
+        double dg = sdyx[j], db = sdy[j];
+        if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
+            dg += gb * (double)dgp[c0 + j];
+            db += gb * (double)dbp[c0 + j];
+        }
+        dgp[c0 + j] = (float)dg;
+        dbp[c0 + j] = (float)db;
+    }
+}
+
 /* batchnorm_backward of f'(.) dy, f the activation act after the forward
  * (BN_ACT_NONE: none; y, its output, is then not read). */
 static gantry_status bn_backward(const cpu_ctx *c, int act, float slope, gantry_mem x, gantry_mem y, gantry_mem dy,
@@ -300,50 +365,21 @@ static gantry_status bn_backward(const cpu_ctx *c, int act, float slope, gantry_
     const float *yp = act != BN_ACT_NONE ? cpu_cf(y) : NULL;
     const float *sm = cpu_cf(save_mean), *si = cpu_cf(save_invstd);
     float *dxp = cpu_f(dx), *dgp = cpu_f(dgamma), *dbp = cpu_f(dbeta);
-    const double count = (double)(outer * inner), gb = grad_beta;
+    const double gb = grad_beta;
     int t = cpu_threads_for(c, outer * channels * inner, CPU_GRAIN / 4);
     if (inner == 1) {
         size_t blocks = (channels + CPU_CH_BLOCK - 1) / CPU_CH_BLOCK;
 #pragma omp parallel for num_threads(t) if (parallel : t > 1) schedule(static)
         for (size_t blk = 0; blk < blocks; blk++) {
-            size_t c0 = blk * CPU_CH_BLOCK, cb = cpu_min_size(CPU_CH_BLOCK, channels - c0);
-            double mean[CPU_CH_BLOCK], invstd[CPU_CH_BLOCK], k[CPU_CH_BLOCK];
-            double sdy[CPU_CH_BLOCK] = { 0.0 }, sdyx[CPU_CH_BLOCK] = { 0.0 };
-            for (size_t j = 0; j < cb; j++) {
-                mean[j] = sm[c0 + j];
-                invstd[j] = si[c0 + j];
-            }
-            for (size_t o = 0; o < outer; o++) {
-                const size_t at = o * channels + c0;
-                const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
-                for (size_t j = 0; j < cb; j++) {
-                    double xhat = (xr[j] - mean[j]) * invstd[j];
-                    float d = bn_act_grad(act, slope, yr, j, dyr[j]);
-                    sdy[j] += d;
-                    sdyx[j] += d * xhat;
-                }
-            }
-            /* dx = gamma * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)) */
-            for (size_t j = 0; j < cb; j++)
-                k[j] = (double)gp[c0 + j] * invstd[j] / count;
-            for (size_t o = 0; o < outer; o++) {
-                const size_t at = o * channels + c0;
-                const float *xr = xp + at, *dyr = dyp + at, *yr = yp ? yp + at : NULL;
-                float *dxr = dxp + at;
-                for (size_t j = 0; j < cb; j++) {
-                    double xhat = (xr[j] - mean[j]) * invstd[j];
-                    dxr[j] = (float)(k[j] * (count * bn_act_grad(act, slope, yr, j, dyr[j]) - sdy[j] - xhat * sdyx[j]));
-                }
-            }
-            for (size_t j = 0; j < cb; j++) {
-                double dg = sdyx[j], db = sdy[j];
-                if (grad_beta != 0.0f) { /* grad_beta == 0: the old gradients are not read */
-                    dg += gb * (double)dgp[c0 + j];
-                    db += gb * (double)dbp[c0 + j];
-                }
-                dgp[c0 + j] = (float)dg;
-                dbp[c0 + j] = (float)db;
-            }
+            if (act == BN_ACT_RELU)
+                bn_backward_rows(xp, yp, dyp, gp, sm, si, dxp, dgp, dbp, outer, channels, blk, grad_beta, BN_ACT_RELU,
+                                 slope);
+            else if (act == BN_ACT_LEAKY)
+                bn_backward_rows(xp, yp, dyp, gp, sm, si, dxp, dgp, dbp, outer, channels, blk, grad_beta,
+                                 BN_ACT_LEAKY, slope);
+            else
+                bn_backward_rows(xp, yp, dyp, gp, sm, si, dxp, dgp, dbp, outer, channels, blk, grad_beta, BN_ACT_NONE,
+                                 slope);
         }
         return GANTRY_OK;
     }

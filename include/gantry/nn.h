@@ -100,7 +100,9 @@ GANTRY_API gantry_status gantry_seq_backward(gantry_seq *seq, const gantry_tenso
 GANTRY_API gantry_status gantry_seq_zero_grad(gantry_seq *seq);
 
 /* The output of layer `layer` in the last forward pass (owned by the
- * Sequential), e.g. a discriminator's features for feature matching. */
+ * Sequential), e.g. a discriminator's features for feature matching.
+ * NULL for a BatchNorm that a training forward ran together with the ReLU
+ * or LeakyReLU after it (one op writes that activation's output alone). */
 GANTRY_API gantry_tensor *gantry_seq_output(gantry_seq *seq, size_t layer);
 /* As gantry_seq_backward, with dy the gradient of the output of layer
  * `layer`: backpropagates through layers `layer` down to 0. */
