@@ -199,6 +199,13 @@ static gantry_status cpu_create(const gantry_backend_options *opts, void **ctx)
         free(c);
         return s;
     }
+    if (pthread_mutex_init(&c->conv_lock, NULL) != 0) {
+        gantry_status s = cpu_error(c, GANTRY_INTERNAL, CPU_NAME ": create: cannot initialise a mutex");
+        pthread_mutex_destroy(&c->gemm_lock);
+        free(c->pack);
+        free(c);
+        return s;
+    }
     cpu_gemm_init(c);
     *ctx = c;
     return GANTRY_OK;
@@ -210,6 +217,9 @@ static void cpu_destroy(void *ctx)
     if (!c)
         return;
     pthread_mutex_destroy(&c->gemm_lock);
+    pthread_mutex_destroy(&c->conv_lock);
+    for (size_t i = 0; i < c->conv_table_count; i++)
+        free(c->conv_tables[i].mem);
     free(c->pack);
     free(c);
 }

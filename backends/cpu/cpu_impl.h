@@ -70,6 +70,16 @@ typedef enum cpu_isa {
 
 typedef struct cpu_kernels cpu_kernels;
 
+/* A convolution op's index tables (conv.c), kept for the instance's life:
+ * a layer's passes find theirs built by the first step. */
+#define CPU_CONV_TABLES 48
+typedef struct cpu_conv_tables {
+    int op; /* which op's tables (conv.c) */
+    size_t o;
+    gantry_conv_geometry g;
+    int32_t *mem;
+} cpu_conv_tables;
+
 typedef struct cpu_ctx {
     const gantry_host *host; /* may be NULL when created without options */
     int threads;             /* >= 1 */
@@ -89,6 +99,11 @@ typedef struct cpu_ctx {
     /* The current contention window (see cpu_note_stall): the slowest
      * thread's time off the CPU and the wall time, summed over products. */
     int64_t window_stall_ns, window_wall_ns;
+    /* Built tables, never changed or freed while the instance lives (a
+     * lookup hands out the pointer); the lock guards the list. */
+    pthread_mutex_t conv_lock;
+    cpu_conv_tables conv_tables[CPU_CONV_TABLES];
+    size_t conv_table_count;
 } cpu_ctx;
 
 static inline float *cpu_f(gantry_mem m)
