@@ -399,7 +399,7 @@ static gantry_status layer_backward(gantry_layer *l, size_t group, const gantry_
         size_t rows = x_all->shape[0] / l->groups;
         x = gantry__rows(x_all, group * rows, rows);
         l->x = &x;
-        if (y_all) {
+        if (!fused) { /* a fused batch norm's own y is not this forward's (an earlier one's, or none) */
             y = gantry__rows(y_all, group * rows, rows);
             l->y = &y;
         }
