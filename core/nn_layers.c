@@ -232,7 +232,6 @@ typedef struct activation_priv {
     float param;
 } activation_priv;
 
-
 typedef struct batchnorm_priv {
     size_t features;
     float eps, momentum;
@@ -289,6 +288,21 @@ static gantry_status batchnorm_forward_groups(gantry_layer *l, const activation_
     return GANTRY_OK;
 }
 
+/* Training with the batch's statistics into out: per stacked group, or
+ * over the whole batch; with act, that activation in the same op. */
+static gantry_status batchnorm_train(gantry_layer *l, const activation_priv *act, gantry_tensor *out,
+                                     const gantry_tensor *x)
+{
+    batchnorm_priv *p = l->priv;
+    if (l->groups > 1)
+        return batchnorm_forward_groups(l, act, out, x);
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
+    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
+    GANTRY_TRY(bn_forward_train(p, l->state, act, x, out, p->save_mean, p->save_invstd));
+    p->batches_tracked++;
+    return GANTRY_OK;
+}
+
 static gantry_status batchnorm_check_input(const batchnorm_priv *p, const gantry_tensor *x)
 {
     if (x->ndim >= 2 && x->shape[1] == p->features)
@@ -327,16 +341,10 @@ static gantry_status batchnorm_forward(gantry_layer *l, const gantry_tensor *x, 
     if (!training)
         return gantry_op_batchnorm_forward_eval(x, l->y, st[BN_WEIGHT].value, st[BN_BIAS].value,
                                                 st[BN_RUNNING_MEAN].value, st[BN_RUNNING_VAR].value, p->eps);
-    if (l->groups > 1) {
-        if (p->virtual_mode)
-            return gantry_set_error(GANTRY_UNSUPPORTED, "BatchNorm(%zu): virtual batch norm of stacked batches",
-                                    p->features);
-        return batchnorm_forward_groups(l, NULL, l->y, x);
-    }
-    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
-    GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
-    GANTRY_TRY(bn_forward_train(p, st, NULL, x, l->y, p->save_mean, p->save_invstd));
-    p->batches_tracked++;
+    if (l->groups > 1 && p->virtual_mode)
+        return gantry_set_error(GANTRY_UNSUPPORTED, "BatchNorm(%zu): virtual batch norm of stacked batches",
+                                p->features);
+    GANTRY_TRY(batchnorm_train(l, NULL, l->y, x));
     if (p->virtual_mode && training == GANTRY_FORWARD_REFERENCE) {
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_mean, 1, (size_t[]){ p->features }));
         GANTRY_TRY(gantry__ensure_tensor(l->be, &p->ref_invstd, 1, (size_t[]){ p->features }));
@@ -566,14 +574,7 @@ gantry_status gantry__batchnorm_act_forward(gantry_layer *l, gantry_layer *act, 
     l->fused_act = NULL;
     p->trained_last = 1;
     p->virtual_last = 0;
-    if (l->groups > 1) {
-        GANTRY_TRY(batchnorm_forward_groups(l, act->priv, act->y, x));
-    } else {
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_mean, 1, (size_t[]){ p->features }));
-        GANTRY_TRY(gantry__ensure_tensor(l->be, &p->save_invstd, 1, (size_t[]){ p->features }));
-        GANTRY_TRY(bn_forward_train(p, l->state, act->priv, x, act->y, p->save_mean, p->save_invstd));
-        p->batches_tracked++;
-    }
+    GANTRY_TRY(batchnorm_train(l, act->priv, act->y, x));
     l->fused_act = act;
     return GANTRY_OK;
 }

@@ -451,22 +451,24 @@ void cpu_gemm_own(cpu_ctx *c, int trans_a, int trans_b, size_t m, size_t n, size
     own_product(c, &p);
 }
 
+/* own_product under the instance's GEMM lock (the implicit products). */
+static void locked_product(cpu_ctx *c, const gemm_args *p)
+{
+    pthread_mutex_lock(&c->gemm_lock);
+    own_product(c, p);
+    pthread_mutex_unlock(&c->gemm_lock);
+}
+
 void cpu_gemm_gathered(cpu_ctx *c, int trans_a, size_t m, size_t n, size_t k, const float *a, size_t lda,
                        const cpu_gather *b, float beta, float *cm, size_t ldc, const cpu_scatter *cs)
 {
-    const gemm_args p = { trans_a, 0, m, n, k, 1.0f, a, lda, NULL, 0, beta, cm, ldc, b, cs, 0, NULL, 0 };
-    pthread_mutex_lock(&c->gemm_lock);
-    own_product(c, &p);
-    pthread_mutex_unlock(&c->gemm_lock);
+    locked_product(c, &(gemm_args){ trans_a, 0, m, n, k, 1.0f, a, lda, NULL, 0, beta, cm, ldc, b, cs, 0, NULL, 0 });
 }
 
 void cpu_gemm_planes_gathered(cpu_ctx *c, size_t m, size_t n, size_t k, const cpu_planes *a, const cpu_gather *b,
                               float beta, float *cm, size_t ldc)
 {
-    const gemm_args p = { 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, beta, cm, ldc, b, NULL, 0, a, 0 };
-    pthread_mutex_lock(&c->gemm_lock);
-    own_product(c, &p);
-    pthread_mutex_unlock(&c->gemm_lock);
+    locked_product(c, &(gemm_args){ 0, 0, m, n, k, 1.0f, NULL, 0, NULL, 0, beta, cm, ldc, b, NULL, 0, a, 0 });
 }
 
 /* The gathered product C = op(A) B (beta 0) by pieces of columns: thread t

@@ -85,29 +85,36 @@ CPU_AVX512 static void ukernel_short(size_t k, const float *a, const float *b, f
     tile(k, a, b, c, ldc, alpha, beta, MR / 2, 2);
 }
 
+/* Eight p-values of a panel's `rows` (at most MR) rows, row q's at
+ * at + q * stride, as two 8 x 8 register transposes (rows 0-7, and rows
+ * 8-11 with four rows of padding), stored as 8 + 4 floats per p; missing
+ * rows are zeros. */
+CPU_AVX512 static inline __attribute__((always_inline)) void pack_rows8(const float *at, size_t stride, size_t rows,
+                                                                       float *dst)
+{
+    __m256 lo[8], hi[8];
+    for (size_t q = 0; q < 8; q++) {
+        lo[q] = q < rows ? _mm256_loadu_ps(at + q * stride) : _mm256_setzero_ps();
+        hi[q] = q < 4 && 8 + q < rows ? _mm256_loadu_ps(at + (8 + q) * stride) : _mm256_setzero_ps();
+    }
+    transpose8(lo);
+    transpose8(hi);
+    for (int q = 0; q < 8; q++) {
+        _mm256_storeu_ps(dst + (size_t)q * MR, lo[q]);
+        _mm_storeu_ps(dst + (size_t)q * MR + 8, _mm256_castps256_ps128(hi[q]));
+    }
+}
+
 /* A not transposed (op(A)[i][p] = a[i*lda + p], the dx = dy W case): 8
- * p-values of a panel's 12 rows at a time, as two 8 x 8 register
- * transposes (rows 0-7, and rows 8-11 with four rows of padding), stored as
- * 8 + 4 floats per p.  A last panel of fewer rows loads zeros for the rest. */
+ * p-values at a time through pack_rows8.  A last panel of fewer rows loads
+ * zeros for the rest. */
 CPU_AVX512 static void pack_a_rows(const float *a, size_t lda, size_t mc, size_t kc, float *dst)
 {
     for (size_t i0 = 0; i0 < mc; i0 += MR) {
         size_t rows = mc - i0 < MR ? mc - i0 : MR;
         size_t p = 0;
-        for (; p + 8 <= kc; p += 8) {
-            __m256 lo[8], hi[8];
-            for (size_t q = 0; q < 8; q++) {
-                lo[q] = q < rows ? _mm256_loadu_ps(a + (i0 + q) * lda + p) : _mm256_setzero_ps();
-                hi[q] = q < 4 && 8 + q < rows ? _mm256_loadu_ps(a + (i0 + 8 + q) * lda + p) : _mm256_setzero_ps();
-            }
-            transpose8(lo);
-            transpose8(hi);
-            for (int q = 0; q < 8; q++) {
-                float *d = dst + (p + (size_t)q) * MR;
-                _mm256_storeu_ps(d, lo[q]);
-                _mm_storeu_ps(d + 8, _mm256_castps256_ps128(hi[q]));
-            }
-        }
+        for (; p + 8 <= kc; p += 8)
+            pack_rows8(a + i0 * lda + p, lda, rows, dst + p * MR);
         for (; p < kc; p++)
             for (size_t q = 0; q < MR; q++)
                 dst[p * MR + q] = q < rows ? a[(i0 + q) * lda + p] : 0.0f;
@@ -117,52 +124,26 @@ CPU_AVX512 static void pack_a_rows(const float *a, size_t lda, size_t mc, size_t
 
 /* A as planes (cpu_planes: a weight gradient's dy [n, o, P] as [o, n*P],
  * read where it lies instead of swapped into a copy first): as pack_a_rows,
- * 8 columns at a time through the same transposes where they lie in one
- * plane, element by element where they cross into the next image. */
+ * 8 columns at a time where they lie in one plane, one at a time where
+ * they cross into the next image. */
 CPU_AVX512 static void pack_planes(const cpu_planes *g, size_t r0, size_t c0, size_t mc, size_t kc, float *dst)
 {
     const size_t plane = g->plane, image = g->rows * plane;
     for (size_t i0 = 0; i0 < mc; i0 += MR) {
         const size_t rows = mc - i0 < MR ? mc - i0 : MR;
         const float *first = g->src + (r0 + i0) * plane; /* the panel's first row in image 0 */
-        size_t img = c0 / plane, pix = c0 % plane, p = 0;
-        for (; p + 8 <= kc; p += 8) {
+        size_t img = c0 / plane, pix = c0 % plane;
+        for (size_t p = 0; p < kc;) {
             const float *at = first + img * image + pix;
-            if (pix + 8 <= plane) {
-                __m256 lo[8], hi[8];
-                for (size_t q = 0; q < 8; q++) {
-                    lo[q] = q < rows ? _mm256_loadu_ps(at + q * plane) : _mm256_setzero_ps();
-                    hi[q] = q < 4 && 8 + q < rows ? _mm256_loadu_ps(at + (8 + q) * plane) : _mm256_setzero_ps();
-                }
-                transpose8(lo);
-                transpose8(hi);
-                for (int q = 0; q < 8; q++) {
-                    float *d = dst + (p + (size_t)q) * MR;
-                    _mm256_storeu_ps(d, lo[q]);
-                    _mm_storeu_ps(d + 8, _mm256_castps256_ps128(hi[q]));
-                }
-                pix += 8;
-            } else {
-                for (size_t e = 0; e < 8; e++) {
-                    const float *col = first + img * image + pix;
-                    for (size_t q = 0; q < MR; q++)
-                        dst[(p + e) * MR + q] = q < rows ? col[q * plane] : 0.0f;
-                    if (++pix == plane) {
-                        pix = 0;
-                        img++;
-                    }
-                }
-            }
+            const size_t step = p + 8 <= kc && pix + 8 <= plane ? 8 : 1;
+            if (step == 8)
+                pack_rows8(at, plane, rows, dst + p * MR);
+            else
+                for (size_t q = 0; q < MR; q++)
+                    dst[p * MR + q] = q < rows ? at[q * plane] : 0.0f;
+            p += step;
+            pix += step;
             if (pix == plane) {
-                pix = 0;
-                img++;
-            }
-        }
-        for (; p < kc; p++) {
-            const float *col = first + img * image + pix;
-            for (size_t q = 0; q < MR; q++)
-                dst[p * MR + q] = q < rows ? col[q * plane] : 0.0f;
-            if (++pix == plane) {
                 pix = 0;
                 img++;
             }

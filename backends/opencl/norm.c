@@ -12,6 +12,8 @@
  * Formulas follow the reference backend's (backends/reference/). */
 #include "ocl_impl.h"
 
+#include "../bn_act_sequence.h"
+
 /* Virtual batch norm runs a work-group of WG per (example, channel) pair
  * from this many inner values per pair (WG / 2 or more), a work-item per
  * pair below. */
@@ -87,31 +89,9 @@ gantry_status ocl_batchnorm_backward(void *ctx, gantry_mem x, gantry_mem dy, gan
 
 /* ---- with the activation after it -------------------------------------------------- */
 
-/* The two kernels in turn (the activation in place); a kernel of their own
- * would save one pass over y. */
-gantry_status ocl_batchnorm_act_forward_train(void *ctx, gantry_activation act, float param, gantry_mem x,
-                                              gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                              gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
-                                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
-                                              float momentum, float eps)
-{
-    GANTRY_TRY(ocl_batchnorm_forward_train(ctx, x, y, gamma, beta, running_mean, running_var, save_mean, save_invstd,
-                                           outer, channels, inner, momentum, eps));
-    return ocl_activation_forward(ctx, act, param, y, y, outer * channels * inner);
-}
-
-/* f'(.) dy into dx (from y: its sign is the normalised value's), then the
- * batch norm backward in place: each work-item reads the dy values it
- * writes dx to, after the sums. */
-gantry_status ocl_batchnorm_act_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                         gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                                         gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                         size_t outer, size_t channels, size_t inner, float grad_beta)
-{
-    GANTRY_TRY(ocl_activation_backward(ctx, act, param, y, y, dy, dx, outer * channels * inner));
-    return ocl_batchnorm_backward(ctx, x, dx, gamma, save_mean, save_invstd, dx, dgamma, dbeta, outer, channels, inner,
-                                  grad_beta);
-}
+/* The two kernels in turn (bn_act_sequence.h); a kernel of their own would
+ * save one pass over y. */
+BN_ACT_SEQUENCE_DEFINE(ocl)
 
 /* ---- with given statistics --------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 
 #include "reference_impl.h"
 
+#include "../bn_act_sequence.h"
 #include "../host_norm.h"
 #include "../lane_sums.h"
 
@@ -230,26 +231,4 @@ gantry_status ref_vbn_backward(void *ctx, gantry_mem x, gantry_mem dy, gantry_me
 /* ---- with the activation after it ---------------------------------------- */
 
 /* The two ops in turn: the definition the other backends are held to. */
-gantry_status ref_batchnorm_act_forward_train(void *ctx, gantry_activation act, float param, gantry_mem x,
-                                              gantry_mem y, gantry_mem gamma, gantry_mem beta,
-                                              gantry_mem running_mean, gantry_mem running_var, gantry_mem save_mean,
-                                              gantry_mem save_invstd, size_t outer, size_t channels, size_t inner,
-                                              float momentum, float eps)
-{
-    GANTRY_TRY(ref_batchnorm_forward_train(ctx, x, y, gamma, beta, running_mean, running_var, save_mean, save_invstd,
-                                           outer, channels, inner, momentum, eps));
-    return ref_activation_forward(ctx, act, param, y, y, outer * channels * inner);
-}
-
-/* activation_backward with y in place of its input (their signs agree for
- * these activations), into dx, then batchnorm_backward in place: each dx
- * value is computed from the dy value at the same place. */
-gantry_status ref_batchnorm_act_backward(void *ctx, gantry_activation act, float param, gantry_mem x, gantry_mem y,
-                                         gantry_mem dy, gantry_mem gamma, gantry_mem save_mean,
-                                         gantry_mem save_invstd, gantry_mem dx, gantry_mem dgamma, gantry_mem dbeta,
-                                         size_t outer, size_t channels, size_t inner, float grad_beta)
-{
-    GANTRY_TRY(ref_activation_backward(ctx, act, param, y, y, dy, dx, outer * channels * inner));
-    return ref_batchnorm_backward(ctx, x, dx, gamma, save_mean, save_invstd, dx, dgamma, dbeta, outer, channels, inner,
-                                  grad_beta);
-}
+BN_ACT_SEQUENCE_DEFINE(ref)
